@@ -1,0 +1,95 @@
+"""Checks before training: the spec against the data's schema, and row counts.
+
+Every failure is a DataError with one line naming the field and the column or
+count at fault, raised before any model is fit or any output is written.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from railyard.errors import DataError
+from railyard.pipeline.filter import check_filter_types, value_type
+from railyard.pipeline.load import Source
+from railyard.spec import SamplingFunction, TrainingSpec
+
+
+def date_columns(spec: TrainingSpec) -> list[tuple[str, str]]:
+    """(field path, column) for every column the spec uses as a date."""
+    found = []
+    if spec.data.date_column:
+        found.append(("data.date_column", spec.data.date_column))
+    if spec.holdout_sampling.sampling_function is SamplingFunction.DATE_RANGE:
+        found.append(("holdout_sampling.date_range_sampling.date_column", spec.holdout_sampling.date_range_sampling.date_column))
+    return found
+
+
+def used_columns(spec: TrainingSpec) -> list[tuple[str, str]]:
+    """(field path, column) for every column the run reads, in spec order."""
+    used = [(f"train.classifier_features[{i}]", c) for i, c in enumerate(spec.train.classifier_features)]
+    used.append(("train.label", spec.train.label))
+    used += [(f"filters[{i}].feature_name", f.feature_name) for i, f in enumerate(spec.filters)]
+    used += date_columns(spec)
+    used += [(f"data.join_keys[{i}]", k) for i, k in enumerate(spec.data.join_keys)]
+    return used
+
+
+def check_spec_against_schema(spec: TrainingSpec, sources: list[Source]) -> pa.Schema:
+    """Raise DataError on the first mismatch; return the combined schema of the named columns."""
+    fields: dict[str, pa.Field] = {}
+    for source in sources:
+        available = source.schema.names
+        for j, name in enumerate(source.spec.names):
+            if name not in available:
+                raise DataError(
+                    f"{source.label}.names[{j}]: column {name!r} not found in {source.spec.path}; "
+                    f"available: {', '.join(available)}"
+                )
+            fields.setdefault(name, source.schema.field(name))
+    for path, column in used_columns(spec):
+        if column not in fields:
+            raise DataError(f"{path}: column {column!r} is not in any data.features[].names")
+    features = spec.train.classifier_features
+    if spec.train.label in features:
+        raise DataError(
+            f"train.label: {spec.train.label!r} is also in train.classifier_features; "
+            "a model must not be trained on its own label"
+        )
+    duplicates = sorted({c for c in features if features.count(c) > 1})
+    if duplicates:
+        raise DataError(f"train.classifier_features: {duplicates[0]!r} is listed more than once")
+    schema = pa.schema(list(fields.values()))
+    for path, column in date_columns(spec):
+        column_type = value_type(schema.field(column).type)
+        if not (pa.types.is_timestamp(column_type) or pa.types.is_date(column_type)):
+            raise DataError(f"{path}: column {column!r} must be a date or timestamp, got {column_type}")
+    check_filter_types(spec.filters, schema)
+    return schema
+
+
+def check_split_sizes(spec: TrainingSpec, training_rows: int, holdout_rows: int) -> None:
+    if holdout_rows == 0:
+        raise DataError(f"holdout_sampling: the holdout set is empty ({_split_described(spec)}); nothing to evaluate on")
+    if training_rows == 0:
+        raise DataError(f"holdout_sampling: the training set is empty ({_split_described(spec)}); every row is in the holdout")
+    if training_rows < spec.min_training_examples:
+        raise DataError(
+            f"min_training_examples: There should be at least {spec.min_training_examples} examples, got {training_rows}"
+        )
+
+
+def check_label(spec: TrainingSpec, table: pa.Table) -> None:
+    nulls = table.column(spec.train.label).null_count
+    if nulls:
+        raise DataError(
+            f"train.label: column {spec.train.label!r} has {nulls} null values after filtering; "
+            f"add a filter {{\"feature_name\": \"{spec.train.label}\", \"predicate\": \"IsNotNull\"}}"
+        )
+
+
+def _split_described(spec: TrainingSpec) -> str:
+    sampling = spec.holdout_sampling
+    if sampling.sampling_function is SamplingFunction.DATE_RANGE:
+        r = sampling.date_range_sampling
+        return f"{r.date_column} in [{r.start_date}, {r.end_date})"
+    return f"RANDOM fraction {sampling.random_sampling.fraction}"

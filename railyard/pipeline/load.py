@@ -1,0 +1,108 @@
+"""Load step: open every feature source as a pyarrow dataset and read only what is needed.
+
+Only the columns the run uses are read (projection), and row groups whose
+parquet statistics (or hive partition values) prove that no row can pass the
+filters are skipped without being read (row-group pruning). A source is a
+parquet file, a directory of parquet files (hive-partitioned or not), a
+`file://` URI or an `s3://` URI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs
+
+from railyard.errors import DataError
+from railyard.spec import FeatureSource
+from railyard.storage import arrow_filesystem
+
+
+@dataclass
+class Source:
+    index: int
+    spec: FeatureSource
+    dataset: ds.Dataset
+
+    @property
+    def label(self) -> str:
+        return f"data.features[{self.index}]"
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.dataset.schema
+
+
+def _string_columns(schema: pa.Schema) -> list[str]:
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+
+
+def open_source(index: int, source: FeatureSource) -> Source:
+    filesystem, path = arrow_filesystem(source.path)
+    try:
+        info = filesystem.get_file_info(path)
+        if info.type == pa.fs.FileType.NotFound:
+            raise DataError(f"data.features[{index}].path: {source.path} does not exist")
+        probe = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive")
+        # Strings are read dictionary-encoded so they reach pandas as `category`.
+        read_options = ds.ParquetReadOptions(dictionary_columns=_string_columns(probe.schema))
+        dataset = ds.dataset(
+            path,
+            filesystem=filesystem,
+            format=ds.ParquetFileFormat(read_options=read_options),
+            partitioning="hive",
+        )
+    except DataError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"data.features[{index}].path: cannot read {source.path} as parquet: {exc}") from exc
+    if not dataset.files:
+        raise DataError(f"data.features[{index}].path: {source.path} holds no parquet files")
+    return Source(index, source, dataset)
+
+
+@dataclass
+class Loaded:
+    table: pa.Table
+    rows_in_source: int
+    row_groups_read: int
+    row_groups_total: int
+
+
+def read_source(source: Source, columns: list[str], prune: pc.Expression | None) -> Loaded:
+    """Read `columns` from the row groups that may hold rows passing `prune`."""
+    dataset = source.dataset
+    try:
+        fragments = list(dataset.get_fragments())
+        row_groups_total = sum(f.num_row_groups for f in fragments)
+        rows_in_source = sum(rg.num_rows for f in fragments for rg in f.row_groups)
+        if prune is not None:
+            fragments = [rg for f in dataset.get_fragments(filter=prune) for rg in f.split_by_row_group(filter=prune)]
+            row_groups_read = len(fragments)
+        else:
+            row_groups_read = row_groups_total
+        pruned = ds.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+        table = pruned.to_table(columns=columns, use_threads=True)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{source.label}.path: cannot read {source.spec.path}: {exc}") from exc
+    return Loaded(table, rows_in_source, row_groups_read, row_groups_total)
+
+
+def join_sources(tables: list[pa.Table], join_keys: list[str]) -> pa.Table:
+    """Inner-join the sources on join_keys, first source's columns first."""
+    joined = tables[0]
+    for right in tables[1:]:
+        overlap = [c for c in right.column_names if c in joined.column_names and c not in join_keys]
+        if overlap:
+            raise DataError(
+                f"data.features: column {overlap[0]!r} is named by more than one source; "
+                "name each column in one source only, apart from data.join_keys"
+            )
+        try:
+            joined = joined.join(right, keys=join_keys, join_type="inner", use_threads=True)
+        except pa.ArrowException as exc:
+            raise DataError(f"data.join_keys: cannot join on {', '.join(join_keys)}: {exc}") from exc
+    return joined

@@ -1,0 +1,127 @@
+"""Run the whole pipeline for one spec and return what the result file reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from railyard.errors import TrainingError
+from railyard.model import build_artifact
+from railyard.pipeline import evaluate as evaluation
+from railyard.pipeline import serialize
+from railyard.pipeline.checks import check_label, check_spec_against_schema, check_split_sizes, used_columns
+from railyard.pipeline.filter import apply_filter, combined_expression
+from railyard.pipeline.load import join_sources, open_source, read_source
+from railyard.pipeline.split import describe, split
+from railyard.pipeline.steps import StepRecorder
+from railyard.spec import TrainingSpec
+from railyard.storage import Store
+from railyard.workflow import Workflow, scores_with_overridden_method
+
+
+def _source_filters(spec: TrainingSpec, source_names: list[str]):
+    return [f for f in spec.filters if f.feature_name in source_names]
+
+
+def load_and_filter(spec: TrainingSpec, recorder: StepRecorder) -> pa.Table:
+    """Open the sources, check the spec against them, read and filter: one table of used columns."""
+    sources = [open_source(i, s) for i, s in enumerate(spec.data.features)]
+    check_spec_against_schema(spec, sources)
+    needed = dict.fromkeys(column for _, column in used_columns(spec))
+    tables, expressions = [], []
+    with recorder.step("load") as step:
+        rows_in = read_groups = total_groups = 0
+        for source in sources:
+            columns = [c for c in source.spec.names if c in needed]
+            if len(sources) > 1:
+                columns = list(dict.fromkeys(spec.data.join_keys + columns))
+            expr = combined_expression(_source_filters(spec, source.spec.names), source.schema)
+            loaded = read_source(source, columns, expr)
+            tables.append(loaded.table)
+            expressions.append(expr)
+            rows_in += loaded.rows_in_source
+            read_groups += loaded.row_groups_read
+            total_groups += loaded.row_groups_total
+        step.rows_in, step.rows_out = rows_in, sum(t.num_rows for t in tables)
+        step.details = {"columns": len(needed), "row_groups_read": f"{read_groups}/{total_groups}"}
+    with recorder.step("filter") as step:
+        step.rows_in = sum(t.num_rows for t in tables)
+        tables = [apply_filter(t, e) for t, e in zip(tables, expressions)]
+        table = tables[0] if len(tables) == 1 else join_sources(tables, spec.data.join_keys)
+        step.rows_out = table.num_rows
+        step.details = {"filters": len(spec.filters)}
+    check_label(spec, table)
+    return table
+
+
+def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder) -> dict:
+    """Train, evaluate and persist; return the `result` block of result.json."""
+    table = load_and_filter(spec, recorder)
+    features, label = spec.train.classifier_features, spec.train.label
+    with recorder.step("split") as step:
+        step.rows_in = table.num_rows
+        training, holdout = split(table.unify_dictionaries(), spec.holdout_sampling, features + [label])
+        del table
+        step.rows_out = len(training) + len(holdout)
+        step.details = {"training_rows": len(training), "holdout_rows": len(holdout)}
+    check_split_sizes(spec, len(training), len(holdout))
+
+    workflow = workflow_cls(
+        custom_params=spec.train.custom_params,
+        classifier_features=features,
+        classifier_label=label,
+        compute_resource=spec.compute_resource.value,
+    )
+    with recorder.step("train") as step:
+        step.rows_in = len(training)
+        try:
+            model = workflow.train(training, holdout)
+        except Exception as exc:
+            raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
+        if model is None:
+            raise TrainingError(f"{workflow_cls.__name__}.train returned None; it must return the fitted model")
+    feature_sample = training[features].head(0)
+    del training
+
+    with recorder.step("evaluate") as step:
+        step.rows_in = len(holdout)
+        try:
+            scores = np.asarray(workflow.score(model, holdout[features]), dtype=np.float64).reshape(-1)
+            metrics = evaluation.evaluate(holdout[label], scores)
+        except Exception as exc:
+            raise TrainingError(f"{workflow_cls.__name__}: scoring the holdout set failed: {type(exc).__name__}: {exc}") from exc
+        step.rows_out = len(scores)
+        step.details = {"headline": evaluation.headline(metrics)}
+
+    with recorder.step("serialize") as step:
+        artifact, model_id = build_artifact(
+            model,
+            workflow_cls=workflow_cls,
+            scoring="workflow" if scores_with_overridden_method(workflow_cls) else "default",
+            features=feature_sample,
+            label=label,
+            metadata=spec.metadata.model_dump(),
+        )
+        model_path = serialize.write_model(store, artifact, model_id)
+        scores_path, labels_path = serialize.write_holdout(store, scores, holdout[label])
+        metrics_path = serialize.write_metrics(store, metrics)
+        step.rows_out = len(scores)
+        step.details = {"artifact_bytes": len(artifact)}
+
+    return {
+        "evaluation_holdout_data_path": scores_path,
+        "evaluation_holdout_label_path": labels_path,
+        "model_id": model_id,
+        "model_path": model_path,
+        "metrics_path": metrics_path,
+        "metrics": metrics,
+        "workflow": workflow_cls.class_path(),
+        "holdout_sampling": describe(spec.holdout_sampling),
+        "training_rows": step_rows(recorder, "split", "training_rows"),
+        "holdout_rows": step_rows(recorder, "split", "holdout_rows"),
+        "steps": recorder.as_list(),
+    }
+
+
+def step_rows(recorder: StepRecorder, name: str, key: str) -> int:
+    return next(s.details[key] for s in recorder.steps if s.name == name)

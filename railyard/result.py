@@ -1,0 +1,46 @@
+"""result.json: the talk's result shape, written atomically at each state change.
+
+`status` says where the job is (job id, log file, latest transition, every
+transition, git commit); `result` says what it produced (holdout scores and
+labels paths, model id, metrics, per-step measurements); `exception_info` is
+null or the error. The file says `complete` only once every other output has
+been written, so a run killed at any point never looks finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from railyard.storage import Store
+
+RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
+RESULT_FILE = "result.json"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class ResultFile:
+    def __init__(self, store: Store, job_id: str, log_file: str, build: dict, spec_hash: str | None = None):
+        self.store = store
+        self.transitions: list[dict] = []
+        self.status = {
+            "job_id": job_id,
+            "log_file": log_file,
+            "transition": None,
+            "transitions": self.transitions,
+            "git_commit": build["git_commit"],
+            "git_dirty": build["git_dirty"],
+            "binary_sha256": build["binary_sha256"],
+            "build_target": build["target"],
+            "spec_hash": spec_hash,
+        }
+
+    def write(self, job_state: str, result: dict | None = None, exception_info: dict | None = None) -> str:
+        transition = {"created_at": now(), "job_state": job_state}
+        self.transitions.append(transition)
+        self.status["transition"] = transition
+        document = {"status": self.status, "result": result, "exception_info": exception_info}
+        return self.store.write_text(RESULT_FILE, json.dumps(document, indent=2, default=str) + "\n")

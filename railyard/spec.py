@@ -1,0 +1,298 @@
+"""The training spec: the JSON request that describes one training run.
+
+It follows the request in the talk key for key (`metadata`, `data`, `filters`,
+`holdout_sampling`, `train`, `compute_resource`). Unknown keys are rejected
+everywhere except `train.custom_params`, which is handed to the workflow
+untouched. `load_spec` turns every validation problem into one line that starts
+with the JSON path of the field, e.g.
+``filters[0].predicate: expected one of IsIn, NotIn, ...; got 'IsOneOf'``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import enum
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from railyard.errors import SpecError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Predicate(str, enum.Enum):
+    IsIn = "IsIn"
+    NotIn = "NotIn"
+    Equal = "Equal"
+    NotEqual = "NotEqual"
+    GreaterThan = "GreaterThan"
+    GreaterThanOrEqual = "GreaterThanOrEqual"
+    LessThan = "LessThan"
+    LessThanOrEqual = "LessThanOrEqual"
+    Between = "Between"
+    IsNull = "IsNull"
+    IsNotNull = "IsNotNull"
+
+
+# How many values each predicate takes: (at least, at most); None = unbounded.
+PREDICATE_ARITY: dict[Predicate, tuple[int, int | None]] = {
+    Predicate.IsIn: (1, None),
+    Predicate.NotIn: (1, None),
+    Predicate.Equal: (1, 1),
+    Predicate.NotEqual: (1, 1),
+    Predicate.GreaterThan: (1, 1),
+    Predicate.GreaterThanOrEqual: (1, 1),
+    Predicate.LessThan: (1, 1),
+    Predicate.LessThanOrEqual: (1, 1),
+    Predicate.Between: (2, 2),
+    Predicate.IsNull: (0, 0),
+    Predicate.IsNotNull: (0, 0),
+}
+
+
+class SamplingFunction(str, enum.Enum):
+    DATE_RANGE = "DATE_RANGE"
+    RANDOM = "RANDOM"
+
+
+class ComputeResource(str, enum.Enum):
+    CPU = "CPU"
+    GPU = "GPU"
+    HIGH_MEMORY = "HIGH_MEMORY"
+
+
+class Metadata(_Strict):
+    model_name: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    model_description: str = ""
+    project: str = ""
+    trainer: str = ""
+
+
+class FeatureSource(_Strict):
+    names: list[str] = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "FeatureSource":
+        dupes = sorted({n for n in self.names if self.names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"column listed more than once: {', '.join(dupes)}")
+        return self
+
+
+class Data(_Strict):
+    features: list[FeatureSource] = Field(min_length=1)
+    date_column: str | None = None
+    join_keys: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _join_keys_when_joining(self) -> "Data":
+        if len(self.features) > 1 and not self.join_keys:
+            raise ValueError(
+                f"{len(self.features)} feature sources need data.join_keys naming the columns they are joined on"
+            )
+        for i, source in enumerate(self.features):
+            missing = [k for k in self.join_keys if k not in source.names]
+            if len(self.features) > 1 and missing:
+                raise ValueError(
+                    f"features[{i}].names must include the join keys; missing {', '.join(missing)}"
+                )
+        return self
+
+    def column_names(self) -> list[str]:
+        """Every column the sources provide, join keys once, in spec order."""
+        seen: dict[str, None] = {}
+        for source in self.features:
+            seen.update(dict.fromkeys(source.names))
+        return list(seen)
+
+
+class FeatureValue(_Strict):
+    string_vals: list[str] | None = None
+    int_vals: list[int] | None = None
+    float_vals: list[float] | None = None
+    bool_val: bool | None = None
+    timestamp_vals: list[dt.datetime | dt.date] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> "FeatureValue":
+        if len(self.model_fields_set) != 1:
+            raise ValueError(
+                "expected exactly one of string_vals, int_vals, float_vals, bool_val, timestamp_vals; "
+                f"got {', '.join(sorted(self.model_fields_set)) or 'none'}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.model_fields_set))
+
+    @property
+    def values(self) -> list[Any]:
+        raw = getattr(self, self.kind)
+        return [raw] if self.kind == "bool_val" else list(raw)
+
+
+class Filter(_Strict):
+    feature_name: str = Field(min_length=1)
+    predicate: Predicate
+    feature_value: FeatureValue | None = None
+
+    @model_validator(mode="after")
+    def _arity(self) -> "Filter":
+        least, most = PREDICATE_ARITY[self.predicate]
+        count = len(self.feature_value.values) if self.feature_value else 0
+        if most == 0 and self.feature_value is not None:
+            raise ValueError(f"{self.predicate.value} takes no feature_value")
+        if count < least or (most is not None and count > most):
+            wanted = f"exactly {least}" if least == most else f"at least {least}"
+            raise ValueError(
+                f"{self.predicate.value} takes {wanted} value{'s' if least != 1 else ''}, got {count}"
+            )
+        if self.predicate is Predicate.Between:
+            low, high = self.feature_value.values
+            if low > high:
+                raise ValueError(f"Between needs low <= high, got {low!r} > {high!r}")
+        return self
+
+
+class DateRangeSampling(_Strict):
+    date_column: str = Field(min_length=1)
+    start_date: dt.date
+    end_date: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DateRangeSampling":
+        if self.start_date >= self.end_date:
+            raise ValueError(
+                f"start_date {self.start_date} must be before end_date {self.end_date} (end is exclusive)"
+            )
+        return self
+
+
+class RandomSampling(_Strict):
+    fraction: float = Field(gt=0.0, lt=1.0)
+    seed: int = 0
+
+
+class HoldoutSampling(_Strict):
+    sampling_function: SamplingFunction
+    date_range_sampling: DateRangeSampling | None = None
+    random_sampling: RandomSampling | None = None
+
+    @model_validator(mode="after")
+    def _matching_block(self) -> "HoldoutSampling":
+        wanted = {
+            SamplingFunction.DATE_RANGE: "date_range_sampling",
+            SamplingFunction.RANDOM: "random_sampling",
+        }[self.sampling_function]
+        other = ({"date_range_sampling", "random_sampling"} - {wanted}).pop()
+        if getattr(self, wanted) is None:
+            raise ValueError(f"sampling_function {self.sampling_function.value} needs {wanted}")
+        if getattr(self, other) is not None:
+            raise ValueError(f"sampling_function {self.sampling_function.value} does not take {other}")
+        return self
+
+
+class Train(_Strict):
+    workflow_name: str = Field(min_length=1)
+    classifier_features: list[str] = Field(min_length=1)
+    label: str = Field(min_length=1)
+    custom_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingSpec(_Strict):
+    metadata: Metadata
+    data: Data
+    filters: list[Filter] = Field(default_factory=list)
+    holdout_sampling: HoldoutSampling
+    train: Train
+    compute_resource: ComputeResource = ComputeResource.CPU
+    min_training_examples: int = Field(default=500, ge=1)
+    output_path: str | None = None
+
+    def spec_hash(self) -> str:
+        """sha256 of the normalized spec: same meaning, same hash."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith(("function-", "constrained-")) or part in {"list[str]", "str", "int", "float"}:
+            continue  # pydantic's internal names for union members, not JSON keys
+        else:
+            path += f".{part}" if path else part
+    return path or "(spec)"
+
+
+def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = TrainingSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        for candidate in getattr(annotation, "__args__", ()) + (annotation,):
+            inner = getattr(candidate, "__args__", (candidate,))
+            found = next((c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)), None)
+            if found is not None:
+                model = found
+                break
+        else:
+            return []
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(loc)
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        return f"{_json_path(loc)}: unknown field; allowed: {', '.join(allowed)}{suggestion}"
+    if kind == "missing":
+        return f"{_json_path(loc)}: required field is missing"
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"{_json_path(loc)}: expected one of {expected.replace(' or ', ', ')}; got {error['input']!r}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{_json_path(loc)}: {message}"
+
+
+def parse_spec(raw: Any) -> TrainingSpec:
+    """Validate a decoded JSON object; raise SpecError with one line per problem."""
+    if not isinstance(raw, dict):
+        raise SpecError([f"(spec): expected a JSON object, got {type(raw).__name__}"])
+    try:
+        return TrainingSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([_describe(e) for e in exc.errors()]) from None
+
+
+def load_spec(path: str | Path) -> TrainingSpec:
+    """Read and validate a spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError([f"(spec): cannot read {path}: {exc.strerror}"]) from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError([f"(spec): {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    return parse_spec(raw)

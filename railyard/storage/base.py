@@ -1,0 +1,42 @@
+"""The store interface every output location implements.
+
+Paths given to a store are relative to its root and use `/`. Every write is
+atomic: a reader sees either the old object or the whole new one, never a
+partial file.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class Store(abc.ABC):
+    uri: str
+
+    def url(self, relpath: str) -> str:
+        """The full path or URI of an object, as reported to users."""
+        return f"{self.uri.rstrip('/')}/{relpath}"
+
+    @abc.abstractmethod
+    def write_bytes(self, relpath: str, data: bytes) -> str:
+        """Write atomically; return the object's URL."""
+
+    @abc.abstractmethod
+    def put_file(self, relpath: str, local_path: Path) -> str:
+        """Copy a finished local file to relpath atomically; return the object's URL."""
+
+    @abc.abstractmethod
+    def read_bytes(self, relpath: str) -> bytes:
+        """Read a whole object; StorageError if it is missing."""
+
+    @abc.abstractmethod
+    def exists(self, relpath: str) -> bool: ...
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Relative paths of every object under prefix."""
+
+    def write_text(self, relpath: str, text: str) -> str:
+        return self.write_bytes(relpath, text.encode())

@@ -1,0 +1,77 @@
+"""A store on the local filesystem; atomic writes by temp file, fsync and rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from railyard.errors import StorageError
+from railyard.storage.base import Store
+
+
+class LocalStore(Store):
+    def __init__(self, uri: str | Path):
+        self.root = Path(os.path.abspath(self.local_path(str(uri))))
+        self.uri = str(self.root)
+
+    @staticmethod
+    def local_path(uri: str) -> Path:
+        if uri.startswith("file://"):
+            return Path(unquote(urlparse(uri).path))
+        return Path(uri)
+
+    def _path(self, relpath: str) -> Path:
+        return self.root / relpath
+
+    def _atomic(self, relpath: str, fill) -> str:
+        target = self._path(relpath)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    fill(out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        return str(target)
+
+    def write_bytes(self, relpath: str, data: bytes) -> str:
+        return self._atomic(relpath, lambda out: out.write(data))
+
+    def put_file(self, relpath: str, local_path: Path) -> str:
+        def copy(out):
+            with open(local_path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+        return self._atomic(relpath, copy)
+
+    def read_bytes(self, relpath: str) -> bytes:
+        try:
+            return self._path(relpath).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"cannot read {self._path(relpath)}: {exc.strerror or exc}") from exc
+
+    def exists(self, relpath: str) -> bool:
+        return self._path(relpath).exists()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix)
+        if base.is_file():
+            yield prefix
+            return
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(".tmp"):
+                yield path.relative_to(self.root).as_posix()

@@ -1,0 +1,168 @@
+"""The trainer command: run one training spec end to end. Entry point of every trainer binary.
+
+    python -m railyard.trainer --spec SPEC [--output DIR_OR_URI] [--job-id ID] [--workflow-module MOD]...
+
+Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
+1 training failed. A progress line per step goes to stderr and to the job's
+log file; result.json in the output location says `running`, then
+`complete` or `failed` with `exception_info`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import traceback
+import uuid
+from pathlib import Path
+
+from railyard.buildinfo import build_info
+from railyard.errors import EXIT_OK, EXIT_TRAINING_FAILED, RailyardError, UserError
+from railyard.pipeline.evaluate import headline
+from railyard.pipeline.run import run_pipeline
+from railyard.pipeline.steps import StepRecorder
+from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
+from railyard.spec import TrainingSpec, load_spec
+from railyard.storage import LocalStore, open_store
+from railyard.workflow import find_workflow, import_workflow_modules
+
+LOG_FILE = "trainer.log"
+DEFAULT_RUNS = "railyard-runs"
+log = logging.getLogger("railyard")
+
+
+class Terminated(Exception):
+    """The trainer received SIGTERM (a cancelled or pre-empted job)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated("terminated by SIGTERM")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="railyard-train", description="Train one model from a training spec.")
+    parser.add_argument("--spec", help="path to the training spec (JSON)")
+    parser.add_argument("--output", help="output directory or s3:// prefix (default: spec.output_path, else ./railyard-runs/<job-id>)")
+    parser.add_argument("--job-id", default=None, help="job id (default: a new UUID4)")
+    parser.add_argument("--workflow-module", action="append", default=[], metavar="MOD",
+                        help="import MOD before looking up the workflow (repeatable)")
+    parser.add_argument("--build-info", action="store_true", help="print where this trainer was built from and exit")
+    args = parser.parse_args(argv)
+    if not args.build_info and not args.spec:
+        parser.error("--spec is required")
+    return args
+
+
+def _resolve(path: str) -> str:
+    """Relative paths are relative to where the user ran the command (also under `bazel run`)."""
+    base = os.environ.get("BUILD_WORKING_DIRECTORY")
+    if base and "://" not in path and not os.path.isabs(path):
+        return os.path.join(base, path)
+    return path
+
+
+def _output_uri(args: argparse.Namespace, spec: TrainingSpec | None, job_id: str) -> str:
+    if args.output:
+        return _resolve(args.output)
+    if spec is not None and spec.output_path:
+        return _resolve(spec.output_path)
+    return _resolve(os.path.join(DEFAULT_RUNS, job_id))
+
+
+def _setup_logging(log_path: Path) -> logging.Handler:
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    file_handler = logging.FileHandler(log_path)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(console)
+    log.addHandler(file_handler)
+    return file_handler
+
+
+def _localize_paths(spec: TrainingSpec) -> TrainingSpec:
+    data = spec.data.model_copy(
+        update={"features": [s.model_copy(update={"path": _resolve(s.path)}) for s in spec.data.features]}
+    )
+    return spec.model_copy(update={"data": data})
+
+
+def _exception_info(exc: BaseException, step: str | None) -> dict:
+    info = {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "exit_code": getattr(exc, "exit_code", EXIT_TRAINING_FAILED),
+        "step": step,
+    }
+    if not isinstance(exc, UserError):
+        info["traceback"] = "".join(traceback.format_exception(exc))
+    return info
+
+
+def train(args: argparse.Namespace) -> int:
+    job_id = args.job_id or str(uuid.uuid4())
+    spec, spec_error = None, None
+    try:
+        spec = _localize_paths(load_spec(_resolve(args.spec)))
+    except UserError as exc:
+        spec_error = exc
+    store = open_store(_output_uri(args, spec, job_id))
+    local_store = store if isinstance(store, LocalStore) else None
+    log_dir = Path(local_store.root) if local_store else Path(tempfile.mkdtemp(prefix="railyard-log-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / LOG_FILE
+    handler = _setup_logging(log_path)
+    result_file = ResultFile(store, job_id, store.url(LOG_FILE), build_info(), spec.spec_hash() if spec else None)
+    recorder = StepRecorder(progress=log.info)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    exit_code = EXIT_OK
+    try:
+        log.info(f"[railyard] job {job_id}: output {store.uri}")
+        if spec_error is not None:
+            raise spec_error
+        result_file.write(RUNNING)
+        import_workflow_modules(args.workflow_module)
+        workflow_cls = find_workflow(spec.train.workflow_name)
+        log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
+        result = run_pipeline(spec, workflow_cls, store, recorder)
+        log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")
+        log.info(f"[railyard] result: {store.url('result.json')}")
+        _finish(handler, store, local_store, log_path)
+        result_file.write(COMPLETE, result=result)
+    except (Exception, Terminated) as exc:
+        exit_code = exc.exit_code if isinstance(exc, RailyardError) else EXIT_TRAINING_FAILED
+        step = recorder.steps[-1].name if recorder.steps else None
+        log.error(f"[railyard] failed: {exc}" if isinstance(exc, UserError) else f"[railyard] failed: {type(exc).__name__}: {exc}")
+        if not isinstance(exc, UserError):
+            log.error("".join(traceback.format_exception(exc)))
+        _finish(handler, store, local_store, log_path)
+        result_file.write(FAILED, result={"steps": recorder.as_list()}, exception_info=_exception_info(exc, step))
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return exit_code
+
+
+def _finish(handler: logging.Handler, store, local_store, log_path: Path) -> None:
+    handler.flush()
+    if local_store is None:
+        store.put_file(LOG_FILE, log_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.build_info:
+        print(json.dumps(build_info(), indent=2))
+        return EXIT_OK
+    return train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The Workflow base class users subclass, and how a workflow is found by name.
+
+A workflow implements one method, `train(training_dataframe, holdout_dataframe)`,
+and returns a fitted model. Railyard does everything around it: loading,
+filtering, splitting, scoring the holdout set, evaluating and persisting the
+model. Both DataFrames hold the `classifier_features` columns and the label
+column; string columns arrive as pandas `category`.
+
+Workflows are looked up by class name: first among classes already imported
+(for example through `--workflow-module`), then in the modules of the
+`workflows` package, whose sources are scanned so that only the module that
+defines the class is imported (a fraud trainer never imports torch).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import pkgutil
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from railyard.errors import WorkflowNotFound
+
+WORKFLOW_PACKAGE = "workflows"
+
+
+class Workflow:
+    """Base class of every training workflow.
+
+    Attributes set from the spec before `train` is called:
+      custom_params        train.custom_params, untouched
+      classifier_features  train.classifier_features (list of column names)
+      classifier_label     train.label (column name)
+      compute_resource     "CPU", "GPU" or "HIGH_MEMORY"
+    """
+
+    registry: ClassVar[dict[str, type["Workflow"]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        Workflow.registry[cls.__name__] = cls
+
+    def __init__(
+        self,
+        custom_params: dict[str, Any] | None = None,
+        classifier_features: list[str] | None = None,
+        classifier_label: str | None = None,
+        compute_resource: str = "CPU",
+    ):
+        self.custom_params = dict(custom_params or {})
+        self.classifier_features = list(classifier_features or [])
+        self.classifier_label = classifier_label
+        self.compute_resource = compute_resource
+
+    def train(self, training_dataframe: pd.DataFrame, holdout_dataframe: pd.DataFrame) -> Any:
+        """Fit and return a model (an estimator, a scikit-learn Pipeline, a torch Module...)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement train()")
+
+    def score(self, model: Any, features: pd.DataFrame):
+        """Scores for rows of `features`: P(label=1) for classifiers, predictions otherwise."""
+        return default_score(model, features)
+
+    @classmethod
+    def class_path(cls) -> str:
+        return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def default_score(model: Any, features: pd.DataFrame):
+    if hasattr(model, "predict_proba"):
+        probabilities = model.predict_proba(features)
+        return probabilities[:, 1] if probabilities.ndim == 2 else probabilities
+    return model.predict(features)
+
+
+def scores_with_overridden_method(workflow_cls: type[Workflow]) -> bool:
+    return workflow_cls.score is not Workflow.score
+
+
+def import_workflow_modules(modules: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise WorkflowNotFound(f"--workflow-module {name}: cannot import it: {exc}") from exc
+
+
+def _modules_defining(class_name: str) -> list[str]:
+    try:
+        package = importlib.import_module(WORKFLOW_PACKAGE)
+    except ImportError:
+        return []
+    found = []
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{WORKFLOW_PACKAGE}."):
+        spec = importlib.util.find_spec(info.name)
+        source = spec.loader.get_source(info.name) if spec and spec.loader else None
+        if not source or class_name not in source:
+            continue
+        tree = ast.parse(source)
+        if any(isinstance(node, ast.ClassDef) and node.name == class_name for node in tree.body):
+            found.append(info.name)
+    return found
+
+
+def find_workflow(name: str) -> type[Workflow]:
+    """The Workflow subclass called `name`."""
+    if name not in Workflow.registry:
+        for module in _modules_defining(name):
+            importlib.import_module(module)
+    cls = Workflow.registry.get(name)
+    if cls is None:
+        known = sorted(Workflow.registry) or ["(none imported)"]
+        raise WorkflowNotFound(
+            f"train.workflow_name: no workflow class named {name!r} in the {WORKFLOW_PACKAGE} package "
+            f"or the --workflow-module modules; imported workflows: {', '.join(known)}"
+        )
+    return cls

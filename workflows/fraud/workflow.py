@@ -1,0 +1,20 @@
+"""StripeFraudModel: the talk's example workflow, an XGBoost model in a scikit-learn Pipeline."""
+
+import xgboost
+from sklearn.pipeline import Pipeline
+
+from railyard import Workflow
+
+# Objective names that XGBoost has since renamed.
+OBJECTIVE_ALIASES = {"reg:linear": "reg:squarederror"}
+
+
+class StripeFraudModel(Workflow):
+    def train(self, training_dataframe, holdout_dataframe):
+        params = {"tree_method": "hist", "enable_categorical": True, **self.custom_params}
+        params["objective"] = OBJECTIVE_ALIASES.get(params.get("objective"), params.get("objective", "reg:squarederror"))
+        pipeline = Pipeline([("boosted", xgboost.XGBRegressor(**params))])
+        return pipeline.fit(
+            training_dataframe[self.classifier_features],
+            training_dataframe[self.classifier_label],
+        )
