@@ -10,6 +10,7 @@ raised them so that every message names the field, column or value at fault.
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_SPEC = 2
+EXIT_TERMINATED = 128 + 15
 
 
 class RailyardError(Exception):

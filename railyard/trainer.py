@@ -3,7 +3,7 @@
     python -m railyard.trainer --spec SPEC [--output DIR_OR_URI] [--job-id ID] [--workflow-module MOD]...
 
 Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
-1 training failed. A progress line per step goes to stderr and to the job's
+1 training failed, 143 stopped by SIGTERM. A progress line per step goes to stderr and to the job's
 log file; result.json in the output location says `running`, then
 `complete` or `failed` with `exception_info`.
 """
@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 from railyard.buildinfo import build_info
-from railyard.errors import EXIT_OK, EXIT_TRAINING_FAILED, RailyardError, UserError
+from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
 from railyard.pipeline.evaluate import headline
 from railyard.pipeline.run import run_pipeline
 from railyard.pipeline.steps import StepRecorder
@@ -36,8 +36,10 @@ DEFAULT_RUNS = "railyard-runs"
 log = logging.getLogger("railyard")
 
 
-class Terminated(Exception):
-    """The trainer received SIGTERM (a cancelled or pre-empted job)."""
+class Terminated(BaseException):
+    """The trainer received SIGTERM (a cancelled or pre-empted job); not caught by workflow error handling."""
+
+    exit_code = EXIT_TERMINATED
 
 
 def _on_sigterm(signum, frame):
@@ -138,7 +140,7 @@ def train(args: argparse.Namespace) -> int:
         _finish(handler, store, local_store, log_path)
         result_file.write(COMPLETE, result=result)
     except (Exception, Terminated) as exc:
-        exit_code = exc.exit_code if isinstance(exc, RailyardError) else EXIT_TRAINING_FAILED
+        exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
         step = recorder.steps[-1].name if recorder.steps else None
         log.error(f"[railyard] failed: {exc}" if isinstance(exc, UserError) else f"[railyard] failed: {type(exc).__name__}: {exc}")
         if not isinstance(exc, UserError):

@@ -29,7 +29,7 @@ def pack(manifest: dict, files: dict[str, bytes]) -> bytes:
     """Zip the manifest and files with fixed timestamps and order: same model, same bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        entries = {MANIFEST: json.dumps(manifest, sort_keys=True, indent=2).encode(), **files}
+        entries = {MANIFEST: json.dumps(manifest, indent=2).encode(), **files}  # key order is meaningful (torch config)
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from railyard.errors import DataError, ModelFormatError, StorageError
@@ -49,7 +50,8 @@ class Model:
             raise DataError(f"input is missing the model's feature columns: {', '.join(missing)}")
         features = dataframe[self.features].copy()
         for name, categories in self.manifest["categories"].items():
-            features[name] = pd.Categorical(features[name], categories=categories)
+            codes = pd.Index(categories).get_indexer(np.asarray(features[name], dtype=object))
+            features[name] = pd.Categorical.from_codes(codes, categories=categories)  # unseen values become NaN
         return features
 
     def score(self, dataframe: pd.DataFrame):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from railyard.errors import DataError
-from railyard.pipeline.filter import check_filter_types, value_type
+from railyard.pipeline.filter import check_filter_types, type_name, value_type
 from railyard.pipeline.load import Source
 from railyard.spec import SamplingFunction, TrainingSpec
 
@@ -62,7 +62,7 @@ def check_spec_against_schema(spec: TrainingSpec, sources: list[Source]) -> pa.S
     for path, column in date_columns(spec):
         column_type = value_type(schema.field(column).type)
         if not (pa.types.is_timestamp(column_type) or pa.types.is_date(column_type)):
-            raise DataError(f"{path}: column {column!r} must be a date or timestamp, got {column_type}")
+            raise DataError(f"{path}: column {column!r} must be a date or timestamp, got {type_name(column_type)}")
     check_filter_types(spec.filters, schema)
     return schema
 

@@ -38,6 +38,12 @@ def value_type(field_type: pa.DataType) -> pa.DataType:
     return field_type.value_type if pa.types.is_dictionary(field_type) else field_type
 
 
+def type_name(column_type: pa.DataType) -> str:
+    """The type as users think of it: 'string' for every Arrow string encoding."""
+    column_type = value_type(column_type)
+    return "string" if pa.types.is_string(column_type) or pa.types.is_large_string(column_type) else str(column_type)
+
+
 def _temporal_scalar(value: dt.date, column_type: pa.DataType) -> pa.Scalar:
     if pa.types.is_date(column_type):
         day = value.date() if isinstance(value, dt.datetime) else value
@@ -70,7 +76,7 @@ def check_filter_types(filters: list[Filter], schema: pa.Schema) -> None:
             hint = next((kind for test, kind in _SUGGEST if test(column_type)), None)
             use = f"; use {hint}" if hint else ""
             raise DataError(
-                f"filters[{i}].feature_value: column {f.feature_name!r} is {column_type}, "
+                f"filters[{i}].feature_value: column {f.feature_name!r} is {type_name(column_type)}, "
                 f"but {f.feature_value.kind} needs {described} column{use}"
             )
 

@@ -38,8 +38,8 @@ class TabularMLP(nn.Module):
             values = (values - np.float32(c["means"])) / np.float32(c["stds"])
             parts.append(np.nan_to_num(values, nan=0.0))
         for name, vocabulary in c["categories"].items():
-            codes = pd.Categorical(dataframe[name], categories=vocabulary).codes
-            codes = np.where(codes < 0, len(vocabulary), codes)
+            codes = pd.Index(vocabulary).get_indexer(dataframe[name].astype(str).to_numpy(dtype=object))
+            codes = np.where(codes < 0, len(vocabulary), codes)  # unseen and missing values share the last slot
             parts.append(np.eye(len(vocabulary) + 1, dtype=np.float32)[codes])
         return torch.from_numpy(np.hstack(parts).astype(np.float32))
 

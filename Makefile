@@ -1,0 +1,52 @@
+# Railyard: `make demo` trains the fraud example end to end; `make test` runs every test.
+# Both set up what is missing first. `make bench` runs the benchmarks, `make lock` re-pins dependencies.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := sample-data/charges.parquet
+DEMO_ROWS ?= 200000
+export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# torch is pinned to its CPU build; where pip has no local wheel directory configured,
+# it comes from the PyTorch CPU index.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
+.PHONY: venv demo test test-fast bench lock sample-data clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "Railyard needs Python 3.11; set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock \
+		$$($(BIN)/pip config get global.find-links >/dev/null 2>&1 || [ -n "$$PIP_FIND_LINKS" ] || echo --extra-index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(SAMPLE): $(STAMP) workflows/data/charges.py
+	$(BIN)/python -m workflows.data.charges --rows $(DEMO_ROWS) --out $@
+
+sample-data: $(SAMPLE)
+
+demo: $(SAMPLE)
+	$(BIN)/python -m railyard.trainer --spec workflows/fraud/spec.json
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.trainer_vs_plain
+
+lock: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock requirements.in
+
+clean:
+	rm -rf $(VENV) .cache sample-data railyard-runs bench/out .pytest_cache

@@ -1,0 +1,59 @@
+"""Shared fixtures: small sample datasets, spec builders, and running the trainer."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workflows.data import charges
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = {name: REPO / "workflows" / name / "spec.json" for name in ("fraud", "logreg", "mlp")}
+
+
+@pytest.fixture(scope="session")
+def charges_path(tmp_path_factory) -> Path:
+    """20,000 sample charges in one parquet file, row groups of 1,000 rows sorted by created_at."""
+    return charges.write(20_000, tmp_path_factory.mktemp("data") / "charges.parquet", row_group_rows=1_000)
+
+
+@pytest.fixture(scope="session")
+def partitioned_charges_path(tmp_path_factory) -> Path:
+    return charges.write(20_000, tmp_path_factory.mktemp("data") / "charges", partitioned=True)
+
+
+def example_spec(name: str, data_path: Path | str, **overrides) -> dict:
+    """The example spec `name` pointed at `data_path`, with top-level keys replaced by overrides."""
+    spec = json.loads(SPECS[name].read_text())
+    for source in spec["data"]["features"]:
+        source["path"] = str(data_path)
+    spec.update(copy.deepcopy(overrides))
+    return spec
+
+
+def write_spec(tmp_path: Path, spec: dict, name: str = "spec.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def run_trainer(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the trainer command in a fresh process, as a launcher would."""
+    return subprocess.run(
+        [sys.executable, "-m", "railyard.trainer", *map(str, args)],
+        cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_result(output: Path) -> dict:
+    return json.loads((output / "result.json").read_text())

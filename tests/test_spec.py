@@ -1,0 +1,179 @@
+"""The training spec: the talk's request accepted as written, and one-line errors naming the field."""
+
+import json
+
+import pytest
+
+from railyard.errors import SpecError
+from railyard.spec import ComputeResource, Predicate, load_spec, parse_spec
+
+TALK_REQUEST = {
+    "metadata": {
+        "model_description": "A model to predict fraud",
+        "model_name": "fraud prediction model",
+        "owner": "machine-learning-infrastructure",
+        "project": "strata-data-talk",
+        "trainer": "kelley",
+    },
+    "data": {
+        "features": [
+            {
+                "names": ["created_at", "charge_type", "charge_amount", "charge_country", "has_fraud_dispute"],
+                "path": "s3://path/to/parquet/fraud_data.parq",
+            }
+        ],
+        "date_column": "created_at",
+    },
+    "filters": [
+        {"feature_name": "charge_country", "predicate": "IsIn", "feature_value": {"string_vals": ["US", "CA"]}}
+    ],
+    "holdout_sampling": {
+        "sampling_function": "DATE_RANGE",
+        "date_range_sampling": {"date_column": "created_at", "start_date": "2018-10-01", "end_date": "2019-01-01"},
+    },
+    "train": {
+        "workflow_name": "StripeFraudModel",
+        "classifier_features": ["charge_type", "charge_amount"],
+        "label": "has_fraud_dispute",
+        "custom_params": {"objective": "reg:linear", "max_depth": 6, "n_estimators": 500},
+    },
+}
+
+
+def errors_of(raw) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(raw)
+    return caught.value.problems
+
+
+def modified(**changes):
+    raw = json.loads(json.dumps(TALK_REQUEST))
+    for dotted, value in changes.items():
+        target = raw
+        *parents, last = dotted.split("__")
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return raw
+
+
+def test_talk_request_is_accepted_verbatim():
+    spec = parse_spec(TALK_REQUEST)
+    assert spec.metadata.trainer == "kelley"
+    assert spec.data.features[0].path == "s3://path/to/parquet/fraud_data.parq"
+    assert spec.filters[0].predicate is Predicate.IsIn
+    assert spec.filters[0].feature_value.values == ["US", "CA"]
+    assert str(spec.holdout_sampling.date_range_sampling.end_date) == "2019-01-01"
+    assert spec.train.custom_params == {"objective": "reg:linear", "max_depth": 6, "n_estimators": 500}
+    assert spec.compute_resource is ComputeResource.CPU
+    assert spec.min_training_examples == 500
+
+
+def test_example_fraud_spec_is_the_talk_request_with_a_local_path():
+    from tests.conftest import SPECS
+
+    example = json.loads(SPECS["fraud"].read_text())
+    example["data"]["features"][0]["path"] = TALK_REQUEST["data"]["features"][0]["path"]
+    example.pop("compute_resource")
+    assert example == TALK_REQUEST
+
+
+def test_custom_params_are_free_form():
+    spec = parse_spec(modified(train__custom_params={"anything": {"nested": [1, 2]}, "eta": 0.1}))
+    assert spec.train.custom_params["anything"] == {"nested": [1, 2]}
+
+
+def test_unknown_key_names_its_path_and_suggests_the_field():
+    [problem] = errors_of(modified(metadata__model_nmae="x"))
+    assert problem.startswith("metadata.model_nmae: unknown field")
+    assert "did you mean 'model_name'?" in problem
+
+
+def test_unknown_key_inside_a_list_names_the_index():
+    [problem] = errors_of(modified(filters__0__feature_val={"string_vals": ["US"]}))
+    assert problem.startswith("filters[0].feature_val: unknown field")
+
+
+def test_enum_error_lists_allowed_values():
+    [problem] = errors_of(modified(filters__0__predicate="IsOneOf"))
+    assert problem.startswith("filters[0].predicate: expected one of")
+    for name in ("'IsIn'", "'NotIn'", "'Between'", "'IsNotNull'"):
+        assert name in problem
+    assert "'IsOneOf'" in problem
+    [problem] = errors_of(modified(compute_resource="TPU"))
+    assert problem == "compute_resource: expected one of 'CPU', 'GPU', 'HIGH_MEMORY'; got 'TPU'"
+
+
+def test_required_fields():
+    assert errors_of(modified(metadata__owner=KeyError)) == ["metadata.owner: required field is missing"]
+    assert errors_of(modified(train__label=KeyError)) == ["train.label: required field is missing"]
+
+
+def test_every_problem_is_reported_at_once():
+    problems = errors_of(modified(metadata__owner=KeyError, compute_resource="TPU"))
+    assert [p.split(":")[0] for p in problems] == ["metadata.owner", "compute_resource"]
+
+
+@pytest.mark.parametrize(
+    "predicate, value, message",
+    [
+        ("Equal", {"string_vals": ["US", "CA"]}, "Equal takes exactly 1 value, got 2"),
+        ("Between", {"int_vals": [1]}, "Between takes exactly 2 values, got 1"),
+        ("Between", {"int_vals": [5, 1]}, "Between needs low <= high"),
+        ("IsIn", {"string_vals": []}, "IsIn takes at least 1 value, got 0"),
+        ("IsNull", {"string_vals": ["US"]}, "IsNull takes no feature_value"),
+    ],
+)
+def test_predicate_arity(predicate, value, message):
+    [problem] = errors_of(modified(filters__0__predicate=predicate, filters__0__feature_value=value))
+    assert problem.startswith("filters[0]: ")
+    assert message in problem
+
+
+def test_feature_value_needs_exactly_one_kind():
+    [problem] = errors_of(modified(filters__0__feature_value={"string_vals": ["US"], "int_vals": [1]}))
+    assert problem.startswith("filters[0].feature_value: expected exactly one of")
+
+
+def test_sampling_function_needs_its_block():
+    [problem] = errors_of(modified(holdout_sampling__sampling_function="RANDOM"))
+    assert problem == "holdout_sampling: sampling_function RANDOM needs random_sampling"
+
+
+def test_date_range_must_be_ordered():
+    [problem] = errors_of(modified(holdout_sampling__date_range_sampling__end_date="2018-01-01"))
+    assert "must be before end_date" in problem
+
+
+def test_random_fraction_bounds():
+    raw = modified(
+        holdout_sampling={"sampling_function": "RANDOM", "random_sampling": {"fraction": 1.5, "seed": 1}}
+    )
+    [problem] = errors_of(raw)
+    assert problem.startswith("holdout_sampling.random_sampling.fraction:")
+
+
+def test_several_sources_need_join_keys():
+    second = {"names": ["charge_id", "card_brand"], "path": "other.parquet"}
+    raw = modified(data__features=TALK_REQUEST["data"]["features"] + [second])
+    [problem] = errors_of(raw)
+    assert problem.startswith("data: 2 feature sources need data.join_keys")
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"metadata": ')
+    with pytest.raises(SpecError, match="is not valid JSON"):
+        load_spec(bad)
+
+
+def test_spec_hash_ignores_formatting():
+    a = parse_spec(TALK_REQUEST)
+    b = parse_spec(json.loads(json.dumps(TALK_REQUEST, indent=4, sort_keys=True)))
+    assert a.spec_hash() == b.spec_hash()
+    assert parse_spec(modified(train__label="other")).spec_hash() != a.spec_hash()

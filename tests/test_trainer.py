@@ -1,0 +1,143 @@
+"""The trainer command: exit codes, outputs, --workflow-module, and runs that die part way."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.conftest import REPO, example_spec, read_result, run_trainer, write_spec
+
+OUTSIDE_WORKFLOW = textwrap.dedent(
+    """
+    import os, time
+    from pathlib import Path
+    from sklearn.tree import DecisionTreeClassifier
+    from railyard import Workflow
+
+    class OutsideTreeModel(Workflow):
+        def train(self, training_dataframe, holdout_dataframe):
+            X = training_dataframe[self.classifier_features].apply(lambda c: c.cat.codes if c.dtype == "category" else c)
+            model = DecisionTreeClassifier(**self.custom_params).fit(X, training_dataframe[self.classifier_label])
+            return model
+
+        def score(self, model, features):
+            X = features.apply(lambda c: c.cat.codes if c.dtype == "category" else c)
+            return model.predict_proba(X)[:, 1]
+
+    class ExplodingModel(Workflow):
+        def train(self, training_dataframe, holdout_dataframe):
+            raise ValueError("learning rate must be positive")
+
+    class SleepyModel(Workflow):
+        def train(self, training_dataframe, holdout_dataframe):
+            Path(os.environ["RAILYARD_TEST_MARKER"]).write_text("training")
+            time.sleep(120)
+    """
+)
+
+
+@pytest.fixture
+def outside_module(tmp_path):
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "team_models.py").write_text(OUTSIDE_WORKFLOW)
+    return {"PYTHONPATH": f"{folder}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def outside_spec(charges_path, workflow: str) -> dict:
+    spec = example_spec("fraud", charges_path)
+    spec["train"].update(workflow_name=workflow, custom_params={"max_depth": 4})
+    return spec
+
+
+@pytest.mark.slow
+def test_workflow_from_outside_the_repo(tmp_path, charges_path, outside_module):
+    output = tmp_path / "run"
+    spec = write_spec(tmp_path, outside_spec(charges_path, "OutsideTreeModel"))
+    run = run_trainer("--spec", spec, "--output", output, "--workflow-module", "team_models", env=outside_module)
+    assert run.returncode == 0, run.stderr
+    result = read_result(output)
+    assert result["result"]["workflow"] == "team_models:OutsideTreeModel"
+    assert result["result"]["metrics"]["roc_auc"] > 0.6
+    check = subprocess.run(
+        [sys.executable, "-c", f"import railyard; m = railyard.load_model({str(output)!r}); print(m.manifest['scoring'])"],
+        env={**os.environ, **outside_module}, capture_output=True, text=True, cwd=REPO,
+    )
+    assert check.stdout.strip() == "workflow", check.stderr
+
+
+def test_unknown_workflow_module(tmp_path, charges_path):
+    run = run_trainer("--spec", write_spec(tmp_path, outside_spec(charges_path, "X")), "--output", tmp_path / "o",
+                      "--workflow-module", "no_such_module_here")
+    assert run.returncode == 2
+    assert "--workflow-module no_such_module_here: cannot import it" in run.stderr
+
+
+@pytest.mark.slow
+def test_training_failure_exits_1_with_exception_info(tmp_path, charges_path, outside_module):
+    output = tmp_path / "run"
+    spec = write_spec(tmp_path, outside_spec(charges_path, "ExplodingModel"))
+    run = run_trainer("--spec", spec, "--output", output, "--workflow-module", "team_models", env=outside_module)
+    assert run.returncode == 1
+    assert "ExplodingModel.train failed: ValueError: learning rate must be positive" in run.stderr
+    info = read_result(output)["exception_info"]
+    assert info["type"] == "TrainingError" and info["step"] == "train"
+    assert "ValueError" in info["traceback"]
+    assert not (output / "model").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_run_leaves_no_complete_looking_output(tmp_path, charges_path, outside_module, sig):
+    output, marker = tmp_path / "run", tmp_path / "marker"
+    spec = write_spec(tmp_path, outside_spec(charges_path, "SleepyModel"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "railyard.trainer", "--spec", str(spec), "--output", str(output), "--workflow-module", "team_models"],
+        cwd=REPO, env={**os.environ, **outside_module, "RAILYARD_TEST_MARKER": str(marker)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the workflow never started training"
+    process.send_signal(sig)
+    returncode = process.wait(timeout=30)
+    result = read_result(output)
+    state = result["status"]["transition"]["job_state"]
+    if sig == signal.SIGKILL:
+        assert returncode == -signal.SIGKILL and state == "running"
+    else:
+        assert returncode == 143 and state == "failed"
+        assert result["exception_info"]["message"] == "terminated by SIGTERM"
+    assert not (output / "model").exists() and not (output / "scores.tsv").exists()
+    assert not [p for p in output.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_default_output_and_bazel_working_directory(tmp_path, charges_path):
+    spec = example_spec("fraud", "data.parquet")
+    spec["train"]["custom_params"]["n_estimators"] = 10
+    (tmp_path / "data.parquet").symlink_to(charges_path)
+    write_spec(tmp_path, spec)
+    run = run_trainer("--spec", "spec.json", "--job-id", "abc", env={"BUILD_WORKING_DIRECTORY": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    result = read_result(tmp_path / "railyard-runs" / "abc")
+    assert result["status"]["transition"]["job_state"] == "complete"
+    assert "[railyard] complete: model sha256." in run.stderr
+    assert "roc_auc" in run.stderr
+
+
+def test_build_info_without_a_stamp():
+    run = run_trainer("--build-info")
+    info = json.loads(run.stdout)
+    assert info["source"] in {"checkout", "unstamped"}
+    if info["source"] == "unstamped":
+        assert info["git_commit"] == "unknown"
+    else:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        assert info["git_commit"] == head
