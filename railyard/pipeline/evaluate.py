@@ -23,20 +23,35 @@ def is_binary(labels: pd.Series) -> bool:
     return set(np.unique(labels.to_numpy())) <= {0, 1}
 
 
+def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """(ROC AUC, average precision) from one sort; the same values as scikit-learn's."""
+    order = np.argsort(-scores, kind="stable")
+    ranked_labels, ranked_scores = labels[order], scores[order]
+    last_of_each_score = np.r_[np.flatnonzero(np.diff(ranked_scores)), ranked_scores.size - 1]
+    true_positives = np.cumsum(ranked_labels, dtype=np.int64)[last_of_each_score]
+    false_positives = last_of_each_score + 1 - true_positives
+    tpr = np.r_[0.0, true_positives / true_positives[-1]]
+    fpr = np.r_[0.0, false_positives / false_positives[-1]]
+    roc_auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    precision = true_positives / (true_positives + false_positives)
+    average_precision = float(np.sum(np.diff(tpr) * precision))
+    return roc_auc, average_precision
+
+
 def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
     labels = labels.astype(np.int8)
+    clipped = np.clip(scores, _EPS, 1 - _EPS)
     metrics = {
         "kind": "binary_classification",
         "rows": int(labels.size),
         "positive_rate": float(labels.mean()),
         "accuracy": float(((scores >= 0.5) == labels).mean()),
-        "log_loss": float(skm.log_loss(labels, np.clip(scores, _EPS, 1 - _EPS), labels=[0, 1])),
+        "log_loss": float(-np.mean(np.where(labels == 1, np.log(clipped), np.log1p(-clipped)))),
         "roc_auc": None,
         "pr_auc": None,
     }
     if 0 < labels.sum() < labels.size:
-        metrics["roc_auc"] = float(skm.roc_auc_score(labels, scores))
-        metrics["pr_auc"] = float(skm.average_precision_score(labels, scores))
+        metrics["roc_auc"], metrics["pr_auc"] = ranking_metrics(labels, scores)
     return metrics
 
 

@@ -1,6 +1,7 @@
-"""Filter step: turn the spec's filters into pyarrow expressions and apply them.
+"""Filters: the spec's filters as pyarrow expressions, checked against the column types.
 
-The same expression prunes row groups in the load step and removes rows here.
+The load step pushes the expression into the parquet scan, where it prunes row
+groups by their statistics and removes rows as batches are decoded.
 Comparisons follow SQL: a null never equals, differs from or is ordered against
 a value, so only IsNull matches null rows. `Between` includes both ends.
 """
@@ -115,10 +116,3 @@ def combined_expression(filters: list[Filter], schema: pa.Schema) -> pc.Expressi
     if not filters:
         return None
     return reduce(lambda a, b: a & b, (expression(f, schema) for f in filters))
-
-
-def apply_filter(table: pa.Table, expr: pc.Expression | None) -> pa.Table:
-    if expr is None:
-        return table
-    # `filter` drops rows where the expression is null, which gives SQL semantics.
-    return table.filter(expr)

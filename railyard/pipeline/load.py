@@ -1,8 +1,9 @@
 """Load step: open every feature source as a pyarrow dataset and read only what is needed.
 
-Only the columns the run uses are read (projection), and row groups whose
-parquet statistics (or hive partition values) prove that no row can pass the
-filters are skipped without being read (row-group pruning). A source is a
+Only the columns the run uses are read (projection); row groups whose parquet
+statistics (or hive partition values) prove that no row can pass the filters
+are skipped without being read (row-group pruning); and the filters run inside
+the scan, so rows that fail them are never materialized (predicate pushdown). A source is a
 parquet file, a directory of parquet files (hive-partitioned or not), a
 `file://` URI or an `s3://` URI.
 """
@@ -68,27 +69,35 @@ def open_source(index: int, source: FeatureSource) -> Source:
 class Loaded:
     table: pa.Table
     rows_in_source: int
+    rows_scanned: int
     row_groups_read: int
     row_groups_total: int
 
 
-def read_source(source: Source, columns: list[str], prune: pc.Expression | None) -> Loaded:
-    """Read `columns` from the row groups that may hold rows passing `prune`."""
+def _rows(fragments) -> int:
+    return sum(rg.num_rows for f in fragments for rg in f.row_groups)
+
+
+def read_source(source: Source, columns: list[str], filters: pc.Expression | None) -> Loaded:
+    """Read `columns` of the rows that pass `filters`.
+
+    Row groups whose statistics rule out every row are skipped unread; the
+    others are filtered batch by batch as they are decoded, so failing rows
+    are never materialized and filter-only columns are never kept.
+    """
     dataset = source.dataset
     try:
         fragments = list(dataset.get_fragments())
         row_groups_total = sum(f.num_row_groups for f in fragments)
-        rows_in_source = sum(rg.num_rows for f in fragments for rg in f.row_groups)
-        if prune is not None:
-            fragments = [rg for f in dataset.get_fragments(filter=prune) for rg in f.split_by_row_group(filter=prune)]
-            row_groups_read = len(fragments)
-        else:
-            row_groups_read = row_groups_total
+        rows_in_source = _rows(fragments)
+        if filters is not None:
+            fragments = [rg for f in dataset.get_fragments(filter=filters) for rg in f.split_by_row_group(filter=filters)]
         pruned = ds.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
-        table = pruned.to_table(columns=columns, use_threads=True)
+        table = pruned.to_table(columns=columns, filter=filters, use_threads=True)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{source.label}.path: cannot read {source.spec.path}: {exc}") from exc
-    return Loaded(table, rows_in_source, row_groups_read, row_groups_total)
+    row_groups_read = sum(f.num_row_groups for f in fragments)
+    return Loaded(table, rows_in_source, _rows(fragments), row_groups_read, row_groups_total)
 
 
 def join_sources(tables: list[pa.Table], join_keys: list[str]) -> pa.Table:

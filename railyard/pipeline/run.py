@@ -9,8 +9,8 @@ from railyard.errors import TrainingError
 from railyard.model import build_artifact
 from railyard.pipeline import evaluate as evaluation
 from railyard.pipeline import serialize
-from railyard.pipeline.checks import check_label, check_spec_against_schema, check_split_sizes, used_columns
-from railyard.pipeline.filter import apply_filter, combined_expression
+from railyard.pipeline.checks import check_label, check_spec_against_schema, check_split_sizes, date_columns
+from railyard.pipeline.filter import combined_expression
 from railyard.pipeline.load import join_sources, open_source, read_source
 from railyard.pipeline.split import describe, split
 from railyard.pipeline.steps import StepRecorder
@@ -24,32 +24,35 @@ def _source_filters(spec: TrainingSpec, source_names: list[str]):
 
 
 def load_and_filter(spec: TrainingSpec, recorder: StepRecorder) -> pa.Table:
-    """Open the sources, check the spec against them, read and filter: one table of used columns."""
+    """Open the sources, check the spec against them, read and filter: one table of the columns training needs.
+
+    Every filter names one column of one source, so all of them are pushed down
+    into that source's scan; the filter step then joins the sources, if several.
+    """
     sources = [open_source(i, s) for i, s in enumerate(spec.data.features)]
     check_spec_against_schema(spec, sources)
-    needed = dict.fromkeys(column for _, column in used_columns(spec))
-    tables, expressions = [], []
+    kept = set(spec.train.classifier_features + [spec.train.label] + spec.data.join_keys)
+    kept |= {column for _, column in date_columns(spec)}
+    tables = []
     with recorder.step("load") as step:
-        rows_in = read_groups = total_groups = 0
+        loads = []
         for source in sources:
-            columns = [c for c in source.spec.names if c in needed]
-            if len(sources) > 1:
-                columns = list(dict.fromkeys(spec.data.join_keys + columns))
+            columns = [c for c in source.spec.names if c in kept]
             expr = combined_expression(_source_filters(spec, source.spec.names), source.schema)
-            loaded = read_source(source, columns, expr)
-            tables.append(loaded.table)
-            expressions.append(expr)
-            rows_in += loaded.rows_in_source
-            read_groups += loaded.row_groups_read
-            total_groups += loaded.row_groups_total
-        step.rows_in, step.rows_out = rows_in, sum(t.num_rows for t in tables)
-        step.details = {"columns": len(needed), "row_groups_read": f"{read_groups}/{total_groups}"}
+            loads.append(read_source(source, columns, expr))
+        tables = [loaded.table for loaded in loads]
+        step.rows_in = sum(loaded.rows_in_source for loaded in loads)
+        step.rows_out = sum(t.num_rows for t in tables)
+        step.details = {
+            "columns": len(kept),
+            "row_groups_read": f"{sum(x.row_groups_read for x in loads)}/{sum(x.row_groups_total for x in loads)}",
+            "rows_scanned": sum(loaded.rows_scanned for loaded in loads),
+        }
     with recorder.step("filter") as step:
         step.rows_in = sum(t.num_rows for t in tables)
-        tables = [apply_filter(t, e) for t, e in zip(tables, expressions)]
         table = tables[0] if len(tables) == 1 else join_sources(tables, spec.data.join_keys)
         step.rows_out = table.num_rows
-        step.details = {"filters": len(spec.filters)}
+        step.details = {"filters_pushed_into_load": len(spec.filters), "sources_joined": len(tables)}
     check_label(spec, table)
     return table
 

@@ -49,15 +49,10 @@ class StepRecord:
         return asdict(self)
 
     def summary(self) -> str:
-        rows = ""
-        if self.rows_in is not None or self.rows_out is not None:
-            rows = f"{_n(self.rows_in)} → {_n(self.rows_out)} rows, "
+        counts = [f"{n:,}" for n in (self.rows_in, self.rows_out) if n is not None]
+        rows = f"{' → '.join(counts)} rows, " if counts else ""
         extra = "".join(f", {k} {v}" for k, v in self.details.items())
         return f"{self.name}: {rows}{self.wall_seconds:.2f}s, peak {self.peak_memory_bytes / 2**20:.0f} MiB{extra}"
-
-
-def _n(value: int | None) -> str:
-    return "?" if value is None else f"{value:,}"
 
 
 class StepRecorder:

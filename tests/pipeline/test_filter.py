@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from railyard.errors import DataError
-from railyard.pipeline.filter import apply_filter, check_filter_types, combined_expression
+from railyard.pipeline.filter import check_filter_types, combined_expression
 from railyard.pipeline.load import open_source, read_source
 from railyard.spec import FeatureSource, Filter
 
@@ -25,6 +25,20 @@ FRAME = pd.DataFrame(
     }
 )
 TABLE = pa.Table.from_pandas(FRAME, preserve_index=False)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    path = tmp_path_factory.mktemp("filters") / "frame.parquet"
+    pq.write_table(TABLE, path, row_group_size=500)
+    return open_source(0, FeatureSource(names=list(FRAME.columns), path=str(path)))
+
+
+def filtered(source, filters) -> pd.DataFrame:
+    """What the load step reads with these filters pushed down."""
+    check_filter_types(filters, source.schema)
+    frame = read_source(source, list(FRAME.columns), combined_expression(filters, source.schema)).table.to_pandas()
+    return frame.astype({"country": object})  # strings are read as categories
 
 
 def f(name, predicate, **value):
@@ -54,18 +68,16 @@ CASES = [
 
 
 @pytest.mark.parametrize("spec_filter, expected", CASES, ids=[f"{c[0].feature_name}-{c[0].predicate.value}" for c in CASES])
-def test_predicate_matches_pandas(spec_filter, expected):
-    check_filter_types([spec_filter], TABLE.schema)
-    got = apply_filter(TABLE, combined_expression([spec_filter], TABLE.schema)).to_pandas()
+def test_predicate_matches_pandas(source, spec_filter, expected):
+    got = filtered(source, [spec_filter])
     want = FRAME[expected(FRAME).astype(bool)]
     assert len(got) == len(want) > 0
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
 
 
-def test_filters_are_anded():
+def test_filters_are_anded(source):
     filters = [f("country", "IsIn", string_vals=["US", "CA"]), f("amount", "GreaterThan", float_vals=[50.0])]
-    got = apply_filter(TABLE, combined_expression(filters, TABLE.schema))
-    assert got.num_rows == int((FRAME.country.isin(["US", "CA"]) & (FRAME.amount > 50)).sum())
+    assert len(filtered(source, filters)) == int((FRAME.country.isin(["US", "CA"]) & (FRAME.amount > 50)).sum())
 
 
 @pytest.mark.parametrize(
@@ -92,7 +104,13 @@ def test_date_filter_prunes_row_groups(tmp_path):
     loaded = read_source(source, ["when", "amount"], combined_expression([spec_filter], source.schema))
     assert loaded.row_groups_total == 20
     assert loaded.row_groups_read <= 3
-    assert loaded.rows_in_source == N
-    expected = int((FRAME.when >= pd.Timestamp("2018-12-01", tz="UTC")).sum())
-    assert apply_filter(loaded.table, combined_expression([spec_filter], source.schema)).num_rows == expected
+    assert loaded.rows_in_source == N and loaded.rows_scanned <= 300
+    assert loaded.table.num_rows == int((FRAME.when >= pd.Timestamp("2018-12-01", tz="UTC")).sum())
     assert loaded.table.column_names == ["when", "amount"]
+
+
+def test_filter_only_columns_are_not_kept(source):
+    spec_filter = f("country", "Equal", string_vals=["CA"])
+    loaded = read_source(source, ["amount"], combined_expression([spec_filter], source.schema))
+    assert loaded.table.column_names == ["amount"]
+    assert loaded.table.num_rows == int((FRAME.country == "CA").sum())
