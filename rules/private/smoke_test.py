@@ -1,0 +1,68 @@
+"""Smoke test of a trainer binary: generate sample charges, train from a spec, check result.json.
+
+Run by `railyard_trainer_test` with nothing but the standard library; the
+data generator runs inside the trainer pex itself (`PEX_MODULE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        sys.exit(f"FAIL: {message}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trainer", required=True)
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--params", default="{}")
+    args = parser.parse_args()
+
+    work = Path(os.environ.get("TEST_TMPDIR", "/tmp")) / "smoke"
+    work.mkdir(parents=True, exist_ok=True)
+    trainer = str(Path(args.trainer).resolve())
+    env = {**os.environ, "PEX_ROOT": str(work / "pex_root")}
+
+    data = work / "charges.parquet"
+    subprocess.run([trainer, "--rows", str(args.rows), "--out", str(data)],
+                   env={**env, "PEX_MODULE": "workflows.data.charges"}, check=True)
+
+    spec = json.loads(Path(args.spec).read_text())
+    for source in spec["data"]["features"]:
+        source["path"] = str(data)
+    spec["train"]["custom_params"].update({k: json.loads(v) for k, v in json.loads(args.params).items()})
+    spec_path = work / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+
+    output = work / "run"
+    run = subprocess.run([trainer, "--spec", str(spec_path), "--output", str(output), "--job-id", "smoke"], env=env)
+    check(run.returncode == 0, f"trainer exited {run.returncode}")
+    result = json.loads((output / "result.json").read_text())
+    status = result["status"]
+    check(status["transition"]["job_state"] == "complete", f"job_state {status['transition']['job_state']}")
+    check(result["exception_info"] is None, f"exception_info {result['exception_info']}")
+    check(result["result"]["metrics"]["roc_auc"] > 0.6, f"roc_auc {result['result']['metrics']['roc_auc']}")
+    check((output / "model" / result["result"]["model_id"]).exists(), "model artifact missing")
+    digest = hashlib.sha256(Path(trainer).read_bytes()).hexdigest()
+    check(status["binary_sha256"] == digest, f"binary_sha256 {status['binary_sha256']} != {digest}")
+    check(status["build_target"] == args.target, f"build_target {status['build_target']} != {args.target}")
+    check(status["git_commit"] != "", "empty git_commit")
+
+    info = json.loads(subprocess.run([trainer, "--build-info"], env=env, capture_output=True, text=True, check=True).stdout)
+    check(info["git_commit"] == status["git_commit"], "--build-info and result.json disagree on git_commit")
+    print(f"PASS: {args.target}: roc_auc {result['result']['metrics']['roc_auc']:.3f}, commit {info['git_commit']}")
+
+
+if __name__ == "__main__":
+    main()

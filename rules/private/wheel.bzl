@@ -1,0 +1,36 @@
+"""One locked wheel and the wheels it needs: the targets the wheelhouse generates."""
+
+WheelInfo = provider(
+    doc = "A locked wheel and the transitive closure of the wheels it requires.",
+    fields = {
+        "project": "str: the project name as pinned in requirements.lock.",
+        "version": "str: the pinned version.",
+        "wheel": "File: this project's wheel.",
+        "closure": "depset of File: this wheel and every wheel it requires, transitively.",
+        "pins": "depset of str: `project==version` for every wheel in the closure.",
+    },
+)
+
+def _railyard_wheel_impl(ctx):
+    deps = [d[WheelInfo] for d in ctx.attr.deps]
+    return [
+        DefaultInfo(files = depset([ctx.file.wheel])),
+        WheelInfo(
+            project = ctx.attr.project,
+            version = ctx.attr.version,
+            wheel = ctx.file.wheel,
+            closure = depset([ctx.file.wheel], transitive = [d.closure for d in deps]),
+            pins = depset(["%s==%s" % (ctx.attr.project, ctx.attr.version)], transitive = [d.pins for d in deps]),
+        ),
+    ]
+
+railyard_wheel = rule(
+    implementation = _railyard_wheel_impl,
+    doc = "A wheel from the verified wheelhouse. Generated, one per locked package; not written by hand.",
+    attrs = {
+        "project": attr.string(mandatory = True, doc = "Project name as pinned in requirements.lock."),
+        "version": attr.string(mandatory = True, doc = "Pinned version."),
+        "wheel": attr.label(mandatory = True, allow_single_file = [".whl"], doc = "The wheel file, its hash already verified."),
+        "deps": attr.label_list(providers = [WheelInfo], doc = "The wheels this one requires on this platform."),
+    },
+)
