@@ -1,5 +1,6 @@
 # Railyard: `make demo` trains the fraud example end to end; `make test` runs every test.
-# Both set up what is missing first. `make bench` runs the benchmarks, `make lock` re-pins dependencies.
+# Both set up what is missing first (the Python virtualenv, Bazel, sample data).
+# `make bench` runs the benchmarks, `make lock` re-pins dependencies.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -12,8 +13,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # torch is pinned to its CPU build; where pip has no local wheel directory configured,
 # it comes from the PyTorch CPU index.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# Bazel's outputs and caches stay inside the checkout.
+BAZEL := bazel --output_user_root=$(CURDIR)/.cache/bazel
 
-.PHONY: venv demo test test-fast bench lock sample-data clean
+.PHONY: venv bazel demo test test-fast bench lock sample-data clean
 
 venv: $(STAMP)
 
@@ -31,17 +34,22 @@ $(SAMPLE): $(STAMP) workflows/data/charges.py
 
 sample-data: $(SAMPLE)
 
-demo: $(SAMPLE)
-	$(BIN)/python -m railyard.trainer --spec workflows/fraud/spec.json
+bazel:
+	tools/install_bazel.sh
 
-test: $(STAMP)
+demo: $(SAMPLE) bazel
+	$(BAZEL) run //workflows:fraud_train -- --spec workflows/fraud/spec.json
+
+test: $(STAMP) bazel
 	$(BIN)/python -m pytest -q
+	$(BAZEL) test //...
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: $(STAMP)
+bench: $(STAMP) bazel
 	$(BIN)/python -m bench.trainer_vs_plain
+	$(BIN)/python -m bench.packaging
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
@@ -49,4 +57,5 @@ lock: $(STAMP)
 		--no-emit-index-url --no-emit-find-links -o requirements.lock requirements.in
 
 clean:
+	-$(BAZEL) clean --expunge
 	rm -rf $(VENV) .cache sample-data railyard-runs bench/out .pytest_cache

@@ -1,0 +1,92 @@
+"""Packaging benchmark: how the fraud trainer .pex starts and how fast Bazel rebuilds it.
+
+    python -m bench.packaging [--repeat 5]
+
+Prints, side by side in one run:
+  * warm start: process start to the first line of the workflow's module, for
+    the pex (its virtualenv already built by an earlier run) and for a plain
+    virtualenv importing the same packages (median of --repeat runs);
+  * cold start: the pex's first run with an empty PEX_ROOT;
+  * a no-op `bazel build` of //workflows:fraud_train;
+  * the rebuild after editing one line of the workflow's source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = "//workflows:fraud_train"
+PEX = REPO / "bazel-bin" / "workflows" / "fraud_train.pex"
+WORKFLOW_SOURCE = REPO / "workflows" / "fraud" / "workflow.py"
+WORKFLOW_MODULE = "workflows.fraud.workflow"
+BAZEL = ["bazel", f"--output_user_root={REPO / '.cache' / 'bazel'}"]
+
+
+def timed(argv: list[str], env: dict | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=REPO, env={**os.environ, **(env or {})}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def bazel_build() -> float:
+    return timed(BAZEL + ["build", TARGET])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    bazel_build()
+    noop = min(bazel_build() for _ in range(3))
+
+    original = WORKFLOW_SOURCE.read_text()
+    try:
+        WORKFLOW_SOURCE.write_text(original + "# benchmark edit\n")
+        rebuild = bazel_build()
+    finally:
+        WORKFLOW_SOURCE.write_text(original)
+    bazel_build()
+
+    with tempfile.TemporaryDirectory(prefix="railyard-pex-root-") as pex_root:
+        pex_env = {"PEX_ROOT": pex_root, "PEX_MODULE": WORKFLOW_MODULE}
+        cold = timed([str(PEX)], pex_env)
+        warm_pex = statistics.median(timed([str(PEX)], pex_env) for _ in range(args.repeat))
+    venv_python = str(REPO / ".venv" / "bin" / "python")
+    warm_venv = statistics.median(timed([venv_python, "-c", f"import {WORKFLOW_MODULE}"]) for _ in range(args.repeat))
+
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "pex_bytes": PEX.stat().st_size,
+        "warm_start_pex_seconds": round(warm_pex, 2),
+        "warm_start_virtualenv_seconds": round(warm_venv, 2),
+        "warm_start_overhead_seconds": round(warm_pex - warm_venv, 2),
+        "cold_first_run_seconds": round(cold, 2),
+        "noop_bazel_build_seconds": round(noop, 2),
+        "one_line_edit_rebuild_seconds": round(rebuild, 2),
+    }
+    (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
+    (REPO / "bench" / "out" / "packaging.json").write_text(json.dumps(report, indent=2))
+
+    print(f"\n{TARGET} ({PEX.stat().st_size / 2**20:.0f} MiB), {report['machine']}")
+    print(f"{'warm start to the workflow module, pex':44}{warm_pex:7.2f} s")
+    print(f"{'the same imports in a plain virtualenv':44}{warm_venv:7.2f} s")
+    print(f"{'  pex overhead (target <= 0.5 s)':44}{warm_pex - warm_venv:7.2f} s")
+    print(f"{'cold first run of the pex':44}{cold:7.2f} s")
+    print(f"{'no-op bazel build (target < 2 s)':44}{noop:7.2f} s")
+    print(f"{'rebuild after a one-line edit (target < 30 s)':44}{rebuild:7.2f} s")
+
+
+if __name__ == "__main__":
+    main()
