@@ -16,9 +16,9 @@ import enum
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from railyard.errors import SpecError
 
@@ -115,25 +115,41 @@ class Data(_Strict):
         return list(seen)
 
 
+def _iso_timestamp(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected an ISO date or datetime such as 2018-10-01, got {value!r}") from None
+    return value
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_timestamp)]
+
+
 class FeatureValue(_Strict):
     string_vals: list[str] | None = None
     int_vals: list[int] | None = None
     float_vals: list[float] | None = None
     bool_val: bool | None = None
-    timestamp_vals: list[dt.datetime | dt.date] | None = None
+    timestamp_vals: list[Timestamp] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> "FeatureValue":
-        if len(self.model_fields_set) != 1:
+        given = self._given()
+        if len(given) != 1:
             raise ValueError(
                 "expected exactly one of string_vals, int_vals, float_vals, bool_val, timestamp_vals; "
-                f"got {', '.join(sorted(self.model_fields_set)) or 'none'}"
+                f"got {', '.join(given) or 'none'}"
             )
         return self
 
+    def _given(self) -> list[str]:
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
     @property
     def kind(self) -> str:
-        return next(iter(self.model_fields_set))
+        return self._given()[0]
 
     @property
     def values(self) -> list[Any]:
@@ -219,6 +235,20 @@ class TrainingSpec(_Strict):
     min_training_examples: int = Field(default=500, ge=1)
     output_path: str | None = None
 
+    def with_paths_relative_to(self, base: str | Path) -> "TrainingSpec":
+        """A copy whose relative local data paths are made absolute against `base`."""
+        def resolve(path: str) -> str:
+            if "://" in path or Path(path).is_absolute():
+                return path
+            return str(Path(base) / path)
+
+        sources = [s.model_copy(update={"path": resolve(s.path)}) for s in self.data.features]
+        return self.model_copy(update={"data": self.data.model_copy(update={"features": sources})})
+
+    def to_json(self) -> str:
+        """The spec as JSON that parses back to an equal spec."""
+        return self.model_dump_json(indent=2, exclude_none=True)
+
     def spec_hash(self) -> str:
         """sha256 of the normalized spec: same meaning, same hash."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -230,8 +260,6 @@ def _json_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part.startswith(("function-", "constrained-")) or part in {"list[str]", "str", "int", "float"}:
-            continue  # pydantic's internal names for union members, not JSON keys
         else:
             path += f".{part}" if path else part
     return path or "(spec)"

@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -90,13 +91,6 @@ def _setup_logging(log_path: Path) -> logging.Handler:
     return file_handler
 
 
-def _localize_paths(spec: TrainingSpec) -> TrainingSpec:
-    data = spec.data.model_copy(
-        update={"features": [s.model_copy(update={"path": _resolve(s.path)}) for s in spec.data.features]}
-    )
-    return spec.model_copy(update={"data": data})
-
-
 def _exception_info(exc: BaseException, step: str | None) -> dict:
     info = {
         "type": type(exc).__name__,
@@ -113,7 +107,7 @@ def train(args: argparse.Namespace) -> int:
     job_id = args.job_id or str(uuid.uuid4())
     spec, spec_error = None, None
     try:
-        spec = _localize_paths(load_spec(_resolve(args.spec)))
+        spec = load_spec(_resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
     except UserError as exc:
         spec_error = exc
     store = open_store(_output_uri(args, spec, job_id))
@@ -137,7 +131,7 @@ def train(args: argparse.Namespace) -> int:
         result = run_pipeline(spec, workflow_cls, store, recorder)
         log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")
         log.info(f"[railyard] result: {store.url('result.json')}")
-        _finish(handler, store, local_store, log_path)
+        _publish_log(handler, store, local_store, log_path)
         result_file.write(COMPLETE, result=result)
     except (Exception, Terminated) as exc:
         exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
@@ -145,14 +139,19 @@ def train(args: argparse.Namespace) -> int:
         log.error(f"[railyard] failed: {exc}" if isinstance(exc, UserError) else f"[railyard] failed: {type(exc).__name__}: {exc}")
         if not isinstance(exc, UserError):
             log.error("".join(traceback.format_exception(exc)))
-        _finish(handler, store, local_store, log_path)
+        _publish_log(handler, store, local_store, log_path)
         result_file.write(FAILED, result={"steps": recorder.as_list()}, exception_info=_exception_info(exc, step))
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        log.removeHandler(handler)
+        handler.close()
+        if local_store is None:
+            shutil.rmtree(log_dir, ignore_errors=True)
     return exit_code
 
 
-def _finish(handler: logging.Handler, store, local_store, log_path: Path) -> None:
+def _publish_log(handler: logging.Handler, store, local_store, log_path: Path) -> None:
+    """Make the log complete at its final location before result.json says the job ended."""
     handler.flush()
     if local_store is None:
         store.put_file(LOG_FILE, log_path)

@@ -75,7 +75,7 @@ def default_score(model: Any, features: pd.DataFrame):
     return model.predict(features)
 
 
-def scores_with_overridden_method(workflow_cls: type[Workflow]) -> bool:
+def overrides_score(workflow_cls: type[Workflow]) -> bool:
     return workflow_cls.score is not Workflow.score
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from workflows.data import charges
@@ -57,3 +59,35 @@ def run_trainer(*args: str, cwd: Path | None = None, env: dict | None = None, ti
 
 def read_result(output: Path) -> dict:
     return json.loads((output / "result.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_env():
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "railyard-test",
+        "AWS_SECRET_ACCESS_KEY": "railyard-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    yield env
+    server.stop()
+
+
+@pytest.fixture
+def aws(s3_env, monkeypatch):
+    for key, value in s3_env.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="ml-data")
+    yield client

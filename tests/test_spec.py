@@ -177,3 +177,13 @@ def test_spec_hash_ignores_formatting():
     b = parse_spec(json.loads(json.dumps(TALK_REQUEST, indent=4, sort_keys=True)))
     assert a.spec_hash() == b.spec_hash()
     assert parse_spec(modified(train__label="other")).spec_hash() != a.spec_hash()
+
+
+def test_timestamp_values_are_iso_dates():
+    [problem] = errors_of(modified(filters__0__feature_value={"timestamp_vals": ["2018-13-01"]}))
+    assert problem == "filters[0].feature_value.timestamp_vals[0]: expected an ISO date or datetime such as 2018-10-01, got '2018-13-01'"
+
+
+def test_spec_json_round_trips():
+    spec = parse_spec(TALK_REQUEST)
+    assert parse_spec(json.loads(spec.to_json())) == spec

@@ -5,47 +5,15 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
 from tests.conftest import REPO, example_spec, read_result, run_trainer, write_spec
 
-OUTSIDE_WORKFLOW = textwrap.dedent(
-    """
-    import os, time
-    from pathlib import Path
-    from sklearn.tree import DecisionTreeClassifier
-    from railyard import Workflow
-
-    class OutsideTreeModel(Workflow):
-        def train(self, training_dataframe, holdout_dataframe):
-            X = training_dataframe[self.classifier_features].apply(lambda c: c.cat.codes if c.dtype == "category" else c)
-            model = DecisionTreeClassifier(**self.custom_params).fit(X, training_dataframe[self.classifier_label])
-            return model
-
-        def score(self, model, features):
-            X = features.apply(lambda c: c.cat.codes if c.dtype == "category" else c)
-            return model.predict_proba(X)[:, 1]
-
-    class ExplodingModel(Workflow):
-        def train(self, training_dataframe, holdout_dataframe):
-            raise ValueError("learning rate must be positive")
-
-    class SleepyModel(Workflow):
-        def train(self, training_dataframe, holdout_dataframe):
-            Path(os.environ["RAILYARD_TEST_MARKER"]).write_text("training")
-            time.sleep(120)
-    """
-)
-
-
 @pytest.fixture
-def outside_module(tmp_path):
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    (folder / "team_models.py").write_text(OUTSIDE_WORKFLOW)
+def outside_module():
+    folder = REPO / "tests" / "outside"
     return {"PYTHONPATH": f"{folder}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 

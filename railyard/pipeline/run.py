@@ -16,7 +16,7 @@ from railyard.pipeline.split import describe, split
 from railyard.pipeline.steps import StepRecorder
 from railyard.spec import TrainingSpec
 from railyard.storage import Store
-from railyard.workflow import Workflow, scores_with_overridden_method
+from railyard.workflow import Workflow, overrides_score
 
 
 def _source_filters(spec: TrainingSpec, source_names: list[str]):
@@ -100,7 +100,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         artifact, model_id = build_artifact(
             model,
             workflow_cls=workflow_cls,
-            scoring="workflow" if scores_with_overridden_method(workflow_cls) else "default",
+            scoring="workflow" if overrides_score(workflow_cls) else "default",
             features=feature_sample,
             label=label,
             metadata=spec.metadata.model_dump(),

@@ -32,7 +32,7 @@ def holdout_mask(table: pa.Table, sampling: HoldoutSampling) -> pa.ChunkedArray 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     # split_blocks + self_destruct release Arrow buffers as columns are converted.
-    return table.to_pandas(split_blocks=True, self_destruct=True, types_mapper=None)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def split(table: pa.Table, sampling: HoldoutSampling, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

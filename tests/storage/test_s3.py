@@ -1,9 +1,7 @@
 """S3 input and output through boto3 and pyarrow, against a real S3-compatible server (moto)."""
 
 import json
-import socket
 
-import boto3
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,38 +10,6 @@ import railyard
 from railyard.errors import StorageError
 from railyard.storage import open_store
 from tests.conftest import example_spec, run_trainer, write_spec
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_env():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "railyard-test",
-        "AWS_SECRET_ACCESS_KEY": "railyard-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    yield env
-    server.stop()
-
-
-@pytest.fixture
-def aws(s3_env, monkeypatch):
-    for key, value in s3_env.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket="ml-data")
-    yield client
 
 
 def test_store_round_trip_and_listing(aws):

@@ -1,0 +1,65 @@
+"""Which trainer a job runs: a Bazel target, a .pex file, or the development trainer.
+
+    resolve("//workflows:fraud_train")   builds the target and uses bazel-bin/workflows/fraud_train.pex
+    resolve("dist/fraud_train.pex")      a trainer binary already built
+    resolve("dev")                       `python -m railyard.trainer` from this checkout (no packaging)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from railyard.errors import UserError
+from railyard.launch.job import Binary
+
+DEV = "dev"
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bazel_command() -> list[str]:
+    """Bazel with the output root `make` uses, so that a launch reuses what `make` built."""
+    return ["bazel", f"--output_user_root={REPO / '.cache' / 'bazel'}"]
+
+
+def build_target(target: str) -> Path:
+    package, _, name = target.removeprefix("//").partition(":")
+    if not name:
+        raise UserError(f"--binary {target}: expected a Bazel target such as //workflows:fraud_train")
+    build = subprocess.run(bazel_command() + ["build", target], cwd=REPO, capture_output=True, text=True)
+    if build.returncode != 0:
+        raise UserError(f"--binary {target}: bazel build failed:\n{build.stderr[-3000:]}")
+    bazel_bin = subprocess.run(bazel_command() + ["info", "bazel-bin"], cwd=REPO, capture_output=True, text=True, check=True)
+    return Path(bazel_bin.stdout.strip()) / package / f"{name}.pex"
+
+
+def resolve(binary: str) -> Binary:
+    if binary == DEV:
+        return Binary(path=DEV, sha256="", target=None)
+    if binary.startswith("//"):
+        path = build_target(binary)
+        return Binary(path=str(path), sha256=sha256_file(path), target=binary)
+    path = Path(binary)
+    if not path.is_file():
+        raise UserError(f"--binary: {binary} is neither a Bazel target (//pkg:name), a .pex file, nor 'dev'")
+    return Binary(path=str(path.resolve()), sha256=sha256_file(path), target=None)
+
+
+def command(binary: Binary) -> list[str]:
+    """The argv prefix that starts this trainer locally."""
+    if binary.path == DEV:
+        return [sys.executable, "-m", "railyard.trainer"]
+    if not os.access(binary.path, os.X_OK):
+        return [sys.executable, binary.path]
+    return [binary.path]

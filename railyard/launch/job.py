@@ -1,0 +1,93 @@
+"""A job to launch, and the states and failure reasons every executor reports.
+
+States: queued → running → complete | failed | cancelled. A failed job has a
+reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
+`BackoffLimitExceeded`, `ImagePullBackOff`, `Evicted`, or the trainer's own
+`exception_info` type (for example `DataError`) when it exited on its own.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from railyard.spec import TrainingSpec
+
+
+class JobState(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    complete = "complete"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.complete, JobState.failed, JobState.cancelled)
+
+
+OOM_KILLED = "OOMKilled"
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
+IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
+EVICTED = "Evicted"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: JobState
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    exception_info: dict | None = None
+
+    def describe(self) -> str:
+        parts = [self.state.value]
+        if self.reason:
+            parts.append(self.reason)
+        if self.message:
+            parts.append(self.message)
+        return ": ".join(parts)
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A trainer .pex: where it is and its sha256 (its identity in the artifact store)."""
+
+    path: str
+    sha256: str
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    job_id: str
+    spec: TrainingSpec
+    binary: Binary
+    output: str
+    git_commit: str = "unknown"
+    trainer_args: tuple[str, ...] = ()
+
+
+class Executor(abc.ABC):
+    """Runs jobs. One real implementation per backend: local processes, Kubernetes Jobs."""
+
+    @abc.abstractmethod
+    def submit(self, job: JobRequest) -> None:
+        """Start the job; returns once it is queued."""
+
+    @abc.abstractmethod
+    def status(self, job_id: str) -> JobStatus: ...
+
+    @abc.abstractmethod
+    def logs(self, job_id: str) -> str: ...
+
+    @abc.abstractmethod
+    def cancel(self, job_id: str) -> None:
+        """Stop the job and everything it started; its state becomes cancelled."""
+
+    @abc.abstractmethod
+    def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
+        """Each new status until the job finishes (or the timeout passes)."""

@@ -1,0 +1,204 @@
+"""The Kubernetes executor: a job becomes a batch/v1 Job (and its spec ConfigMap) created with the
+official client, watched until it ends, with logs from its pods and cancellation by deletion.
+
+Configuration comes from the in-cluster service account or, outside a cluster,
+from the kubeconfig ($KUBECONFIG or ~/.kube/config). The trainer binary is
+copied into the artifact store under its sha256 before the Job is created.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from railyard.errors import RailyardError, UserError
+from railyard.launch.job import IMAGE_PULL_BACK_OFF, Executor, JobRequest, JobState, JobStatus
+from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
+from railyard.launch.render import binary_uri, job_name, render
+from railyard.launch.resources import LaunchConfig
+from railyard.storage import is_s3_uri, open_store
+
+WATCH_SECONDS = 10
+
+
+class KubernetesError(RailyardError):
+    """The Kubernetes API refused or failed a request."""
+
+
+def api_client(context: str | None = None):
+    """An ApiClient from the in-cluster configuration, else the kubeconfig."""
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+        return client.ApiClient()
+    except config.ConfigException:
+        pass
+    try:
+        return config.new_client_from_config(context=context)
+    except (config.ConfigException, OSError) as exc:
+        raise UserError(f"no Kubernetes configuration: not in a cluster and no usable kubeconfig ({exc})") from exc
+
+
+def _as_dict(client_api, obj) -> dict:
+    return client_api.sanitize_for_serialization(obj)
+
+
+class KubernetesExecutor(Executor):
+    def __init__(self, config: LaunchConfig, api=None, watch_seconds: int = WATCH_SECONDS):
+        from kubernetes import client
+
+        self.config = config
+        self.api = api or api_client()
+        self.batch = client.BatchV1Api(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.namespace = config.namespace
+        self.cancelled: set[str] = set()
+        self.watch_seconds = watch_seconds
+
+    def _call(self, what: str, function, *args, **kwargs):
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return function(*args, **kwargs)
+        except ApiException as exc:
+            raise KubernetesError(f"{what}: {exc.status} {exc.reason}: {(exc.body or '')[:500]}") from exc
+
+    def upload_binary(self, job: JobRequest) -> str:
+        uri = binary_uri(self.config, job.binary.sha256)
+        head, _, name = uri.rpartition("/")
+        store = open_store(head)
+        if not store.exists(name):
+            store.put_file(name, job.binary.path)
+        return uri
+
+    def submit(self, job: JobRequest) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        if not job.binary.sha256:
+            raise UserError("--binary dev runs only on the local backend; a Kubernetes job needs a .pex or a Bazel target")
+        for i, source in enumerate(job.spec.data.features):
+            if not is_s3_uri(source.path):
+                raise UserError(f"data.features[{i}].path: {source.path} is not an s3:// URI; a Kubernetes job cannot read local files")
+        if not is_s3_uri(job.output):
+            raise UserError(f"output {job.output} is not an s3:// URI; a Kubernetes job cannot write local files")
+        configmap, manifest = render(job, self.config)
+        self.upload_binary(job)
+        try:
+            created = self.batch.create_namespaced_job(self.namespace, manifest)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise KubernetesError(f"creating Job {manifest['metadata']['name']}: {exc.status} {exc.reason}") from exc
+            created = self._call("reading the existing Job", self.batch.read_namespaced_job, manifest["metadata"]["name"], self.namespace)
+            if created.metadata.annotations.get("railyard.io/job-id") != job.job_id:
+                raise KubernetesError(f"Job {manifest['metadata']['name']} already exists for another job") from exc
+        configmap["metadata"]["ownerReferences"] = [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": created.metadata.name,
+            "uid": created.metadata.uid, "controller": True, "blockOwnerDeletion": True,
+        }]
+        try:
+            self.core.create_namespaced_config_map(self.namespace, configmap)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise KubernetesError(f"creating ConfigMap {configmap['metadata']['name']}: {exc.status} {exc.reason}") from exc
+
+    def _job(self, job_id: str) -> dict | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return _as_dict(self.api, self.batch.read_namespaced_job(job_name(job_id), self.namespace))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise KubernetesError(f"reading Job {job_name(job_id)}: {exc.status} {exc.reason}") from exc
+
+    def _pods(self, job_id: str) -> list[dict]:
+        pods = self._call("listing pods", self.core.list_namespaced_pod, self.namespace,
+                          label_selector=f"railyard.io/job-id={job_id}")
+        return [_as_dict(self.api, p) for p in pods.items]
+
+    def status(self, job_id: str) -> JobStatus:
+        job = self._job(job_id)
+        if job is None:
+            if job_id in self.cancelled:
+                return JobStatus(JobState.cancelled, reason="Cancelled")
+            return JobStatus(JobState.failed, reason="NotFound", message=f"no Job {job_name(job_id)} in namespace {self.namespace}")
+        status = job_status(job, self._pods(job_id))
+        if status.state is JobState.failed and status.exit_code in (1, 2):
+            status = self._with_exception_info(job, status)
+        return status
+
+    def _with_exception_info(self, job: dict, status: JobStatus) -> JobStatus:
+        output = job["metadata"]["annotations"].get("railyard.io/output")
+        try:
+            import json
+
+            info = json.loads(open_store(output).read_bytes("result.json")).get("exception_info")
+        except Exception:  # the result may never have been written
+            return status
+        if not info:
+            return status
+        return JobStatus(JobState.failed, reason=info["type"], message=info["message"], exit_code=status.exit_code, exception_info=info)
+
+    def logs(self, job_id: str) -> str:
+        parts = []
+        for pod in self._pods(job_id):
+            name = pod["metadata"]["name"]
+            text = self._call(f"reading logs of {name}", self.core.read_namespaced_pod_log, name, self.namespace, container="trainer")
+            parts.append(f"==> pod {name} <==\n{text}")
+        return "\n".join(parts)
+
+    def cancel(self, job_id: str) -> None:
+        name = job_name(job_id)
+        if self._job(job_id) is None:
+            return
+        self.cancelled.add(job_id)
+        self._call(f"marking Job {name} cancelled", self.batch.patch_namespaced_job, name, self.namespace,
+                   {"metadata": {"annotations": {CANCELLED_ANNOTATION: "true"}}})
+        self._delete(name)
+
+    def _delete(self, name: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.batch.delete_namespaced_job(name, self.namespace, propagation_policy="Foreground")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise KubernetesError(f"deleting Job {name}: {exc.status} {exc.reason}") from exc
+
+    def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
+        """Follow the Job with watch requests, re-listing when the API says the version is gone (410)."""
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        name = job_name(job_id)
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        last, resource_version = None, None
+        while deadline is None or time.monotonic() < deadline:
+            status = self.status(job_id)
+            if status != last:
+                last = status
+                yield status
+            if status.state.finished:
+                if status.reason == IMAGE_PULL_BACK_OFF:
+                    self._delete(name)
+                return
+            if resource_version is None:
+                listed = self._call("listing Jobs", self.batch.list_namespaced_job, self.namespace,
+                                    field_selector=f"metadata.name={name}")
+                resource_version = listed.metadata.resource_version
+            stream, changed = watch.Watch(), False
+            try:
+                for event in stream.stream(self.batch.list_namespaced_job, self.namespace,
+                                           field_selector=f"metadata.name={name}", resource_version=resource_version,
+                                           timeout_seconds=self.watch_seconds):
+                    resource_version, changed = event["object"].metadata.resource_version, True
+                    break  # something changed: recompute the status from the Job and its pods
+                if not changed:
+                    resource_version = None  # timed out, or the client swallowed a 410: list again
+            except ApiException as exc:
+                if exc.status != 410:
+                    raise KubernetesError(f"watching Job {name}: {exc.status} {exc.reason}") from exc
+                resource_version = None  # too old: list again
+            finally:
+                stream.stop()

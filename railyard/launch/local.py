@@ -1,0 +1,118 @@
+"""The local executor: each job runs the trainer as a subprocess, watched by a supervisor process.
+
+    <root>/<job-id>/request.json   what to run (written by submit)
+                    spec.json      the training spec
+                    state.json     status and transitions (written only by the supervisor, atomically)
+                    trainer.log    the trainer's stdout and stderr
+                    work/          the trainer's working directory
+
+The supervisor (`python -m railyard.launch.supervisor JOB_DIR`) outlives the
+command that submitted the job. It enforces the resource class's memory limit
+(the resident memory of the trainer's whole process group; going over kills it,
+reported as OOMKilled) and deadline (DeadlineExceeded), and stops the process
+group on cancel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from railyard.errors import UserError
+from railyard.launch.job import Executor, JobRequest, JobState, JobStatus
+from railyard.launch.local_state import read_state, write_state
+from railyard.launch.resources import LaunchConfig
+
+DEFAULT_ROOT = "railyard-data/local-jobs"
+POLL_SECONDS = 0.2
+
+
+class LocalExecutor(Executor):
+    def __init__(self, config: LaunchConfig, root: str | Path = DEFAULT_ROOT, *,
+                 memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
+        self.config = config
+        self.root = Path(root).absolute()
+        self.memory_limit_bytes = memory_limit_bytes
+        self.deadline_seconds = deadline_seconds
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.root / job_id
+
+    def submit(self, job: JobRequest) -> None:
+        resource = self.config.resource_class(job.spec.compute_resource.value)
+        directory = self.job_dir(job.job_id)
+        directory.mkdir(parents=True, exist_ok=False)
+        (directory / "spec.json").write_text(job.spec.to_json())
+        request = {
+            "job_id": job.job_id,
+            "binary": {"path": job.binary.path, "sha256": job.binary.sha256, "target": job.binary.target},
+            "output": job.output,
+            "trainer_args": list(job.trainer_args),
+            "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
+            "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
+        }
+        (directory / "request.json").write_text(json.dumps(request, indent=2))
+        write_state(directory, JobStatus(JobState.queued))
+        with open(directory / "supervisor.log", "ab") as log:
+            supervisor = subprocess.Popen(
+                [sys.executable, "-m", "railyard.launch.supervisor", str(directory)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+        (directory / "supervisor.pid").write_text(str(supervisor.pid))
+
+    def _directory(self, job_id: str) -> Path:
+        directory = self.job_dir(job_id)
+        if not (directory / "state.json").exists():
+            raise UserError(f"no local job {job_id} under {self.root}")
+        return directory
+
+    def status(self, job_id: str) -> JobStatus:
+        return read_state(self._directory(job_id))
+
+    def logs(self, job_id: str) -> str:
+        path = self._directory(job_id) / "trainer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cancel(self, job_id: str) -> None:
+        directory = self._directory(job_id)
+        if read_state(directory).state.finished:
+            return
+        try:
+            os.kill(int((directory / "supervisor.pid").read_text()), signal.SIGTERM)
+        except ProcessLookupError:
+            self._cancel_orphan(directory)
+            return
+        for _ in range(int(30 / POLL_SECONDS)):
+            if read_state(directory).state.finished:
+                return
+            time.sleep(POLL_SECONDS)
+        self._cancel_orphan(directory)
+
+    def _cancel_orphan(self, directory: Path) -> None:
+        """The supervisor is gone: stop the trainer's process group directly."""
+        pgid_file = directory / "trainer.pgid"
+        if pgid_file.exists():
+            try:
+                os.killpg(int(pgid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        write_state(directory, JobStatus(JobState.cancelled, reason="Cancelled", message="its supervisor had exited"))
+
+    def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
+        directory = self._directory(job_id)
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        last = None
+        while deadline is None or time.monotonic() < deadline:
+            status = read_state(directory)
+            if status != last:
+                last = status
+                yield status
+            if status.state.finished:
+                return
+            time.sleep(POLL_SECONDS)

@@ -1,0 +1,119 @@
+"""Render the Kubernetes manifests of a job from the Jinja2 templates in k8s_templates/.
+
+Every value reaches the templates through the `q` filter, which writes it as a
+JSON string or object; JSON is YAML, so a model name or owner holding quotes,
+newlines or YAML syntax stays one value and cannot change the manifest's
+structure. Labels carry sanitized values (Kubernetes label syntax); annotations
+carry the exact ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from railyard.launch.job import JobRequest
+from railyard.launch.resources import LaunchConfig
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "k8s_templates"
+PREFIX = "railyard.io"
+
+# Pod Security Standards, restricted profile.
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def label_value(text: str | None) -> str:
+    """A valid label value: at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text or "")[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
+
+
+def job_name(job_id: str) -> str:
+    return f"railyard-{label_value(job_id).lower()}"[:63].rstrip("-.")
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    environment.filters["q"] = lambda value: json.dumps(value, ensure_ascii=True)
+    return environment
+
+
+def binary_uri(config: LaunchConfig, sha256: str) -> str:
+    return f"{config.artifacts.rstrip('/')}/binaries/{sha256}.pex"
+
+
+def output_uri(config: LaunchConfig, job_id: str) -> str:
+    return f"{config.artifacts.rstrip('/')}/runs/{job_id}"
+
+
+def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
+    """[ConfigMap, Job] for the job's compute resource."""
+    spec = job.spec
+    resource = config.resource_class(spec.compute_resource.value)
+    workflow = spec.train.workflow_name
+    labels = {
+        "app.kubernetes.io/name": "railyard",
+        "app.kubernetes.io/component": "trainer",
+        f"{PREFIX}/job-id": label_value(job.job_id),
+        f"{PREFIX}/owner": label_value(spec.metadata.owner),
+        f"{PREFIX}/project": label_value(spec.metadata.project),
+        f"{PREFIX}/workflow": label_value(workflow),
+        f"{PREFIX}/compute-resource": label_value(spec.compute_resource.value),
+    }
+    annotations = {
+        f"{PREFIX}/job-id": job.job_id,
+        f"{PREFIX}/owner": spec.metadata.owner,
+        f"{PREFIX}/project": spec.metadata.project,
+        f"{PREFIX}/model-name": spec.metadata.model_name,
+        f"{PREFIX}/workflow": workflow,
+        f"{PREFIX}/git-commit": job.git_commit,
+        f"{PREFIX}/binary-sha256": job.binary.sha256,
+        f"{PREFIX}/binary-target": job.binary.target or "",
+        f"{PREFIX}/spec-hash": spec.spec_hash(),
+        f"{PREFIX}/output": job.output,
+    }
+    name = job_name(job.job_id)
+    values = {
+        "config": config,
+        "resource": resource,
+        "tolerations": [t.model_dump(exclude_none=True) for t in resource.tolerations],
+        "name": name,
+        "configmap_name": f"{name}-spec",
+        "job_id": job.job_id,
+        "labels": labels,
+        "annotations": annotations,
+        "output": job.output,
+        "binary_uri": binary_uri(config, job.binary.sha256),
+        "binary_sha256": job.binary.sha256,
+        "spec_json": spec.to_json(),
+        "pod_security": POD_SECURITY,
+        "container_security": CONTAINER_SECURITY,
+    }
+    environment = _environment()
+    return [yaml.safe_load(environment.get_template(t).render(values)) for t in ("configmap.yaml.j2", "job.yaml.j2")]
+
+
+def to_yaml(manifests: list[dict]) -> str:
+    return yaml.safe_dump_all(manifests, sort_keys=False, width=120)

@@ -1,0 +1,114 @@
+"""Resource classes: what each compute resource (CPU, GPU, HIGH_MEMORY) needs from Kubernetes.
+
+Read from k8s_templates/resource_classes.yaml (or the operator's own file) and
+validated on load, e.g.
+
+    config = load_config()
+    config.resource_class("GPU").limits["nvidia.com/gpu"]  # "1"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from railyard.errors import SpecError, UserError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent.parent / "k8s_templates" / "resource_classes.yaml"
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_FACTORS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+            "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity(text: str) -> float:
+    """A Kubernetes quantity as a number: '8Gi' → 8589934592, '500m' → 0.5."""
+    match = _QUANTITY.match(str(text))
+    if not match:
+        raise ValueError(f"expected a Kubernetes quantity such as 500m, 2 or 8Gi, got {text!r}")
+    return float(match["number"]) * _FACTORS[match["suffix"]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Toleration(_Strict):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class ResourceClass(_Strict):
+    requests: dict[str, str]
+    limits: dict[str, str]
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    priority_class: str | None = None
+    deadline_seconds: int = Field(gt=0)
+
+    @field_validator("requests", "limits", mode="before")
+    @classmethod
+    def _quantities(cls, value: dict) -> dict:
+        value = {k: str(v) for k, v in (value or {}).items()}
+        for amount in value.values():
+            quantity(amount)
+        return value
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "ResourceClass":
+        for name, amount in self.requests.items():
+            if name in self.limits and quantity(amount) > quantity(self.limits[name]):
+                raise ValueError(f"requests.{name} {amount} is above limits.{name} {self.limits[name]}")
+        if "memory" not in self.limits:
+            raise ValueError("limits.memory is required: every trainer runs with a memory limit")
+        return self
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        return int(quantity(self.limits["memory"]))
+
+
+class Images(_Strict):
+    runner: str
+    fetcher: str
+
+
+class JobSettings(_Strict):
+    backoff_limit: int = Field(default=2, ge=0)
+    ttl_seconds_after_finished: int = Field(default=604800, ge=0)
+
+
+class LaunchConfig(_Strict):
+    namespace: str
+    service_account: str
+    artifacts: str
+    images: Images
+    job: JobSettings = JobSettings()
+    resource_classes: dict[str, ResourceClass]
+
+    def resource_class(self, name: str) -> ResourceClass:
+        try:
+            return self.resource_classes[name]
+        except KeyError:
+            raise UserError(
+                f"compute_resource: {name!r} is not a configured resource class; known: {', '.join(self.resource_classes)}"
+            ) from None
+
+
+def load_config(path: str | Path | None = None) -> LaunchConfig:
+    path = Path(path or os.environ.get("RAILYARD_LAUNCH_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"cannot read launch config {path}: {exc}") from exc
+    try:
+        return LaunchConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        raise SpecError([f"{path}: {p}" for p in problems]) from None

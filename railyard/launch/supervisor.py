@@ -1,0 +1,126 @@
+"""Supervisor of one local job: run the trainer, enforce its limits, record its states.
+
+    python -m railyard.launch.supervisor JOB_DIR
+
+The trainer runs in its own process group. Every poll the supervisor sums the
+resident memory of that group; over the limit, the group is killed at once
+(OOMKilled), as the kernel's cgroup OOM killer would in a Kubernetes pod. Past
+the deadline, or on SIGTERM (cancel), the group gets SIGTERM and, after a grace
+period, SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from railyard.launch.binary import command
+from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus
+from railyard.launch.local_state import write_state
+
+POLL_SECONDS = 0.1
+GRACE_SECONDS = 10
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in the process group."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # field 5 of stat: the process group
+                with open(f"/proc/{entry}/statm") as f:
+                    total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the group, then SIGKILL whatever is left after `grace` seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def trainer_outcome(returncode: int, output: str) -> JobStatus:
+    if returncode == 0:
+        return JobStatus(JobState.complete, exit_code=0)
+    info = None
+    result = Path(output) / "result.json"
+    if "://" not in output and result.exists():
+        info = json.loads(result.read_text()).get("exception_info")
+    if info:
+        return JobStatus(JobState.failed, reason=info["type"], message=info["message"], exit_code=returncode, exception_info=info)
+    return JobStatus(JobState.failed, reason="Error", message=f"trainer exited with code {returncode}", exit_code=returncode)
+
+
+class Supervisor:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.request = json.loads((directory / "request.json").read_text())
+        self.cancelled = False
+        signal.signal(signal.SIGTERM, self._on_cancel)
+
+    def _on_cancel(self, signum, frame):
+        self.cancelled = True
+
+    def run(self) -> None:
+        request = self.request
+        work = self.directory / "work"
+        (work / "tmp").mkdir(parents=True, exist_ok=True)
+        argv = command(Binary(**request["binary"])) + [
+            "--spec", str(self.directory / "spec.json"),
+            "--output", request["output"],
+            "--job-id", request["job_id"],
+            *request["trainer_args"],
+        ]
+        with open(self.directory / "trainer.log", "ab") as log:
+            process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                       env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
+        (self.directory / "trainer.pgid").write_text(str(process.pid))
+        write_state(self.directory, JobStatus(JobState.running))
+        started = time.monotonic()
+        limit, deadline = request["memory_limit_bytes"], request["deadline_seconds"]
+        while process.poll() is None:
+            rss = group_rss_bytes(process.pid)
+            if rss > limit:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return self._finish(JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=137,
+                                              message=f"resident memory {rss / 2**20:.0f} MiB exceeded the limit of {limit / 2**20:.0f} MiB"))
+            if time.monotonic() - started > deadline:
+                stop_group(process, GRACE_SECONDS)
+                return self._finish(JobStatus(JobState.failed, reason=DEADLINE_EXCEEDED, exit_code=process.returncode,
+                                              message=f"the job ran longer than its deadline of {deadline:g} s"))
+            if self.cancelled:
+                stop_group(process, GRACE_SECONDS)
+                return self._finish(JobStatus(JobState.cancelled, reason="Cancelled", exit_code=process.returncode))
+            time.sleep(POLL_SECONDS)
+        self._finish(trainer_outcome(process.returncode, request["output"]))
+
+    def _finish(self, status: JobStatus) -> None:
+        write_state(self.directory, status)
+
+
+if __name__ == "__main__":
+    Supervisor(Path(sys.argv[1])).run()

@@ -1,0 +1,239 @@
+"""An HTTP server speaking the slice of the Kubernetes API that the Kubernetes executor uses.
+
+It answers as a real API server does: objects with uid, resourceVersion and
+creationTimestamp; `Status` bodies for 404 (NotFound), 409 (AlreadyExists) and
+410 (Expired); watch streams of JSON lines with ADDED/MODIFIED/DELETED events
+and an ERROR event when the requested resourceVersion is too old. Tests change
+Jobs and Pods through its methods, as the Job controller and kubelet would.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^/]+))?$")
+CONFIGMAPS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps(?:/(?P<name>[^/]+))?$")
+PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+)(?P<log>/log)?)?$")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_body(code: int, reason: str, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+class FakeKubeAPI:
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.version = 100
+        self.oldest_watchable = 0
+        self.objects: dict[tuple[str, str, str], dict] = {}  # (kind, namespace, name) -> object
+        self.events: list[tuple[int, str, str, dict]] = []   # (resourceVersion, kind, type, object)
+        self.logs: dict[str, str] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "FakeKubeAPI":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    # --- state changes, as the controllers would make them -------------------------------------
+    def _store(self, kind: str, obj: dict, event: str) -> dict:
+        with self.lock:
+            self.version += 1
+            obj["metadata"]["resourceVersion"] = str(self.version)
+            key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+            if event == "DELETED":
+                self.objects.pop(key, None)
+            else:
+                self.objects[key] = obj
+            self.events.append((self.version, kind, event, copy.deepcopy(obj)))
+            self.lock.notify_all()
+            return obj
+
+    def job(self, name: str, namespace: str = "railyard") -> dict | None:
+        return copy.deepcopy(self.objects.get(("jobs", namespace, name)))
+
+    def set_job_status(self, name: str, status: dict, namespace: str = "railyard") -> None:
+        obj = self.objects[("jobs", namespace, name)]
+        obj["status"] = status
+        self._store("jobs", obj, "MODIFIED")
+
+    def add_pod(self, job_name: str, pod_name: str, status: dict, namespace: str = "railyard", log: str = "") -> None:
+        job = self.objects[("jobs", namespace, job_name)]
+        pod = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod_name, "namespace": namespace, "uid": str(uuid.uuid4()),
+                         "creationTimestamp": now(), "labels": dict(job["spec"]["template"]["metadata"]["labels"])},
+            "spec": copy.deepcopy(job["spec"]["template"]["spec"]),
+            "status": status,
+        }
+        self._store("pods", pod, "ADDED")
+        self.logs[pod_name] = log
+
+    def expire_history(self) -> None:
+        """Forget past events, as etcd compaction does: older resourceVersions now answer 410."""
+        with self.lock:
+            self.oldest_watchable = self.version + 1
+            self.events.clear()
+
+    # --- HTTP -----------------------------------------------------------------------------------
+    def _handler(self):
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body, content_type: str = "application/json") -> None:
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
+
+            def _route(self):
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                api.requests.append((self.command, url.path))
+                for kind, pattern in (("jobs", JOBS), ("configmaps", CONFIGMAPS), ("pods", PODS)):
+                    match = pattern.match(url.path)
+                    if match:
+                        return kind, match.groupdict(), query
+                return None, {}, query
+
+            def _not_found(self, kind: str, name: str) -> None:
+                group = "jobs.batch" if kind == "jobs" else kind
+                self._send(404, status_body(404, "NotFound", f'{group} "{name}" not found'))
+
+            def do_POST(self):
+                kind, parts, _ = self._route()
+                obj = self._body()
+                name = obj["metadata"]["name"]
+                if (kind, parts["ns"], name) in api.objects:
+                    group = "jobs.batch" if kind == "jobs" else kind
+                    return self._send(409, status_body(409, "AlreadyExists", f'{group} "{name}" already exists'))
+                obj["metadata"].update(namespace=parts["ns"], uid=str(uuid.uuid4()), creationTimestamp=now())
+                if kind == "jobs":
+                    obj["status"] = {}
+                self._send(201, api._store(kind, obj, "ADDED"))
+
+            def do_GET(self):
+                kind, parts, query = self._route()
+                if kind is None:
+                    return self._send(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+                if kind == "pods" and parts.get("log"):
+                    if parts["name"] not in api.logs:
+                        return self._not_found("pods", parts["name"])
+                    return self._send(200, api.logs[parts["name"]], "text/plain")
+                if parts.get("name"):
+                    obj = api.objects.get((kind, parts["ns"], parts["name"]))
+                    return self._send(200, obj) if obj else self._not_found(kind, parts["name"])
+                if query.get("watch") in ("true", "1"):
+                    return self._watch(kind, parts["ns"], query)
+                items = [o for (k, ns, _), o in sorted(api.objects.items()) if k == kind and ns == parts["ns"] and _selected(o, query)]
+                list_kind = {"jobs": "JobList", "pods": "PodList", "configmaps": "ConfigMapList"}[kind]
+                version = "batch/v1" if kind == "jobs" else "v1"
+                self._send(200, {"kind": list_kind, "apiVersion": version, "metadata": {"resourceVersion": str(api.version)}, "items": items})
+
+            def _watch(self, kind: str, namespace: str, query: dict) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                since = int(query.get("resourceVersion") or api.version)
+                timeout = float(query.get("timeoutSeconds") or 5)
+
+                def chunk(event: dict) -> None:
+                    data = (json.dumps(event) + "\n").encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+
+                if since < api.oldest_watchable:
+                    chunk({"type": "ERROR", "object": status_body(410, "Expired", f"too old resource version: {since} ({api.oldest_watchable})")})
+                else:
+                    end = dt.datetime.now().timestamp() + timeout
+                    with api.lock:
+                        while True:
+                            fresh = [(v, t, o) for v, k, t, o in api.events if k == kind and v > since
+                                     and o["metadata"]["namespace"] == namespace and _selected(o, query)]
+                            for version, event_type, obj in fresh:
+                                chunk({"type": event_type, "object": obj})
+                                since = version
+                            remaining = end - dt.datetime.now().timestamp()
+                            if remaining <= 0:
+                                break
+                            api.lock.wait(remaining)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def do_PATCH(self):
+                kind, parts, _ = self._route()
+                obj = api.objects.get((kind, parts["ns"], parts["name"]))
+                if obj is None:
+                    return self._not_found(kind, parts["name"])
+                patch = self._body()
+                obj["metadata"].setdefault("annotations", {}).update(patch.get("metadata", {}).get("annotations", {}))
+                self._send(200, api._store(kind, obj, "MODIFIED"))
+
+            def do_DELETE(self):
+                kind, parts, query = self._route()
+                self._body()
+                obj = api.objects.get((kind, parts["ns"], parts["name"]))
+                if obj is None:
+                    return self._not_found(kind, parts["name"])
+                if kind == "jobs":
+                    job_id = obj["metadata"]["labels"].get("railyard.io/job-id")
+                    for (k, ns, name), pod in list(api.objects.items()):
+                        if k == "pods" and pod["metadata"]["labels"].get("railyard.io/job-id") == job_id:
+                            api._store("pods", pod, "DELETED")
+                    for (k, ns, name), cm in list(api.objects.items()):
+                        owners = cm["metadata"].get("ownerReferences") or []
+                        if k == "configmaps" and any(o["uid"] == obj["metadata"]["uid"] for o in owners):
+                            api._store("configmaps", cm, "DELETED")
+                api._store(kind, obj, "DELETED")
+                self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                 "details": {"name": parts["name"], "kind": kind, "uid": obj["metadata"]["uid"]}})
+
+        return Handler
+
+
+def _selected(obj: dict, query: dict) -> bool:
+    field = query.get("fieldSelector")
+    if field:
+        key, _, value = field.partition("=")
+        if key == "metadata.name" and obj["metadata"]["name"] != value:
+            return False
+    labels = query.get("labelSelector")
+    if labels:
+        for term in labels.split(","):
+            key, _, value = term.partition("=")
+            if (obj["metadata"].get("labels") or {}).get(key) != value:
+                return False
+    return True

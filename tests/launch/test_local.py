@@ -1,0 +1,126 @@
+"""The local executor and `railyard launch --backend local`: the same job states and failure
+reasons as on Kubernetes, from real trainer processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from railyard.launch.binary import resolve
+from railyard.launch.job import JobRequest, JobState
+from railyard.launch.local import LocalExecutor
+from railyard.launch.resources import load_config
+from railyard.spec import parse_spec
+from tests.conftest import REPO, example_spec, write_spec
+
+pytestmark = pytest.mark.slow
+OUTSIDE = str(REPO / "tests" / "outside")
+
+
+@pytest.fixture
+def outside_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{OUTSIDE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
+def launch(tmp_path, spec: dict, **limits) -> tuple[LocalExecutor, str]:
+    executor = LocalExecutor(load_config(), tmp_path / "jobs", **limits)
+    job_id = f"job-{time.monotonic_ns()}"
+    outside_workflow = spec["train"]["workflow_name"] != "StripeFraudModel"
+    executor.submit(JobRequest(job_id, parse_spec(spec), resolve("dev"), str(tmp_path / "runs" / job_id),
+                               trainer_args=("--workflow-module", "team_models") if outside_workflow else ()))
+    return executor, job_id
+
+
+def outside(charges_path, workflow: str) -> dict:
+    spec = example_spec("fraud", charges_path)
+    spec["train"].update(workflow_name=workflow, custom_params={})
+    return spec
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_memory_limit_kill_reads_as_oomkilled(tmp_path, charges_path, outside_path):
+    executor, job_id = launch(tmp_path, outside(charges_path, "MemoryHungryModel"), memory_limit_bytes=1 * 2**30)
+    states = list(executor.watch(job_id, timeout_seconds=120))
+    final = states[-1]
+    assert [s.state for s in states][-2:] == [JobState.running, JobState.failed]
+    assert (final.state, final.reason) == (JobState.failed, "OOMKilled")
+    assert "exceeded the limit of 1024 MiB" in final.message
+    assert not process_group_alive(int((executor.job_dir(job_id) / "trainer.pgid").read_text()))
+
+
+def test_deadline(tmp_path, charges_path, outside_path, monkeypatch):
+    monkeypatch.setenv("RAILYARD_TEST_MARKER", str(tmp_path / "marker"))
+    executor, job_id = launch(tmp_path, outside(charges_path, "SleepyModel"), deadline_seconds=8)
+    final = list(executor.watch(job_id, timeout_seconds=120))[-1]
+    assert (final.state, final.reason) == (JobState.failed, "DeadlineExceeded")
+    assert not process_group_alive(int((executor.job_dir(job_id) / "trainer.pgid").read_text()))
+
+
+def test_cancel_stops_every_process(tmp_path, charges_path, outside_path, monkeypatch):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("RAILYARD_TEST_MARKER", str(marker))
+    executor, job_id = launch(tmp_path, outside(charges_path, "SleepyModel"))
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert executor.status(job_id).state is JobState.running
+    pgid = int((executor.job_dir(job_id) / "trainer.pgid").read_text())
+    supervisor = int((executor.job_dir(job_id) / "supervisor.pid").read_text())
+    executor.cancel(job_id)
+    assert executor.status(job_id).state is JobState.cancelled
+    time.sleep(0.5)
+    assert not process_group_alive(pgid)
+    assert not os.path.exists(f"/proc/{supervisor}") or open(f"/proc/{supervisor}/stat").read().split()[2] == "Z"
+    transitions = json.loads((executor.job_dir(job_id) / "state.json").read_text())["transitions"]
+    assert [t["state"] for t in transitions] == ["queued", "running", "cancelled"]
+
+
+def test_trainer_failure_reason_comes_from_exception_info(tmp_path, charges_path):
+    spec = example_spec("fraud", charges_path, min_training_examples=10**9)
+    executor, job_id = launch(tmp_path, spec)
+    final = list(executor.watch(job_id, timeout_seconds=120))[-1]
+    assert (final.state, final.reason, final.exit_code) == (JobState.failed, "DataError", 2)
+    assert "There should be at least 1000000000 examples" in final.message
+    assert "[railyard] failed" in executor.logs(job_id)
+
+
+def test_launch_wait_trains_the_fraud_example_from_its_pex(tmp_path, charges_path):
+    spec = example_spec("fraud", charges_path)
+    spec["train"]["custom_params"]["n_estimators"] = 30
+    run = subprocess.run(
+        [sys.executable, "-m", "railyard.cli", "launch", "--spec", str(write_spec(tmp_path, spec)),
+         "--binary", "//workflows:fraud_train", "--backend", "local", "--wait",
+         "--jobs-dir", str(tmp_path / "jobs"), "--output", str(tmp_path / "run")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    job_id = lines[0]
+    assert lines[-2:] == [f"{job_id} running", f"{job_id} complete"]
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["status"]["job_id"] == job_id
+    assert result["status"]["build_target"] == "//workflows:fraud_train"
+    assert result["status"]["binary_sha256"]
+    assert result["result"]["metrics"]["roc_auc"] > 0.65
+
+
+def test_launch_wait_exits_non_zero_on_failure(tmp_path, charges_path):
+    spec = example_spec("fraud", charges_path, min_training_examples=10**9)
+    run = subprocess.run(
+        [sys.executable, "-m", "railyard.cli", "launch", "--spec", str(write_spec(tmp_path, spec)), "--binary", "dev",
+         "--wait", "--jobs-dir", str(tmp_path / "jobs"), "--output", str(tmp_path / "run")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1
+    assert "failed: DataError: min_training_examples: There should be at least 1000000000 examples, got " in run.stdout.splitlines()[-1]
