@@ -16,7 +16,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # Bazel's outputs and caches stay inside the checkout.
 BAZEL := bazel --output_user_root=$(CURDIR)/.cache/bazel
 
-.PHONY: venv bazel demo test test-fast bench lock sample-data clean
+.PHONY: venv bazel demo test test-deps test-fast bench lock sample-data clean
 
 venv: $(STAMP)
 
@@ -40,8 +40,11 @@ bazel:
 demo: $(SAMPLE) bazel
 	$(BAZEL) run //workflows:fraud_train -- --spec workflows/fraud/spec.json
 
-test: $(STAMP) bazel
-	$(BIN)/python -m pytest -q
+test-deps:
+	tools/install_test_deps.sh
+
+test: $(STAMP) bazel test-deps
+	RAILYARD_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
 	$(BAZEL) test //...
 
 test-fast: $(STAMP)

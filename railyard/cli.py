@@ -1,8 +1,15 @@
-"""The `railyard` command: render, launch and follow training jobs.
+"""The `railyard` command.
 
+Without the service:
     railyard render --spec SPEC --binary TARGET_OR_PEX [--job-id ID]
     railyard launch --spec SPEC --binary TARGET_OR_PEX [--backend local|kubernetes] [--wait]
-    railyard status|logs|cancel JOB_ID [--backend local|kubernetes]
+The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
+    railyard serve [--host H] [--port P] [--db URL] [--executor local|kubernetes] [--artifacts DIR] [--auth-tokens FILE]
+    railyard submit SPEC --binary TARGET [--wait]
+    railyard status|result|cancel|ship|unship ID
+    railyard logs ID [--follow]
+    railyard jobs [--owner O] [--state S] ...
+Tables for people by default; --json for scripts.
 
 TARGET_OR_PEX is a Bazel target (//workflows:fraud_train, built first), a
 .pex file, or `dev` for `python -m railyard.trainer` from this checkout.
@@ -13,30 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import uuid
-import zipfile
 from pathlib import Path
 
-from railyard.buildinfo import build_info
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Binary, Executor, JobRequest, JobState
+from railyard.launch.job import Executor, JobRequest, JobState
 from railyard.launch.render import output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
 from railyard.spec import load_spec
 
 LOCAL_RUNS = "railyard-runs"
-
-
-def git_commit_of(binary: Binary) -> str:
-    """The commit stamped into a trainer binary, or this checkout's for `dev`."""
-    if binary.path == binaries.DEV:
-        return build_info()["git_commit"]
-    try:
-        with zipfile.ZipFile(binary.path) as archive:
-            return json.loads(archive.read("railyard/_build_info.json"))["git_commit"]
-    except (KeyError, zipfile.BadZipFile, OSError):
-        return "unknown"
+FINISHED = ("complete", "failed", "cancelled")
 
 
 def executor_for(backend: str, config: LaunchConfig, args: argparse.Namespace) -> Executor:
@@ -46,9 +42,9 @@ def executor_for(backend: str, config: LaunchConfig, args: argparse.Namespace) -
         return KubernetesExecutor(config)
     from railyard.launch.local import LocalExecutor
 
-    memory = getattr(args, "memory_limit", None)
+    memory = args.memory_limit
     return LocalExecutor(config, args.jobs_dir, memory_limit_bytes=int(quantity(memory)) if memory else None,
-                         deadline_seconds=getattr(args, "deadline", None))
+                         deadline_seconds=args.deadline)
 
 
 def job_request(args: argparse.Namespace, config: LaunchConfig, backend: str) -> JobRequest:
@@ -58,11 +54,11 @@ def job_request(args: argparse.Namespace, config: LaunchConfig, backend: str) ->
     if getattr(args, "output", None) or spec.output_path:
         output = args.output or spec.output_path
         output = output if "://" in output else str(Path(output).absolute())
-    elif backend == "kubernetes" or args.command == "render":
+    elif backend == "kubernetes":
         output = output_uri(config, job_id)
     else:
         output = str(Path(LOCAL_RUNS, job_id).absolute())
-    return JobRequest(job_id, spec, binary, output, git_commit=git_commit_of(binary))
+    return JobRequest(job_id, spec, binary, output, git_commit=binaries.stamped_commit(binary))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -73,39 +69,133 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def follow(executor: Executor, job_id: str) -> int:
-    final = None
-    for status in executor.watch(job_id):
-        final = status
-        print(f"{job_id} {status.describe()}", flush=True)
-    return 0 if final is not None and final.state is JobState.complete else 1
-
-
 def cmd_launch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     job = job_request(args, config, args.backend)
     executor = executor_for(args.backend, config, args)
     executor.submit(job)
     print(job.job_id, flush=True)
-    return follow(executor, job.job_id) if args.wait else 0
+    if not args.wait:
+        return 0
+    final = None
+    for status in executor.watch(job.job_id):
+        final = status
+        print(f"{job.job_id} {status.describe()}", flush=True)
+    return 0 if final is not None and final.state is JobState.complete else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from railyard.api.app import create_app
+    from railyard.api.settings import Settings
+
+    settings = Settings(host=args.host, port=args.port, executor=args.executor, auth_tokens=args.auth_tokens,
+                        launch_config=args.config, dispatch=not args.no_dispatch)
+    if args.db:
+        settings.db = args.db
+    if args.artifacts:
+        settings.artifacts = args.artifacts
+    if args.jobs_dir:
+        settings.jobs_dir = args.jobs_dir
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    return 0
+
+
+def _client():
+    from railyard.client import Client
+
+    return Client()
+
+
+def _print(data, as_json: bool, text: str) -> None:
+    print(json.dumps(data, indent=2) if as_json else text)
+
+
+def describe_status(status: dict) -> str:
+    line = f"{status['job_id']} {status['job_state']}"
+    if status.get("reason") and status["job_state"] != "complete":
+        line += f": {status['reason']}"
+    if status.get("message") and status["job_state"] == "failed":
+        line += f": {status['message']}"
+    return line
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    client = _client()
+    spec = json.loads(load_spec(args.spec).with_paths_relative_to(Path.cwd()).to_json())
+    job_id = client.submit(spec, args.binary, args.workflow_module, idempotency_key=args.idempotency_key)
+    print(job_id, flush=True)
+    if not args.wait:
+        return 0
+    seen = 0
+    while True:
+        status = client.status(job_id)
+        for transition in status["transitions"][seen:]:
+            reason = f": {transition['reason']}" if transition.get("reason") and transition["job_state"] != "complete" else ""
+            print(f"{job_id} {transition['job_state']}{reason}", flush=True)
+        seen = len(status["transitions"])
+        if status["job_state"] in FINISHED:
+            if status["job_state"] == "failed" and status.get("message"):
+                print(f"{job_id} {status['message']}", file=sys.stderr)
+            return 0 if status["job_state"] == "complete" else 1
+        time.sleep(1)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = executor_for(args.backend, load_config(args.config), args).status(args.job_id)
-    print(json.dumps({"job_id": args.job_id, "state": status.state.value, "reason": status.reason,
-                      "message": status.message, "exit_code": status.exit_code}, indent=2))
+    status = _client().status(args.job_id)
+    lines = [describe_status(status), f"  owner {status['owner']}, model {status['model_name']}, workflow {status['workflow']} on {status['compute_resource']}",
+             f"  git commit {status['git_commit'] or '-'}, log {status['log_file']}"]
+    lines += [f"  {t['created_at']}  {t['job_state']}" + (f" ({t['reason']})" if t.get("reason") else "") for t in status["transitions"]]
+    _print(status, args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_result(args: argparse.Namespace) -> int:
+    body = _client().result(args.job_id)
+    lines = [describe_status(body["status"])]
+    result = body.get("result")
+    if result:
+        lines.append(f"  model {result['model_id']}")
+        lines += [f"  {k:<14} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float)]
+        lines.append(f"  scores {result['evaluation_holdout_data_path']}")
+        lines.append(f"  labels {result['evaluation_holdout_label_path']}")
+        lines += [f"  step {s['name']:<10} {s['wall_seconds']:8.2f} s  peak {s['peak_memory_bytes'] / 2**20:6.0f} MiB" for s in result["steps"]]
+    if body.get("exception_info"):
+        lines.append(f"  {body['exception_info']['type']}: {body['exception_info']['message']}")
+    _print(body, args.json, "\n".join(lines))
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    print(executor_for(args.backend, load_config(args.config), args).logs(args.job_id), end="")
+    client, offset = _client(), 0
+    while True:
+        text, offset = client.logs(args.job_id, offset)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if not args.follow or client.status(args.job_id)["job_state"] in FINISHED:
+            if args.follow:
+                sys.stdout.write(client.logs(args.job_id, offset)[0])
+            return 0
+        time.sleep(1)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    page = _client().jobs(owner=args.owner, project=args.project, model_name=args.model_name, workflow=args.workflow,
+                          state=args.state, limit=args.limit, cursor=args.cursor)
+    header = f"{'CREATED':<20} {'STATE':<10} {'KIND':<12} {'OWNER':<24} {'MODEL':<28} {'REASON':<20} JOB"
+    rows = [f"{j['created_at'][:19].replace('T', ' '):<20} {j['job_state']:<10} {j['compute_resource']:<12} {j['owner'][:24]:<24} "
+            f"{j['model_name'][:28]:<28} {(j['reason'] or '')[:20]:<20} {j['job_id']}" for j in page["jobs"]]
+    if page["next_cursor"]:
+        rows.append(f"(more: --cursor {page['next_cursor']})")
+    _print(page, args.json, "\n".join([header, *rows]))
     return 0
 
 
-def cmd_cancel(args: argparse.Namespace) -> int:
-    executor = executor_for(args.backend, load_config(args.config), args)
-    executor.cancel(args.job_id)
-    print(f"{args.job_id} {executor.status(args.job_id).describe()}")
+def cmd_action(args: argparse.Namespace) -> int:
+    status = _client().action(args.job_id, args.command)
+    _print(status, args.json, describe_status(status) + (" (shipped)" if status.get("shipped") else ""))
     return 0
 
 
@@ -113,35 +203,60 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="railyard", description="Train models from training specs.")
     commands = root.add_subparsers(dest="command", required=True)
 
-    def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--config", help="resource classes file (default: k8s_templates/resource_classes.yaml)")
-        sub.add_argument("--jobs-dir", default="railyard-data/local-jobs", help="where the local backend keeps its jobs")
-
-    for name, help_text in (("render", "print the Kubernetes manifests of a job"), ("launch", "start a training job")):
+    for name, help_text in (("render", "print the Kubernetes manifests of a job"), ("launch", "run a job without the service")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--spec", required=True)
         sub.add_argument("--binary", required=True, help="Bazel target, .pex file, or 'dev'")
         sub.add_argument("--job-id")
-        common(sub)
+        sub.add_argument("--config", help="resource classes file (default: k8s_templates/resource_classes.yaml)")
         if name == "launch":
             sub.add_argument("--backend", choices=["local", "kubernetes"], default="local")
             sub.add_argument("--wait", action="store_true", help="follow the job to its end; exit non-zero unless it completes")
             sub.add_argument("--output", help="output directory or s3:// prefix")
+            sub.add_argument("--jobs-dir", default="railyard-data/local-jobs", help="where the local backend keeps its jobs")
             sub.add_argument("--memory-limit", help="local backend: memory limit such as 2Gi (default: the resource class's)")
             sub.add_argument("--deadline", type=float, help="local backend: deadline in seconds (default: the resource class's)")
-    for name in ("status", "logs", "cancel"):
+
+    serve = commands.add_parser("serve", help="run the API service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--db", help="database URL or SQLite file (default: railyard-data/railyard.db)")
+    serve.add_argument("--executor", choices=["local", "kubernetes"], default="local")
+    serve.add_argument("--artifacts", help="where local jobs write their outputs (default: railyard-data/runs)")
+    serve.add_argument("--auth-tokens", help="JSON or YAML file mapping bearer tokens to {owner, teams}")
+    serve.add_argument("--config", help="resource classes file")
+    serve.add_argument("--jobs-dir", help="where the local executor keeps its jobs (default: railyard-data/local-jobs)")
+    serve.add_argument("--no-dispatch", action="store_true", help="accept and track jobs without running them")
+
+    submit = commands.add_parser("submit", help="submit a spec to the service")
+    submit.add_argument("spec")
+    submit.add_argument("--binary", required=True)
+    submit.add_argument("--wait", action="store_true")
+    submit.add_argument("--workflow-module", action="append", default=[])
+    submit.add_argument("--idempotency-key")
+    for name in ("status", "result", "cancel", "ship", "unship", "logs"):
         sub = commands.add_parser(name, help=f"{name} of a job")
         sub.add_argument("job_id")
-        sub.add_argument("--backend", choices=["local", "kubernetes"], default="local")
-        common(sub)
+        if name == "logs":
+            sub.add_argument("--follow", action="store_true")
+        else:
+            sub.add_argument("--json", action="store_true")
+    jobs = commands.add_parser("jobs", help="list jobs, newest first")
+    for flag in ("owner", "project", "model-name", "workflow", "state", "cursor"):
+        jobs.add_argument(f"--{flag}")
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--json", action="store_true")
     return root
+
+
+HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "submit": cmd_submit, "status": cmd_status,
+            "result": cmd_result, "logs": cmd_logs, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = {"render": cmd_render, "launch": cmd_launch, "status": cmd_status, "logs": cmd_logs, "cancel": cmd_cancel}[args.command]
     try:
-        return handler(args)
+        return HANDLERS[args.command](args)
     except RailyardError as exc:
         print(f"railyard {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code

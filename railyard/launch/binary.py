@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from railyard.errors import UserError
@@ -63,3 +65,16 @@ def command(binary: Binary) -> list[str]:
     if not os.access(binary.path, os.X_OK):
         return [sys.executable, binary.path]
     return [binary.path]
+
+
+def stamped_commit(binary: Binary) -> str:
+    """The commit stamped into a trainer binary, or this checkout's for `dev`."""
+    if binary.path == DEV:
+        from railyard.buildinfo import build_info
+
+        return build_info()["git_commit"]
+    try:
+        with zipfile.ZipFile(binary.path) as archive:
+            return json.loads(archive.read("railyard/_build_info.json"))["git_commit"]
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return "unknown"

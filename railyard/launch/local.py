@@ -28,6 +28,7 @@ from railyard.errors import UserError
 from railyard.launch.job import Executor, JobRequest, JobState, JobStatus
 from railyard.launch.local_state import read_state, write_state
 from railyard.launch.resources import LaunchConfig
+from railyard.storage import LocalStore
 
 DEFAULT_ROOT = "railyard-data/local-jobs"
 POLL_SECONDS = 0.2
@@ -64,7 +65,7 @@ class LocalExecutor(Executor):
                 [sys.executable, "-m", "railyard.launch.supervisor", str(directory)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )
-        (directory / "supervisor.pid").write_text(str(supervisor.pid))
+        LocalStore(directory).write_text("supervisor.pid", str(supervisor.pid))
 
     def _directory(self, job_id: str) -> Path:
         directory = self.job_dir(job_id)
@@ -73,7 +74,17 @@ class LocalExecutor(Executor):
         return directory
 
     def status(self, job_id: str) -> JobStatus:
-        return read_state(self._directory(job_id))
+        directory = self._directory(job_id)
+        status = read_state(directory)
+        if status.state.finished or _alive(directory / "supervisor.pid"):
+            return status
+        status = read_state(directory)  # it may have finished between the two looks
+        if status.state.finished:
+            return status
+        self._kill_trainer(directory)
+        lost = JobStatus(JobState.failed, reason="Lost", message="the job's supervisor process ended without recording how the job ended")
+        write_state(directory, lost)
+        return lost
 
     def logs(self, job_id: str) -> str:
         path = self._directory(job_id) / "trainer.log"
@@ -94,14 +105,17 @@ class LocalExecutor(Executor):
             time.sleep(POLL_SECONDS)
         self._cancel_orphan(directory)
 
-    def _cancel_orphan(self, directory: Path) -> None:
-        """The supervisor is gone: stop the trainer's process group directly."""
+    def _kill_trainer(self, directory: Path) -> None:
         pgid_file = directory / "trainer.pgid"
         if pgid_file.exists():
             try:
                 os.killpg(int(pgid_file.read_text()), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def _cancel_orphan(self, directory: Path) -> None:
+        """The supervisor is gone: stop the trainer's process group directly."""
+        self._kill_trainer(directory)
         write_state(directory, JobStatus(JobState.cancelled, reason="Cancelled", message="its supervisor had exited"))
 
     def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
@@ -116,3 +130,14 @@ class LocalExecutor(Executor):
             if status.state.finished:
                 return
             time.sleep(POLL_SECONDS)
+
+
+def _alive(pid_file: Path) -> bool:
+    """Whether the process in pid_file runs (a zombie does not); a job still starting has no file yet."""
+    if not pid_file.exists():
+        return True
+    try:
+        with open(f"/proc/{int(pid_file.read_text())}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, ValueError):
+        return False

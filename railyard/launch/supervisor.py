@@ -22,6 +22,7 @@ from pathlib import Path
 from railyard.launch.binary import command
 from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus
 from railyard.launch.local_state import write_state
+from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
@@ -97,7 +98,7 @@ class Supervisor:
         with open(self.directory / "trainer.log", "ab") as log:
             process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                        env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
-        (self.directory / "trainer.pgid").write_text(str(process.pid))
+        LocalStore(self.directory).write_text("trainer.pgid", str(process.pid))
         write_state(self.directory, JobStatus(JobState.running))
         started = time.monotonic()
         limit, deadline = request["memory_limit_bytes"], request["deadline_seconds"]

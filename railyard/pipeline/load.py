@@ -115,3 +115,19 @@ def join_sources(tables: list[pa.Table], join_keys: list[str]) -> pa.Table:
         except pa.ArrowException as exc:
             raise DataError(f"data.join_keys: cannot join on {', '.join(join_keys)}: {exc}") from exc
     return joined
+
+
+def fingerprint(spec) -> list[dict] | None:
+    """What the data looked like at submission: every file's size and modification time, per source."""
+    found = []
+    try:
+        for index, source in enumerate(spec.data.features):
+            dataset = open_source(index, source).dataset
+            infos = dataset.filesystem.get_file_info(sorted(dataset.files))
+            found.append({
+                "path": source.path,
+                "files": [{"path": i.path, "size": i.size, "mtime": i.mtime.isoformat() if i.mtime else None} for i in infos],
+            })
+    except (DataError, OSError, pa.ArrowException):
+        return None
+    return found

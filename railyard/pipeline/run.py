@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from railyard.errors import TrainingError
 from railyard.model import build_artifact
@@ -12,7 +13,7 @@ from railyard.pipeline import serialize
 from railyard.pipeline.checks import check_label, check_spec_against_schema, check_split_sizes, date_columns
 from railyard.pipeline.filter import combined_expression
 from railyard.pipeline.load import join_sources, open_source, read_source
-from railyard.pipeline.split import describe, split
+from railyard.pipeline.split import describe, holdout_mask, split
 from railyard.pipeline.steps import StepRecorder
 from railyard.spec import TrainingSpec
 from railyard.storage import Store
@@ -55,6 +56,17 @@ def load_and_filter(spec: TrainingSpec, recorder: StepRecorder) -> pa.Table:
         step.details = {"filters_pushed_into_load": len(spec.filters), "sources_joined": len(tables)}
     check_label(spec, table)
     return table
+
+
+def plan(spec: TrainingSpec) -> dict:
+    """Every check a run makes before training, and the row counts it would train and evaluate on."""
+    recorder = StepRecorder(progress=lambda line: None)
+    table = load_and_filter(spec, recorder)
+    holdout_rows = int(pc.sum(holdout_mask(table, spec.holdout_sampling)).as_py() or 0)
+    training_rows = table.num_rows - holdout_rows
+    check_split_sizes(spec, training_rows, holdout_rows)
+    return {"rows_in": recorder.steps[0].rows_in, "rows_after_filters": table.num_rows,
+            "training_rows": training_rows, "holdout_rows": holdout_rows}
 
 
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder) -> dict:

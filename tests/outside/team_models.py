@@ -45,3 +45,17 @@ class MemoryHungryModel(Workflow):
             hoard.append(bytearray(64 * 2**20))
             time.sleep(0.05)
         return hoard
+
+
+class CountingSlowModel(Workflow):
+    """Notes each start in $RAILYARD_TEST_COUNTER, waits custom_params["seconds"], then fits a small tree."""
+
+    def train(self, training_dataframe, holdout_dataframe):
+        with open(os.environ["RAILYARD_TEST_COUNTER"], "a") as counter:
+            counter.write("started\n")
+        time.sleep(self.custom_params.get("seconds", 5))
+        X = _codes(training_dataframe[self.classifier_features])
+        return DecisionTreeClassifier(max_depth=3).fit(X, training_dataframe[self.classifier_label])
+
+    def score(self, model, features):
+        return model.predict_proba(_codes(features))[:, 1]

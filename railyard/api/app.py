@@ -1,0 +1,66 @@
+"""Build the FastAPI application from Settings: store, executor, dispatcher, routes."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from railyard.api.auth import TokenTable
+from railyard.api.body_limit import BodySizeLimit
+from railyard.api.dispatcher import Dispatcher
+from railyard.api.metrics import Metrics
+from railyard.api.routes import dashboard, health, jobs, train
+from railyard.api.settings import Settings
+from railyard.api.store.db import make_engine, migrate, session_factory
+from railyard.launch.job import Executor
+from railyard.launch.resources import LaunchConfig, load_config
+
+
+def make_executor(settings: Settings, config: LaunchConfig) -> Executor:
+    if settings.executor == "kubernetes":
+        from railyard.launch.kubernetes import KubernetesExecutor
+
+        return KubernetesExecutor(config)
+    from railyard.launch.local import LocalExecutor
+
+    return LocalExecutor(config, settings.jobs_dir)
+
+
+def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check()
+    engine = make_engine(settings.db)
+    migrate(engine)
+    sessions = session_factory(engine)
+    config = load_config(settings.launch_config)
+    executor = executor or make_executor(settings, config)
+    metrics = Metrics()
+    dispatcher = Dispatcher(sessions, executor, settings.concurrency, metrics, settings.poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.dispatch:
+            dispatcher.start()
+        yield
+        dispatcher.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Railyard",
+        version="1",
+        description="Submit, track and report model training jobs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.engine = engine
+    app.state.tokens = TokenTable.load(settings.auth_tokens) if settings.auth_tokens else None
+    app.state.launch_config = config
+    app.state.executor = executor
+    app.state.dispatcher = dispatcher
+    app.state.metrics = metrics
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (train, jobs, health, dashboard):
+        app.include_router(module.router)
+    return app

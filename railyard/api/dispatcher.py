@@ -1,0 +1,138 @@
+"""The dispatcher: a background worker that moves queued jobs to the executor and follows them.
+
+Each tick it (1) asks the executor about every dispatched, unfinished job and
+records new states, with the model id and provenance from result.json when a
+job ends; (2) dispatches queued jobs oldest first while each compute resource
+has fewer running jobs than its concurrency limit.
+
+Restarts are safe, `kill -9` included: a job's dispatch is recorded after the
+executor has it, and before dispatching the executor is asked whether it
+already has the job (then it is adopted, never started twice). Executors keep
+running jobs outside this process, so after a restart they are simply followed
+again; one whose process died meanwhile is reported failed by the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from railyard.api.metrics import Metrics
+from railyard.api.store import service
+from railyard.api.store.models import Job, utcnow
+from railyard.errors import RailyardError
+from railyard.launch import binary as binaries
+from railyard.launch.job import Executor, JobRequest, JobState
+from railyard.spec import parse_spec
+from railyard.storage import open_store
+
+log = logging.getLogger("railyard.dispatcher")
+ACTOR = "dispatcher"
+
+
+class Dispatcher:
+    def __init__(self, sessions: sessionmaker[Session], executor: Executor, concurrency: dict[str, int],
+                 metrics: Metrics, poll_seconds: float = 0.5):
+        self.sessions = sessions
+        self.executor = executor
+        self.concurrency = concurrency
+        self.metrics = metrics
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lock = threading.Lock()  # one tick at a time; cancel takes it too
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="railyard-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # keep dispatching whatever one tick hit
+                log.exception("dispatcher tick failed")
+            self._stop.wait(self.poll_seconds)
+
+    def tick(self) -> None:
+        with self.lock, self.sessions() as session:
+            active = service.jobs_in_states(session, states=("queued", "running"))
+            for job in active:
+                if job.dispatched_at is not None:
+                    self._follow(session, job)
+                    session.commit()
+            running = Counter(j.compute_resource for j in active if j.dispatched_at is not None and j.state in ("queued", "running"))
+            for job in active:
+                if job.dispatched_at is None and job.state == "queued" and running[job.compute_resource] < self.concurrency.get(job.compute_resource, 1):
+                    self._dispatch(session, job)
+                    session.commit()
+                    running[job.compute_resource] += 1
+
+    def _dispatch(self, session: Session, job: Job) -> None:
+        try:
+            self.executor.status(job.id)
+            log.info("job %s: adopted from the executor", job.id)  # dispatched before a crash
+        except RailyardError:
+            try:
+                binary = binaries.resolve(job.binary)
+                request = JobRequest(job.id, parse_spec(job.spec), binary, job.output,
+                                     git_commit=binaries.stamped_commit(binary),
+                                     trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
+                self.executor.submit(request)
+            except RailyardError as exc:
+                service.transition(session, job=job, state="failed", reason="LaunchFailed", message=str(exc), actor=ACTOR)
+                self.metrics.finished(job)
+                return
+            job.binary_sha256 = binary.sha256 or None
+            job.git_commit = request.git_commit
+        job.dispatched_at = utcnow()
+
+    def _follow(self, session: Session, job: Job) -> None:
+        try:
+            status = self.executor.status(job.id)
+        except RailyardError as exc:
+            service.transition(session, job=job, state="failed", reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
+            self.metrics.finished(job)
+            return
+        if not service.transition(session, job=job, state=status.state.value, reason=status.reason, message=status.message, actor=ACTOR):
+            return
+        if status.exception_info:
+            job.exception_info = status.exception_info
+        if status.state.finished:
+            self._record_result(job)
+            self.metrics.finished(job)
+
+    def _record_result(self, job: Job) -> None:
+        try:
+            result = json.loads(open_store(job.output).read_bytes("result.json"))
+        except (RailyardError, ValueError):
+            return
+        job.model_id = (result.get("result") or {}).get("model_id")
+        job.git_commit = result["status"].get("git_commit") or job.git_commit
+        job.binary_sha256 = result["status"].get("binary_sha256") or job.binary_sha256
+        job.exception_info = result.get("exception_info") or job.exception_info
+
+    def cancel(self, job: Job, session: Session, actor: str) -> None:
+        """Stop a job wherever it is; its state becomes cancelled."""
+        with self.lock:
+            session.refresh(job)
+            if JobState(job.state).finished:
+                return
+            if job.dispatched_at is not None:
+                self.executor.cancel(job.id)
+            service.transition(session, job=job, state="cancelled", reason="Cancelled", actor=actor)
+            self.metrics.finished(job)
+            session.commit()

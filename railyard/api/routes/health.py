@@ -1,0 +1,27 @@
+"""GET /healthz and GET /metrics (Prometheus text format)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+
+from railyard.api.deps import SessionDep
+from railyard.api.schemas import Health
+from railyard.api.store import service
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(request: Request, session: SessionDep) -> Health:
+    session.execute(text("SELECT 1"))
+    dispatcher = request.app.state.dispatcher
+    dispatching = "running" if dispatcher.alive else ("disabled" if not request.app.state.settings.dispatch else "stopped")
+    return Health(status="ok", database="ok", dispatcher=dispatching)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request, session: SessionDep) -> Response:
+    body = request.app.state.metrics.render(service.count_by_state(session))
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

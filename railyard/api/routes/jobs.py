@@ -1,0 +1,139 @@
+"""Job status, result, logs and listing; cancel, ship and unship."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from railyard.api.deps import PrincipalDep, SessionDep, job_or_404, require_owner
+from railyard.api.schemas import JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
+from railyard.api.store import service
+from railyard.api.store.models import Job, utcnow
+from railyard.errors import RailyardError
+from railyard.storage import open_store
+
+router = APIRouter(tags=["jobs"])
+NOT_FOUND = {404: {"description": "No such job"}}
+
+
+def log_file(request: Request, job: Job) -> str:
+    if request.app.state.settings.executor == "local":
+        return str(request.app.state.executor.job_dir(job.id) / "trainer.log")
+    return f"{job.output}/trainer.log"
+
+
+def status_of(request: Request, job: Job) -> StatusResponse:
+    transitions = [TransitionOut(created_at=t.at, job_state=t.state, reason=t.reason, actor=t.actor) for t in job.transitions]
+    return StatusResponse(
+        job_id=job.id, log_file=log_file(request, job), transition=transitions[-1], transitions=transitions,
+        job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
+        binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
+        workflow=job.workflow, compute_resource=job.compute_resource, shipped=job.shipped,
+        shipped_by=job.shipped_by, shipped_at=job.shipped_at,
+    )
+
+
+def summary_of(job: Job) -> JobSummary:
+    duration = None
+    if job.started_at:
+        end = job.finished_at or utcnow()
+        start = job.started_at if job.started_at.tzinfo or not end.tzinfo else job.started_at.replace(tzinfo=end.tzinfo)
+        end = end if end.tzinfo or not start.tzinfo else end.replace(tzinfo=start.tzinfo)
+        duration = max((end - start).total_seconds(), 0.0)
+    return JobSummary(
+        job_id=job.id, created_at=job.created_at, finished_at=job.finished_at, duration_seconds=duration,
+        job_state=job.state, reason=job.reason, owner=job.owner, project=job.project, model_name=job.model_name,
+        workflow=job.workflow, compute_resource=job.compute_resource, model_id=job.model_id, shipped=job.shipped,
+    )
+
+
+@router.get("/job/{job_id}/status", response_model=StatusResponse, responses=NOT_FOUND)
+def status(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+    return status_of(request, job_or_404(session, job_id))
+
+
+@router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)
+def result(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> ResultResponse:
+    """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings."""
+    job = job_or_404(session, job_id)
+    body = None
+    if job.state in service.FINISHED:
+        try:
+            body = json.loads(open_store(job.output).read_bytes("result.json"))
+        except (RailyardError, ValueError):
+            body = None
+    return ResultResponse(
+        status=status_of(request, job),
+        result=(body or {}).get("result") if job.state == "complete" else None,
+        exception_info=(body or {}).get("exception_info") or job.exception_info,
+    )
+
+
+@router.get("/job/{job_id}/logs", response_class=PlainTextResponse, responses=NOT_FOUND)
+def logs(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
+         offset: Annotated[int, Query(ge=0)] = 0) -> PlainTextResponse:
+    """The trainer's log from byte `offset` on; the X-Log-Offset header is where the next read starts."""
+    job = job_or_404(session, job_id)
+    try:
+        text = request.app.state.executor.logs(job.id) if job.dispatched_at else ""
+    except RailyardError:
+        text = ""
+    data = text.encode()
+    return PlainTextResponse(data[offset:].decode(errors="replace"), headers={"X-Log-Offset": str(len(data))})
+
+
+@router.get("/jobs", response_model=JobsPage)
+def list_jobs(
+    session: SessionDep,
+    principal: PrincipalDep,
+    owner: Annotated[str | None, Query(max_length=256)] = None,
+    project: Annotated[str | None, Query(max_length=256)] = None,
+    model_name: Annotated[str | None, Query(max_length=512)] = None,
+    workflow: Annotated[str | None, Query(max_length=256)] = None,
+    state: Annotated[str | None, Query(pattern="^(queued|running|complete|failed|cancelled)$")] = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> JobsPage:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    where = service.JobFilter(owner, project, model_name, workflow, state, created_after, created_before)
+    try:
+        jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
+    except (ValueError, TypeError):
+        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": "not a cursor this service issued", "type": "value_error"}]) from None
+    return JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following)
+
+
+@router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses={**NOT_FOUND, 403: {"description": "Not your job"}})
+def cancel(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+    job = job_or_404(session, job_id)
+    require_owner(principal, job, "cancel")
+    request.app.state.dispatcher.cancel(job, session, principal.owner)
+    return status_of(request, job)
+
+
+def _ship(job_id: str, request: Request, session, principal, shipped: bool) -> StatusResponse:
+    job = job_or_404(session, job_id)
+    require_owner(principal, job, "ship" if shipped else "unship")
+    if shipped and job.state != "complete":
+        raise HTTPException(409, f"job {job_id} is {job.state}; only a complete job can be shipped")
+    job.shipped, job.shipped_by, job.shipped_at = shipped, principal.owner, utcnow()
+    session.commit()
+    return status_of(request, job)
+
+
+@router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 403: {"description": "Not your job"}, 409: {"description": "Not complete"}})
+def ship(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+    """Mark the job's model SHIPPED, recording who and when."""
+    return _ship(job_id, request, session, principal, True)
+
+
+@router.post("/job/{job_id}/unship", response_model=StatusResponse, responses={**NOT_FOUND, 403: {"description": "Not your job"}})
+def unship(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+    """Mark the job's model NOT SHIPPED, recording who and when."""
+    return _ship(job_id, request, session, principal, False)

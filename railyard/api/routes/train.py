@@ -1,0 +1,106 @@
+"""POST /train (and its dry run, POST /validate): accept a training spec and queue a job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from railyard.api.deps import PrincipalDep, SessionDep
+from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
+from railyard.api.store import service
+from railyard.api.store.models import Job, utcnow
+from railyard.errors import DataError, SpecError, UserError
+from railyard.launch.render import output_uri
+from railyard.pipeline.load import fingerprint
+from railyard.pipeline.run import plan
+from railyard.spec import TrainingSpec, parse_spec
+
+router = APIRouter(tags=["training"])
+SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
+
+
+def spec_or_422(raw: dict) -> TrainingSpec:
+    try:
+        return parse_spec(raw)
+    except SpecError as exc:
+        detail = []
+        for problem in exc.problems:
+            path, _, message = problem.partition(": ")
+            detail.append({"loc": ["body", "spec", *_split_path(path)], "msg": message or problem, "type": "value_error"})
+        raise HTTPException(422, detail) from None
+
+
+def _split_path(path: str) -> list:
+    parts: list = []
+    for piece in path.replace("]", "").split("."):
+        name, *indexes = piece.split("[")
+        if name:
+            parts.append(name)
+        parts += [int(i) for i in indexes if i.isdigit()]
+    return parts
+
+
+def validate_against_data(spec: TrainingSpec) -> ValidateResponse:
+    try:
+        counts = plan(spec)
+    except (DataError, UserError) as exc:
+        raise HTTPException(422, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}]) from None
+    return ValidateResponse(**counts, compute_resource=spec.compute_resource.value)
+
+
+@router.post("/validate", response_model=ValidateResponse, responses=SPEC_ERRORS)
+def validate(body: TrainRequest) -> ValidateResponse:
+    """Check the spec against its data without training: row counts after filters and split."""
+    return validate_against_data(spec_or_422(body.spec))
+
+
+@router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
+             responses={**SPEC_ERRORS, 401: {"description": "No valid token"}, 403: {"description": "Not this principal's owner or team"},
+                        409: {"description": "Idempotency-Key reused with a different body"}})
+def train(
+    body: TrainRequest,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    dry_run: Annotated[bool, Query(description="Validate against the data and return row counts; queue nothing.")] = False,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+):
+    spec = spec_or_422(body.spec)
+    if not principal.may_act_as(spec.metadata.owner):
+        raise HTTPException(403, f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
+    if dry_run:
+        return JSONResponse(validate_against_data(spec).model_dump(), status_code=200)
+    request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    if idempotency_key:
+        earlier = service.remembered_response(session, key=idempotency_key, principal=principal.owner)
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used with a different request body")
+            return JSONResponse(earlier.response, status_code=earlier.status_code)
+
+    settings, config = request.app.state.settings, request.app.state.launch_config
+    job_id = str(uuid.uuid4())
+    if settings.executor == "kubernetes":
+        output = output_uri(config, job_id)
+    else:
+        output = f"{settings.artifacts.rstrip('/')}/{job_id}"
+    job = Job(
+        id=job_id, created_at=utcnow(), state="queued", submitted_by=principal.owner,
+        owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
+        model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
+        compute_resource=spec.compute_resource.value, spec=json.loads(spec.to_json()), spec_hash=spec.spec_hash(),
+        binary=body.binary, workflow_modules=body.workflow_modules, data_fingerprint=fingerprint(spec), output=output,
+    )
+    service.create_job(session, job=job, actor=principal.owner)
+    response = TrainResponse(job_id=job_id).model_dump()
+    if idempotency_key:
+        service.remember_response(session, key=idempotency_key, principal=principal.owner,
+                                  request_hash=request_hash, status_code=202, response=response)
+    session.commit()
+    request.app.state.metrics.created.labels(job.compute_resource).inc()
+    return JSONResponse(response, status_code=202)

@@ -1,0 +1,42 @@
+"""Service settings: one place for every knob of `railyard serve`."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from railyard.errors import UserError
+
+DATA_DIR = Path("railyard-data")
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = str(DATA_DIR / "railyard.db")
+    executor: str = "local"
+    artifacts: str = str(DATA_DIR / "runs")
+    auth_tokens: str | None = None
+    launch_config: str | None = None
+    jobs_dir: str = str(DATA_DIR / "local-jobs")
+    dispatch: bool = True
+    concurrency: dict[str, int] = field(default_factory=lambda: {"CPU": 2, "GPU": 1, "HIGH_MEMORY": 1})
+    max_body_bytes: int = 1 << 20
+    poll_seconds: float = 0.5
+
+    def check(self) -> None:
+        if self.auth_tokens is None and not is_loopback(self.host):
+            raise UserError(f"--host {self.host}: serving beyond loopback needs --auth-tokens FILE")
+        if self.executor not in ("local", "kubernetes"):
+            raise UserError(f"--executor: expected local or kubernetes, got {self.executor!r}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

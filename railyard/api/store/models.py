@@ -1,0 +1,76 @@
+"""Tables: jobs, their append-only state transitions, and idempotency keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(128))
+    message: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[str | None] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(String(256), index=True)
+    project: Mapped[str] = mapped_column(String(256), default="", index=True)
+    trainer: Mapped[str] = mapped_column(String(256), default="")
+    model_name: Mapped[str] = mapped_column(String(512), index=True)
+    workflow: Mapped[str] = mapped_column(String(256), index=True)
+    compute_resource: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    binary: Mapped[str] = mapped_column(String(1024))
+    workflow_modules: Mapped[list] = mapped_column(JSON, default=list)
+    binary_sha256: Mapped[str | None] = mapped_column(String(64))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    data_fingerprint: Mapped[list | None] = mapped_column(JSON)
+    output: Mapped[str] = mapped_column(String(1024))
+    model_id: Mapped[str | None] = mapped_column(String(128))
+    exception_info: Mapped[dict | None] = mapped_column(JSON)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped: Mapped[bool | None] = mapped_column(Boolean)
+    shipped_by: Mapped[str | None] = mapped_column(String(256))
+    shipped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
+
+    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)
+
+
+class Transition(Base):
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(256), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

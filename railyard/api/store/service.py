@@ -1,0 +1,114 @@
+"""Reading and writing jobs. Keyword-only functions that take the session; no HTTP here."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from railyard.api.store.models import IdempotencyKey, Job, Transition, utcnow
+
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+FINISHED = ("complete", "failed", "cancelled")
+
+
+def create_job(session: Session, *, job: Job, actor: str | None) -> Job:
+    job.transitions.append(Transition(state=job.state, actor=actor, at=job.created_at))
+    session.add(job)
+    return job
+
+
+def get_job(session: Session, *, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def transition(session: Session, *, job: Job, state: str, reason: str | None = None, message: str | None = None,
+               actor: str | None = None) -> bool:
+    """Record a state change (append-only); False when the job is already in that state."""
+    if job.state == state and job.reason == reason:
+        return False
+    now = utcnow()
+    job.state, job.reason, job.message = state, reason, message
+    if state == "running" and job.started_at is None:
+        job.started_at = now
+    if state in FINISHED:
+        job.finished_at = now
+    job.transitions.append(Transition(state=state, reason=reason, actor=actor, at=now))
+    return True
+
+
+@dataclass
+class JobFilter:
+    owner: str | None = None
+    project: str | None = None
+    model_name: str | None = None
+    workflow: str | None = None
+    state: str | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+def encode_cursor(job: Job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    created, job_id = json.loads(base64.urlsafe_b64decode(padded))
+    return dt.datetime.fromisoformat(created), job_id
+
+
+def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None = None) -> tuple[list[Job], str | None]:
+    """Newest first; the cursor names the last job of the previous page."""
+    query = select(Job)
+    for column in ("owner", "project", "model_name", "workflow", "state"):
+        value = getattr(where, column)
+        if value is not None:
+            query = query.where(getattr(Job, column) == value)
+    if where.created_after:
+        query = query.where(Job.created_at >= where.created_after)
+    if where.created_before:
+        query = query.where(Job.created_at < where.created_before)
+    if cursor:
+        created, job_id = decode_cursor(cursor)
+        query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id < job_id)))
+    jobs = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
+    following = encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
+    return jobs[:limit], following
+
+
+def jobs_in_states(session: Session, *, states: tuple[str, ...]) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.state.in_(states)).order_by(Job.created_at)))
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+
+
+def remembered_response(session: Session, *, key: str, principal: str) -> IdempotencyKey | None:
+    record = session.get(IdempotencyKey, (key, principal))
+    if record is not None and _aware(record.created_at) < utcnow() - IDEMPOTENCY_TTL:
+        session.delete(record)
+        return None
+    return record
+
+
+def remember_response(session: Session, *, key: str, principal: str, request_hash: str, status_code: int, response: dict) -> None:
+    session.add(IdempotencyKey(key=key, principal=principal, request_hash=request_hash, status_code=status_code, response=response))
+
+
+def forget_expired_keys(session: Session) -> int:
+    expired = list(session.scalars(select(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_TTL)))
+    for record in expired:
+        session.delete(record)
+    return len(expired)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

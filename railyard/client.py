@@ -1,0 +1,66 @@
+"""A small client of the Railyard API service, used by the `railyard` command.
+
+The service is at $RAILYARD_URL (default http://127.0.0.1:8080); $RAILYARD_TOKEN,
+when set, is sent as the bearer token.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from railyard.errors import RailyardError, UserError
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class ServiceError(RailyardError):
+    """The service answered with an error."""
+
+
+class Client:
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60):
+        self.url = (url or os.environ.get("RAILYARD_URL") or DEFAULT_URL).rstrip("/")
+        token = token or os.environ.get("RAILYARD_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UserError(f"cannot reach the Railyard service at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text
+            if isinstance(detail, list):
+                detail = "; ".join(".".join(str(p) for p in d.get("loc", [])[2:]) + ": " + d.get("msg", "") for d in detail)
+            raise ServiceError(f"{response.status_code}: {detail}")
+        return response
+
+    def submit(self, spec: dict, binary: str, workflow_modules: list[str] = (), idempotency_key: str | None = None) -> str:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"spec": spec, "binary": binary, "workflow_modules": list(workflow_modules)}
+        return self._request("POST", "/train", json=body, headers=headers).json()["job_id"]
+
+    def validate(self, spec: dict, binary: str) -> dict:
+        return self._request("POST", "/validate", json={"spec": spec, "binary": binary}).json()
+
+    def status(self, job_id: str) -> dict:
+        return self._request("GET", f"/job/{job_id}/status").json()
+
+    def result(self, job_id: str) -> dict:
+        return self._request("GET", f"/job/{job_id}/result").json()
+
+    def logs(self, job_id: str, offset: int = 0) -> tuple[str, int]:
+        response = self._request("GET", f"/job/{job_id}/logs", params={"offset": offset})
+        return response.text, int(response.headers.get("X-Log-Offset", offset))
+
+    def jobs(self, **filters) -> dict:
+        return self._request("GET", "/jobs", params={k: v for k, v in filters.items() if v is not None}).json()
+
+    def action(self, job_id: str, verb: str) -> dict:
+        return self._request("POST", f"/job/{job_id}/{verb}").json()

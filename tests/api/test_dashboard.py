@@ -1,0 +1,74 @@
+"""The dashboard in real headless Chromium: the job list shows a finished and a failed job like the
+talk's table, and the state filter narrows it."""
+
+import shutil
+
+import httpx
+import pytest
+
+from tests.api.service import Service
+from tests.conftest import example_spec
+
+pytestmark = pytest.mark.slow
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Chromium is not installed (make test installs Debian's chromium and chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as DriverService
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1400,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_dashboard_lists_jobs_and_filters_by_state(tmp_path, charges_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    service = Service(tmp_path / "svc").start()
+    try:
+        good = example_spec("fraud", charges_path)
+        good["train"]["custom_params"]["n_estimators"] = 20
+        bad = example_spec("fraud", charges_path, min_training_examples=10**8)
+        bad["metadata"]["model_name"] = "fraud model with too little data"
+        complete_id = httpx.post(f"{service.url}/train", json={"spec": good, "binary": "dev"}).json()["job_id"]
+        failed_id = httpx.post(f"{service.url}/train", json={"spec": bad, "binary": "dev"}).json()["job_id"]
+        assert service.wait_for(complete_id, ("complete", "failed"))["job_state"] == "complete"
+        assert service.wait_for(failed_id, ("complete", "failed"))["job_state"] == "failed"
+
+        browser.get(service.url + "/")
+        rows = {row.get_attribute("data-job-id"): row for row in browser.find_elements(By.CSS_SELECTOR, "tr.job")}
+        assert set(rows) == {complete_id, failed_id}
+        assert "COMPLETE" in rows[complete_id].text and "NOT SHIPPED" in rows[complete_id].text
+        assert "minutes" in rows[complete_id].text
+        assert "FAILED" in rows[failed_id].text and "DataError" in rows[failed_id].text
+        color = rows[failed_id].find_element(By.CSS_SELECTOR, ".state").value_of_css_property("background-color")
+        assert color == "rgba(255, 235, 233, 1)"
+        browser.save_screenshot(str(tmp_path / "jobs.png"))
+
+        Select(browser.find_element(By.ID, "state-filter")).select_by_value("failed")
+        browser.find_element(By.ID, "apply-filters").click()
+        filtered = [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.job")]
+        assert filtered == [failed_id]
+        assert "state=failed" in browser.current_url
+
+        browser.get(f"{service.url}/ui/job/{complete_id}")
+        assert "roc_auc" in browser.find_element(By.ID, "metrics").text
+        steps = browser.find_element(By.ID, "steps").text
+        for step in ("load", "filter", "split", "train", "evaluate", "serialize"):
+            assert step in steps
+        browser.find_element(By.ID, "log-link").click()
+        assert "[railyard] complete" in browser.find_element(By.TAG_NAME, "body").text
+    finally:
+        service.stop()

@@ -1,0 +1,150 @@
+"""Every endpoint, on SQLite and on PostgreSQL, with dispatch off: what a client sees."""
+
+import json
+
+import pytest
+
+from tests.api.conftest import ALICE, BOB
+from tests.conftest import SPECS, example_spec
+
+
+def body(charges_path, **spec_overrides) -> dict:
+    return {"spec": example_spec("fraud", charges_path, **spec_overrides), "binary": "//workflows:fraud_train"}
+
+
+@pytest.fixture
+def client(app_factory):
+    return app_factory(dispatch=False)
+
+
+def test_train_returns_202_and_a_job_id_and_status_tracks_it(client, charges_path):
+    response = client.post("/train", json=body(charges_path))
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    status = client.get(f"/job/{job_id}/status").json()
+    assert status["job_id"] == job_id and status["job_state"] == "queued"
+    assert status["transition"]["job_state"] == "queued"
+    assert status["owner"] == "machine-learning-infrastructure"
+    assert status["model_name"] == "fraud prediction model" and status["workflow"] == "StripeFraudModel"
+    result = client.get(f"/job/{job_id}/result").json()
+    assert result["result"] is None and result["exception_info"] is None
+
+
+def test_invalid_spec_is_422_with_paths_and_allowed_values(client, charges_path):
+    response = client.post("/train", json=body(charges_path, compute_resource="TPU"))
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "spec", "compute_resource"]
+    assert problem["msg"] == "expected one of 'CPU', 'GPU', 'HIGH_MEMORY'; got 'TPU'"
+    raw = body(charges_path)
+    raw["spec"]["filters"][0]["predicate"] = "IsOneOf"
+    [problem] = client.post("/train", json=raw).json()["detail"]
+    assert problem["loc"] == ["body", "spec", "filters", 0, "predicate"]
+
+
+def test_dry_run_and_validate_count_rows_without_queueing(client, charges_path):
+    dry = client.post("/train?dry_run=true", json=body(charges_path))
+    assert dry.status_code == 200
+    counts = dry.json()
+    assert counts["rows_in"] == 20_000
+    assert counts["training_rows"] + counts["holdout_rows"] == counts["rows_after_filters"] < 20_000
+    assert counts["compute_resource"] == "CPU"
+    assert client.post("/validate", json=body(charges_path)).json() == counts
+    assert client.get("/jobs").json()["jobs"] == []
+    too_few = client.post("/validate", json=body(charges_path, min_training_examples=10**7))
+    assert too_few.status_code == 422
+    assert "There should be at least 10000000 examples, got" in too_few.json()["detail"][0]["msg"]
+
+
+def test_idempotency_key(client, charges_path):
+    first = client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "abc-1"})
+    again = client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "abc-1"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    changed = body(charges_path)
+    changed["spec"]["train"]["custom_params"]["max_depth"] = 3
+    conflict = client.post("/train", json=changed, headers={"Idempotency-Key": "abc-1"})
+    assert conflict.status_code == 409
+    assert "different request body" in conflict.json()["detail"]
+    assert len(client.get("/jobs").json()["jobs"]) == 1
+    other = client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "abc-2"})
+    assert other.json()["job_id"] != first.json()["job_id"]
+
+
+def test_jobs_filters_newest_first_and_cursor_pages(client, charges_path):
+    ids = []
+    for i in range(5):
+        raw = body(charges_path)
+        raw["spec"]["metadata"]["model_name"] = f"model-{i % 2}"
+        ids.append(client.post("/train", json=raw).json()["job_id"])
+    page = client.get("/jobs", params={"limit": 2}).json()
+    assert [j["job_id"] for j in page["jobs"]] == ids[::-1][:2]
+    second = client.get("/jobs", params={"limit": 2, "cursor": page["next_cursor"]}).json()
+    third = client.get("/jobs", params={"limit": 2, "cursor": second["next_cursor"]}).json()
+    assert [j["job_id"] for j in second["jobs"] + third["jobs"]] == ids[::-1][2:]
+    assert third["next_cursor"] is None
+    assert {j["model_name"] for j in client.get("/jobs", params={"model_name": "model-1"}).json()["jobs"]} == {"model-1"}
+    assert len(client.get("/jobs", params={"state": "queued", "owner": "machine-learning-infrastructure"}).json()["jobs"]) == 5
+    assert client.get("/jobs", params={"state": "running"}).json()["jobs"] == []
+    assert client.get("/jobs", params={"cursor": "garbage"}).status_code == 422
+
+
+def test_cancel_queued_job_and_ship_rules(client, charges_path):
+    job_id = client.post("/train", json=body(charges_path)).json()["job_id"]
+    cancelled = client.post(f"/job/{job_id}/cancel").json()
+    assert cancelled["job_state"] == "cancelled"
+    assert [t["job_state"] for t in cancelled["transitions"]] == ["queued", "cancelled"]
+    assert client.post(f"/job/{job_id}/ship").status_code == 409
+    assert client.post(f"/job/{job_id}/unship").json()["shipped"] is False
+
+
+def test_unknown_job_is_404(client):
+    for path in ("status", "result", "logs"):
+        assert client.get(f"/job/nope/{path}").status_code == 404
+    assert client.post("/job/nope/cancel").status_code == 404
+
+
+def test_health_metrics_and_openapi(client, charges_path):
+    client.post("/train", json=body(charges_path))
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "dispatcher": "disabled"}
+    metrics = client.get("/metrics").text
+    assert 'railyard_jobs_created_total{compute_resource="CPU"} 1.0' in metrics
+    assert "railyard_queue_depth 1.0" in metrics
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/train", "/validate", "/job/{job_id}/status", "/job/{job_id}/result", "/jobs", "/job/{job_id}/cancel",
+                 "/job/{job_id}/ship", "/job/{job_id}/unship", "/healthz", "/metrics"):
+        assert path in paths
+
+
+def test_request_body_size_limit(app_factory, charges_path):
+    client = app_factory(dispatch=False, max_body_bytes=2048)
+    response = client.post("/train", content=json.dumps(body(charges_path) | {"padding": "x" * 5000}),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_auth_401_and_403(app_factory, charges_path, tokens_file):
+    client = app_factory(dispatch=False, auth_tokens=tokens_file)
+    assert client.post("/train", json=body(charges_path)).status_code == 401
+    assert client.get("/jobs", headers={"Authorization": "Bearer wrong-token-123456789"}).status_code == 401
+    assert client.get("/jobs", headers={"Authorization": "Basic YWxpY2U6eA=="}).status_code == 401
+    # alice may submit as her team; bob may not
+    raw = body(charges_path)
+    raw["spec"]["metadata"]["owner"] = "fraud-team"
+    assert client.post("/train", json=raw, headers=BOB).status_code == 403
+    job_id = client.post("/train", json=raw, headers=ALICE).json()["job_id"]
+    assert client.post(f"/job/{job_id}/cancel", headers=BOB).status_code == 403
+    assert client.post(f"/job/{job_id}/ship", headers=BOB).status_code == 403
+    assert client.get(f"/job/{job_id}/status", headers=BOB).status_code == 200
+    assert client.post(f"/job/{job_id}/cancel", headers=ALICE).json()["job_state"] == "cancelled"
+    cancelled = client.get(f"/job/{job_id}/status", headers=ALICE).json()
+    assert cancelled["transitions"][-1]["actor"] == "alice"
+
+
+def test_serving_beyond_loopback_needs_tokens(tmp_path):
+    from railyard.api.app import create_app
+    from railyard.api.settings import Settings
+    from railyard.errors import UserError
+
+    with pytest.raises(UserError, match="serving beyond loopback needs --auth-tokens"):
+        create_app(Settings(host="0.0.0.0", db=str(tmp_path / "db.sqlite")))
