@@ -285,7 +285,7 @@ def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
-def _describe(error: dict[str, Any]) -> str:
+def describe_error(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -309,7 +309,7 @@ def parse_spec(raw: Any) -> TrainingSpec:
     try:
         return TrainingSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError([_describe(e) for e in exc.errors()]) from None
+        raise SpecError([describe_error(e) for e in exc.errors()]) from None
 
 
 def load_spec(path: str | Path) -> TrainingSpec:

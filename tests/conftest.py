@@ -16,6 +16,8 @@ import pytest
 from workflows.data import charges
 
 REPO = Path(__file__).resolve().parent.parent
+# No test may ask a cloud metadata service for credentials.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 SPECS = {name: REPO / "workflows" / name / "spec.json" for name in ("fraud", "logreg", "mlp")}
 
 

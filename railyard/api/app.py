@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from railyard.api.auth import TokenTable
 from railyard.api.body_limit import BodySizeLimit
@@ -15,6 +17,7 @@ from railyard.api.settings import Settings
 from railyard.api.store.db import make_engine, migrate, session_factory
 from railyard.launch.job import Executor
 from railyard.launch.resources import LaunchConfig, load_config
+from railyard.spec import describe_error
 
 
 def make_executor(settings: Settings, config: LaunchConfig) -> Executor:
@@ -25,6 +28,18 @@ def make_executor(settings: Settings, config: LaunchConfig) -> Executor:
     from railyard.launch.local import LocalExecutor
 
     return LocalExecutor(config, settings.jobs_dir)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with one line per problem; inside the spec, the same messages the trainer gives."""
+    detail = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        message = error["msg"]
+        if loc[:2] == ["body", "spec"]:
+            message = describe_error({**error, "loc": tuple(loc[2:])}).split(": ", 1)[-1]
+        detail.append({"loc": loc, "msg": message, "type": error["type"]})
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
@@ -61,6 +76,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.dispatcher = dispatcher
     app.state.metrics = metrics
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, validation_error)
     for module in (train, jobs, health, dashboard):
         app.include_router(module.router)
     return app

@@ -7,11 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from railyard.spec import TrainingSpec
+
 
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    spec: dict[str, Any] = Field(description="The training spec, exactly as the trainer takes it.")
+    spec: TrainingSpec = Field(description="The training spec, exactly as the trainer takes it.")
     binary: str = Field(min_length=1, max_length=1024, description="A Bazel target such as //workflows:fraud_train, a .pex path, or 'dev'.")
     workflow_modules: list[str] = Field(default_factory=list, max_length=20,
                                         description="Modules the trainer imports before looking up the workflow.")
@@ -69,6 +71,7 @@ class JobSummary(BaseModel):
     duration_seconds: float | None
     job_state: str
     reason: str | None
+    message: str | None
     owner: str
     project: str
     model_name: str

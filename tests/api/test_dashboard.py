@@ -51,8 +51,9 @@ def test_dashboard_lists_jobs_and_filters_by_state(tmp_path, charges_path, brows
         rows = {row.get_attribute("data-job-id"): row for row in browser.find_elements(By.CSS_SELECTOR, "tr.job")}
         assert set(rows) == {complete_id, failed_id}
         assert "COMPLETE" in rows[complete_id].text and "NOT SHIPPED" in rows[complete_id].text
-        assert "minutes" in rows[complete_id].text
-        assert "FAILED" in rows[failed_id].text and "DataError" in rows[failed_id].text
+        assert "seconds" in rows[complete_id].text
+        assert "FAILED" in rows[failed_id].text
+        assert "DataError: min_training_examples: There should be at least 100000000 examples" in rows[failed_id].text
         color = rows[failed_id].find_element(By.CSS_SELECTOR, ".state").value_of_css_property("background-color")
         assert color == "rgba(255, 235, 233, 1)"
         browser.save_screenshot(str(tmp_path / "jobs.png"))

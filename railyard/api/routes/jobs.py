@@ -46,7 +46,7 @@ def summary_of(job: Job) -> JobSummary:
         duration = max((end - start).total_seconds(), 0.0)
     return JobSummary(
         job_id=job.id, created_at=job.created_at, finished_at=job.finished_at, duration_seconds=duration,
-        job_state=job.state, reason=job.reason, owner=job.owner, project=job.project, model_name=job.model_name,
+        job_state=job.state, reason=job.reason, message=job.message, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, model_id=job.model_id, shipped=job.shipped,
     )
 

@@ -14,35 +14,14 @@ from railyard.api.deps import PrincipalDep, SessionDep
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
-from railyard.errors import DataError, SpecError, UserError
+from railyard.errors import DataError, UserError
 from railyard.launch.render import output_uri
 from railyard.pipeline.load import fingerprint
 from railyard.pipeline.run import plan
-from railyard.spec import TrainingSpec, parse_spec
+from railyard.spec import TrainingSpec
 
 router = APIRouter(tags=["training"])
 SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
-
-
-def spec_or_422(raw: dict) -> TrainingSpec:
-    try:
-        return parse_spec(raw)
-    except SpecError as exc:
-        detail = []
-        for problem in exc.problems:
-            path, _, message = problem.partition(": ")
-            detail.append({"loc": ["body", "spec", *_split_path(path)], "msg": message or problem, "type": "value_error"})
-        raise HTTPException(422, detail) from None
-
-
-def _split_path(path: str) -> list:
-    parts: list = []
-    for piece in path.replace("]", "").split("."):
-        name, *indexes = piece.split("[")
-        if name:
-            parts.append(name)
-        parts += [int(i) for i in indexes if i.isdigit()]
-    return parts
 
 
 def validate_against_data(spec: TrainingSpec) -> ValidateResponse:
@@ -56,7 +35,7 @@ def validate_against_data(spec: TrainingSpec) -> ValidateResponse:
 @router.post("/validate", response_model=ValidateResponse, responses=SPEC_ERRORS)
 def validate(body: TrainRequest) -> ValidateResponse:
     """Check the spec against its data without training: row counts after filters and split."""
-    return validate_against_data(spec_or_422(body.spec))
+    return validate_against_data(body.spec)
 
 
 @router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
@@ -70,12 +49,12 @@ def train(
     dry_run: Annotated[bool, Query(description="Validate against the data and return row counts; queue nothing.")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
-    spec = spec_or_422(body.spec)
+    spec = body.spec
     if not principal.may_act_as(spec.metadata.owner):
         raise HTTPException(403, f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
     if dry_run:
         return JSONResponse(validate_against_data(spec).model_dump(), status_code=200)
-    request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
         earlier = service.remembered_response(session, key=idempotency_key, principal=principal.owner)
         if earlier is not None:
