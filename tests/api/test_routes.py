@@ -148,3 +148,13 @@ def test_serving_beyond_loopback_needs_tokens(tmp_path):
 
     with pytest.raises(UserError, match="serving beyond loopback needs --auth-tokens"):
         create_app(Settings(host="0.0.0.0", db=str(tmp_path / "db.sqlite")))
+
+
+def test_concurrent_requests_with_one_idempotency_key_make_one_job(client, charges_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "race"}), range(8)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["job_id"] for r in responses}) == 1
+    assert len(client.get("/jobs").json()["jobs"]) == 1

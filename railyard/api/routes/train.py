@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from railyard.api.deps import PrincipalDep, SessionDep
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
@@ -30,6 +31,16 @@ def validate_against_data(spec: TrainingSpec) -> ValidateResponse:
     except (DataError, UserError) as exc:
         raise HTTPException(422, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}]) from None
     return ValidateResponse(**counts, compute_resource=spec.compute_resource.value)
+
+
+def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
+    """The first response to this Idempotency-Key, or None; 409 when the body differs from the first one."""
+    earlier = service.remembered_response(session, key=key, principal=principal)
+    if earlier is None:
+        return None
+    if earlier.request_hash != request_hash:
+        raise HTTPException(409, f"Idempotency-Key {key!r} was used with a different request body")
+    return JSONResponse(earlier.response, status_code=earlier.status_code)
 
 
 @router.post("/validate", response_model=ValidateResponse, responses=SPEC_ERRORS)
@@ -56,11 +67,9 @@ def train(
         return JSONResponse(validate_against_data(spec).model_dump(), status_code=200)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
-        earlier = service.remembered_response(session, key=idempotency_key, principal=principal.owner)
+        earlier = replay(session, idempotency_key, principal.owner, request_hash)
         if earlier is not None:
-            if earlier.request_hash != request_hash:
-                raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used with a different request body")
-            return JSONResponse(earlier.response, status_code=earlier.status_code)
+            return earlier
 
     settings, config = request.app.state.settings, request.app.state.launch_config
     job_id = str(uuid.uuid4())
@@ -80,6 +89,13 @@ def train(
     if idempotency_key:
         service.remember_response(session, key=idempotency_key, principal=principal.owner,
                                   request_hash=request_hash, status_code=202, response=response)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # a concurrent request with the same Idempotency-Key won the race
+        earlier = replay(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier
     request.app.state.metrics.created.labels(job.compute_resource).inc()
     return JSONResponse(response, status_code=202)
