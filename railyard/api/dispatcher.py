@@ -27,6 +27,7 @@ from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
 from railyard.launch import binary as binaries
 from railyard.launch.job import Executor, JobRequest, JobState
+from railyard.pipeline.load import fingerprint
 from railyard.spec import parse_spec
 from railyard.storage import open_store
 
@@ -91,6 +92,7 @@ class Dispatcher:
                 request = JobRequest(job.id, parse_spec(job.spec), binary, job.output,
                                      git_commit=binaries.stamped_commit(binary),
                                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
+                job.data_fingerprint = fingerprint(request.spec)  # what the data is as the job starts
                 self.executor.submit(request)
             except RailyardError as exc:
                 service.transition(session, job=job, state="failed", reason="LaunchFailed", message=str(exc), actor=ACTOR)

@@ -17,7 +17,6 @@ from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import DataError, UserError
 from railyard.launch.render import output_uri
-from railyard.pipeline.load import fingerprint
 from railyard.pipeline.run import plan
 from railyard.spec import TrainingSpec
 
@@ -82,7 +81,7 @@ def train(
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
         model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
         compute_resource=spec.compute_resource.value, spec=json.loads(spec.to_json()), spec_hash=spec.spec_hash(),
-        binary=body.binary, workflow_modules=body.workflow_modules, data_fingerprint=fingerprint(spec), output=output,
+        binary=body.binary, workflow_modules=body.workflow_modules, output=output,
     )
     service.create_job(session, job=job, actor=principal.owner)
     response = TrainResponse(job_id=job_id).model_dump()

@@ -1,0 +1,210 @@
+"""The API service under load, against an MLflow tracking server as the reference, in one run.
+
+    python -m bench.api_vs_mlflow [--jobs 100000] [--clients 16] [--seconds 15]
+
+Railyard: `railyard serve --no-dispatch` on SQLite with --jobs jobs already in
+the store; load: POST /train and GET /job/{id}/status. MLflow: `mlflow server`
+on SQLite (one worker, like Railyard); load: runs/create and runs/get. Each
+load runs for --seconds from --clients concurrent keep-alive clients in a
+separate process; it prints throughput and p50/p99 latency side by side.
+MLflow comes from bench/mlflow-requirements.txt in its own virtualenv
+(.cache/mlflow-venv), so that it does not enter the project's lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+MLFLOW_VENV = REPO / ".cache" / "mlflow-venv"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise SystemExit(f"server did not start:\n{log.read_text()[-3000:]}")
+
+
+def fill_store(db: Path, count: int, spec: dict) -> list[str]:
+    """Insert `count` finished jobs straight into the store, as a long-lived service would have."""
+    from railyard.api.store.db import make_engine, migrate
+    from railyard.api.store.models import Job, Transition
+
+    engine = make_engine(str(db))
+    migrate(engine)
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    now = time.time()
+    import datetime as dt
+
+    rows, transitions = [], []
+    for i, job_id in enumerate(ids):
+        created = dt.datetime.fromtimestamp(now - count + i, dt.timezone.utc)
+        rows.append(dict(id=job_id, created_at=created, updated_at=created, state="complete", owner="team-a", project="p",
+                         trainer="", model_name=f"model-{i % 100}", workflow="StripeFraudModel", compute_resource="CPU",
+                         spec=spec, spec_hash="0" * 64, binary="//workflows:fraud_train", workflow_modules=[], output=f"/x/{job_id}"))
+        transitions.append(dict(job_id=job_id, state="queued", at=created))
+        transitions.append(dict(job_id=job_id, state="complete", at=created))
+    with engine.begin() as connection:
+        connection.execute(Job.__table__.insert(), rows)
+        connection.execute(Transition.__table__.insert(), transitions)
+    engine.dispose()
+    return ids
+
+
+def _client_loop(kind: str, base: str, payload: dict, ids: list[str], until: float, latencies: list, errors: list) -> None:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        rng = random.Random()
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            try:
+                if kind == "railyard-create":
+                    response = client.post("/train", json=payload)
+                elif kind == "railyard-get":
+                    response = client.get(f"/job/{rng.choice(ids)}/status")
+                elif kind == "mlflow-create":
+                    response = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0", "start_time": int(time.time() * 1000)})
+                else:
+                    response = client.get("/api/2.0/mlflow/runs/get", params={"run_id": rng.choice(ids)})
+                ok = response.status_code < 400
+            except httpx.HTTPError:
+                ok = False
+            (latencies if ok else errors).append(time.perf_counter() - started)
+
+
+def _load_process(kind: str, base: str, payload: dict, ids: list[str], clients: int, seconds: float, queue) -> None:
+    latencies, errors = [], []
+    until = time.perf_counter() + seconds
+    threads = [threading.Thread(target=_client_loop, args=(kind, base, payload, ids, until, latencies, errors)) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put((latencies, len(errors)))
+
+
+def load(kind: str, base: str, payload: dict, ids: list[str], clients: int, seconds: float) -> dict:
+    queue = multiprocessing.get_context("fork").Queue()
+    process = multiprocessing.get_context("fork").Process(target=_load_process, args=(kind, base, payload, ids, clients, seconds, queue))
+    process.start()
+    latencies, errors = queue.get()
+    process.join()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_per_s": round(len(latencies) / seconds, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
+    }
+
+
+def start(argv: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(argv, cwd=REPO, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def ensure_mlflow() -> Path:
+    mlflow = MLFLOW_VENV / "bin" / "mlflow"
+    if not mlflow.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
+        subprocess.run([str(MLFLOW_VENV / "bin" / "pip"), "install", "--quiet", "-r", str(REPO / "bench" / "mlflow-requirements.txt")], check=True)
+    return mlflow
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="railyard-api-bench-"))
+    spec = json.loads((REPO / "workflows" / "fraud" / "spec.json").read_text())
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+              "stored_jobs": args.jobs, "clients": args.clients, "seconds": args.seconds}
+    try:
+        print(f"filling the Railyard store with {args.jobs:,} jobs ...", flush=True)
+        ids = fill_store(work / "railyard.db", args.jobs, spec)
+        port = free_port()
+        server = start([sys.executable, "-m", "railyard.cli", "serve", "--no-dispatch", "--port", str(port),
+                        "--db", str(work / "railyard.db"), "--jobs-dir", str(work / "jobs")], work / "railyard.log")
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz", server, work / "railyard.log")
+        body = {"spec": spec, "binary": "//workflows:fraud_train"}
+        try:
+            report["railyard_post_train"] = load("railyard-create", base, body, ids, args.clients, args.seconds)
+            report["railyard_get_status"] = load("railyard-get", base, body, ids, args.clients, args.seconds)
+        finally:
+            stop(server)
+
+        mlflow = ensure_mlflow()
+        port = free_port()
+        server = start([str(mlflow), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+                        "--default-artifact-root", str(work / "mlartifacts"), "--host", "127.0.0.1", "--port", str(port),
+                        "--workers", "1"], work / "mlflow.log")
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/health", server, work / "mlflow.log")
+        try:
+            run_ids = [httpx.post(f"{base}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+                       for _ in range(200)]
+            report["mlflow_create_run"] = load("mlflow-create", base, {}, run_ids, args.clients, args.seconds)
+            report["mlflow_get_run"] = load("mlflow-get", base, {}, run_ids, args.clients, args.seconds)
+        finally:
+            stop(server)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    report["create_ratio"] = round(report["railyard_post_train"]["throughput_per_s"] / report["mlflow_create_run"]["throughput_per_s"], 2)
+    report["get_ratio"] = round(report["railyard_get_status"]["throughput_per_s"] / report["mlflow_get_run"]["throughput_per_s"], 2)
+    (OUT / "api_vs_mlflow.json").write_text(json.dumps(report, indent=2))
+    print(f"\n{args.clients} clients for {args.seconds:g} s each, Railyard store holding {args.jobs:,} jobs ({report['machine']})")
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for name in ("railyard_post_train", "mlflow_create_run", "railyard_get_status", "mlflow_get_run"):
+        r = report[name]
+        print(f"{name:28}{r['throughput_per_s']:>10.1f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['errors']:>8}")
+    print(f"throughput ratio, create: {report['create_ratio']}x, get: {report['get_ratio']}x (target >= 3x, p99 < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()
