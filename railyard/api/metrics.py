@@ -22,8 +22,7 @@ class Metrics:
     def finished(self, job: Job) -> None:
         self.finished_jobs.labels(job.state, job.compute_resource).inc()
         if job.finished_at and job.created_at:
-            created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=job.finished_at.tzinfo)
-            self.duration.labels(job.compute_resource).observe((job.finished_at - created).total_seconds())
+            self.duration.labels(job.compute_resource).observe((job.finished_at - job.created_at).total_seconds())
 
     def render(self, counts: dict[str, int]) -> bytes:
         for state in ("queued", "running", "complete", "failed", "cancelled"):

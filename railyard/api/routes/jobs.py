@@ -40,10 +40,7 @@ def status_of(request: Request, job: Job) -> StatusResponse:
 def summary_of(job: Job) -> JobSummary:
     duration = None
     if job.started_at:
-        end = job.finished_at or utcnow()
-        start = job.started_at if job.started_at.tzinfo or not end.tzinfo else job.started_at.replace(tzinfo=end.tzinfo)
-        end = end if end.tzinfo or not start.tzinfo else end.replace(tzinfo=start.tzinfo)
-        duration = max((end - start).total_seconds(), 0.0)
+        duration = max(((job.finished_at or utcnow()) - job.started_at).total_seconds(), 0.0)
     return JobSummary(
         job_id=job.id, created_at=job.created_at, finished_at=job.finished_at, duration_seconds=duration,
         job_state=job.state, reason=job.reason, message=job.message, owner=job.owner, project=job.project, model_name=job.model_name,

@@ -92,7 +92,7 @@ def count_by_state(session: Session) -> dict[str, int]:
 
 def remembered_response(session: Session, *, key: str, principal: str) -> IdempotencyKey | None:
     record = session.get(IdempotencyKey, (key, principal))
-    if record is not None and _aware(record.created_at) < utcnow() - IDEMPOTENCY_TTL:
+    if record is not None and record.created_at < utcnow() - IDEMPOTENCY_TTL:
         session.delete(record)
         return None
     return record
@@ -107,8 +107,3 @@ def forget_expired_keys(session: Session) -> int:
     for record in expired:
         session.delete(record)
     return len(expired)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
