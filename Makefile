@@ -53,6 +53,7 @@ test-fast: $(STAMP)
 bench: $(STAMP) bazel
 	$(BIN)/python -m bench.trainer_vs_plain
 	$(BIN)/python -m bench.packaging
+	$(BIN)/python -m bench.api_vs_mlflow
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

@@ -14,7 +14,7 @@ from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
 from railyard.api.routes import dashboard, health, jobs, train
 from railyard.api.settings import Settings
-from railyard.api.store.db import make_engine, migrate, session_factory
+from railyard.api.store.db import make_engine, migrate, session_factory, write_lock
 from railyard.launch.job import Executor
 from railyard.launch.resources import LaunchConfig, load_config
 from railyard.spec import describe_error
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.engine = engine
+    app.state.write_lock = write_lock(engine)
     app.state.tokens = TokenTable.load(settings.auth_tokens) if settings.auth_tokens else None
     app.state.launch_config = config
     app.state.executor = executor

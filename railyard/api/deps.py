@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -13,12 +13,13 @@ from railyard.api.store import service
 from railyard.api.store.models import Job
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Async so that FastAPI runs it on the event loop: opening a session does no I/O.
     with request.app.state.sessions() as session:
         yield session
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     tokens = request.app.state.tokens
     if tokens is None:
         return ANONYMOUS

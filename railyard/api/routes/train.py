@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -43,15 +44,15 @@ def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse
 
 
 @router.post("/validate", response_model=ValidateResponse, responses=SPEC_ERRORS)
-def validate(body: TrainRequest) -> ValidateResponse:
+async def validate(body: TrainRequest) -> ValidateResponse:
     """Check the spec against its data without training: row counts after filters and split."""
-    return validate_against_data(body.spec)
+    return await run_in_threadpool(validate_against_data, body.spec)
 
 
 @router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
              responses={**SPEC_ERRORS, 401: {"description": "No valid token"}, 403: {"description": "Not this principal's owner or team"},
                         409: {"description": "Idempotency-Key reused with a different body"}})
-def train(
+async def train(
     body: TrainRequest,
     request: Request,
     session: SessionDep,
@@ -59,11 +60,13 @@ def train(
     dry_run: Annotated[bool, Query(description="Validate against the data and return row counts; queue nothing.")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
+    # Async on purpose: recording a job is a short local transaction, cheaper than a hop to the thread pool.
     spec = body.spec
     if not principal.may_act_as(spec.metadata.owner):
         raise HTTPException(403, f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
     if dry_run:
-        return JSONResponse(validate_against_data(spec).model_dump(), status_code=200)
+        counts = await run_in_threadpool(validate_against_data, spec)  # reads the data: off the event loop
+        return JSONResponse(counts.model_dump(), status_code=200)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
         earlier = replay(session, idempotency_key, principal.owner, request_hash)
@@ -89,7 +92,8 @@ def train(
         service.remember_response(session, key=idempotency_key, principal=principal.owner,
                                   request_hash=request_hash, status_code=202, response=response)
     try:
-        session.commit()
+        with request.app.state.write_lock:
+            session.commit()
     except IntegrityError:
         session.rollback()  # a concurrent request with the same Idempotency-Key won the race
         earlier = replay(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
