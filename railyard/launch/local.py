@@ -53,7 +53,7 @@ class LocalExecutor(Executor):
         request = {
             "job_id": job.job_id,
             "binary": {"path": job.binary.path, "sha256": job.binary.sha256, "target": job.binary.target},
-            "output": job.output,
+            "output": job.output if "://" in job.output else str(Path(job.output).absolute()),  # the trainer runs elsewhere
             "trainer_args": list(job.trainer_args),
             "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,

@@ -124,3 +124,13 @@ def test_launch_wait_exits_non_zero_on_failure(tmp_path, charges_path):
     )
     assert run.returncode == 1
     assert "failed: DataError: min_training_examples: There should be at least 1000000000 examples, got " in run.stdout.splitlines()[-1]
+
+
+def test_relative_output_is_where_the_submitter_meant(tmp_path, charges_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = example_spec("fraud", charges_path)
+    spec["train"]["custom_params"]["n_estimators"] = 10
+    executor = LocalExecutor(load_config(), "jobs")
+    executor.submit(JobRequest("rel-1", parse_spec(spec), resolve("dev"), "runs/rel-1"))
+    assert list(executor.watch("rel-1", timeout_seconds=120))[-1].state is JobState.complete
+    assert json.loads((tmp_path / "runs" / "rel-1" / "result.json").read_text())["status"]["job_id"] == "rel-1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
@@ -78,7 +79,7 @@ async def train(
     if settings.executor == "kubernetes":
         output = output_uri(config, job_id)
     else:
-        output = f"{settings.artifacts.rstrip('/')}/{job_id}"
+        output = settings.artifacts.rstrip("/") + f"/{job_id}" if "://" in settings.artifacts else str(Path(settings.artifacts).absolute() / job_id)
     job = Job(
         id=job_id, created_at=utcnow(), state="queued", submitted_by=principal.owner,
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
