@@ -32,7 +32,7 @@ def _from_checkout() -> dict | None:
     return {"git_commit": head.stdout.strip(), "git_dirty": bool(status.stdout.strip()), "source": "checkout"}
 
 
-def _sha256_of(path: str) -> str:
+def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -48,5 +48,5 @@ def build_info() -> dict:
     else:
         info.update(_from_checkout() or {})
     binary = os.environ.get("PEX")
-    info["binary_sha256"] = _sha256_of(binary) if binary and os.path.isfile(binary) else None
+    info["binary_sha256"] = sha256_file(binary) if binary and os.path.isfile(binary) else None
     return info

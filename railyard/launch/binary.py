@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -15,19 +14,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+from railyard.buildinfo import build_info, sha256_file
 from railyard.errors import UserError
 from railyard.launch.job import Binary
 
 DEV = "dev"
 REPO = Path(__file__).resolve().parent.parent.parent
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def bazel_command() -> list[str]:
@@ -70,8 +62,6 @@ def command(binary: Binary) -> list[str]:
 def stamped_commit(binary: Binary) -> str:
     """The commit stamped into a trainer binary, or this checkout's for `dev`."""
     if binary.path == DEV:
-        from railyard.buildinfo import build_info
-
         return build_info()["git_commit"]
     try:
         with zipfile.ZipFile(binary.path) as archive:

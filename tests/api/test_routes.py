@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.api.conftest import ALICE, BOB
-from tests.conftest import SPECS, example_spec
+from tests.conftest import example_spec
 
 
 def body(charges_path, **spec_overrides) -> dict:

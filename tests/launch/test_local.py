@@ -3,7 +3,6 @@ reasons as on Kubernetes, from real trainer processes."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time

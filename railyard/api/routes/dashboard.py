@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +10,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from railyard.api.deps import PrincipalDep, SessionDep, job_or_404
-from railyard.api.routes.jobs import status_of, summary_of
+from railyard.api.routes.jobs import result_file, status_of, summary_of
 from railyard.api.store import service
-from railyard.errors import RailyardError
-from railyard.storage import open_store
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -59,13 +56,8 @@ def job_list(
 @router.get("/ui/job/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep):
     job = job_or_404(session, job_id)
-    result = None
-    if job.state in service.FINISHED:
-        try:
-            result = json.loads(open_store(job.output).read_bytes("result.json"))
-        except (RailyardError, ValueError):
-            result = None
+    body = result_file(job)
     return templates.TemplateResponse(request, "job.html", {
-        "job": summary_of(job), "status": status_of(request, job), "result": (result or {}).get("result"),
-        "exception_info": (result or {}).get("exception_info") or job.exception_info,
+        "job": summary_of(job), "status": status_of(request, job), "result": body.get("result"),
+        "exception_info": body.get("exception_info") or job.exception_info,
     })

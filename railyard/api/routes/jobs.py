@@ -37,6 +37,16 @@ def status_of(request: Request, job: Job) -> StatusResponse:
     )
 
 
+def result_file(job: Job) -> dict:
+    """The finished job's result.json, or {} while it runs or when it wrote none."""
+    if job.state not in service.FINISHED:
+        return {}
+    try:
+        return json.loads(open_store(job.output).read_bytes("result.json"))
+    except (RailyardError, ValueError):
+        return {}
+
+
 def summary_of(job: Job) -> JobSummary:
     duration = None
     if job.started_at:
@@ -58,16 +68,11 @@ async def status(job_id: str, request: Request, session: SessionDep, principal: 
 def result(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> ResultResponse:
     """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings."""
     job = job_or_404(session, job_id)
-    body = None
-    if job.state in service.FINISHED:
-        try:
-            body = json.loads(open_store(job.output).read_bytes("result.json"))
-        except (RailyardError, ValueError):
-            body = None
+    body = result_file(job)
     return ResultResponse(
         status=status_of(request, job),
-        result=(body or {}).get("result") if job.state == "complete" else None,
-        exception_info=(body or {}).get("exception_info") or job.exception_info,
+        result=body.get("result") if job.state == "complete" else None,
+        exception_info=body.get("exception_info") or job.exception_info,
     )
 
 
