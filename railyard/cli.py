@@ -9,6 +9,8 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
     railyard status|result|cancel|ship|unship ID
     railyard logs ID [--follow]
     railyard jobs [--owner O] [--state S] ...
+Batch scoring:
+    railyard predict --model MODEL --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N]
 Tables for people by default; --json for scripts.
 
 TARGET_OR_PEX is a Bazel target (//workflows:fraud_train, built first), a
@@ -199,6 +201,16 @@ def cmd_action(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from railyard.pipeline.steps import peak_rss_bytes
+    from railyard.scoring import score_dataset
+
+    report = score_dataset(args.model, args.data, args.output, batch_rows=args.batch_rows, keep=tuple(args.keep))
+    print(f"scored {report.rows:,} rows in {report.batches} batches with {report.model_id} -> {report.output}; "
+          f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="railyard", description="Train models from training specs.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -241,6 +253,12 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--follow", action="store_true")
         else:
             sub.add_argument("--json", action="store_true")
+    predict = commands.add_parser("predict", help="score a parquet dataset with a trained model")
+    predict.add_argument("--model", required=True, help="model id, artifact path, or a run's output directory")
+    predict.add_argument("--data", required=True, help="parquet file, directory, or s3:// URI")
+    predict.add_argument("--output", required=True, help="parquet file to write (local path or s3:// URI)")
+    predict.add_argument("--batch-rows", type=int, default=100_000)
+    predict.add_argument("--keep", action="append", default=[], help="input column to copy into the output (repeatable)")
     jobs = commands.add_parser("jobs", help="list jobs, newest first")
     for flag in ("owner", "project", "model-name", "workflow", "state", "cursor"):
         jobs.add_argument(f"--{flag}")
@@ -250,7 +268,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "submit": cmd_submit, "status": cmd_status,
-            "result": cmd_result, "logs": cmd_logs, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
+            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
 
 
 def main(argv: list[str] | None = None) -> int:

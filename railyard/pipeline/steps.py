@@ -25,7 +25,8 @@ def _reset_peak() -> bool:
         return False
 
 
-def _peak_bytes() -> int:
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it started or since the last reset."""
     try:
         with open("/proc/self/status") as f:
             match = re.search(r"VmHWM:\s+(\d+) kB", f.read())
@@ -71,7 +72,7 @@ class StepRecorder:
             yield record
         finally:
             record.wall_seconds = round(time.perf_counter() - start, 4)
-            record.peak_memory_bytes = _peak_bytes()
+            record.peak_memory_bytes = peak_rss_bytes()
             self.steps.append(record)
             self.progress(f"[railyard] {record.summary()}")
 

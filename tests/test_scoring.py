@@ -1,0 +1,89 @@
+"""`railyard predict`: batch scoring in bounded memory, the model id in the output, and refusal of
+tampered artifacts and of data without the model's features."""
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import railyard
+from railyard.scoring import score_dataset
+from tests.conftest import REPO, example_spec, write_spec
+from workflows.data import charges
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, charges_path):
+    tmp = tmp_path_factory.mktemp("model")
+    spec = example_spec("fraud", charges_path)
+    spec["train"]["custom_params"]["n_estimators"] = 20
+    from railyard import trainer
+
+    assert trainer.main(["--spec", str(write_spec(tmp, spec)), "--output", str(tmp / "run")]) == 0
+    return tmp / "run"
+
+
+@pytest.fixture(scope="module")
+def million(tmp_path_factory):
+    return charges.write(1_000_000, tmp_path_factory.mktemp("big") / "charges.parquet", row_group_rows=50_000)
+
+
+def peak_rss_of_predict(model: str, data, output, batch_rows: int) -> int:
+    """Peak resident memory (bytes) of a `railyard predict` process, as it reports it (the kernel's VmHWM)."""
+    run = subprocess.run([sys.executable, "-m", "railyard.cli", "predict", "--model", model, "--data", str(data),
+                          "--output", str(output), "--batch-rows", str(batch_rows)], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return int(re.search(r"peak memory (\d+) MiB", run.stdout).group(1)) * 2**20
+
+
+def test_scores_match_the_holdout_and_record_the_model_id(trained, charges_path, tmp_path):
+    report = score_dataset(str(trained), str(charges_path), str(tmp_path / "scores.parquet"), batch_rows=3_000, keep=("charge_id",))
+    model = railyard.load_model(str(trained))
+    table = pq.read_table(tmp_path / "scores.parquet")
+    assert report.rows == table.num_rows == 20_000 and report.batches >= 7
+    assert table.schema.metadata[b"railyard.model_id"].decode() == model.model_id
+    frame = pd.read_parquet(charges_path)
+    np.testing.assert_allclose(table.column("score").to_numpy(), model.score(frame), rtol=1e-6)
+    assert table.column("charge_id").to_pylist() == frame["charge_id"].tolist()
+
+
+def test_one_million_rows_in_memory_bounded_by_the_batch(trained, million, tmp_path):
+    mib = 2**20
+    peaks = {}
+    for rows in (2_000, 200_000):
+        data = charges.write(rows, tmp_path / f"charges-{rows}.parquet", row_group_rows=50_000)
+        peaks[rows] = peak_rss_of_predict(str(trained), data, tmp_path / f"scores-{rows}.parquet", 10_000)
+    peaks[1_000_000] = peak_rss_of_predict(str(trained), million, tmp_path / "scores-1m.parquet", 10_000)
+    assert pq.read_metadata(tmp_path / "scores-1m.parquet").num_rows == 1_000_000
+    print("peak RSS by input rows:", {rows: f"{peak / mib:.0f} MiB" for rows, peak in peaks.items()})
+    assert peaks[1_000_000] - peaks[200_000] < 64 * mib  # five times the rows (same row groups), about the same memory
+    assert peaks[1_000_000] - peaks[2_000] < 160 * mib
+
+
+def test_tampered_artifact_is_refused_before_loading(trained, charges_path, tmp_path):
+    model_id = json.loads((trained / "result.json").read_text())["result"]["model_id"]
+    artifact = trained / "model" / model_id
+    copy = tmp_path / model_id
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    copy.write_bytes(bytes(data))
+    run = subprocess.run([sys.executable, "-m", "railyard.cli", "predict", "--model", str(copy), "--data", str(charges_path),
+                          "--output", str(tmp_path / "out.parquet")], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "refusing to load a tampered artifact" in run.stderr
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_missing_feature_columns_are_named(trained, tmp_path):
+    pd.DataFrame({"charge_amount": [1.0, 2.0]}).to_parquet(tmp_path / "thin.parquet")
+    run = subprocess.run([sys.executable, "-m", "railyard.cli", "predict", "--model", str(trained), "--data", str(tmp_path / "thin.parquet"),
+                          "--output", str(tmp_path / "out.parquet")], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "lacks the columns charge_type" in run.stderr
