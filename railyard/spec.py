@@ -232,6 +232,7 @@ class TrainingSpec(_Strict):
     holdout_sampling: HoldoutSampling
     train: Train
     compute_resource: ComputeResource = ComputeResource.CPU
+    allow_cpu_fallback: bool = False
     min_training_examples: int = Field(default=500, ge=1)
     output_path: str | None = None
 

@@ -35,6 +35,7 @@ class Workflow:
       classifier_features  train.classifier_features (list of column names)
       classifier_label     train.label (column name)
       compute_resource     "CPU", "GPU" or "HIGH_MEMORY"
+      device               "cuda" when a GPU run has one, else "cpu"
     """
 
     registry: ClassVar[dict[str, type["Workflow"]]] = {}
@@ -49,11 +50,13 @@ class Workflow:
         classifier_features: list[str] | None = None,
         classifier_label: str | None = None,
         compute_resource: str = "CPU",
+        device: str = "cpu",
     ):
         self.custom_params = dict(custom_params or {})
         self.classifier_features = list(classifier_features or [])
         self.classifier_label = classifier_label
         self.compute_resource = compute_resource
+        self.device = device
 
     def train(self, training_dataframe: pd.DataFrame, holdout_dataframe: pd.DataFrame) -> Any:
         """Fit and return a model (an estimator, a scikit-learn Pipeline, a torch Module...)."""

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from railyard.devices import resolve_device
 from railyard.errors import TrainingError
 from railyard.model import build_artifact
 from railyard.pipeline import evaluate as evaluation
@@ -71,6 +72,9 @@ def plan(spec: TrainingSpec) -> dict:
 
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder) -> dict:
     """Train, evaluate and persist; return the `result` block of result.json."""
+    device, warning = resolve_device(spec.compute_resource.value, spec.allow_cpu_fallback)
+    if warning:
+        recorder.progress(f"[railyard] warning: {warning}")
     table = load_and_filter(spec, recorder)
     features, label = spec.train.classifier_features, spec.train.label
     with recorder.step("split") as step:
@@ -86,6 +90,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         classifier_features=features,
         classifier_label=label,
         compute_resource=spec.compute_resource.value,
+        device=device,
     )
     with recorder.step("train") as step:
         step.rows_in = len(training)
@@ -131,6 +136,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         "metrics_path": metrics_path,
         "metrics": metrics,
         "workflow": workflow_cls.class_path(),
+        "device": device,
         "holdout_sampling": describe(spec.holdout_sampling),
         "training_rows": step_rows(recorder, "split", "training_rows"),
         "holdout_rows": step_rows(recorder, "split", "holdout_rows"),

@@ -1,4 +1,7 @@
-"""StripeFraudModel: the talk's example workflow, an XGBoost model in a scikit-learn Pipeline."""
+"""StripeFraudModel: the talk's example workflow, an XGBoost model in a scikit-learn Pipeline.
+
+On a GPU run XGBoost trains with device="cuda" (a CUDA build of XGBoost is needed: see the README).
+"""
 
 import xgboost
 from sklearn.pipeline import Pipeline
@@ -11,7 +14,7 @@ OBJECTIVE_ALIASES = {"reg:linear": "reg:squarederror"}
 
 class StripeFraudModel(Workflow):
     def train(self, training_dataframe, holdout_dataframe):
-        params = {"tree_method": "hist", "enable_categorical": True, **self.custom_params}
+        params = {"tree_method": "hist", "enable_categorical": True, "device": self.device, **self.custom_params}
         params["objective"] = OBJECTIVE_ALIASES.get(params.get("objective"), params.get("objective", "reg:squarederror"))
         pipeline = Pipeline([("boosted", xgboost.XGBRegressor(**params))])
         return pipeline.fit(

@@ -5,7 +5,7 @@ category columns one-hot encoded with a slot for unseen values. A binary label
 is fit with a logistic loss and scored as P(label=1); any other label is
 fit as a regression. `custom_params`: hidden_sizes (default [64, 32]), epochs
 (5), learning_rate (0.001), batch_size (1024), seed (0). Runs on CUDA when
-compute_resource is GPU and a CUDA device is present, else on the CPU.
+compute_resource is GPU (Railyard has checked that a CUDA device is visible).
 """
 
 import numpy as np
@@ -61,11 +61,6 @@ def _is_category(series: pd.Series) -> bool:
 
 
 class TabularMLPModel(Workflow):
-    def device(self) -> torch.device:
-        if self.compute_resource == "GPU" and torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-
     def train(self, training_dataframe, holdout_dataframe):
         params = {"hidden_sizes": [64, 32], "epochs": 5, "learning_rate": 1e-3, "batch_size": 1024, "seed": 0, **self.custom_params}
         torch.manual_seed(params["seed"])
@@ -81,7 +76,7 @@ class TabularMLPModel(Workflow):
         binary = set(pd.unique(labels.astype("float64"))) <= {0.0, 1.0}
         model = TabularMLP(numeric, categories, means, stds, list(params["hidden_sizes"]), binary)
 
-        device = self.device()
+        device = torch.device(self.device)
         model.to(device)
         x = model.encode(features).to(device)
         y = torch.from_numpy(labels.to_numpy(dtype=np.float32)).to(device)
