@@ -3,8 +3,9 @@
 A workflow implements one method, `train(training_dataframe, holdout_dataframe)`,
 and returns a fitted model. Railyard does everything around it: loading,
 filtering, splitting, scoring the holdout set, evaluating and persisting the
-model. Both DataFrames hold the `classifier_features` columns and the label
-column; string columns arrive as pandas `category`.
+model. Both DataFrames hold the `classifier_features` columns, the label
+column and `data.date_column` when the spec names one; string columns arrive
+as pandas `category`.
 
 Workflows are looked up by class name: first among classes already imported
 (for example through `--workflow-module`), then in the modules of the
@@ -36,6 +37,7 @@ class Workflow:
       classifier_label     train.label (column name)
       compute_resource     "CPU", "GPU" or "HIGH_MEMORY"
       device               "cuda" when a GPU run has one, else "cpu"
+      date_column          data.date_column (None when the spec names none)
     """
 
     registry: ClassVar[dict[str, type["Workflow"]]] = {}
@@ -51,19 +53,27 @@ class Workflow:
         classifier_label: str | None = None,
         compute_resource: str = "CPU",
         device: str = "cpu",
+        date_column: str | None = None,
     ):
         self.custom_params = dict(custom_params or {})
         self.classifier_features = list(classifier_features or [])
         self.classifier_label = classifier_label
         self.compute_resource = compute_resource
         self.device = device
+        self.date_column = date_column
 
     def train(self, training_dataframe: pd.DataFrame, holdout_dataframe: pd.DataFrame) -> Any:
         """Fit and return a model (an estimator, a scikit-learn Pipeline, a torch Module...)."""
         raise NotImplementedError(f"{type(self).__name__} must implement train()")
 
+    def feature_columns(self) -> list[str]:
+        """The columns a fitted model reads when scoring (recorded with the model)."""
+        return list(self.classifier_features)
+
     def score(self, model: Any, features: pd.DataFrame):
-        """Scores for rows of `features`: P(label=1) for classifiers, predictions otherwise."""
+        """Scores for rows of `features`: P(label=1) for binary classifiers, the predicted class for
+        multi-class ones, predictions otherwise. A DataFrame may be returned: its first column is
+        the score that is evaluated, and every column goes to scores.tsv."""
         return default_score(model, features)
 
     @classmethod
@@ -74,7 +84,10 @@ class Workflow:
 def default_score(model: Any, features: pd.DataFrame):
     if hasattr(model, "predict_proba"):
         probabilities = model.predict_proba(features)
-        return probabilities[:, 1] if probabilities.ndim == 2 else probabilities
+        if probabilities.ndim == 1:
+            return probabilities
+        if probabilities.shape[1] == 2:
+            return probabilities[:, 1]
     return model.predict(features)
 
 

@@ -18,7 +18,9 @@ from workflows.data import charges
 REPO = Path(__file__).resolve().parent.parent
 # No test may ask a cloud metadata service for credentials.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+# Example specs that train on the sample charges, and the others (text, time series).
 SPECS = {name: REPO / "workflows" / name / "spec.json" for name in ("fraud", "logreg", "mlp")}
+OTHER_SPECS = {name: REPO / "workflows" / name / "spec.json" for name in ("fasttext", "prophet")}
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +36,7 @@ def partitioned_charges_path(tmp_path_factory) -> Path:
 
 def example_spec(name: str, data_path: Path | str, **overrides) -> dict:
     """The example spec `name` pointed at `data_path`, with top-level keys replaced by overrides."""
-    spec = json.loads(SPECS[name].read_text())
+    spec = json.loads({**SPECS, **OTHER_SPECS}[name].read_text())
     for source in spec["data"]["features"]:
         source["path"] = str(data_path)
     spec.update(copy.deepcopy(overrides))

@@ -95,3 +95,62 @@ def test_two_sources_joined_on_keys(tmp_path, charges_path):
     result = read_result(output)["result"]
     assert result["training_rows"] + result["holdout_rows"] == 20_000
     assert result["metrics"]["roc_auc"] > 0.65
+
+
+@pytest.fixture(scope="module")
+def descriptions_path(tmp_path_factory):
+    from workflows.data import descriptions
+
+    return descriptions.write(12_000, tmp_path_factory.mktemp("text") / "descriptions.parquet")
+
+
+@pytest.fixture(scope="module")
+def volumes_path(tmp_path_factory):
+    from workflows.data import volumes
+
+    return volumes.write(730, tmp_path_factory.mktemp("series") / "volumes.parquet")
+
+
+def train_example(name: str, data_path, tmp_path, **changes) -> tuple[dict, dict]:
+    spec = example_spec(name, data_path)
+    for key, value in changes.items():
+        spec["train"][key] = value
+    if "label" in changes:
+        spec["data"]["features"][0]["names"][-1] = changes["label"]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    output = tmp_path / "run"
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(output)]) == 0
+    return spec, read_result(output)["result"]
+
+
+@pytest.mark.slow
+def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
+    _, result = train_example("fasttext", descriptions_path, tmp_path / "multi")
+    assert result["metrics"]["kind"] == "multiclass_classification"
+    assert result["metrics"]["accuracy"] > 0.6 and result["metrics"]["macro_f1"] > 0.6
+    model = railyard.load_model(str(tmp_path / "multi" / "run"))
+    assert model.manifest["model"]["format"] == "fasttext"
+    rows = pd.read_parquet(descriptions_path).head(200)
+    assert set(model.score(rows)) <= {"food", "retail", "software", "travel"}
+
+    _, binary = train_example("fasttext", descriptions_path, tmp_path / "binary", label="is_disputed")
+    assert binary["metrics"]["kind"] == "binary_classification" and binary["metrics"]["roc_auc"] > 0.8
+    scores = pd.read_csv(binary["evaluation_holdout_data_path"], sep="\t")["score"].to_numpy()
+    reloaded = railyard.load_model(str(tmp_path / "binary" / "run"))
+    holdout = pd.read_parquet(descriptions_path)
+    mask = np.random.default_rng(3).random(len(holdout)) < 0.2  # the spec's RANDOM split
+    np.testing.assert_allclose(reloaded.score(holdout[mask]), scores, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_prophet_forecast(tmp_path, volumes_path):
+    spec, result = train_example("prophet", volumes_path, tmp_path)
+    metrics = result["metrics"]
+    assert metrics["kind"] == "regression" and metrics["mape"] < 0.05
+    forecast = pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")
+    assert list(forecast.columns) == ["yhat", "yhat_lower", "yhat_upper"] and len(forecast) == 92
+    assert (forecast.yhat_lower <= forecast.yhat).all() and (forecast.yhat <= forecast.yhat_upper).all()
+    model = railyard.load_model(str(tmp_path / "run"))
+    assert model.manifest["model"]["format"] == "prophet" and model.features == ["day", "marketing_spend"]
+    horizon = pd.read_parquet(volumes_path).iloc[-92:]
+    np.testing.assert_allclose(model.score(horizon)["yhat"].to_numpy(), forecast.yhat.to_numpy(), rtol=1e-6)

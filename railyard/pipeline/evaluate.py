@@ -3,7 +3,9 @@
 A label with two values (0/1 or booleans) is evaluated as a binary
 classification whatever the objective: the talk's fraud model is an
 `XGBRegressor` on a 0/1 label, and its scores are ranked like probabilities.
-Any other label is evaluated as a regression.
+Scores that are class names (or a label that is not numeric) are evaluated as
+a multi-class classification (accuracy, macro F1). Anything else is a
+regression (RMSE, MAE, MAPE, R²).
 """
 
 from __future__ import annotations
@@ -56,24 +58,46 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
 
 
 def regression_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
+    nonzero = labels != 0
     return {
         "kind": "regression",
         "rows": int(labels.size),
         "rmse": float(np.sqrt(skm.mean_squared_error(labels, scores))),
         "mae": float(skm.mean_absolute_error(labels, scores)),
+        "mape": float(np.mean(np.abs((labels[nonzero] - scores[nonzero]) / labels[nonzero]))) if nonzero.any() else None,
         "r2": float(skm.r2_score(labels, scores)) if labels.size > 1 else None,
     }
 
 
+def multiclass_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    return {
+        "kind": "multiclass_classification",
+        "rows": int(labels.size),
+        "classes": int(len(np.unique(labels))),
+        "accuracy": float(skm.accuracy_score(labels, predicted)),
+        "macro_f1": float(skm.f1_score(labels, predicted, average="macro")),
+    }
+
+
 def evaluate(labels: pd.Series, scores) -> dict:
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    """Metrics picked from the label and the scores: binary, multi-class (scores are predicted classes) or regression."""
+    scores = np.asarray(scores).reshape(-1)
     if scores.size != len(labels):
         raise ValueError(f"the workflow returned {scores.size} scores for {len(labels)} holdout rows")
-    if is_binary(labels):
-        return classification_metrics(labels.to_numpy(), scores)
-    return regression_metrics(labels.to_numpy(dtype=np.float64), scores)
+    if is_binary(labels) and scores.dtype.kind in "iufb":
+        return classification_metrics(labels.to_numpy(), scores.astype(np.float64))
+    if scores.dtype.kind not in "iuf" or not pd.api.types.is_numeric_dtype(labels):
+        return multiclass_metrics(labels.astype(str).to_numpy(), scores.astype(str))
+    return regression_metrics(labels.to_numpy(dtype=np.float64), scores.astype(np.float64))
+
+
+HEADLINES = {
+    "binary_classification": ("roc_auc", "pr_auc", "log_loss", "accuracy"),
+    "multiclass_classification": ("accuracy", "macro_f1"),
+    "regression": ("rmse", "mae", "mape", "r2"),
+}
 
 
 def headline(metrics: dict) -> str:
-    keys = ("roc_auc", "pr_auc", "log_loss", "accuracy") if metrics["kind"] == "binary_classification" else ("rmse", "mae", "r2")
+    keys = HEADLINES[metrics["kind"]]
     return ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if metrics.get(k) is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -77,9 +78,10 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         recorder.progress(f"[railyard] warning: {warning}")
     table = load_and_filter(spec, recorder)
     features, label = spec.train.classifier_features, spec.train.label
+    columns = list(dict.fromkeys(features + [label] + ([spec.data.date_column] if spec.data.date_column else [])))
     with recorder.step("split") as step:
         step.rows_in = table.num_rows
-        training, holdout = split(table.unify_dictionaries(), spec.holdout_sampling, features + [label])
+        training, holdout = split(table.unify_dictionaries(), spec.holdout_sampling, columns)
         del table
         step.rows_out = len(training) + len(holdout)
         step.details = {"training_rows": len(training), "holdout_rows": len(holdout)}
@@ -91,7 +93,9 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         classifier_label=label,
         compute_resource=spec.compute_resource.value,
         device=device,
+        date_column=spec.data.date_column,
     )
+    scored_columns = workflow.feature_columns()
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:
@@ -100,13 +104,14 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
         if model is None:
             raise TrainingError(f"{workflow_cls.__name__}.train returned None; it must return the fitted model")
-    feature_sample = training[features].head(0)
+    feature_sample = training[scored_columns].head(0)
     del training
 
     with recorder.step("evaluate") as step:
         step.rows_in = len(holdout)
         try:
-            scores = np.asarray(workflow.score(model, holdout[features]), dtype=np.float64).reshape(-1)
+            scored = workflow.score(model, holdout[scored_columns])
+            scores = scored.iloc[:, 0].to_numpy() if isinstance(scored, pd.DataFrame) else np.asarray(scored).reshape(-1)
             metrics = evaluation.evaluate(holdout[label], scores)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}: scoring the holdout set failed: {type(exc).__name__}: {exc}") from exc
@@ -123,7 +128,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             metadata=spec.metadata.model_dump(),
         )
         model_path = serialize.write_model(store, artifact, model_id)
-        scores_path, labels_path = serialize.write_holdout(store, scores, holdout[label])
+        scores_path, labels_path = serialize.write_holdout(store, scored, holdout[label])
         metrics_path = serialize.write_metrics(store, metrics)
         step.rows_out = len(scores)
         step.details = {"artifact_bytes": len(artifact)}

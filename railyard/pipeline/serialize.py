@@ -19,19 +19,28 @@ from railyard.storage import Store
 SCORES, LABELS, METRICS = "scores.tsv", "labels.tsv", "metrics.json"
 
 
-def _tsv(name: str, values: np.ndarray) -> bytes:
+def _tsv(columns: dict[str, np.ndarray]) -> bytes:
     sink = pa.BufferOutputStream()
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-    pacsv.write_csv(pa.table({name: values}), sink, write_options=options)
-    return f"{name}\n".encode() + sink.getvalue().to_pybytes()
+    pacsv.write_csv(pa.table(columns), sink, write_options=options)
+    return ("\t".join(columns) + "\n").encode() + sink.getvalue().to_pybytes()
 
 
-def write_holdout(store: Store, scores: np.ndarray, labels: pd.Series) -> tuple[str, str]:
-    label_values = labels.to_numpy()
-    if label_values.dtype == bool:
-        label_values = label_values.astype(np.int8)
-    scores_path = store.write_bytes(SCORES, _tsv("score", np.asarray(scores, dtype=np.float64)))
-    labels_path = store.write_bytes(LABELS, _tsv(str(labels.name), label_values))
+def _values(values) -> np.ndarray:
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values.astype(np.int8)
+    return values.astype(np.float64) if values.dtype.kind in "iuf" else values.astype(str)
+
+
+def write_holdout(store: Store, scores, labels: pd.Series) -> tuple[str, str]:
+    """scores: one value per row, or a DataFrame whose columns all go to scores.tsv."""
+    if isinstance(scores, pd.DataFrame):
+        score_columns = {str(name): _values(scores[name].to_numpy()) for name in scores.columns}
+    else:
+        score_columns = {"score": _values(np.asarray(scores).reshape(-1))}
+    scores_path = store.write_bytes(SCORES, _tsv(score_columns))
+    labels_path = store.write_bytes(LABELS, _tsv({str(labels.name): _values(labels.to_numpy())}))
     return scores_path, labels_path
 
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from railyard.errors import ModelFormatError
-from railyard.model.formats import pickle_format, pipeline_format, torch_format, xgboost_format
+from railyard.model.formats import (
+    fasttext_format,
+    pickle_format,
+    pipeline_format,
+    prophet_format,
+    torch_format,
+    xgboost_format,
+)
 
-FORMATS = [xgboost_format, torch_format, pipeline_format, pickle_format]
+FORMATS = [xgboost_format, torch_format, fasttext_format, prophet_format, pipeline_format, pickle_format]
 _BY_NAME = {name: module for module in FORMATS for name in module.NAMES}
 
 

@@ -1,0 +1,30 @@
+"""ProphetForecast: a Prophet time-series forecast.
+
+`data.date_column` is Prophet's `ds`, the label its `y`, and the
+`classifier_features` are extra regressors; `custom_params` go to
+`Prophet(...)`. The DATE_RANGE holdout is the forecast horizon; scores.tsv
+holds the forecast with its interval.
+"""
+
+from prophet import Prophet
+
+from railyard import Workflow
+from railyard.model.forecast_model import ForecastModel
+
+
+class ProphetForecast(Workflow):
+    def feature_columns(self) -> list[str]:
+        return [self.date_column, *[c for c in self.classifier_features if c != self.date_column]]
+
+    def train(self, training_dataframe, holdout_dataframe):
+        if not self.date_column:
+            raise ValueError("ProphetForecast needs data.date_column: it is the series' time axis")
+        regressors = [c for c in self.classifier_features if c != self.date_column]
+        model = Prophet(**self.custom_params)
+        for name in regressors:
+            model.add_regressor(name)
+        wrapper = ForecastModel(model, self.date_column, regressors)
+        history = wrapper.frame(training_dataframe)
+        history["y"] = training_dataframe[self.classifier_label].to_numpy(dtype=float)
+        model.fit(history)
+        return wrapper
