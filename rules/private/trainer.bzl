@@ -97,12 +97,15 @@ def _railyard_trainer_test_impl(ctx):
         content = "\n".join([
             "#!/usr/bin/env bash",
             "set -euo pipefail",
-            "exec python3.11 %s --trainer %s --spec %s --target %s --rows %d --params '%s'" % (
+            "exec python3.11 %s --trainer %s --spec %s --target %s --data-module %s --data-args '%s' --metric %s --at-least %s --params '%s'" % (
                 ctx.file._driver.short_path,
                 ctx.executable.trainer.short_path,
                 ctx.file.spec.short_path,
                 str(ctx.attr.trainer.label),
-                ctx.attr.rows,
+                ctx.attr.data_module,
+                " ".join(ctx.attr.data_args),
+                ctx.attr.metric,
+                ctx.attr.at_least,
                 json.encode(ctx.attr.custom_params),
             ),
             "",
@@ -117,7 +120,10 @@ railyard_trainer_test = rule(
     attrs = {
         "trainer": attr.label(mandatory = True, executable = True, cfg = "target", doc = "The railyard_pex under test."),
         "spec": attr.label(mandatory = True, allow_single_file = [".json"], doc = "Training spec; its data paths are replaced."),
-        "rows": attr.int(default = 20000, doc = "Sample charges to generate."),
+        "data_module": attr.string(default = "workflows.data.charges", doc = "Sample-data generator module, run inside the trainer pex."),
+        "data_args": attr.string_list(default = ["--rows", "20000"], doc = "Its arguments besides --out."),
+        "metric": attr.string(default = "roc_auc", doc = "Holdout metric that must reach `at_least`."),
+        "at_least": attr.string(default = "0.6", doc = "Lowest acceptable value of `metric` (a number)."),
         "custom_params": attr.string_dict(doc = "Overrides of train.custom_params (JSON values), to keep the run short."),
         "_driver": attr.label(default = Label("//rules/private:smoke_test.py"), allow_single_file = True),
     },
@@ -132,6 +138,7 @@ def railyard_trainer(
         stamp = -1,
         smoke_spec = None,
         smoke_params = {},
+        smoke_data = None,
         **kwargs):
     """A trainer binary `<name>` (`<name>.pex`) and, given `smoke_spec`, its smoke test `<name>_test`.
 
@@ -144,6 +151,8 @@ def railyard_trainer(
       stamp: 1 always embed the git commit, 0 never, -1 follow `--stamp` (on in .bazelrc).
       smoke_spec: a training spec to run the binary with on generated sample data under `bazel test`.
       smoke_params: custom_params overrides (JSON values as strings) for the smoke test.
+      smoke_data: dict with the smoke test's `data_module`, `data_args`, `metric` and `at_least`
+        (default: 20,000 sample charges, ROC AUC at least 0.6).
       **kwargs: common attributes (visibility, tags) for the binary.
     """
     projects = []
@@ -169,4 +178,5 @@ def railyard_trainer(
             spec = smoke_spec,
             custom_params = smoke_params,
             size = "medium",
+            **(smoke_data or {})
         )
