@@ -16,7 +16,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # Bazel's outputs and caches stay inside the checkout.
 BAZEL := bazel --output_user_root=$(CURDIR)/.cache/bazel
 
-.PHONY: venv bazel demo test test-deps test-fast bench lock sample-data clean
+.PHONY: venv bazel demo test test-deps test-fast bench lock lock-gpu sample-data clean
 
 venv: $(STAMP)
 
@@ -59,6 +59,11 @@ lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links -o requirements.lock requirements.in
+
+lock-gpu: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements-gpu.lock requirements-gpu.in
 
 clean:
 	-$(BAZEL) clean --expunge

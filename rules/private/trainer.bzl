@@ -139,6 +139,7 @@ def railyard_trainer(
         smoke_spec = None,
         smoke_params = {},
         smoke_data = None,
+        wheelhouse = "@pypi",
         **kwargs):
     """A trainer binary `<name>` (`<name>.pex`) and, given `smoke_spec`, its smoke test `<name>_test`.
 
@@ -153,6 +154,7 @@ def railyard_trainer(
       smoke_params: custom_params overrides (JSON values as strings) for the smoke test.
       smoke_data: dict with the smoke test's `data_module`, `data_args`, `metric` and `at_least`
         (default: 20,000 sample charges, ROC AUC at least 0.6).
+      wheelhouse: the repository of locked wheels to take requirements from (@pypi_gpu for CUDA builds).
       **kwargs: common attributes (visibility, tags) for the binary.
     """
     projects = []
@@ -162,7 +164,7 @@ def railyard_trainer(
     railyard_pex(
         name = name,
         srcs = ["//railyard:srcs"] + workflow_srcs,
-        requirements = [wheel_label(p) for p in projects],
+        requirements = [wheel_label(p, wheelhouse) for p in projects],
         entry_point = entry_point,
         stamp = stamp,
         stamp_flag = select({
