@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +34,7 @@ from railyard.storage import open_store
 
 log = logging.getLogger("railyard.dispatcher")
 ACTOR = "dispatcher"
+PURGE_SECONDS = 3600
 
 
 class Dispatcher:
@@ -46,6 +48,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lock = threading.Lock()  # one tick at a time; cancel takes it too
+        self._last_purge = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="railyard-dispatcher", daemon=True)
@@ -70,6 +73,10 @@ class Dispatcher:
 
     def tick(self) -> None:
         with self.lock, self.sessions() as session:
+            if time.monotonic() - self._last_purge > PURGE_SECONDS:
+                service.forget_expired_keys(session)  # Idempotency-Keys live 24 hours
+                session.commit()
+                self._last_purge = time.monotonic()
             active = service.jobs_in_states(session, states=("queued", "running"))
             for job in active:
                 if job.dispatched_at is not None:

@@ -158,3 +158,25 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_job(client, charg
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["job_id"] for r in responses}) == 1
     assert len(client.get("/jobs").json()["jobs"]) == 1
+
+
+def test_idempotency_keys_expire_after_24_hours(app_factory, charges_path):
+    import datetime as dt
+
+    from railyard.api.store import service
+    from railyard.api.store.models import IdempotencyKey
+
+    client = app_factory(dispatch=False)
+    first = client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "old"}).json()["job_id"]
+    sessions = client.app.state.sessions
+    with sessions() as session:
+        record = session.get(IdempotencyKey, ("old", "anonymous"))
+        record.created_at = record.created_at - dt.timedelta(hours=25)
+        session.commit()
+    again = client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "old"}).json()["job_id"]
+    assert again != first  # the old key was forgotten: a new job
+    with sessions() as session:
+        record = session.get(IdempotencyKey, ("old", "anonymous"))
+        record.created_at = record.created_at - dt.timedelta(hours=25)
+        session.commit()
+        assert service.forget_expired_keys(session) == 1
