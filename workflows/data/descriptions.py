@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from railyard.storage import LocalStore
+from workflows.data import write_parquet
 
 CATEGORIES = {
     "travel": ["flight", "hotel", "airline", "booking", "taxi", "rail", "luggage", "resort"],
@@ -63,11 +62,7 @@ def table(rows: int, seed: int = 11) -> pa.Table:
 
 
 def write(rows: int, out: str | Path, seed: int = 11) -> Path:
-    out = Path(out)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table(rows, seed), sink, row_group_size=max(1_000, rows // 10))
-    LocalStore(out.parent).write_bytes(out.name, sink.getvalue().to_pybytes())
-    return out
+    return write_parquet(table(rows, seed), out, row_group_size=max(1_000, rows // 10))
 
 
 def main(argv: list[str] | None = None) -> None:

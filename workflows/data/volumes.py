@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from railyard.storage import LocalStore
+from workflows.data import write_parquet
 
 
 def table(days: int, seed: int = 5) -> pa.Table:
@@ -32,11 +31,7 @@ def table(days: int, seed: int = 5) -> pa.Table:
 
 
 def write(days: int, out: str | Path, seed: int = 5) -> Path:
-    out = Path(out)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table(days, seed), sink, row_group_size=90)
-    LocalStore(out.parent).write_bytes(out.name, sink.getvalue().to_pybytes())
-    return out
+    return write_parquet(table(days, seed), out, row_group_size=90)
 
 
 def main(argv: list[str] | None = None) -> None:
