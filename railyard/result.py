@@ -12,10 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from railyard.storage import Store
+from railyard.errors import RailyardError
+from railyard.storage import Store, open_store
 
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
 RESULT_FILE = "result.json"
+
+
+def read_result(location: str) -> dict | None:
+    """The result.json under an output location, or None where there is none (yet) or it cannot be read."""
+    try:
+        return json.loads(open_store(location).read_bytes(RESULT_FILE))
+    except (RailyardError, ValueError):
+        return None
 
 
 def now() -> str:

@@ -14,7 +14,6 @@ again; one whose process died meanwhile is reported failed by the executor.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -29,8 +28,8 @@ from railyard.errors import RailyardError
 from railyard.launch import binary as binaries
 from railyard.launch.job import Executor, JobRequest, JobState
 from railyard.pipeline.load import fingerprint
+from railyard.result import read_result
 from railyard.spec import parse_spec
-from railyard.storage import open_store
 
 log = logging.getLogger("railyard.dispatcher")
 ACTOR = "dispatcher"
@@ -125,9 +124,8 @@ class Dispatcher:
             self.metrics.finished(job)
 
     def _record_result(self, job: Job) -> None:
-        try:
-            result = json.loads(open_store(job.output).read_bytes("result.json"))
-        except (RailyardError, ValueError):
+        result = read_result(job.output)
+        if result is None:
             return
         job.model_id = (result.get("result") or {}).get("model_id")
         job.git_commit = result["status"].get("git_commit") or job.git_commit

@@ -43,6 +43,12 @@ class JobStatus:
     exit_code: int | None = None
     exception_info: dict | None = None
 
+    @classmethod
+    def trainer_failed(cls, exception_info: dict, exit_code: int | None) -> "JobStatus":
+        """A job the trainer itself failed, reported with its exception_info."""
+        return cls(JobState.failed, reason=exception_info["type"], message=exception_info["message"],
+                   exit_code=exit_code, exception_info=exception_info)
+
     def describe(self) -> str:
         parts = [self.state.value]
         if self.reason:

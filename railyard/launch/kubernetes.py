@@ -16,6 +16,7 @@ from railyard.launch.job import IMAGE_PULL_BACK_OFF, Executor, JobRequest, JobSt
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
 from railyard.launch.render import binary_uri, job_name, render
 from railyard.launch.resources import LaunchConfig
+from railyard.result import read_result
 from railyard.storage import is_s3_uri, open_store
 
 WATCH_SECONDS = 10
@@ -130,15 +131,8 @@ class KubernetesExecutor(Executor):
 
     def _with_exception_info(self, job: dict, status: JobStatus) -> JobStatus:
         output = job["metadata"]["annotations"].get("railyard.io/output")
-        try:
-            import json
-
-            info = json.loads(open_store(output).read_bytes("result.json")).get("exception_info")
-        except Exception:  # the result may never have been written
-            return status
-        if not info:
-            return status
-        return JobStatus(JobState.failed, reason=info["type"], message=info["message"], exit_code=status.exit_code, exception_info=info)
+        info = (read_result(output) or {}).get("exception_info") if output else None
+        return JobStatus.trainer_failed(info, status.exit_code) if info else status
 
     def logs(self, job_id: str) -> str:
         parts = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from railyard.launch.binary import command
 from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus
 from railyard.launch.local_state import write_state
+from railyard.result import read_result
 from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.1
@@ -66,12 +67,9 @@ def stop_group(process: subprocess.Popen, grace: float) -> None:
 def trainer_outcome(returncode: int, output: str) -> JobStatus:
     if returncode == 0:
         return JobStatus(JobState.complete, exit_code=0)
-    info = None
-    result = Path(output) / "result.json"
-    if "://" not in output and result.exists():
-        info = json.loads(result.read_text()).get("exception_info")
+    info = (read_result(output) or {}).get("exception_info")
     if info:
-        return JobStatus(JobState.failed, reason=info["type"], message=info["message"], exit_code=returncode, exception_info=info)
+        return JobStatus.trainer_failed(info, returncode)
     return JobStatus(JobState.failed, reason="Error", message=f"trainer exited with code {returncode}", exit_code=returncode)
 
 

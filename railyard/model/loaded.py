@@ -10,7 +10,6 @@ The bytes must hash to the id they are filed under before anything is unpickled.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from railyard.errors import DataError, ModelFormatError, StorageError
 from railyard.model.artifact import ArtifactReader, is_model_id, model_id
 from railyard.model.formats import load_object
 from railyard.model.formats.importing import import_class
+from railyard.result import read_result
 from railyard.storage import open_store
 
 DEFAULT_ROOT = "./railyard-runs"
@@ -83,13 +83,14 @@ def _find_by_id(ref: str, root: str) -> tuple[str, bytes]:
 def _read(uri: str) -> tuple[str, bytes, str | None]:
     """(source, bytes, expected id) for a run directory or an artifact path."""
     head, name = _split(uri)
-    parent, location = open_store(head), open_store(uri)
-    if location.exists("result.json"):
-        result = json.loads(location.read_bytes("result.json"))
+    result = read_result(uri)
+    if result is not None:
+        location = open_store(uri)
         expected = (result.get("result") or {}).get("model_id")
         if not expected:
             raise ModelFormatError(f"{uri}: this run has no model (job_state {result['status']['transition']['job_state']})")
         return location.url(f"{MODEL_DIR}/{expected}"), location.read_bytes(f"{MODEL_DIR}/{expected}"), expected
+    parent = open_store(head)
     return parent.url(name), parent.read_bytes(name), name if is_model_id(name) else None
 
 

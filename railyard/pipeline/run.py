@@ -84,8 +84,9 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         training, holdout = split(table.unify_dictionaries(), spec.holdout_sampling, columns)
         del table
         step.rows_out = len(training) + len(holdout)
-        step.details = {"training_rows": len(training), "holdout_rows": len(holdout)}
-    check_split_sizes(spec, len(training), len(holdout))
+        training_rows, holdout_rows = len(training), len(holdout)
+        step.details = {"training_rows": training_rows, "holdout_rows": holdout_rows}
+    check_split_sizes(spec, training_rows, holdout_rows)
 
     workflow = workflow_cls(
         custom_params=spec.train.custom_params,
@@ -143,11 +144,8 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         "workflow": workflow_cls.class_path(),
         "device": device,
         "holdout_sampling": describe(spec.holdout_sampling),
-        "training_rows": step_rows(recorder, "split", "training_rows"),
-        "holdout_rows": step_rows(recorder, "split", "holdout_rows"),
+        "training_rows": training_rows,
+        "holdout_rows": holdout_rows,
         "steps": recorder.as_list(),
     }
 
-
-def step_rows(recorder: StepRecorder, name: str, key: str) -> int:
-    return next(s.details[key] for s in recorder.steps if s.name == name)

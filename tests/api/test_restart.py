@@ -28,13 +28,18 @@ def env(tmp_path):
     }
 
 
+def start_and_wait_running(service: Service, charges_path, seconds: float) -> str:
+    job_id = httpx.post(f"{service.url}/train", json=slow_job(charges_path, seconds)).json()["job_id"]
+    service.wait_for(job_id, ("running",))
+    return job_id
+
+
 def test_kill_9_loses_nothing_and_runs_nothing_twice(tmp_path, charges_path, env):
     service = Service(tmp_path / "svc", env).start()
     try:
-        job_id = httpx.post(f"{service.url}/train", json=slow_job(charges_path, 6)).json()["job_id"]
-        queued_id = httpx.post(f"{service.url}/train", json=slow_job(charges_path, 0.5) | {"binary": "dev"}).json()["job_id"]
-        service.wait_for(job_id, ("running",))
-        service.kill()
+        job_id = start_and_wait_running(service, charges_path, 6)
+        queued_id = httpx.post(f"{service.url}/train", json=slow_job(charges_path, 0.5)).json()["job_id"]
+        service.kill()  # the second job may not even have been dispatched yet
 
         service = Service(tmp_path / "svc", env).start()
         finished = service.wait_for(job_id, ("complete", "failed", "cancelled"))
@@ -51,8 +56,7 @@ def test_kill_9_loses_nothing_and_runs_nothing_twice(tmp_path, charges_path, env
 def test_job_whose_process_died_while_the_service_was_down_fails_with_a_reason(tmp_path, charges_path, env):
     service = Service(tmp_path / "svc", env).start()
     try:
-        job_id = httpx.post(f"{service.url}/train", json=slow_job(charges_path, 60)).json()["job_id"]
-        service.wait_for(job_id, ("running",))
+        job_id = start_and_wait_running(service, charges_path, 60)
         service.kill()
         job_dir = tmp_path / "svc" / "jobs" / job_id
         os.kill(int((job_dir / "supervisor.pid").read_text()), signal.SIGKILL)
@@ -71,8 +75,7 @@ def test_job_whose_process_died_while_the_service_was_down_fails_with_a_reason(t
 def test_cancel_a_running_job_through_the_api(tmp_path, charges_path, env):
     service = Service(tmp_path / "svc", env).start()
     try:
-        job_id = httpx.post(f"{service.url}/train", json=slow_job(charges_path, 60)).json()["job_id"]
-        service.wait_for(job_id, ("running",))
+        job_id = start_and_wait_running(service, charges_path, 60)
         pgid = int((tmp_path / "svc" / "jobs" / job_id / "trainer.pgid").read_text())
         status = httpx.post(f"{service.url}/job/{job_id}/cancel", timeout=60).json()
         assert status["job_state"] == "cancelled"

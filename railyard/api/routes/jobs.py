@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -14,7 +13,7 @@ from railyard.api.schemas import JobsPage, JobSummary, ResultResponse, StatusRes
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
-from railyard.storage import open_store
+from railyard.result import read_result
 
 router = APIRouter(tags=["jobs"])
 NOT_FOUND = {404: {"description": "No such job"}}
@@ -39,12 +38,7 @@ def status_of(request: Request, job: Job) -> StatusResponse:
 
 def result_file(job: Job) -> dict:
     """The finished job's result.json, or {} while it runs or when it wrote none."""
-    if job.state not in service.FINISHED:
-        return {}
-    try:
-        return json.loads(open_store(job.output).read_bytes("result.json"))
-    except (RailyardError, ValueError):
-        return {}
+    return (read_result(job.output) or {}) if job.state in service.FINISHED else {}
 
 
 def summary_of(job: Job) -> JobSummary:

@@ -17,7 +17,7 @@ from railyard.api.deps import PrincipalDep, SessionDep
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
-from railyard.errors import DataError, UserError
+from railyard.errors import UserError
 from railyard.launch.render import output_uri
 from railyard.pipeline.run import plan
 from railyard.spec import TrainingSpec
@@ -29,7 +29,7 @@ SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of 
 def validate_against_data(spec: TrainingSpec) -> ValidateResponse:
     try:
         counts = plan(spec)
-    except (DataError, UserError) as exc:
+    except UserError as exc:
         raise HTTPException(422, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}]) from None
     return ValidateResponse(**counts, compute_resource=spec.compute_resource.value)
 
