@@ -4,11 +4,14 @@ Without the service:
     railyard render --spec SPEC --binary TARGET_OR_PEX [--job-id ID]
     railyard launch --spec SPEC --binary TARGET_OR_PEX [--backend local|kubernetes] [--wait]
 The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
-    railyard serve [--host H] [--port P] [--db URL] [--executor local|kubernetes] [--artifacts DIR] [--auth-tokens FILE]
-    railyard submit SPEC --binary TARGET [--wait]
+    railyard serve [--host H] [--port P] [--db URL] [--executor local|kubernetes] [--artifacts DIR] [--auth-tokens FILE] [--dev]
+    railyard publish TARGET_OR_PEX [--json]
+    railyard submit SPEC --binary NAME[@sha256:HEX] [--wait]
     railyard status|result|cancel|ship|unship ID
     railyard logs ID [--follow]
     railyard jobs [--owner O] [--state S] ...
+Operators:
+    railyard token new --owner O [--team T]... [--data-prefix P]... [--publish] [--admin]
 Batch scoring:
     railyard predict --model MODEL --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N]
 Tables for people by default; --json for scripts.
@@ -93,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from railyard.api.settings import Settings
 
     settings = Settings(host=args.host, port=args.port, executor=args.executor, auth_tokens=args.auth_tokens,
-                        launch_config=args.config, dispatch=not args.no_dispatch)
+                        launch_config=args.config, dispatch=not args.no_dispatch, dev=args.dev, metrics_open=args.metrics_open)
     if args.db:
         settings.db = args.db
     if args.artifacts:
@@ -122,6 +125,33 @@ def describe_status(status: dict) -> str:
     if status.get("message") and status["job_state"] == "failed":
         line += f": {status['message']}"
     return line
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    target = args.binary
+    path = binaries.build_target(target) if target.startswith("//") else Path(target)
+    if not path.is_file():
+        raise UserError(f"{target}: no such file; name a trainer .pex or a Bazel target such as //workflows:fraud_train")
+    published = _client().publish(path)
+    answer = {k: published[k] for k in ("name", "sha256", "ref", "git_commit")}
+    _print(answer, args.json, published["ref"])
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from railyard.api.auth import new_token, token_hash
+    from railyard.api.data_access import normalize_prefix
+
+    token = new_token()
+    entry = {"owner": args.owner, "teams": args.team}
+    if args.data_prefix:
+        entry["data_prefixes"] = [normalize_prefix(p) for p in args.data_prefix]
+    entry.update({flag: True for flag in ("publish", "admin") if getattr(args, flag)})
+    line = f"{json.dumps(token_hash(token))}: {json.dumps(entry)}"
+    _print({"token": token, "entry": {token_hash(token): entry}}, args.json,
+           f"token (give it to {args.owner}; it is shown only now): {token}\n"
+           f"entry for the tokens file (YAML; the file keeps only the token's hash):\n{line}")
+    return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -239,10 +269,27 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="resource classes file")
     serve.add_argument("--jobs-dir", help="where the local executor keeps its jobs (default: railyard-data/local-jobs)")
     serve.add_argument("--no-dispatch", action="store_true", help="accept and track jobs without running them")
+    serve.add_argument("--dev", action="store_true",
+                       help="one person on a laptop: also run Bazel targets, .pex paths and 'dev' (loopback only, no tokens)")
+    serve.add_argument("--metrics-open", action="store_true", help="serve /metrics without a token")
+
+    publish = commands.add_parser("publish", help="publish a trainer binary to the service (builds a Bazel target first)")
+    publish.add_argument("binary", metavar="TARGET_OR_PEX")
+    publish.add_argument("--json", action="store_true")
+
+    token = commands.add_parser("token", help="make a token for the tokens file")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    new = token_commands.add_parser("new", help="print a fresh token and its tokens-file entry")
+    new.add_argument("--owner", required=True)
+    new.add_argument("--team", action="append", default=[])
+    new.add_argument("--data-prefix", action="append", default=[], help="a path or URI prefix its jobs may read (repeatable)")
+    new.add_argument("--publish", action="store_true", help="may publish trainer binaries (CI)")
+    new.add_argument("--admin", action="store_true", help="sees and acts on every job")
+    new.add_argument("--json", action="store_true")
 
     submit = commands.add_parser("submit", help="submit a spec to the service")
     submit.add_argument("spec")
-    submit.add_argument("--binary", required=True)
+    submit.add_argument("--binary", required=True, help="a published binary: NAME, NAME@sha256:HEX or sha256:HEX")
     submit.add_argument("--wait", action="store_true")
     submit.add_argument("--workflow-module", action="append", default=[])
     submit.add_argument("--idempotency-key")
@@ -267,7 +314,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "submit": cmd_submit, "status": cmd_status,
+HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "status": cmd_status,
             "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
 
 

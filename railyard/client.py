@@ -46,6 +46,16 @@ class Client:
         body = {"spec": spec, "binary": binary, "workflow_modules": list(workflow_modules)}
         return self._request("POST", "/train", json=body, headers=headers).json()["job_id"]
 
+    def publish(self, path) -> dict:
+        """Stream a trainer pex to the service; the published binary's record."""
+        def chunks():
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    yield block
+
+        headers = {"Content-Type": "application/octet-stream"}
+        return self._request("POST", "/binaries", content=chunks(), headers=headers, timeout=None).json()
+
     def validate(self, spec: dict, binary: str) -> dict:
         return self._request("POST", "/validate", json={"spec": spec, "binary": binary}).json()
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from railyard.api.auth import TokenTable
 from railyard.api.body_limit import BodySizeLimit
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
-from railyard.api.routes import dashboard, health, jobs, train
+from railyard.api.deps import SignInRequired
+from railyard.api.planning import Planner
+from railyard.api.routes import binaries, dashboard, health, jobs, signin, train
 from railyard.api.settings import Settings
 from railyard.api.store.db import make_engine, migrate, session_factory, write_lock
+from railyard.binaries.store import BinaryStore
 from railyard.launch.job import Executor
 from railyard.launch.resources import LaunchConfig, load_config
 from railyard.spec import describe_error
@@ -42,6 +46,10 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def sign_in_first(request: Request, exc: SignInRequired) -> RedirectResponse:
+    return RedirectResponse(f"/signin?next={quote(exc.next_path)}", status_code=303)
+
+
 def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check()
@@ -51,7 +59,9 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     config = load_config(settings.launch_config)
     executor = executor or make_executor(settings, config)
     metrics = Metrics()
-    dispatcher = Dispatcher(sessions, executor, settings.concurrency, metrics, settings.poll_seconds)
+    binary_store = BinaryStore(settings.binaries_dir)
+    dispatcher = Dispatcher(sessions, executor, settings.concurrency, metrics, settings.poll_seconds,
+                            binary_store=binary_store, dev=settings.dev, fingerprint_seconds=settings.fingerprint_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -76,8 +86,11 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.executor = executor
     app.state.dispatcher = dispatcher
     app.state.metrics = metrics
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.binary_store = binary_store
+    app.state.planner = Planner(settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes})
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (train, jobs, health, dashboard):
+    app.add_exception_handler(SignInRequired, sign_in_first)
+    for module in (train, binaries, jobs, health, dashboard, signin):
         app.include_router(module.router)
     return app

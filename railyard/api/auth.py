@@ -1,19 +1,28 @@
-"""Bearer-token authentication and who may do what.
+"""Principals and the tokens file: who a bearer token is, and what it may reach.
 
-The tokens file (JSON or YAML) maps each token to a principal:
+The tokens file (JSON or YAML) maps each token, or better its SHA-256, to a principal:
 
-    "s3cr3t-token": {"owner": "alice", "teams": ["machine-learning-infrastructure"]}
+    "sha256:9f86d08…":                 # `railyard token new` prints a token and this entry
+      owner: alice
+      teams: [fraud]
+      data_prefixes: [/data/fraud/, "s3://ml-data/fraud/"]
+    "ci-token-0123456789abcdef": {owner: ci, teams: [], publish: true}
+    "sha256:2c26b46…": {owner: root, admin: true}
 
-A principal may submit jobs whose metadata.owner is itself or one of its teams,
-and cancel or ship only such jobs. Tokens are compared in constant time and are
-never logged. Without a tokens file every request acts as `anonymous`, which is
-allowed only on a loopback address.
+`admin` sees and acts on every job; `publish` may publish trainer binaries;
+`data_prefixes` are the path and URI prefixes the principal's specs may read
+(none: no data at all). Tokens are hashed as the file is read and compared in
+constant time; the service never holds or logs a token itself. Without a tokens
+file every request acts as `anonymous`, which is allowed only on loopback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,23 +30,82 @@ import yaml
 
 from railyard.errors import UserError
 
+HASHED = re.compile(r"^sha256:[0-9a-f]{64}$")
+MIN_TOKEN_CHARS = 16
+KEYS = {"owner", "teams", "admin", "publish", "data_prefixes"}
+
 
 @dataclass(frozen=True)
 class Principal:
     owner: str
     teams: tuple[str, ...] = field(default_factory=tuple)
+    admin: bool = False
+    publish: bool = False
+    data_prefixes: tuple[str, ...] = field(default_factory=tuple)
     anonymous: bool = False
+    token_hash: str = field(default="", repr=False, compare=False)
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.anonymous or self.admin
 
     def may_act_as(self, owner: str) -> bool:
-        return self.anonymous or owner == self.owner or owner in self.teams
+        """Whether jobs owned by `owner` are this principal's (its own or one of its teams')."""
+        return self.unrestricted or owner == self.owner or owner in self.teams
+
+    @property
+    def owners(self) -> tuple[str, ...] | None:
+        """The job owners this principal may see, or None for all of them."""
+        return None if self.unrestricted else (self.owner, *self.teams)
 
 
-ANONYMOUS = Principal(owner="anonymous", anonymous=True)
+ANONYMOUS = Principal(owner="anonymous", anonymous=True, publish=True)
+
+
+def token_hash(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "ryd_" + secrets.token_urlsafe(32)
+
+
+def _strings(path: Path, index: int, entry: dict, key: str) -> tuple[str, ...]:
+    value = entry.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UserError(f"--auth-tokens {path}: entry {index}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _principal(path: Path, index: int, key: str, entry) -> Principal:
+    if not isinstance(entry, dict) or not isinstance(entry.get("owner"), str) or not entry["owner"]:
+        raise UserError(f"--auth-tokens {path}: entry {index} needs an owner")
+    unknown = sorted(set(entry) - KEYS)
+    if unknown:
+        raise UserError(f"--auth-tokens {path}: entry {index}: unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(KEYS))}")
+    for flag in ("admin", "publish"):
+        if not isinstance(entry.get(flag, False), bool):
+            raise UserError(f"--auth-tokens {path}: entry {index}: {flag} must be true or false")
+    from railyard.api.data_access import normalize_prefix
+
+    try:
+        prefixes = tuple(normalize_prefix(p) for p in _strings(path, index, entry, "data_prefixes"))
+    except UserError as exc:
+        raise UserError(f"--auth-tokens {path}: entry {index}: {exc}") from None
+    if HASHED.match(key):
+        digest = key
+    elif len(key) >= MIN_TOKEN_CHARS and not key.startswith("sha256:"):
+        digest = token_hash(key)
+    else:
+        raise UserError(f"--auth-tokens {path}: entry {index}: expected a token of at least {MIN_TOKEN_CHARS} characters "
+                        "or sha256:<64 lowercase hex digits>")
+    return Principal(owner=entry["owner"], teams=_strings(path, index, entry, "teams"), admin=entry.get("admin", False),
+                     publish=entry.get("publish", False), data_prefixes=prefixes, token_hash=digest)
 
 
 class TokenTable:
-    def __init__(self, principals: dict[str, Principal]):
-        self._entries = [(token.encode(), principal) for token, principal in principals.items()]
+    def __init__(self, principals: list[Principal]):
+        self._entries = [(p.token_hash.encode(), p) for p in principals]
 
     @classmethod
     def load(cls, path: str | Path) -> "TokenTable":
@@ -48,19 +116,18 @@ class TokenTable:
         except (OSError, ValueError, yaml.YAMLError) as exc:
             raise UserError(f"--auth-tokens {path}: cannot read it: {exc}") from exc
         if not isinstance(raw, dict) or not raw:
-            raise UserError(f"--auth-tokens {path}: expected a mapping of token to {{owner, teams}}")
-        principals = {}
-        for i, (token, entry) in enumerate(raw.items()):
-            if not isinstance(entry, dict) or not isinstance(entry.get("owner"), str) or len(str(token)) < 16:
-                raise UserError(f"--auth-tokens {path}: entry {i + 1} needs a token of at least 16 characters and an owner")
-            principals[str(token)] = Principal(owner=entry["owner"], teams=tuple(entry.get("teams") or ()))
+            raise UserError(f"--auth-tokens {path}: expected a mapping of token (or sha256:HEX) to {{owner, teams, ...}}")
+        principals = [_principal(path, i + 1, str(key), entry) for i, (key, entry) in enumerate(raw.items())]
         return cls(principals)
 
-    def principal(self, presented: str) -> Principal | None:
-        """The principal of a token, checking every entry so that timing reveals nothing."""
-        presented_bytes = presented.encode()
+    def by_hash(self, digest: str) -> Principal | None:
+        """The principal of a token's hash, checking every entry so that timing reveals nothing."""
+        presented = digest.encode()
         found = None
-        for token, principal in self._entries:
-            if hmac.compare_digest(token, presented_bytes):
+        for known, principal in self._entries:
+            if hmac.compare_digest(known, presented):
                 found = principal
         return found
+
+    def principal(self, presented: str) -> Principal | None:
+        return self.by_hash(token_hash(presented))

@@ -1,16 +1,37 @@
-"""Dependencies the routes declare: a database session and the authenticated principal."""
+"""Dependencies the routes declare: a database session, the authenticated principal, and the jobs it may reach.
+
+A principal comes from the bearer token (API clients; every route accepts it)
+or from a browser's session cookie set at sign-in. A cookie-authenticated
+request that changes something must carry the session's CSRF token, in the
+`X-CSRF-Token` header or the `csrf_token` form field.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from railyard.api import access
 from railyard.api.auth import ANONYMOUS, Principal
 from railyard.api.store import service
+from railyard.api.store.browser_sessions import find_session
 from railyard.api.store.models import Job
+
+SESSION_COOKIE = "railyard_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+UNAUTHENTICATED = HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+class SignInRequired(Exception):
+    """A browser without a session asked for a page: send it to the sign-in page."""
+
+    def __init__(self, next_path: str):
+        self.next_path = next_path
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -19,28 +40,72 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a URL-encoded form post (the only kind the dashboard sends); {} for any other body."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=32)
+    return {name: values[0] for name, values in fields.items()}
+
+
+async def _csrf_ok(request: Request, expected: str) -> bool:
+    presented = request.headers.get("x-csrf-token")
+    if presented is None:
+        presented = (await form_fields(request)).get("csrf_token")
+    return isinstance(presented, str) and hmac.compare_digest(presented.encode(), expected.encode())
+
+
 async def get_principal(request: Request) -> Principal:
     tokens = request.app.state.tokens
     if tokens is None:
         return ANONYMOUS
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    principal = tokens.principal(presented.strip()) if scheme.lower() == "bearer" and presented else None
-    if principal is None:
-        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    return principal
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, presented = header.partition(" ")
+        principal = tokens.principal(presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
+        if principal is None:
+            raise UNAUTHENTICATED
+        return principal
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        with request.app.state.sessions() as session:
+            record = find_session(session, session_id=session_id[:128])
+        principal = tokens.by_hash(record.token_hash) if record else None
+        if principal is not None:
+            if request.method not in SAFE_METHODS and not await _csrf_ok(request, record.csrf_token):
+                raise HTTPException(403, "this form is missing its CSRF token; reload the page and try again")
+            request.state.csrf_token = record.csrf_token
+            request.state.session_id = session_id
+            return principal
+    raise UNAUTHENTICATED
+
+
+async def get_page_principal(request: Request) -> Principal:
+    """The principal of a dashboard page; a browser that is not signed in is sent to sign in."""
+    try:
+        return await get_principal(request)
+    except HTTPException as exc:
+        if exc.status_code == 401 and request.method in SAFE_METHODS:
+            raise SignInRequired(request.url.path) from None
+        raise
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PagePrincipalDep = Annotated[Principal, Depends(get_page_principal)]
 
 
-def job_or_404(session: Session, job_id: str) -> Job:
-    job = service.get_job(session, job_id=job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
-    return job
+def job_or_404(session: Session, job_id: str, principal: Principal) -> Job:
+    return access.authorize_job(principal, service.get_job(session, job_id=job_id), job_id)
 
 
-def require_owner(principal: Principal, job: Job, action: str) -> None:
-    if not principal.may_act_as(job.owner):
-        raise HTTPException(403, f"{principal.owner} may not {action} a job owned by {job.owner}")
+async def readable_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
+    return job_or_404(session, job_id, principal)
+
+
+async def readable_job_page(job_id: str, session: SessionDep, principal: PagePrincipalDep) -> Job:
+    return job_or_404(session, job_id, principal)
+
+
+JobDep = Annotated[Job, Depends(readable_job)]
+JobPageDep = Annotated[Job, Depends(readable_job_page)]

@@ -10,6 +10,11 @@ executor has it, and before dispatching the executor is asked whether it
 already has the job (then it is adopted, never started twice). Executors keep
 running jobs outside this process, so after a restart they are simply followed
 again; one whose process died meanwhile is reported failed by the executor.
+
+A job runs the published binary it was accepted with, from the binary store;
+only a `--dev` service resolves other binaries here. The data fingerprint is
+taken beside the dispatch, in a small pool, and dropped if it is late: a slow
+or hanging data source never holds up other jobs.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ import logging
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from railyard.api.metrics import Metrics
 from railyard.api.store import service
+from railyard.api.store.browser_sessions import forget_expired_sessions
 from railyard.api.store.models import Job, utcnow
-from railyard.errors import RailyardError
+from railyard.binaries.store import BinaryStore
+from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Executor, JobRequest, JobState
+from railyard.launch.job import Binary, Executor, JobRequest, JobState
 from railyard.pipeline.load import fingerprint
 from railyard.result import read_result
 from railyard.spec import parse_spec
@@ -34,11 +42,13 @@ from railyard.spec import parse_spec
 log = logging.getLogger("railyard.dispatcher")
 ACTOR = "dispatcher"
 PURGE_SECONDS = 3600
+FINGERPRINT_WORKERS = 2
 
 
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], executor: Executor, concurrency: dict[str, int],
-                 metrics: Metrics, poll_seconds: float = 0.5):
+                 metrics: Metrics, poll_seconds: float = 0.5, *, binary_store: BinaryStore | None = None,
+                 dev: bool = False, fingerprint_seconds: float = 30.0):
         self.sessions = sessions
         self.executor = executor
         self.concurrency = concurrency
@@ -48,6 +58,11 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self.lock = threading.Lock()  # one tick at a time; cancel takes it too
         self._last_purge = 0.0
+        self.binary_store = binary_store
+        self.dev = dev
+        self.fingerprint_seconds = fingerprint_seconds
+        self._fingerprints = ThreadPoolExecutor(FINGERPRINT_WORKERS, thread_name_prefix="railyard-fingerprint")
+        self._fingerprinting = threading.Semaphore(FINGERPRINT_WORKERS * 4)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="railyard-dispatcher", daemon=True)
@@ -57,6 +72,7 @@ class Dispatcher:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=30)
+        self._fingerprints.shutdown(wait=False, cancel_futures=True)
 
     @property
     def alive(self) -> bool:
@@ -74,6 +90,7 @@ class Dispatcher:
         with self.lock, self.sessions() as session:
             if time.monotonic() - self._last_purge > PURGE_SECONDS:
                 service.forget_expired_keys(session)  # Idempotency-Keys live 24 hours
+                forget_expired_sessions(session)
                 session.commit()
                 self._last_purge = time.monotonic()
             active = service.jobs_in_states(session, states=("queued", "running"))
@@ -94,11 +111,10 @@ class Dispatcher:
             log.info("job %s: adopted from the executor", job.id)  # dispatched before a crash
         except RailyardError:
             try:
-                binary = binaries.resolve(job.binary)
+                binary = self._binary(job)
                 request = JobRequest(job.id, parse_spec(job.spec), binary, job.output,
-                                     git_commit=binaries.stamped_commit(binary),
+                                     git_commit=job.git_commit or binaries.stamped_commit(binary),
                                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
-                job.data_fingerprint = fingerprint(request.spec)  # what the data is as the job starts
                 self.executor.submit(request)
             except RailyardError as exc:
                 service.transition(session, job=job, state="failed", reason="LaunchFailed", message=str(exc), actor=ACTOR)
@@ -106,7 +122,41 @@ class Dispatcher:
                 return
             job.binary_sha256 = binary.sha256 or None
             job.git_commit = request.git_commit
+            self._fingerprint_later(job.id, request.spec)
         job.dispatched_at = utcnow()
+
+    def _binary(self, job: Job) -> Binary:
+        store = self.binary_store
+        if job.binary_sha256 and store is not None and store.has(job.binary_sha256):
+            return Binary(path=str(store.path(job.binary_sha256)), sha256=job.binary_sha256, target=job.binary)
+        if not self.dev:
+            raise UserError(f"{job.binary} is not a published binary in this service's binary store")
+        return binaries.resolve(job.binary)
+
+    def _fingerprint_later(self, job_id: str, spec) -> None:
+        """Record what the data is as the job starts, unless fingerprinting is backed up or takes too long."""
+        if not self._fingerprinting.acquire(blocking=False):
+            log.warning("job %s: data fingerprint skipped, the fingerprint pool is busy", job_id)
+            return
+
+        def record() -> None:
+            try:
+                started = time.monotonic()
+                found = fingerprint(spec)
+                if time.monotonic() - started > self.fingerprint_seconds:
+                    log.warning("job %s: data fingerprint dropped, it took over %g s", job_id, self.fingerprint_seconds)
+                    return
+                with self.sessions() as session:
+                    job = service.get_job(session, job_id=job_id)
+                    if job is not None:
+                        job.data_fingerprint = found
+                        session.commit()
+            except Exception:
+                log.exception("job %s: data fingerprint failed", job_id)
+            finally:
+                self._fingerprinting.release()
+
+        self._fingerprints.submit(record)
 
     def _follow(self, session: Session, job: Job) -> None:
         try:

@@ -14,9 +14,10 @@ class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     spec: TrainingSpec = Field(description="The training spec, exactly as the trainer takes it.")
-    binary: str = Field(min_length=1, max_length=1024, description="A Bazel target such as //workflows:fraud_train, a .pex path, or 'dev'.")
+    binary: str = Field(min_length=1, max_length=1024, description="A published binary: NAME (the latest published), NAME@sha256:HEX or sha256:HEX. "
+                        "A service started with --dev also takes a Bazel target, a .pex path or 'dev'.")
     workflow_modules: list[str] = Field(default_factory=list, max_length=20,
-                                        description="Modules the trainer imports before looking up the workflow.")
+                                        description="Modules inside the binary that the trainer imports before looking up the workflow.")
 
 
 class TrainResponse(BaseModel):
@@ -90,3 +91,20 @@ class Health(BaseModel):
     status: str
     database: str
     dispatcher: str
+
+
+class BinaryOut(BaseModel):
+    name: str
+    sha256: str
+    ref: str
+    target: str
+    git_commit: str
+    git_dirty: bool | None
+    requirements: list[str]
+    size_bytes: int
+    publisher: str
+    published_at: dt.datetime
+
+
+class BinariesPage(BaseModel):
+    binaries: list[BinaryOut]

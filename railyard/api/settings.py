@@ -23,12 +23,26 @@ class Settings:
     jobs_dir: str = str(DATA_DIR / "local-jobs")
     dispatch: bool = True
     concurrency: dict[str, int] = field(default_factory=lambda: {"CPU": 2, "GPU": 1, "HIGH_MEMORY": 1})
+    binaries_dir: str = str(DATA_DIR / "binaries")
+    pex_root: str = str(DATA_DIR / "pex-root")
     max_body_bytes: int = 1 << 20
+    max_binary_bytes: int = 2 << 30
     poll_seconds: float = 0.5
+    dev: bool = False
+    metrics_open: bool = False
+    session_hours: float = 12.0
+    plan_seconds: float = 300.0
+    plan_memory_bytes: int = 8 << 30
+    plan_concurrency: int = 2
+    fingerprint_seconds: float = 30.0
 
     def check(self) -> None:
         if self.auth_tokens is None and not is_loopback(self.host):
             raise UserError(f"--host {self.host}: serving beyond loopback needs --auth-tokens FILE")
+        if self.dev and self.auth_tokens is not None:
+            raise UserError("--dev runs whatever a request names and is for one person: it cannot be combined with --auth-tokens")
+        if self.dev and not is_loopback(self.host):
+            raise UserError(f"--dev: serves only on a loopback address, not {self.host}")
         if self.executor not in ("local", "kubernetes"):
             raise UserError(f"--executor: expected local or kubernetes, got {self.executor!r}")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 
-from railyard.api.deps import SessionDep
+from railyard.api.deps import SessionDep, get_principal
 from railyard.api.schemas import Health
 from railyard.api.store import service
 
@@ -21,7 +21,14 @@ def healthz(request: Request, session: SessionDep) -> Health:
     return Health(status="ok", database="ok", dispatcher=dispatching)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics_reader(request: Request) -> None:
+    """Metrics need a token unless the operator opened them (`serve --metrics-open`)."""
+    if not request.app.state.settings.metrics_open:
+        await get_principal(request)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}},
+            dependencies=[Depends(metrics_reader)])
 def metrics(request: Request, session: SessionDep) -> Response:
     body = request.app.state.metrics.render(service.count_by_state(session))
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

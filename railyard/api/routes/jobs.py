@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from railyard.api.deps import PrincipalDep, SessionDep, job_or_404, require_owner
+from railyard.api.deps import JobDep, PrincipalDep, SessionDep
 from railyard.api.schemas import JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
+from railyard.launch.job import LOG_PAGE_BYTES
 from railyard.result import read_result
 
 router = APIRouter(tags=["jobs"])
@@ -53,15 +54,14 @@ def summary_of(job: Job) -> JobSummary:
 
 
 @router.get("/job/{job_id}/status", response_model=StatusResponse, responses=NOT_FOUND)
-async def status(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+async def status(request: Request, job: JobDep) -> StatusResponse:
     # Async on purpose: a primary-key read takes about a millisecond, less than a hop to the thread pool.
-    return status_of(request, job_or_404(session, job_id))
+    return status_of(request, job)
 
 
 @router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)
-def result(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> ResultResponse:
+def result(request: Request, job: JobDep) -> ResultResponse:
     """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings."""
-    job = job_or_404(session, job_id)
     body = result_file(job)
     return ResultResponse(
         status=status_of(request, job),
@@ -71,16 +71,16 @@ def result(job_id: str, request: Request, session: SessionDep, principal: Princi
 
 
 @router.get("/job/{job_id}/logs", response_class=PlainTextResponse, responses=NOT_FOUND)
-def logs(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
-         offset: Annotated[int, Query(ge=0)] = 0) -> PlainTextResponse:
-    """The trainer's log from byte `offset` on; the X-Log-Offset header is where the next read starts."""
-    job = job_or_404(session, job_id)
-    try:
-        text = request.app.state.executor.logs(job.id) if job.dispatched_at else ""
-    except RailyardError:
-        text = ""
-    data = text.encode()
-    return PlainTextResponse(data[offset:].decode(errors="replace"), headers={"X-Log-Offset": str(len(data))})
+def logs(request: Request, job: JobDep, offset: Annotated[int, Query(ge=0)] = 0,
+         limit: Annotated[int, Query(ge=1, le=LOG_PAGE_BYTES)] = LOG_PAGE_BYTES) -> PlainTextResponse:
+    """At most `limit` bytes of the trainer's log from byte `offset`; the X-Log-Offset header is where the next read starts."""
+    data, following = b"", offset
+    if job.dispatched_at:
+        try:
+            data, following = request.app.state.executor.read_log(job.id, offset, limit)
+        except RailyardError:
+            pass
+    return PlainTextResponse(data.decode(errors="replace"), headers={"X-Log-Offset": str(following)})
 
 
 @router.get("/jobs", response_model=JobsPage)
@@ -98,7 +98,7 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobsPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    where = service.JobFilter(owner, project, model_name, workflow, state, created_after, created_before)
+    where = service.JobFilter(owner, project, model_name, workflow, state, created_after, created_before, owners=principal.owners)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):
@@ -106,31 +106,30 @@ def list_jobs(
     return JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following)
 
 
-@router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses={**NOT_FOUND, 403: {"description": "Not your job"}})
-def cancel(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
-    job = job_or_404(session, job_id)
-    require_owner(principal, job, "cancel")
+@router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses=NOT_FOUND)
+def cancel(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
     request.app.state.dispatcher.cancel(job, session, principal.owner)
     return status_of(request, job)
 
 
-def _ship(job_id: str, request: Request, session, principal, shipped: bool) -> StatusResponse:
-    job = job_or_404(session, job_id)
-    require_owner(principal, job, "ship" if shipped else "unship")
+def _ship(job: Job, request: Request, session, principal, shipped: bool) -> StatusResponse:
     if shipped and job.state != "complete":
-        raise HTTPException(409, f"job {job_id} is {job.state}; only a complete job can be shipped")
+        raise HTTPException(409, f"job {job.id} is {job.state}; only a complete job can be shipped")
     job.shipped, job.shipped_by, job.shipped_at = shipped, principal.owner, utcnow()
     session.commit()
     return status_of(request, job)
 
 
-@router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 403: {"description": "Not your job"}, 409: {"description": "Not complete"}})
-def ship(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+@router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 409: {"description": "Not complete"}})
+def ship(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
     """Mark the job's model SHIPPED, recording who and when."""
-    return _ship(job_id, request, session, principal, True)
+    return _ship(job, request, session, principal, True)
 
 
-@router.post("/job/{job_id}/unship", response_model=StatusResponse, responses={**NOT_FOUND, 403: {"description": "Not your job"}})
-def unship(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> StatusResponse:
+@router.post("/job/{job_id}/unship", response_model=StatusResponse, responses=NOT_FOUND)
+def unship(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
     """Mark the job's model NOT SHIPPED, recording who and when."""
-    return _ship(job_id, request, session, principal, False)
+    return _ship(job, request, session, principal, False)
+
+
+ACTIONS = {"cancel": cancel, "ship": ship, "unship": unship}

@@ -13,25 +13,38 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from railyard.api.access import authorize_submission
+from railyard.api.auth import Principal
 from railyard.api.deps import PrincipalDep, SessionDep
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
+from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.errors import UserError
 from railyard.launch.render import output_uri
-from railyard.pipeline.run import plan
-from railyard.spec import TrainingSpec
 
 router = APIRouter(tags=["training"])
 SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
+ACCESS_ERRORS = {401: {"description": "No valid token"},
+                 403: {"description": "Not this principal's owner or team, or data outside its data prefixes"},
+                 503: {"description": "Every validation slot is busy"}}
 
 
-def validate_against_data(spec: TrainingSpec) -> ValidateResponse:
+def plan_on_data(request: Request, session, principal: Principal, body: TrainRequest) -> ValidateResponse:
+    """Check who may run what on which data, then let the trainer binary plan the spec in its own process."""
+    authorize_submission(principal, body.spec)
+    chosen = choose_binary(request, session, body)
     try:
-        counts = plan(spec)
+        command = trainer_command(chosen)
     except UserError as exc:
-        raise HTTPException(422, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}]) from None
-    return ValidateResponse(**counts, compute_resource=spec.compute_resource.value)
+        raise HTTPException(422, [{"loc": ["body", "binary"], "msg": str(exc), "type": "value_error"}]) from None
+    counts = request.app.state.planner.plan(command, body.spec, body.workflow_modules)
+    return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
+                            compute_resource=body.spec.compute_resource.value)
+
+
+def choose_binary(request: Request, session, body: TrainRequest) -> ChosenBinary:
+    return choose(session, request.app.state.binary_store, body.binary, body.workflow_modules, dev=request.app.state.settings.dev)
 
 
 def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
@@ -44,14 +57,14 @@ def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse
     return JSONResponse(earlier.response, status_code=earlier.status_code)
 
 
-@router.post("/validate", response_model=ValidateResponse, responses=SPEC_ERRORS)
-async def validate(body: TrainRequest) -> ValidateResponse:
+@router.post("/validate", response_model=ValidateResponse, responses={**SPEC_ERRORS, **ACCESS_ERRORS})
+def validate(body: TrainRequest, request: Request, session: SessionDep, principal: PrincipalDep) -> ValidateResponse:
     """Check the spec against its data without training: row counts after filters and split."""
-    return await run_in_threadpool(validate_against_data, body.spec)
+    return plan_on_data(request, session, principal, body)
 
 
 @router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
-             responses={**SPEC_ERRORS, 401: {"description": "No valid token"}, 403: {"description": "Not this principal's owner or team"},
+             responses={**SPEC_ERRORS, **ACCESS_ERRORS,
                         409: {"description": "Idempotency-Key reused with a different body"}})
 async def train(
     body: TrainRequest,
@@ -63,11 +76,11 @@ async def train(
 ):
     # Async on purpose: recording a job is a short local transaction, cheaper than a hop to the thread pool.
     spec = body.spec
-    if not principal.may_act_as(spec.metadata.owner):
-        raise HTTPException(403, f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
     if dry_run:
-        counts = await run_in_threadpool(validate_against_data, spec)  # reads the data: off the event loop
+        counts = await run_in_threadpool(plan_on_data, request, session, principal, body)  # waits on a subprocess
         return JSONResponse(counts.model_dump(), status_code=200)
+    authorize_submission(principal, spec)
+    chosen = choose_binary(request, session, body)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
         earlier = replay(session, idempotency_key, principal.owner, request_hash)
@@ -85,7 +98,8 @@ async def train(
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
         model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
         compute_resource=spec.compute_resource.value, spec=json.loads(spec.to_json()), spec_hash=spec.spec_hash(),
-        binary=body.binary, workflow_modules=body.workflow_modules, output=output,
+        binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
+        workflow_modules=body.workflow_modules, output=output,
     )
     service.create_job(session, job=job, actor=principal.owner)
     response = TrainResponse(job_id=job_id).model_dump()

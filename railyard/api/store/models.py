@@ -1,10 +1,10 @@
-"""Tables: jobs, their append-only state transitions, and idempotency keys."""
+"""Tables: jobs, their append-only state transitions, idempotency keys, published binaries, browser sessions."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -88,3 +88,29 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class PublishedBinary(Base):
+    __tablename__ = "binaries"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    target: Mapped[str] = mapped_column(String(512))
+    git_commit: Mapped[str] = mapped_column(String(64))
+    git_dirty: Mapped[bool | None] = mapped_column(Boolean)
+    requirements: Mapped[list] = mapped_column(JSON, default=list)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    publisher: Mapped[str] = mapped_column(String(256))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class BrowserSession(Base):
+    """A signed-in browser: the cookie holds a random id whose hash is the key; the token is never stored."""
+
+    __tablename__ = "browser_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(80))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

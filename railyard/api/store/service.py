@@ -50,6 +50,7 @@ class JobFilter:
     state: str | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    owners: tuple[str, ...] | None = None  # the owners the reader may see; None: all
 
 
 def encode_cursor(job: Job) -> str:
@@ -70,6 +71,8 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
         value = getattr(where, column)
         if value is not None:
             query = query.where(getattr(Job, column) == value)
+    if where.owners is not None:
+        query = query.where(Job.owner.in_(where.owners))
     if where.created_after:
         query = query.where(Job.created_at >= where.created_after)
     if where.created_before:

@@ -1,0 +1,44 @@
+"""Who may do what: the one place the service decides it, called by the dependencies before any handler.
+
+    read a job, change it (cancel, ship, unship)   its owner is the principal or one of its teams; admins: any
+    submit, validate, dry-run a spec               metadata.owner is the principal or one of its teams, and
+                                                   every data path lies under the principal's data_prefixes
+    publish a trainer binary                       principals with `publish: true`, and admins
+    list jobs, the dashboard                       only jobs the principal may read
+
+A job the principal may not read is answered as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+
+from railyard.api.auth import Principal
+from railyard.api.data_access import DataAccessDenied, check_data_access
+from railyard.api.store.models import Job
+from railyard.spec import TrainingSpec
+
+
+def may_read(principal: Principal, job: Job) -> bool:
+    return principal.may_act_as(job.owner)
+
+
+def authorize_job(principal: Principal, job: Job | None, job_id: str) -> Job:
+    """The job, or 404 when it does not exist or is not the principal's to see."""
+    if job is None or not may_read(principal, job):
+        raise HTTPException(404, f"no job {job_id}")
+    return job
+
+
+def authorize_submission(principal: Principal, spec: TrainingSpec) -> None:
+    if not principal.may_act_as(spec.metadata.owner):
+        raise HTTPException(403, f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
+    try:
+        check_data_access(spec, None if principal.anonymous else principal.data_prefixes)
+    except DataAccessDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+def authorize_publish(principal: Principal) -> None:
+    if not (principal.publish or principal.admin):
+        raise HTTPException(403, f"{principal.owner} may not publish binaries; that needs `publish: true` in the tokens file")

@@ -1,0 +1,77 @@
+"""Validate and dry run: the trainer binary plans the spec in a subprocess with a time and a memory limit.
+
+`<trainer> --plan --spec FILE` makes every check a run makes before training
+and prints the row counts as one line of JSON. Reading user data never happens
+in the API process, so a hostile spec can at worst fail its own request. At
+most `plan_concurrency` plans run at once; a request that finds them all busy
+for `BUSY_WAIT_SECONDS` gets 503.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from fastapi import HTTPException
+
+from railyard.api.settings import Settings
+from railyard.spec import TrainingSpec
+
+BUSY_WAIT_SECONDS = 30
+_OUTPUT_LIMIT = 64 * 1024
+
+
+def _problem(message: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["body", "spec"], "msg": message, "type": "value_error"}])
+
+
+class Planner:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.slots = threading.BoundedSemaphore(settings.plan_concurrency)
+
+    def _limits(self) -> None:
+        memory = self.settings.plan_memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    def plan(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
+        """The plan's row counts; 422 with the trainer's one-line message when the spec does not fit its data."""
+        if not self.slots.acquire(timeout=BUSY_WAIT_SECONDS):
+            raise HTTPException(503, "every validation slot is busy; try again shortly", headers={"Retry-After": "10"})
+        try:
+            return self._run(command, spec, workflow_modules)
+        finally:
+            self.slots.release()
+
+    def _run(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
+        seconds = self.settings.plan_seconds
+        with tempfile.TemporaryDirectory(prefix="railyard-plan-") as work:
+            spec_file = Path(work) / "spec.json"
+            spec_file.write_text(spec.to_json())
+            argv = command + ["--plan", "--spec", str(spec_file)]
+            for module in workflow_modules:
+                argv += ["--workflow-module", module]
+            env = {**os.environ, "TMPDIR": work, "PEX_ROOT": str(Path(self.settings.pex_root).absolute())}
+            try:
+                run = subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                     timeout=seconds, preexec_fn=self._limits)
+            except subprocess.TimeoutExpired:
+                raise _problem(f"checking the spec against its data took longer than {seconds:g} s") from None
+        lines = run.stdout[-_OUTPUT_LIMIT:].decode(errors="replace").strip().splitlines()
+        try:
+            answer = json.loads(lines[-1]) if lines else None
+        except ValueError:
+            answer = None
+        if run.returncode == 0 and isinstance(answer, dict) and "rows_in" in answer:
+            return answer
+        if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+            raise _problem(answer["error"])
+        if run.returncode < 0 or run.returncode == 137:
+            raise _problem(f"checking the spec against its data was stopped (signal {-run.returncode if run.returncode < 0 else 9}); "
+                           f"it may have needed more than {self.settings.plan_memory_bytes // 2**20} MiB")
+        raise _problem(f"checking the spec against its data failed (trainer exit code {run.returncode})")

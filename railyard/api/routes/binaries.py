@@ -1,0 +1,59 @@
+"""POST /binaries publishes a trainer pex; GET /binaries lists what was published."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from railyard.api.access import authorize_publish
+from railyard.api.deps import PrincipalDep, SessionDep
+from railyard.api.schemas import BinariesPage, BinaryOut
+from railyard.api.store import binaries as published
+from railyard.api.store.models import PublishedBinary
+from railyard.binaries.inspect import NotATrainer, build_info
+from railyard.binaries.reference import reference
+from railyard.binaries.store import TooLarge
+
+router = APIRouter(tags=["binaries"])
+
+
+def binary_out(binary: PublishedBinary) -> BinaryOut:
+    return BinaryOut(name=binary.name, sha256=binary.sha256, ref=reference(binary.name, binary.sha256), target=binary.target,
+                     git_commit=binary.git_commit, git_dirty=binary.git_dirty, requirements=binary.requirements,
+                     size_bytes=binary.size_bytes, publisher=binary.publisher, published_at=binary.published_at)
+
+
+@router.post("/binaries", status_code=201, response_model=BinaryOut,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+             responses={200: {"description": "These bytes were published already", "model": BinaryOut},
+                        403: {"description": "Not allowed to publish"}, 413: {"description": "Larger than the binary size limit"},
+                        422: {"description": "Not a Railyard trainer pex"}})
+async def publish(request: Request, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+    """Publish a trainer pex (the request body, streamed to disk). Its stamped build info is read without running it."""
+    authorize_publish(principal)
+    store, settings = request.app.state.binary_store, request.app.state.settings
+    try:
+        upload, sha256, size = await store.receive(request.stream(), settings.max_binary_bytes)
+    except TooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+    try:
+        info = await run_in_threadpool(build_info, upload)
+    except NotATrainer as exc:
+        upload.unlink()
+        raise HTTPException(422, [{"loc": ["body"], "msg": f"not a Railyard trainer pex: {exc}", "type": "value_error"}]) from None
+    await run_in_threadpool(store.keep, upload, sha256)
+    with request.app.state.write_lock:
+        binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=principal.owner)
+        session.commit()
+    return JSONResponse(binary_out(binary).model_dump(mode="json"), status_code=201 if new else 200)
+
+
+@router.get("/binaries", response_model=BinariesPage)
+def list_binaries(session: SessionDep, principal: PrincipalDep,
+                  name: Annotated[str | None, Query(max_length=128)] = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> BinariesPage:
+    """Published binaries, newest first."""
+    return BinariesPage(binaries=[binary_out(b) for b in published.list_binaries(session, name=name, limit=limit)])

@@ -1,0 +1,61 @@
+"""The binary store: published trainer pex files, content-addressed and read-only.
+
+    <root>/<sha256>.pex     mode 0555, written once by an atomic rename
+    <root>/incoming/        uploads while they stream in
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from railyard.errors import UserError
+
+
+class TooLarge(UserError):
+    """An upload over the size limit."""
+
+
+class BinaryStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).absolute()
+
+    def path(self, sha256: str) -> Path:
+        return self.root / f"{sha256}.pex"
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    async def receive(self, chunks: AsyncIterator[bytes], max_bytes: int) -> tuple[Path, str, int]:
+        """Stream an upload to a temporary file: (its path, sha256, size). The caller keeps or discards it."""
+        incoming = self.root / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=incoming, suffix=".part")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(f"the binary is larger than the limit of {max_bytes} bytes")
+                    digest.update(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            os.unlink(name)
+            raise
+        return Path(name), digest.hexdigest(), size
+
+    def keep(self, upload: Path, sha256: str) -> Path:
+        """Move a received upload to its content address (a no-op when those bytes are stored already)."""
+        target = self.path(sha256)
+        if target.exists():
+            upload.unlink()
+            return target
+        os.chmod(upload, 0o555)
+        os.replace(upload, target)
+        return target
