@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from railyard.api.app import create_app
 from railyard.api.settings import Settings
 from tests.conftest import free_port
+from tests.trainer_pex import build_fraud_trainer, build_small_trainer
 
 
 def _postgres_binaries() -> str | None:
@@ -61,7 +62,8 @@ def db_url(request, tmp_path):
 
 
 def settings_for(tmp_path, db: str, **overrides) -> Settings:
-    return Settings(db=db, artifacts=str(tmp_path / "runs"), jobs_dir=str(tmp_path / "jobs"), poll_seconds=0.2, **overrides)
+    return Settings(db=db, artifacts=str(tmp_path / "runs"), jobs_dir=str(tmp_path / "jobs"), binaries_dir=str(tmp_path / "binaries"),
+                    pex_root=str(tmp_path.parent / "pex-root"), poll_seconds=0.2, **overrides)
 
 
 @pytest.fixture
@@ -79,15 +81,45 @@ def app_factory(tmp_path, db_url):
         client.__exit__(None, None, None)
 
 
-@pytest.fixture
-def tokens_file(tmp_path):
-    path = tmp_path / "tokens.yaml"
-    path.write_text(
-        "alice-token-0123456789: {owner: alice, teams: [fraud-team]}\n"
-        "bob-token-000123456789: {owner: bob, teams: []}\n"
+@pytest.fixture(scope="session")
+def small_pex(tmp_path_factory) -> Path:
+    """A genuine trainer pex of the sources alone (it cannot train): for tests that publish and submit."""
+    return build_small_trainer(tmp_path_factory.mktemp("pex") / "small_train.pex")
+
+
+@pytest.fixture(scope="session")
+def fraud_pex() -> Path:
+    """The Bazel-built fraud trainer: for tests that run a published binary."""
+    return build_fraud_trainer()
+
+
+def tokens_yaml(data_dir: Path | str) -> str:
+    """Alice (team fraud-team, reads data_dir), Bob (no data), CI (publishes), an admin: bob's and the admin's tokens hashed."""
+    from railyard.api.auth import token_hash
+
+    return (
+        f"alice-token-0123456789: {{owner: alice, teams: [fraud-team], data_prefixes: [{str(data_dir)!r}]}}\n"
+        f"{token_hash('bob-token-000123456789')!r}: {{owner: bob, teams: []}}\n"
+        "ci-token-0123456789abcd: {owner: ci, publish: true}\n"
+        f"{token_hash('root-token-0123456789')!r}: {{owner: root, admin: true}}\n"
     )
+
+
+@pytest.fixture
+def tokens_file(tmp_path, charges_path):
+    path = tmp_path / "tokens.yaml"
+    path.write_text(tokens_yaml(charges_path.parent))
     return str(path)
 
 
 ALICE = {"Authorization": "Bearer alice-token-0123456789"}
 BOB = {"Authorization": "Bearer bob-token-000123456789"}
+CI = {"Authorization": "Bearer ci-token-0123456789abcd"}
+ADMIN = {"Authorization": "Bearer root-token-0123456789"}
+
+
+def publish(client, pex: Path, headers: dict | None = None) -> dict:
+    """Publish a trainer pex through POST /binaries, as `railyard publish` does."""
+    response = client.post("/binaries", content=pex.read_bytes(), headers={"Content-Type": "application/octet-stream", **(headers or {})})
+    assert response.status_code in (200, 201), response.text
+    return response.json()

@@ -15,12 +15,13 @@ from tests.conftest import REPO, free_port
 
 
 class Service:
-    def __init__(self, workdir: Path, env: dict | None = None, db: str | None = None):
+    def __init__(self, workdir: Path, env: dict | None = None, db: str | None = None, args: tuple[str, ...] = ("--dev",)):
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.db = db or str(workdir / "railyard.db")
+        self.args = tuple(args)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Service":
@@ -28,7 +29,7 @@ class Service:
         log = open(self.workdir / "service.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "railyard.cli", "serve", "--port", str(self.port), "--db", self.db,
-             "--artifacts", str(self.workdir / "runs"), "--jobs-dir", str(self.workdir / "jobs")],
+             "--artifacts", str(self.workdir / "runs"), "--jobs-dir", str(self.workdir / "jobs"), *self.args],
             cwd=REPO, env=self.env, stdout=log, stderr=log,
         )
         deadline = time.monotonic() + 60
@@ -49,10 +50,17 @@ class Service:
             self.process.terminate()
             self.process.wait(timeout=30)
 
-    def wait_for(self, job_id: str, states: tuple[str, ...], timeout: float = 180) -> dict:
+    def alive(self) -> bool:
+        """The process runs and answers /healthz."""
+        try:
+            return self.process.poll() is None and httpx.get(f"{self.url}/healthz", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_for(self, job_id: str, states: tuple[str, ...], timeout: float = 180, headers: dict | None = None) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = httpx.get(f"{self.url}/job/{job_id}/status", timeout=10).json()
+            status = httpx.get(f"{self.url}/job/{job_id}/status", headers=headers, timeout=10).json()
             if status["job_state"] in states:
                 return status
             time.sleep(0.3)

@@ -6,6 +6,7 @@ import shutil
 import httpx
 import pytest
 
+from tests.api.conftest import ALICE, BOB, CI, tokens_yaml
 from tests.api.service import Service
 from tests.conftest import example_spec
 
@@ -71,5 +72,45 @@ def test_dashboard_lists_jobs_and_filters_by_state(tmp_path, charges_path, brows
             assert step in steps
         browser.find_element(By.ID, "log-link").click()
         assert "[railyard] complete" in browser.find_element(By.TAG_NAME, "body").text
+
+        browser.get(f"{service.url}/ui/job/{failed_id}")  # a job the trainer failed has a page too
+        assert "DataError" in browser.find_element(By.CSS_SELECTOR, ".reason").text
+    finally:
+        service.stop()
+
+
+def test_browser_signs_in_sees_only_its_teams_jobs_and_signs_out(tmp_path, charges_path, browser, small_pex):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(tokens_yaml(charges_path.parent))
+    service = Service(tmp_path / "svc", args=("--auth-tokens", str(tokens), "--no-dispatch")).start()
+    try:
+        httpx.post(f"{service.url}/binaries", content=small_pex.read_bytes(), headers=CI).raise_for_status()
+        ids = {}
+        for who, owner in ((ALICE, "fraud-team"), (BOB, "bob")):
+            spec = example_spec("fraud", charges_path)
+            spec["metadata"]["owner"] = owner
+            spec["data"]["features"][0]["path"] = str(charges_path) if who is ALICE else "s3://nothing/x.parquet"
+            response = httpx.post(f"{service.url}/train", json={"spec": spec, "binary": "small_train"}, headers=who)
+            ids[owner] = response.json().get("job_id") if response.status_code == 202 else None
+        assert ids["bob"] is None  # bob has no data prefixes: he cannot submit at all
+
+        browser.get(f"{service.url}/ui/job/{ids['fraud-team']}")
+        assert "/signin" in browser.current_url
+        browser.find_element(By.ID, "token").send_keys("alice-token-0123456789")
+        browser.find_element(By.ID, "signin-button").click()
+        WebDriverWait(browser, 30).until(lambda driver: "/signin" not in driver.current_url)
+        assert browser.current_url == f"{service.url}/ui/job/{ids['fraud-team']}"
+        assert not any("alice-token" in c["value"] for c in browser.get_cookies())
+        browser.find_element(By.ID, "cancel-button").click()
+        WebDriverWait(browser, 30).until(lambda driver: "CANCELLED" in driver.find_element(By.TAG_NAME, "h2").text)
+        browser.get(service.url + "/")
+        assert [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.job")] == [ids["fraud-team"]]
+        browser.find_element(By.ID, "signout-button").click()
+        WebDriverWait(browser, 30).until(lambda driver: "/signin" in driver.current_url)
+        browser.get(service.url + "/")
+        assert "/signin" in browser.current_url
     finally:
         service.stop()

@@ -4,17 +4,17 @@ import json
 
 import pytest
 
-from tests.api.conftest import ALICE, BOB
+from tests.api.conftest import ADMIN, ALICE, BOB, CI, publish
 from tests.conftest import example_spec
 
 
 def body(charges_path, **spec_overrides) -> dict:
-    return {"spec": example_spec("fraud", charges_path, **spec_overrides), "binary": "//workflows:fraud_train"}
+    return {"spec": example_spec("fraud", charges_path, **spec_overrides), "binary": "dev"}
 
 
 @pytest.fixture
 def client(app_factory):
-    return app_factory(dispatch=False)
+    return app_factory(dispatch=False, dev=True)
 
 
 def test_train_returns_202_and_a_job_id_and_status_tracks_it(client, charges_path):
@@ -117,37 +117,84 @@ def test_health_metrics_and_openapi(client, charges_path):
 
 
 def test_request_body_size_limit(app_factory, charges_path):
-    client = app_factory(dispatch=False, max_body_bytes=2048)
+    client = app_factory(dispatch=False, dev=True, max_body_bytes=2048)
     response = client.post("/train", content=json.dumps(body(charges_path) | {"padding": "x" * 5000}),
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413
 
 
-def test_auth_401_and_403(app_factory, charges_path, tokens_file):
+def test_auth_401_404_and_scoped_reads(app_factory, charges_path, tokens_file, small_pex):
     client = app_factory(dispatch=False, auth_tokens=tokens_file)
     assert client.post("/train", json=body(charges_path)).status_code == 401
     assert client.get("/jobs", headers={"Authorization": "Bearer wrong-token-123456789"}).status_code == 401
     assert client.get("/jobs", headers={"Authorization": "Basic YWxpY2U6eA=="}).status_code == 401
-    # alice may submit as her team; bob may not
-    raw = body(charges_path)
+    assert client.get("/metrics").status_code == 401 and client.get("/healthz").status_code == 200
+    published = publish(client, small_pex, CI)
+    raw = body(charges_path) | {"binary": published["name"]}
     raw["spec"]["metadata"]["owner"] = "fraud-team"
+    # alice may submit as her team; bob may not (and has no data prefixes either)
     assert client.post("/train", json=raw, headers=BOB).status_code == 403
     job_id = client.post("/train", json=raw, headers=ALICE).json()["job_id"]
-    assert client.post(f"/job/{job_id}/cancel", headers=BOB).status_code == 403
-    assert client.post(f"/job/{job_id}/ship", headers=BOB).status_code == 403
-    assert client.get(f"/job/{job_id}/status", headers=BOB).status_code == 200
+    for verb in ("status", "result", "logs"):
+        assert client.get(f"/job/{job_id}/{verb}", headers=BOB).status_code == 404
+    for verb in ("cancel", "ship"):
+        assert client.post(f"/job/{job_id}/{verb}", headers=BOB).status_code == 404
+    assert client.get("/jobs", headers=BOB).json()["jobs"] == []
+    assert [j["job_id"] for j in client.get("/jobs", headers=ALICE).json()["jobs"]] == [job_id]
+    assert [j["job_id"] for j in client.get("/jobs", headers=ADMIN).json()["jobs"]] == [job_id]
+    status = client.get(f"/job/{job_id}/status", headers=ALICE).json()
+    assert status["binary_sha256"] == published["sha256"] and status["git_commit"] == published["git_commit"]
     assert client.post(f"/job/{job_id}/cancel", headers=ALICE).json()["job_state"] == "cancelled"
     cancelled = client.get(f"/job/{job_id}/status", headers=ALICE).json()
     assert cancelled["transitions"][-1]["actor"] == "alice"
 
 
-def test_serving_beyond_loopback_needs_tokens(tmp_path):
+def test_publishing_is_idempotent_and_needs_publish_rights(app_factory, tokens_file, small_pex):
+    client = app_factory(dispatch=False, auth_tokens=tokens_file)
+    first = client.post("/binaries", content=small_pex.read_bytes(), headers=CI)
+    assert first.status_code == 201
+    record = first.json()
+    assert record["name"] == "small_train" and record["target"] == "//tests:small_train" and record["publisher"] == "ci"
+    assert record["ref"] == f"small_train@sha256:{record['sha256']}" and record["git_dirty"] is False
+    again = client.post("/binaries", content=small_pex.read_bytes(), headers=ADMIN)
+    assert again.status_code == 200 and again.json() == record
+    assert client.post("/binaries", content=small_pex.read_bytes(), headers=ALICE).status_code == 403
+    stored = client.app.state.binary_store.path(record["sha256"])
+    assert stored.stat().st_mode & 0o777 == 0o555
+    assert [b["sha256"] for b in client.get("/binaries", headers=BOB).json()["binaries"]] == [record["sha256"]]
+    not_a_pex = client.post("/binaries", content=b"#!/bin/sh\necho hi\n", headers=CI)
+    assert not_a_pex.status_code == 422 and "not a Railyard trainer pex" in not_a_pex.json()["detail"][0]["msg"]
+
+
+def test_binary_must_be_a_published_reference(app_factory, charges_path, tokens_file, small_pex):
+    client = app_factory(dispatch=False, auth_tokens=tokens_file)
+    published = publish(client, small_pex, CI)
+    raw = body(charges_path)
+    raw["spec"]["metadata"]["owner"] = "alice"
+    for accepted in ("small_train", published["ref"], f"sha256:{published['sha256']}"):
+        response = client.post("/train", json=raw | {"binary": accepted}, headers=ALICE)
+        assert response.status_code == 202, response.text
+    for refused in ("/bin/echo", "dev", "//workflows:fraud_train", str(small_pex), f"other@sha256:{published['sha256']}"):
+        response = client.post("/train", json=raw | {"binary": refused}, headers=ALICE)
+        assert response.status_code == 422, refused
+        assert "NAME@sha256:HEX" in response.json()["detail"][0]["msg"]
+    outside = client.post("/train", json=raw | {"binary": "small_train", "workflow_modules": ["os"]}, headers=ALICE)
+    assert outside.status_code == 422 and outside.json()["detail"][0]["loc"] == ["body", "workflow_modules", 0]
+    inside = client.post("/train", json=raw | {"binary": "small_train", "workflow_modules": ["workflows.fraud.workflow"]}, headers=ALICE)
+    assert inside.status_code == 202
+
+
+def test_serving_beyond_loopback_needs_tokens_and_dev_is_for_one_person(tmp_path, tokens_file):
     from railyard.api.app import create_app
     from railyard.api.settings import Settings
     from railyard.errors import UserError
 
     with pytest.raises(UserError, match="serving beyond loopback needs --auth-tokens"):
         create_app(Settings(host="0.0.0.0", db=str(tmp_path / "db.sqlite")))
+    with pytest.raises(UserError, match="cannot be combined with --auth-tokens"):
+        create_app(Settings(db=str(tmp_path / "db.sqlite"), dev=True, auth_tokens=tokens_file))
+    with pytest.raises(UserError, match="--dev: serves only on a loopback address"):
+        create_app(Settings(host="0.0.0.0", db=str(tmp_path / "db.sqlite"), dev=True, auth_tokens=None))
 
 
 def test_concurrent_requests_with_one_idempotency_key_make_one_job(client, charges_path):
@@ -166,7 +213,7 @@ def test_idempotency_keys_expire_after_24_hours(app_factory, charges_path):
     from railyard.api.store import service
     from railyard.api.store.models import IdempotencyKey
 
-    client = app_factory(dispatch=False)
+    client = app_factory(dispatch=False, dev=True)
     first = client.post("/train", json=body(charges_path), headers={"Idempotency-Key": "old"}).json()["job_id"]
     sessions = client.app.state.sessions
     with sessions() as session:
