@@ -34,6 +34,22 @@ def partitioned_charges_path(tmp_path_factory) -> Path:
     return charges.write(20_000, tmp_path_factory.mktemp("data") / "charges", partitioned=True)
 
 
+@pytest.fixture(scope="session")
+def small_pex(tmp_path_factory) -> Path:
+    """A genuine trainer pex of the sources alone (it cannot train): for tests that publish and submit."""
+    from tests.trainer_pex import build_small_trainer
+
+    return build_small_trainer(tmp_path_factory.mktemp("pex") / "small_train.pex")
+
+
+@pytest.fixture(scope="session")
+def fraud_pex() -> Path:
+    """The Bazel-built fraud trainer: for tests that run a published binary."""
+    from tests.trainer_pex import build_fraud_trainer
+
+    return build_fraud_trainer()
+
+
 def example_spec(name: str, data_path: Path | str, **overrides) -> dict:
     """The example spec `name` pointed at `data_path`, with top-level keys replaced by overrides."""
     spec = json.loads({**SPECS, **OTHER_SPECS}[name].read_text())

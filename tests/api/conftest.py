@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from railyard.api.app import create_app
 from railyard.api.settings import Settings
 from tests.conftest import free_port
-from tests.trainer_pex import build_fraud_trainer, build_small_trainer
 
 
 def _postgres_binaries() -> str | None:
@@ -79,18 +78,6 @@ def app_factory(tmp_path, db_url):
     yield make
     for client in clients:
         client.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def small_pex(tmp_path_factory) -> Path:
-    """A genuine trainer pex of the sources alone (it cannot train): for tests that publish and submit."""
-    return build_small_trainer(tmp_path_factory.mktemp("pex") / "small_train.pex")
-
-
-@pytest.fixture(scope="session")
-def fraud_pex() -> Path:
-    """The Bazel-built fraud trainer: for tests that run a published binary."""
-    return build_fraud_trainer()
 
 
 def tokens_yaml(data_dir: Path | str) -> str:

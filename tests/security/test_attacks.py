@@ -127,15 +127,15 @@ def test_no_column_or_existence_leak_outside_the_prefixes(service, charges_path,
     secret.write_bytes(charges_path.read_bytes())
     missing = tmp_path / "missing.parquet"
     answers = []
-    for who in (ALICE, BOB):
+    for who, owner in ((ALICE, "fraud-team"), (BOB, "bob")):
         for target in (secret, missing):
-            response = post(service, "/validate", {"spec": spec_for(target), "binary": "fraud_train"}, who)
+            response = post(service, "/validate", {"spec": spec_for(target, owner), "binary": "fraud_train"}, who)
             assert response.status_code == 403
             assert "amount" not in response.text and "does not exist" not in response.text and "No such file" not in response.text
             answers.append(response.json()["detail"].replace(str(target), "PATH"))
     assert answers[0] == answers[1] and answers[2] == answers[3]  # exists or not: the same answer
     # Bob has no prefixes at all: not even alice's data.
-    response = post(service, "/validate", {"spec": spec_for(charges_path), "binary": "fraud_train"}, BOB)
+    response = post(service, "/validate", {"spec": spec_for(charges_path, "bob"), "binary": "fraud_train"}, BOB)
     assert response.status_code == 403 and "allowed: none" in response.text
 
 
