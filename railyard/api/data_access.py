@@ -2,7 +2,7 @@
 
 Local paths are compared after resolving `file://`, `..` and symbolic links,
 so a link or a parent step cannot lead outside a prefix. URIs (`s3://…`) are
-compared as written, and a `..` segment in one is refused. The check runs
+compared as written, and one with a `..` segment is refused. The check runs
 before anything opens the data, so a refusal never tells whether a file
 outside the prefixes exists or what it holds.
 """
@@ -40,14 +40,12 @@ def normalize_prefix(prefix: str) -> str:
     return local.rstrip("/") + "/"
 
 
-def resolve(path: str) -> str:
-    """The location a data path really names, for comparing against prefixes."""
+def resolve(path: str) -> str | None:
+    """The location a data path really names, for comparing against prefixes; None for a URI with '..'."""
     local = _local(path)
     if local is not None:
         return local
-    if ".." in path.split("/"):
-        raise DataAccessDenied(f"{path}: '..' is not allowed in a data URI")
-    return path
+    return None if ".." in path.split("/") else path
 
 
 def data_paths(spec: TrainingSpec) -> list[tuple[str, str]]:
@@ -62,5 +60,5 @@ def check_data_access(spec: TrainingSpec, prefixes: tuple[str, ...] | None) -> N
     allowed = ", ".join(prefixes) if prefixes else "none"
     for where, path in data_paths(spec):
         real = resolve(path)
-        if not any((real.rstrip("/") + "/").startswith(prefix) for prefix in prefixes):
+        if real is None or not any((real.rstrip("/") + "/").startswith(prefix) for prefix in prefixes):
             raise DataAccessDenied(f"{where}: {path} is outside your data prefixes (allowed: {allowed})")

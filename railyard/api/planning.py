@@ -34,6 +34,7 @@ class Planner:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.slots = threading.BoundedSemaphore(settings.plan_concurrency)
+        self.busy_wait_seconds = BUSY_WAIT_SECONDS
 
     def _limits(self) -> None:
         memory = self.settings.plan_memory_bytes
@@ -41,7 +42,7 @@ class Planner:
 
     def plan(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
         """The plan's row counts; 422 with the trainer's one-line message when the spec does not fit its data."""
-        if not self.slots.acquire(timeout=BUSY_WAIT_SECONDS):
+        if not self.slots.acquire(timeout=self.busy_wait_seconds):
             raise HTTPException(503, "every validation slot is busy; try again shortly", headers={"Retry-After": "10"})
         try:
             return self._run(command, spec, workflow_modules)

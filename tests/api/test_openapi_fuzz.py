@@ -38,7 +38,8 @@ def test_every_endpoint_is_fuzzed(schema):
     paths = {(op.method.upper(), op.path) for op in operations(schema)}
     for expected in [("POST", "/train"), ("POST", "/validate"), ("GET", "/job/{job_id}/status"), ("GET", "/job/{job_id}/result"),
                      ("GET", "/job/{job_id}/logs"), ("GET", "/jobs"), ("POST", "/job/{job_id}/cancel"), ("POST", "/job/{job_id}/ship"),
-                     ("POST", "/job/{job_id}/unship"), ("GET", "/healthz"), ("GET", "/metrics")]:
+                     ("POST", "/job/{job_id}/unship"), ("GET", "/healthz"), ("GET", "/metrics"),
+                     ("POST", "/binaries"), ("GET", "/binaries")]:
         assert expected in paths
 
 

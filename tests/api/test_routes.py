@@ -227,3 +227,26 @@ def test_idempotency_keys_expire_after_24_hours(app_factory, charges_path):
         record.created_at = record.created_at - dt.timedelta(hours=25)
         session.commit()
         assert service.forget_expired_keys(session) == 1
+
+
+def test_validation_runs_in_a_subprocess_with_time_and_memory_limits(app_factory, charges_path):
+    slow = app_factory(dispatch=False, dev=True, plan_seconds=0.05)
+    response = slow.post("/validate", json=body(charges_path))
+    assert response.status_code == 422 and "took longer than 0.05 s" in response.json()["detail"][0]["msg"]
+    small = app_factory(dispatch=False, dev=True, plan_memory_bytes=64 << 20)
+    response = small.post("/validate", json=body(charges_path))
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "spec"]
+    assert small.get("/healthz").status_code == 200
+
+
+def test_validation_slots_busy_is_503(app_factory, charges_path):
+    client = app_factory(dispatch=False, dev=True, plan_concurrency=1)
+    planner = client.app.state.planner
+    planner.busy_wait_seconds = 0.1
+    planner.slots.acquire()
+    try:
+        response = client.post("/validate", json=body(charges_path))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "10"
+    finally:
+        planner.slots.release()
+    assert client.post("/validate", json=body(charges_path)).status_code == 200

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from railyard.api.access import authorize_publish
 from railyard.api.deps import PrincipalDep, SessionDep
@@ -45,9 +46,13 @@ async def publish(request: Request, session: SessionDep, principal: PrincipalDep
         upload.unlink()
         raise HTTPException(422, [{"loc": ["body"], "msg": f"not a Railyard trainer pex: {exc}", "type": "value_error"}]) from None
     await run_in_threadpool(store.keep, upload, sha256)
-    with request.app.state.write_lock:
+    try:
+        with request.app.state.write_lock:
+            binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=principal.owner)
+            session.commit()
+    except IntegrityError:
+        session.rollback()  # the same bytes, published at the same moment by another request
         binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=principal.owner)
-        session.commit()
     return JSONResponse(binary_out(binary).model_dump(mode="json"), status_code=201 if new else 200)
 
 
