@@ -12,21 +12,28 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from railyard.api.app import create_app
-from tests.api.conftest import settings_for
+from tests.api.conftest import ALICE, settings_for, tokens_yaml
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory):
+@pytest.fixture(scope="module", params=["loopback", "tokens"])
+def schema(request, tmp_path_factory, charges_path):
+    """The service as one person runs it on loopback, and as it is shared: tokens, alice's bearer header on every call."""
     # Generated specs may name s3:// data: point S3 at a closed loopback port so nothing leaves the machine.
     patch = pytest.MonkeyPatch()
     patch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     patch.setenv("AWS_ACCESS_KEY_ID", "fuzz")
     patch.setenv("AWS_SECRET_ACCESS_KEY", "fuzz")
     tmp_path = tmp_path_factory.mktemp("fuzz")
-    app = create_app(settings_for(tmp_path, str(tmp_path / "fuzz.db"), dispatch=False))
-    yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    tokens = None
+    if request.param == "tokens":
+        tokens = tmp_path / "tokens.yaml"
+        tokens.write_text(tokens_yaml(charges_path.parent))
+    app = create_app(settings_for(tmp_path, str(tmp_path / "fuzz.db"), dispatch=False, auth_tokens=tokens and str(tokens)))
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", app)
+    loaded.headers = ALICE if tokens else {}
+    yield loaded
     patch.undo()
 
 
@@ -50,7 +57,7 @@ def test_api_never_errors_and_matches_its_schema(schema):
         def fuzz(case):
             # Cross-field rules of the spec (one kind of feature_value, Between low <= high, ...) cannot be
             # said in JSON Schema, so schema-valid bodies may rightly get 422: that check is left out.
-            case.call_and_validate(checks=[not_a_server_error, response_schema_conformance,
+            case.call_and_validate(headers=schema.headers, checks=[not_a_server_error, response_schema_conformance,
                                            status_code_conformance, content_type_conformance])
 
         fuzz()
