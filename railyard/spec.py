@@ -6,6 +6,8 @@ everywhere except `train.custom_params`, which is handed to the workflow
 untouched. `load_spec` turns every validation problem into one line that starts
 with the JSON path of the field, e.g.
 ``filters[0].predicate: expected one of IsIn, NotIn, ...; got 'IsOneOf'``.
+Sizes are capped (`MAX_FILTERS` and the other limits below) so that one request
+cannot exhaust the service that reads it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,33 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from railyard.errors import SpecError
+
+MAX_FILTERS = 256
+MAX_FILTER_VALUES = 100_000  # per filter's feature_value
+MAX_CLASSIFIER_FEATURES = 1_000
+MAX_CUSTOM_PARAMS_BYTES = 64 * 1024  # of compact JSON
+
+
+def _at_most(limit: int, things: str):
+    """A before-validator: a list longer than `limit` is rejected before its items are validated."""
+    def check(value: Any) -> Any:
+        if isinstance(value, (list, tuple)) and len(value) > limit:
+            raise ValueError(f"at most {limit} {things}, got {len(value)}")
+        return value
+    return BeforeValidator(check)
+
+
+def _json_at_most(limit: int):
+    """A before-validator: a value whose compact JSON is over `limit` bytes is rejected."""
+    def check(value: Any) -> Any:
+        try:
+            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+        if size > limit:
+            raise ValueError(f"at most {limit // 1024} KiB ({limit} bytes) of JSON, got {size} bytes")
+        return value
+    return BeforeValidator(check)
 
 
 class _Strict(BaseModel):
@@ -127,12 +156,15 @@ def _iso_timestamp(value: Any) -> Any:
 Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_timestamp)]
 
 
+_FilterValues = _at_most(MAX_FILTER_VALUES, "values")
+
+
 class FeatureValue(_Strict):
-    string_vals: list[str] | None = None
-    int_vals: list[int] | None = None
-    float_vals: list[float] | None = None
+    string_vals: Annotated[list[str] | None, _FilterValues] = None
+    int_vals: Annotated[list[int] | None, _FilterValues] = None
+    float_vals: Annotated[list[float] | None, _FilterValues] = None
     bool_val: bool | None = None
-    timestamp_vals: list[Timestamp] | None = None
+    timestamp_vals: Annotated[list[Timestamp] | None, _FilterValues] = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> "FeatureValue":
@@ -220,15 +252,15 @@ class HoldoutSampling(_Strict):
 
 class Train(_Strict):
     workflow_name: str = Field(min_length=1)
-    classifier_features: list[str] = Field(min_length=1)
+    classifier_features: Annotated[list[str], _at_most(MAX_CLASSIFIER_FEATURES, "features")] = Field(min_length=1)
     label: str = Field(min_length=1)
-    custom_params: dict[str, Any] = Field(default_factory=dict)
+    custom_params: Annotated[dict[str, Any], _json_at_most(MAX_CUSTOM_PARAMS_BYTES)] = Field(default_factory=dict)
 
 
 class TrainingSpec(_Strict):
     metadata: Metadata
     data: Data
-    filters: list[Filter] = Field(default_factory=list)
+    filters: Annotated[list[Filter], _at_most(MAX_FILTERS, "filters")] = Field(default_factory=list)
     holdout_sampling: HoldoutSampling
     train: Train
     compute_resource: ComputeResource = ComputeResource.CPU

@@ -1,16 +1,22 @@
 """The trainer command: run one training spec end to end. Entry point of every trainer binary.
 
     python -m railyard.trainer --spec SPEC [--output DIR_OR_URI] [--job-id ID] [--workflow-module MOD]...
+    python -m railyard.trainer --plan --spec SPEC
 
 Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
 1 training failed, 143 stopped by SIGTERM. A progress line per step goes to stderr and to the job's
-log file; result.json in the output location says `running`, then
+log file (capped, see `railyard.capped_log`); result.json in the output location says `running`, then
 `complete` or `failed` with `exception_info`.
+
+`--plan` makes every check a run makes before training, trains and writes
+nothing, and prints one line of JSON to stdout: the row counts and compute
+resource, or `{"error": ..., "type": ...}` (exit 2 for a bad spec or data, 1 otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -23,9 +29,10 @@ import uuid
 from pathlib import Path
 
 from railyard.buildinfo import build_info
-from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
+from railyard.capped_log import CappedLogHandler
+from railyard.errors import EXIT_BAD_SPEC, EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
 from railyard.pipeline.evaluate import headline
-from railyard.pipeline.run import run_pipeline
+from railyard.pipeline.run import plan, run_pipeline
 from railyard.pipeline.steps import StepRecorder
 from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
 from railyard.spec import TrainingSpec, load_spec
@@ -55,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workflow-module", action="append", default=[], metavar="MOD",
                         help="import MOD before looking up the workflow (repeatable)")
     parser.add_argument("--build-info", action="store_true", help="print where this trainer was built from and exit")
+    parser.add_argument("--plan", action="store_true",
+                        help="check the spec against its data and print the row counts as one line of JSON; train nothing")
     args = parser.parse_args(argv)
     if not args.build_info and not args.spec:
         parser.error("--spec is required")
@@ -77,14 +86,14 @@ def _output_uri(args: argparse.Namespace, spec: TrainingSpec | None, job_id: str
     return _resolve(os.path.join(DEFAULT_RUNS, job_id))
 
 
-def _setup_logging(log_path: Path) -> logging.Handler:
+def _setup_logging(log_path: Path) -> CappedLogHandler:
     log.setLevel(logging.INFO)
     log.propagate = False
     for handler in list(log.handlers):
         log.removeHandler(handler)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
-    file_handler = logging.FileHandler(log_path)
+    file_handler = CappedLogHandler(log_path)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(console)
     log.addHandler(file_handler)
@@ -150,11 +159,27 @@ def train(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def _publish_log(handler: logging.Handler, store, local_store, log_path: Path) -> None:
+def _publish_log(handler: CappedLogHandler, store, local_store, log_path: Path) -> None:
     """Make the log complete at its final location before result.json says the job ended."""
-    handler.flush()
+    handler.finish()
     if local_store is None:
         store.put_file(LOG_FILE, log_path)
+
+
+def plan_only(args: argparse.Namespace) -> int:
+    """--plan: one line of JSON on stdout; anything else printed goes to stderr."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            spec = load_spec(_resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
+            report = {**plan(spec), "compute_resource": spec.compute_resource.value}
+        exit_code = EXIT_OK
+    except Exception as exc:
+        if not isinstance(exc, UserError):
+            traceback.print_exception(exc, file=sys.stderr)
+        report = {"error": str(exc), "type": type(exc).__name__}
+        exit_code = EXIT_BAD_SPEC if isinstance(exc, UserError) else EXIT_TRAINING_FAILED
+    print(json.dumps(report), flush=True)
+    return exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_info:
         print(json.dumps(build_info(), indent=2))
         return EXIT_OK
+    if args.plan:
+        return plan_only(args)
     return train(args)
 
 

@@ -5,7 +5,16 @@ import json
 import pytest
 
 from railyard.errors import SpecError
-from railyard.spec import ComputeResource, Predicate, load_spec, parse_spec
+from railyard.spec import (
+    MAX_CLASSIFIER_FEATURES,
+    MAX_CUSTOM_PARAMS_BYTES,
+    MAX_FILTER_VALUES,
+    MAX_FILTERS,
+    ComputeResource,
+    Predicate,
+    load_spec,
+    parse_spec,
+)
 
 TALK_REQUEST = {
     "metadata": {
@@ -187,3 +196,30 @@ def test_timestamp_values_are_iso_dates():
 def test_spec_json_round_trips():
     spec = parse_spec(TALK_REQUEST)
     assert parse_spec(json.loads(spec.to_json())) == spec
+
+
+def test_at_most_256_filters():
+    not_null = {"feature_name": "charge_country", "predicate": "IsNotNull"}
+    assert len(parse_spec(modified(filters=[not_null] * MAX_FILTERS)).filters) == 256
+    assert errors_of(modified(filters=[not_null] * 257)) == ["filters: at most 256 filters, got 257"]
+
+
+@pytest.mark.parametrize("kind, value", [("string_vals", "US"), ("int_vals", 7), ("float_vals", 0.5), ("timestamp_vals", "2018-10-01")])
+def test_at_most_100000_values_per_filter(kind, value):
+    parse_spec(modified(filters__0__feature_value={kind: [value] * MAX_FILTER_VALUES}))
+    [problem] = errors_of(modified(filters__0__feature_value={kind: [value] * 100_001}))
+    assert problem == f"filters[0].feature_value.{kind}: at most 100000 values, got 100001"
+
+
+def test_at_most_1000_classifier_features():
+    features = [f"f{i}" for i in range(MAX_CLASSIFIER_FEATURES + 1)]
+    parse_spec(modified(train__classifier_features=features[:-1]))
+    [problem] = errors_of(modified(train__classifier_features=features))
+    assert problem == "train.classifier_features: at most 1000 features, got 1001"
+
+
+def test_custom_params_at_most_64_kib_of_json():
+    fits = {"blob": "x" * (MAX_CUSTOM_PARAMS_BYTES - len('{"blob":""}'))}
+    assert parse_spec(modified(train__custom_params=fits)).train.custom_params == fits
+    [problem] = errors_of(modified(train__custom_params={"blob": fits["blob"] + "x"}))
+    assert problem == "train.custom_params: at most 64 KiB (65536 bytes) of JSON, got 65537 bytes"

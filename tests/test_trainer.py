@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from railyard import trainer
 from tests.conftest import REPO, example_spec, read_result, run_trainer, write_spec
 
 @pytest.fixture
@@ -33,7 +34,8 @@ def test_workflow_from_outside_the_repo(tmp_path, charges_path, outside_module):
     assert result["result"]["workflow"] == "team_models:OutsideTreeModel"
     assert result["result"]["metrics"]["roc_auc"] > 0.6
     check = subprocess.run(
-        [sys.executable, "-c", f"import railyard; m = railyard.load_model({str(output)!r}); print(m.manifest['scoring'])"],
+        [sys.executable, "-c", f"import railyard; m = railyard.load_model({str(output)!r}, expected_id={result['result']['model_id']!r}); "
+                               "print(m.manifest['scoring'])"],
         env={**os.environ, **outside_module}, capture_output=True, text=True, cwd=REPO,
     )
     assert check.stdout.strip() == "workflow", check.stderr
@@ -109,3 +111,47 @@ def test_build_info_without_a_stamp():
     else:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
         assert info["git_commit"] == head
+
+
+def planned(capsys, spec_path, *more: str) -> tuple[int, dict]:
+    """Run `--plan`; stdout must be exactly one line of JSON."""
+    code = trainer.main(["--plan", "--spec", str(spec_path), *more])
+    out = capsys.readouterr().out
+    assert out.endswith("\n") and out.count("\n") == 1, out
+    return code, json.loads(out)
+
+
+def test_plan_prints_the_row_counts_and_writes_nothing(tmp_path, charges_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = write_spec(tmp_path, example_spec("fraud", charges_path))
+    code, report = planned(capsys, spec, "--workflow-module", "no_such_module_here")
+    assert code == 0
+    assert list(report) == ["rows_in", "rows_after_filters", "training_rows", "holdout_rows", "compute_resource"]
+    assert report["rows_in"] == 20_000 > report["rows_after_filters"]
+    assert report["training_rows"] + report["holdout_rows"] == report["rows_after_filters"]
+    assert report["training_rows"] > 0 and report["holdout_rows"] > 0
+    assert report["compute_resource"] == "CPU"
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
+
+
+@pytest.mark.parametrize(
+    "overrides, kind, message",
+    [
+        ({"compute_resource": "TPU"}, "SpecError", "compute_resource: expected one of 'CPU', 'GPU', 'HIGH_MEMORY'; got 'TPU'"),
+        ({"min_training_examples": 10**9}, "DataError", "min_training_examples: There should be at least 1000000000 examples, got "),
+    ],
+)
+def test_plan_of_a_bad_spec_or_data_exits_2_with_the_error(tmp_path, charges_path, capsys, overrides, kind, message):
+    code, report = planned(capsys, write_spec(tmp_path, example_spec("fraud", charges_path, **overrides)))
+    assert code == 2
+    assert report["type"] == kind and report["error"].startswith(message)
+    assert list(report) == ["error", "type"]
+
+
+def test_plan_that_crashes_exits_1_with_the_error(tmp_path, charges_path, capsys, monkeypatch):
+    def broken(spec):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(trainer, "plan", broken)
+    code, report = planned(capsys, write_spec(tmp_path, example_spec("fraud", charges_path)))
+    assert (code, report) == (1, {"error": "disk on fire", "type": "RuntimeError"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import tempfile
 import threading
@@ -58,11 +59,15 @@ class Planner:
             for module in workflow_modules:
                 argv += ["--workflow-module", module]
             env = {**os.environ, "TMPDIR": work, "PEX_ROOT": str(Path(self.settings.pex_root).absolute())}
+            process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True)
             try:
-                run = subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                     timeout=seconds, preexec_fn=self._limits)
+                stdout, _ = process.communicate(timeout=seconds)
             except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # the trainer and anything it started
+                process.communicate()
                 raise _problem(f"checking the spec against its data took longer than {seconds:g} s") from None
+        run = subprocess.CompletedProcess(argv, process.returncode, stdout)
         lines = run.stdout[-_OUTPUT_LIMIT:].decode(errors="replace").strip().splitlines()
         try:
             answer = json.loads(lines[-1]) if lines else None

@@ -37,12 +37,12 @@ class Settings:
     fingerprint_seconds: float = 30.0
 
     def check(self) -> None:
-        if self.auth_tokens is None and not is_loopback(self.host):
-            raise UserError(f"--host {self.host}: serving beyond loopback needs --auth-tokens FILE")
         if self.dev and self.auth_tokens is not None:
             raise UserError("--dev runs whatever a request names and is for one person: it cannot be combined with --auth-tokens")
         if self.dev and not is_loopback(self.host):
             raise UserError(f"--dev: serves only on a loopback address, not {self.host}")
+        if self.auth_tokens is None and not is_loopback(self.host):
+            raise UserError(f"--host {self.host}: serving beyond loopback needs --auth-tokens FILE")
         if self.executor not in ("local", "kubernetes"):
             raise UserError(f"--executor: expected local or kubernetes, got {self.executor!r}")
 

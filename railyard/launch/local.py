@@ -3,7 +3,7 @@
     <root>/<job-id>/request.json   what to run (written by submit)
                     spec.json      the training spec
                     state.json     status and transitions (written only by the supervisor, atomically)
-                    trainer.log    the trainer's stdout and stderr
+                    trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log)
                     work/          the trainer's working directory
 
 The supervisor (`python -m railyard.launch.supervisor JOB_DIR`) outlives the
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from railyard.errors import UserError
-from railyard.launch.job import Executor, JobRequest, JobState, JobStatus
+from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus
 from railyard.launch.local_state import read_state, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
@@ -89,6 +89,17 @@ class LocalExecutor(Executor):
     def logs(self, job_id: str) -> str:
         path = self._directory(job_id) / "trainer.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_PAGE_BYTES) -> tuple[bytes, int]:
+        if offset < 0 or limit < 0:
+            raise UserError(f"log offset and limit must be >= 0, got offset {offset}, limit {limit}")
+        try:
+            with open(self._directory(job_id) / "trainer.log", "rb") as log:
+                log.seek(offset)
+                page = log.read(min(limit, LOG_PAGE_BYTES))
+        except FileNotFoundError:
+            return b"", offset
+        return page, offset + len(page)
 
     def cancel(self, job_id: str) -> None:
         directory = self._directory(job_id)

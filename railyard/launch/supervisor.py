@@ -7,18 +7,25 @@ resident memory of that group; over the limit, the group is killed at once
 (OOMKilled), as the kernel's cgroup OOM killer would in a Kubernetes pod. Past
 the deadline, or on SIGTERM (cancel), the group gets SIGTERM and, after a grace
 period, SIGKILL.
+
+The trainer's stdout and stderr come through a pipe that a thread copies to
+`trainer.log`, capped (`railyard.capped_log`: head and tail kept, the middle
+left out); the log is complete, tail included, before the final state is written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+from railyard.capped_log import CappedLog
 from railyard.launch.binary import command
 from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus
 from railyard.launch.local_state import write_state
@@ -27,6 +34,7 @@ from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
+DRAIN_SECONDS = 10  # how long to wait for the end of the trainer's output once its process group is gone
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -64,6 +72,38 @@ def stop_group(process: subprocess.Popen, grace: float) -> None:
     process.wait()
 
 
+class OutputPump:
+    """Copies a pipe to a CappedLog on a thread until the pipe ends (or finish() stops waiting for it)."""
+
+    def __init__(self, pipe, log: CappedLog):
+        self.pipe, self.log = pipe, log
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trainer-output", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fd = self.pipe.fileno()
+        while not self._stopping.is_set():
+            if not select.select([fd], [], [], POLL_SECONDS)[0]:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return
+            self.log.write(chunk)
+            self.log.flush()
+
+    def finish(self) -> None:
+        """Copy what is left, then write the tail and close the log.
+
+        A process that left the trainer's group may still hold the pipe open; it is not waited for past DRAIN_SECONDS.
+        """
+        self._thread.join(DRAIN_SECONDS)
+        self._stopping.set()
+        self._thread.join()
+        self.pipe.close()
+        self.log.close()
+
+
 def trainer_outcome(returncode: int, output: str) -> JobStatus:
     if returncode == 0:
         return JobStatus(JobState.complete, exit_code=0)
@@ -93,9 +133,10 @@ class Supervisor:
             "--job-id", request["job_id"],
             *request["trainer_args"],
         ]
-        with open(self.directory / "trainer.log", "ab") as log:
-            process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                       env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
+        log = CappedLog(self.directory / "trainer.log")
+        process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
+        self.output = OutputPump(process.stdout, log)
         LocalStore(self.directory).write_text("trainer.pgid", str(process.pid))
         write_state(self.directory, JobStatus(JobState.running))
         started = time.monotonic()
@@ -118,6 +159,7 @@ class Supervisor:
         self._finish(trainer_outcome(process.returncode, request["output"]))
 
     def _finish(self, status: JobStatus) -> None:
+        self.output.finish()
         write_state(self.directory, status)
 
 

@@ -9,7 +9,6 @@ a value, so only IsNull matches null rows. `Between` includes both ends.
 from __future__ import annotations
 
 import datetime as dt
-from functools import reduce
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -111,8 +110,22 @@ def expression(f: Filter, schema: pa.Schema) -> pc.Expression:
     raise AssertionError(f.predicate)
 
 
+def all_of(terms: list[pc.Expression]) -> pc.Expression:
+    """The terms ANDed as a balanced tree, about log2(n) deep, so that Arrow's recursion stays shallow."""
+    while len(terms) > 1:
+        pairs = [a & b for a, b in zip(terms[0::2], terms[1::2])]
+        rest = terms[2 * len(pairs):]
+        if len(pairs) + len(rest) > 1:
+            # Arrow's Canonicalize flattens nested and_kleene calls into one chain and folds it back
+            # left-deep, one stack frame per term; a double negation ends each chain at two terms.
+            # It folds like the pair it wraps, so row-group pruning is unchanged.
+            pairs = [~~pair for pair in pairs]
+        terms = pairs + rest
+    return terms[0]
+
+
 def combined_expression(filters: list[Filter], schema: pa.Schema) -> pc.Expression | None:
     """All filters ANDed, or None when there are none."""
     if not filters:
         return None
-    return reduce(lambda a, b: a & b, (expression(f, schema) for f in filters))
+    return all_of([expression(f, schema) for f in filters])

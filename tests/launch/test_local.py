@@ -3,6 +3,7 @@ reasons as on Kubernetes, from real trainer processes."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,8 +11,9 @@ import time
 import pytest
 
 from railyard.launch.binary import resolve
-from railyard.launch.job import JobRequest, JobState
+from railyard.launch.job import JobRequest, JobState, JobStatus
 from railyard.launch.local import LocalExecutor
+from railyard.launch.local_state import write_state
 from railyard.launch.resources import load_config
 from railyard.spec import parse_spec
 from tests.conftest import REPO, example_spec, write_spec
@@ -25,12 +27,12 @@ def outside_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", f"{OUTSIDE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
-def launch(tmp_path, spec: dict, **limits) -> tuple[LocalExecutor, str]:
+def launch(tmp_path, spec: dict, workflow_module: str = "team_models", **limits) -> tuple[LocalExecutor, str]:
     executor = LocalExecutor(load_config(), tmp_path / "jobs", **limits)
     job_id = f"job-{time.monotonic_ns()}"
     outside_workflow = spec["train"]["workflow_name"] != "StripeFraudModel"
     executor.submit(JobRequest(job_id, parse_spec(spec), resolve("dev"), str(tmp_path / "runs" / job_id),
-                               trainer_args=("--workflow-module", "team_models") if outside_workflow else ()))
+                               trainer_args=("--workflow-module", workflow_module) if outside_workflow else ()))
     return executor, job_id
 
 
@@ -133,3 +135,60 @@ def test_relative_output_is_where_the_submitter_meant(tmp_path, charges_path, mo
     executor.submit(JobRequest("rel-1", parse_spec(spec), resolve("dev"), "runs/rel-1"))
     assert list(executor.watch("rel-1", timeout_seconds=120))[-1].state is JobState.complete
     assert json.loads((tmp_path / "runs" / "rel-1" / "result.json").read_text())["status"]["job_id"] == "rel-1"
+
+
+HEAD, TAIL = 2_000, 3_000
+OMITTED = re.compile(rb"\[railyard\] \xe2\x80\xa6 (\d+) bytes of log omitted \xe2\x80\xa6\n")
+
+
+def split_capped(log: bytes) -> tuple[bytes, int, bytes]:
+    """A capped log's head, the count of bytes left out, and its tail."""
+    [omitted] = list(OMITTED.finditer(log))
+    head, tail = log[:omitted.start()], log[omitted.end():]
+    if len(head) == HEAD + 1:  # the omission line starts a line of its own
+        head = head[:-1]
+    assert (len(head), len(tail)) == (HEAD, TAIL)
+    return head, int(omitted.group(1)), tail
+
+
+def test_chatty_job_keeps_the_head_and_tail_of_its_logs(tmp_path, charges_path, outside_path, monkeypatch):
+    monkeypatch.setenv("RAILYARD_LOG_HEAD_BYTES", str(HEAD))
+    monkeypatch.setenv("RAILYARD_LOG_TAIL_BYTES", str(TAIL))
+    spec = outside(charges_path, "ChattyModel")
+    spec["train"]["custom_params"] = {"lines": 5_000}
+    executor, job_id = launch(tmp_path, spec, workflow_module="chatty_models")
+    assert list(executor.watch(job_id, timeout_seconds=120))[-1].state is JobState.complete
+
+    captured = (executor.job_dir(job_id) / "trainer.log").read_bytes()
+    head, omitted, tail = split_capped(captured)
+    assert head.startswith(f"[railyard] job {job_id}: output ".encode())
+    assert omitted > 5_000 * len("chatty stdout 00000000\n")
+    assert b"[railyard] result: " in tail
+
+    trainer_log = (tmp_path / "runs" / job_id / "trainer.log").read_bytes()
+    head, omitted, tail = split_capped(trainer_log)
+    assert f"[railyard] job {job_id}: output ".encode() in head.splitlines()[0]
+    assert omitted > 5_000 * len("chatty log 00000000\n")
+    assert tail.splitlines()[-1].endswith(b"[railyard] result: " + str(tmp_path / "runs" / job_id / "result.json").encode())
+    assert b"chatty stdout" not in trainer_log
+
+    assert executor.read_log(job_id) == (captured, len(captured))
+    assert executor.read_log(job_id, 0, 100) == (captured[:100], 100)
+    assert executor.read_log(job_id, 1_000, 3_000) == (captured[1_000:4_000], 4_000)
+    assert executor.read_log(job_id, len(captured) - 10, 100) == (captured[-10:], len(captured))
+    assert executor.read_log(job_id, len(captured) + 5) == (b"", len(captured) + 5)
+    pages, offset = [], 0
+    while True:
+        page, offset = executor.read_log(job_id, offset, 999)
+        if not page:
+            break
+        pages.append(page)
+    assert b"".join(pages) == captured and all(len(p) == 999 for p in pages[:-1])
+
+
+def test_read_log_of_a_job_without_a_log_yet(tmp_path):
+    executor = LocalExecutor(load_config(), tmp_path / "jobs")
+    executor.job_dir("early").mkdir(parents=True)
+    write_state(executor.job_dir("early"), JobStatus(JobState.queued))
+    assert executor.read_log("early") == (b"", 0)
+    assert executor.read_log("early", 42, 10) == (b"", 42)

@@ -1,6 +1,8 @@
 """Each predicate against the same selection computed with pandas, nulls included."""
 
 import datetime as dt
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ from railyard.errors import DataError
 from railyard.pipeline.filter import check_filter_types, combined_expression
 from railyard.pipeline.load import open_source, read_source
 from railyard.spec import FeatureSource, Filter
+from tests.conftest import REPO
 
 rng = np.random.default_rng(3)
 N = 2_000
@@ -114,3 +117,22 @@ def test_filter_only_columns_are_not_kept(source):
     loaded = read_source(source, ["amount"], combined_expression([spec_filter], source.schema))
     assert loaded.table.column_names == ["amount"]
     assert loaded.table.num_rows == int((FRAME.country == "CA").sum())
+
+
+def test_thousands_of_filters_scan_without_overflowing_the_stack(tmp_path):
+    """20,000 filters past the spec's limit: ANDed left-deep, or balanced but refolded by Arrow, this segfaults."""
+    path = tmp_path / "frame.parquet"
+    pq.write_table(TABLE, path, row_group_size=500)
+    columns = ["country", "amount", "count"]
+    script = f"""
+from railyard.pipeline.filter import combined_expression
+from railyard.pipeline.load import open_source, read_source
+from railyard.spec import FeatureSource, Filter
+
+source = open_source(0, FeatureSource(names={columns!r}, path={str(path)!r}))
+filters = [Filter(feature_name={columns!r}[i % 3], predicate="IsNotNull") for i in range(20_000)]
+print(read_source(source, {columns!r}, combined_expression(filters, source.schema)).table.num_rows)
+"""
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout) == int(FRAME[columns].notna().all(axis=1).sum())
