@@ -1,9 +1,12 @@
-"""The Kubernetes executor: a job becomes a batch/v1 Job (and its spec ConfigMap) created with the
-official client, watched until it ends, with logs from its pods and cancellation by deletion.
+"""The Kubernetes executor: a job becomes a batch/v1 Job (with its spec ConfigMap and NetworkPolicy)
+created with the official client, watched until it ends, with logs from its pods or the artifact
+store and cancellation by deletion.
 
 Configuration comes from the in-cluster service account or, outside a cluster,
 from the kubeconfig ($KUBECONFIG or ~/.kube/config). The trainer binary is
-copied into the artifact store under its sha256 before the Job is created.
+copied into the artifact store under its sha256 before the Job is created. The
+Job is created suspended and resumed once its ConfigMap and NetworkPolicy (both
+owned by it) exist, so that no pod runs outside its policy.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ import time
 from collections.abc import Iterator
 
 from railyard.errors import RailyardError, UserError
-from railyard.launch.job import IMAGE_PULL_BACK_OFF, Executor, JobRequest, JobState, JobStatus
+from railyard.launch.job import IMAGE_PULL_BACK_OFF, LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
-from railyard.launch.render import binary_uri, job_name, render
+from railyard.launch.render import binary_uri, job_name, output_uri, render
 from railyard.launch.resources import LaunchConfig
 from railyard.result import read_result
 from railyard.storage import is_s3_uri, open_store
 
 WATCH_SECONDS = 10
+TRAINER_LOG = "trainer.log"  # the trainer's log, which it writes next to result.json
 
 
 class KubernetesError(RailyardError):
@@ -53,6 +57,7 @@ class KubernetesExecutor(Executor):
         self.api = api or api_client()
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
+        self.networking = client.NetworkingV1Api(self.api)
         self.namespace = config.namespace
         self.cancelled: set[str] = set()
         self.watch_seconds = watch_seconds
@@ -83,25 +88,35 @@ class KubernetesExecutor(Executor):
                 raise UserError(f"data.features[{i}].path: {source.path} is not an s3:// URI; a Kubernetes job cannot read local files")
         if not is_s3_uri(job.output):
             raise UserError(f"output {job.output} is not an s3:// URI; a Kubernetes job cannot write local files")
-        configmap, manifest = render(job, self.config)
+        policy, configmap, manifest = render(job, self.config)
         self.upload_binary(job)
+        name = manifest["metadata"]["name"]
+        manifest["spec"]["suspend"] = True
         try:
             created = self.batch.create_namespaced_job(self.namespace, manifest)
         except ApiException as exc:
             if exc.status != 409:
-                raise KubernetesError(f"creating Job {manifest['metadata']['name']}: {exc.status} {exc.reason}") from exc
-            created = self._call("reading the existing Job", self.batch.read_namespaced_job, manifest["metadata"]["name"], self.namespace)
+                raise KubernetesError(f"creating Job {name}: {exc.status} {exc.reason}") from exc
+            created = self._call("reading the existing Job", self.batch.read_namespaced_job, name, self.namespace)
             if created.metadata.annotations.get("railyard.io/job-id") != job.job_id:
-                raise KubernetesError(f"Job {manifest['metadata']['name']} already exists for another job") from exc
-        configmap["metadata"]["ownerReferences"] = [{
-            "apiVersion": "batch/v1", "kind": "Job", "name": created.metadata.name,
-            "uid": created.metadata.uid, "controller": True, "blockOwnerDeletion": True,
-        }]
+                raise KubernetesError(f"Job {name} already exists for another job") from exc
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": created.metadata.name,
+                 "uid": created.metadata.uid, "controller": True, "blockOwnerDeletion": True}
+        self._create_owned(configmap, owner, self.core.create_namespaced_config_map)
+        self._create_owned(policy, owner, self.networking.create_namespaced_network_policy)
+        if created.spec.suspend:
+            self._call(f"resuming Job {name}", self.batch.patch_namespaced_job, name, self.namespace, {"spec": {"suspend": False}})
+
+    def _create_owned(self, manifest: dict, owner: dict, create) -> None:
+        """Create an object the Job owns (deleted with it); one that exists already (a retried submit) is kept."""
+        from kubernetes.client.exceptions import ApiException
+
+        manifest["metadata"]["ownerReferences"] = [owner]
         try:
-            self.core.create_namespaced_config_map(self.namespace, configmap)
+            create(self.namespace, manifest)
         except ApiException as exc:
             if exc.status != 409:
-                raise KubernetesError(f"creating ConfigMap {configmap['metadata']['name']}: {exc.status} {exc.reason}") from exc
+                raise KubernetesError(f"creating {manifest['kind']} {manifest['metadata']['name']}: {exc.status} {exc.reason}") from exc
 
     def _job(self, job_id: str) -> dict | None:
         from kubernetes.client.exceptions import ApiException
@@ -141,6 +156,46 @@ class KubernetesExecutor(Executor):
             text = self._call(f"reading logs of {name}", self.core.read_namespaced_pod_log, name, self.namespace, container="trainer")
             parts.append(f"==> pod {name} <==\n{text}")
         return "\n".join(parts)
+
+    def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_PAGE_BYTES) -> tuple[bytes, int]:
+        """From the trainer.log in the artifact store once the job has finished and the trainer wrote one,
+        else from the newest pod's trainer container; either way only the bytes up to offset + limit are read."""
+        if limit <= 0:
+            return b"", offset
+        job, pods = self._job(job_id), self._pods(job_id)
+        page = None
+        if job is None or job_status(job, pods).state.finished:
+            page = self._stored_log(job, job_id, offset, limit)
+        if page is None:
+            page = self._pod_log(pods, offset, limit)
+        return page, offset + len(page)
+
+    def _stored_log(self, job: dict | None, job_id: str, offset: int, limit: int) -> bytes | None:
+        annotations = (job or {}).get("metadata", {}).get("annotations") or {}
+        store = open_store(annotations.get("railyard.io/output") or output_uri(self.config, job_id))
+        if not store.exists(TRAINER_LOG):
+            return None
+        return store.read_range(TRAINER_LOG, offset, limit)
+
+    def _pod_log(self, pods: list[dict], offset: int, limit: int) -> bytes:
+        """The newest pod's trainer log (the latest attempt), read up to offset + limit bytes."""
+        from kubernetes.client.exceptions import ApiException
+
+        if not pods:
+            return b""
+        pod = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        name = pod["metadata"]["name"]
+        try:
+            response = self.core.read_namespaced_pod_log(name, self.namespace, container="trainer",
+                                                         limit_bytes=offset + limit, _preload_content=False)
+        except ApiException as exc:
+            if exc.status in (400, 404):  # not started yet, or gone
+                return b""
+            raise KubernetesError(f"reading logs of {name}: {exc.status} {exc.reason}") from exc
+        try:
+            return response.data[offset:offset + limit]
+        finally:
+            response.release_conn()
 
     def cancel(self, job_id: str) -> None:
         name = job_name(job_id)

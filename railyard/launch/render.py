@@ -5,6 +5,9 @@ JSON string or object; JSON is YAML, so a model name or owner holding quotes,
 newlines or YAML syntax stays one value and cannot change the manifest's
 structure. Labels carry sanitized values (Kubernetes label syntax); annotations
 carry the exact ones.
+
+A job id must be a DNS-1123 label short enough that every name made from it
+(`railyard-<id>`, `railyard-<id>-spec`, `railyard-<id>-network`) is one too.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from railyard.errors import UserError
 from railyard.launch.job import JobRequest
-from railyard.launch.resources import LaunchConfig
+from railyard.launch.resources import LaunchConfig, NetworkPolicySettings
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "k8s_templates"
 PREFIX = "railyard.io"
+NAME_PREFIX = "railyard-"
+CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX = "-spec", "-network"
+MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX))
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+DNS_PORT = 53
 
 # Pod Security Standards, restricted profile.
 POD_SECURITY = {
@@ -46,7 +55,32 @@ def label_value(text: str | None) -> str:
 
 
 def job_name(job_id: str) -> str:
-    return f"railyard-{label_value(job_id).lower()}"[:63].rstrip("-.")
+    return f"{NAME_PREFIX}{label_value(job_id).lower()}"[:63].rstrip("-.")
+
+
+def check_job_id(job_id: str) -> str:
+    """The job id if the Kubernetes names made from it are valid, else a UserError saying what is expected."""
+    if len(job_id) > MAX_JOB_ID_LENGTH or not _DNS_LABEL.fullmatch(job_id):
+        raise UserError(f"job id {job_id!r}: expected lowercase letters, digits and '-', starting and ending with a letter "
+                        f"or digit, at most {MAX_JOB_ID_LENGTH} characters (a DNS-1123 label, as Kubernetes names need)")
+    return job_id
+
+
+def egress_rules(policy: NetworkPolicySettings) -> list[dict]:
+    """NetworkPolicy egress rules: DNS over UDP and TCP, then each artifact store endpoint over TCP."""
+    dns = policy.dns
+    if dns.namespace is not None:
+        peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": dns.namespace}}}
+        if dns.pod_labels:
+            peer["podSelector"] = {"matchLabels": dns.pod_labels}
+        dns_peers = [peer]
+    else:
+        dns_peers = [{"ipBlock": {"cidr": cidr}} for cidr in dns.cidrs]
+    rules = [{"to": dns_peers, "ports": [{"protocol": protocol, "port": DNS_PORT} for protocol in ("UDP", "TCP")]}]
+    for endpoint in policy.artifact_store:
+        rules.append({"to": [{"ipBlock": {"cidr": endpoint.cidr}}],
+                      "ports": [{"protocol": "TCP", "port": port} for port in endpoint.ports]})
+    return rules
 
 
 def _environment() -> jinja2.Environment:
@@ -69,7 +103,8 @@ def output_uri(config: LaunchConfig, job_id: str) -> str:
 
 
 def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
-    """[ConfigMap, Job] for the job's compute resource."""
+    """[NetworkPolicy, ConfigMap, Job] for the job's compute resource, in the order to apply them."""
+    check_job_id(job.job_id)
     spec = job.spec
     resource = config.resource_class(spec.compute_resource.value)
     workflow = spec.train.workflow_name
@@ -100,7 +135,10 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "resource": resource,
         "tolerations": [t.model_dump(exclude_none=True) for t in resource.tolerations],
         "name": name,
-        "configmap_name": f"{name}-spec",
+        "configmap_name": f"{name}{CONFIGMAP_SUFFIX}",
+        "network_policy_name": f"{name}{NETWORK_POLICY_SUFFIX}",
+        "pod_selector": {k: labels[k] for k in ("app.kubernetes.io/name", f"{PREFIX}/job-id")},
+        "egress": egress_rules(config.network_policy),
         "job_id": job.job_id,
         "labels": labels,
         "annotations": annotations,
@@ -112,7 +150,8 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "container_security": CONTAINER_SECURITY,
     }
     environment = _environment()
-    return [yaml.safe_load(environment.get_template(t).render(values)) for t in ("configmap.yaml.j2", "job.yaml.j2")]
+    templates = ("networkpolicy.yaml.j2", "configmap.yaml.j2", "job.yaml.j2")
+    return [yaml.safe_load(environment.get_template(t).render(values)) for t in templates]
 
 
 def to_yaml(manifests: list[dict]) -> str:

@@ -5,22 +5,28 @@ validated on load, e.g.
 
     config = load_config()
     config.resource_class("GPU").limits["nvidia.com/gpu"]  # "1"
+
+Images must be pinned by digest (`name[:tag]@sha256:<64 hex>`) unless the file
+says `allow_unpinned_images: true`; `network_policy` names the only places the
+trainer pods may connect to: the cluster DNS and the artifact store.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from railyard.errors import SpecError, UserError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent.parent / "k8s_templates" / "resource_classes.yaml"
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_PINNED_IMAGE = re.compile(r"[a-z0-9][A-Za-z0-9._/:-]*@sha256:[0-9a-f]{64}")
 _FACTORS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 
@@ -74,9 +80,50 @@ class ResourceClass(_Strict):
         return int(quantity(self.limits["memory"]))
 
 
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text))
+    except ValueError:
+        raise ValueError(f"expected a CIDR block such as 10.0.0.0/8, got {text!r}") from None
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
 class Images(_Strict):
     runner: str
     fetcher: str
+
+    def unpinned(self) -> list[str]:
+        """A problem for each image not pinned by digest."""
+        return [f"images.{field}: {image} is not pinned by digest" for field, image in self if not _PINNED_IMAGE.fullmatch(image)]
+
+
+class DnsEgress(_Strict):
+    """The cluster DNS: its pods in a namespace (optionally narrowed by their labels), or fixed CIDRs."""
+
+    namespace: str | None = None
+    pod_labels: dict[str, str] = Field(default_factory=dict)
+    cidrs: list[Cidr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind_of_peer(self) -> "DnsEgress":
+        if (self.namespace is None) == (not self.cidrs):
+            raise ValueError("expected either namespace (with optional pod_labels) or cidrs")
+        if self.pod_labels and self.namespace is None:
+            raise ValueError("pod_labels needs namespace")
+        return self
+
+
+class CidrEgress(_Strict):
+    cidr: Cidr
+    ports: list[Port] = Field(min_length=1)
+
+
+class NetworkPolicySettings(_Strict):
+    dns: DnsEgress
+    artifact_store: list[CidrEgress] = Field(min_length=1)
 
 
 class JobSettings(_Strict):
@@ -88,9 +135,18 @@ class LaunchConfig(_Strict):
     namespace: str
     service_account: str
     artifacts: str
+    allow_unpinned_images: bool = False
     images: Images
+    network_policy: NetworkPolicySettings
     job: JobSettings = JobSettings()
     resource_classes: dict[str, ResourceClass]
+
+    @model_validator(mode="after")
+    def _images_pinned(self) -> "LaunchConfig":
+        unpinned = [] if self.allow_unpinned_images else self.images.unpinned()
+        if unpinned:
+            raise ValueError(f"{'; '.join(unpinned)}; expected name[:tag]@sha256:<64 hex digits>, or allow_unpinned_images: true")
+        return self
 
     def resource_class(self, name: str) -> ResourceClass:
         try:
@@ -110,5 +166,6 @@ def load_config(path: str | Path | None = None) -> LaunchConfig:
     try:
         return LaunchConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        problems = [": ".join(filter(None, [".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, ")]))
+                    for e in exc.errors()]
         raise SpecError([f"{path}: {p}" for p in problems]) from None

@@ -32,6 +32,13 @@ class Store(abc.ABC):
         """Read a whole object; StorageError if it is missing."""
 
     @abc.abstractmethod
+    def read_range(self, relpath: str, offset: int, length: int) -> bytes:
+        """At most `length` bytes from byte `offset` (b"" at or past the end); StorageError if it is missing.
+
+        Only that range is read, never the whole object. A length of 0 reads nothing.
+        """
+
+    @abc.abstractmethod
     def exists(self, relpath: str) -> bool: ...
 
     @abc.abstractmethod
@@ -40,3 +47,8 @@ class Store(abc.ABC):
 
     def write_text(self, relpath: str, text: str) -> str:
         return self.write_bytes(relpath, text.encode())
+
+
+def check_range(offset: int, length: int) -> None:
+    if offset < 0 or length < 0:
+        raise ValueError(f"expected a non-negative offset and length, got offset {offset}, length {length}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from railyard.errors import StorageError
-from railyard.storage.base import Store
+from railyard.storage.base import Store, check_range
 
 
 class LocalStore(Store):
@@ -59,6 +59,15 @@ class LocalStore(Store):
     def read_bytes(self, relpath: str) -> bytes:
         try:
             return self._path(relpath).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"cannot read {self._path(relpath)}: {exc.strerror or exc}") from exc
+
+    def read_range(self, relpath: str, offset: int, length: int) -> bytes:
+        check_range(offset, length)
+        try:
+            with open(self._path(relpath), "rb") as f:
+                f.seek(offset)
+                return f.read(length)
         except OSError as exc:
             raise StorageError(f"cannot read {self._path(relpath)}: {exc.strerror or exc}") from exc
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from railyard.errors import StorageError
-from railyard.storage.base import Store
+from railyard.storage.base import Store, check_range
 
 
 def is_s3_uri(uri: str) -> bool:
@@ -86,6 +86,18 @@ class S3Store(Store):
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(relpath))["Body"].read()
         except Exception as exc:
+            raise self._fail("read", relpath, exc) from exc
+
+    def read_range(self, relpath: str, offset: int, length: int) -> bytes:
+        check_range(offset, length)
+        if length == 0:
+            return b""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(relpath), Range=f"bytes={offset}-{offset + length - 1}")
+            return response["Body"].read()
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # offset at or past the end
             raise self._fail("read", relpath, exc) from exc
 
     def exists(self, relpath: str) -> bool:

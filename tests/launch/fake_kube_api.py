@@ -2,9 +2,11 @@
 
 It answers as a real API server does: objects with uid, resourceVersion and
 creationTimestamp; `Status` bodies for 404 (NotFound), 409 (AlreadyExists) and
-410 (Expired); watch streams of JSON lines with ADDED/MODIFIED/DELETED events
-and an ERROR event when the requested resourceVersion is too old. Tests change
-Jobs and Pods through its methods, as the Job controller and kubelet would.
+410 (Expired); merge patches; watch streams of JSON lines with
+ADDED/MODIFIED/DELETED events and an ERROR event when the requested
+resourceVersion is too old; pod logs cut at `limitBytes`; deleting a Job deletes
+its pods and every object it owns. Tests change Jobs and Pods through its
+methods, as the Job controller and kubelet would.
 """
 
 from __future__ import annotations
@@ -21,10 +23,30 @@ from urllib.parse import parse_qs, urlparse
 JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^/]+))?$")
 CONFIGMAPS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps(?:/(?P<name>[^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+)(?P<log>/log)?)?$")
+NETWORK_POLICIES = re.compile(r"^/apis/networking.k8s.io/v1/namespaces/(?P<ns>[^/]+)/networkpolicies(?:/(?P<name>[^/]+))?$")
+ROUTES = (("jobs", JOBS), ("configmaps", CONFIGMAPS), ("pods", PODS), ("networkpolicies", NETWORK_POLICIES))
+# kind -> (resource as named in Status messages, List kind, apiVersion)
+KINDS = {
+    "jobs": ("jobs.batch", "JobList", "batch/v1"),
+    "configmaps": ("configmaps", "ConfigMapList", "v1"),
+    "pods": ("pods", "PodList", "v1"),
+    "networkpolicies": ("networkpolicies.networking.k8s.io", "NetworkPolicyList", "networking.k8s.io/v1"),
+}
 
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def merge_patch(target: dict, patch: dict) -> None:
+    """RFC 7386: objects merge key by key, null removes a key, anything else replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 def status_body(code: int, reason: str, message: str) -> dict:
@@ -39,8 +61,9 @@ class FakeKubeAPI:
         self.oldest_watchable = 0
         self.objects: dict[tuple[str, str, str], dict] = {}  # (kind, namespace, name) -> object
         self.events: list[tuple[int, str, str, dict]] = []   # (resourceVersion, kind, type, object)
-        self.logs: dict[str, str] = {}
+        self.logs: dict[str, str | bytes] = {}
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[tuple[str, str, dict]] = []       # (method, path, query parameters)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -78,7 +101,7 @@ class FakeKubeAPI:
         obj["status"] = status
         self._store("jobs", obj, "MODIFIED")
 
-    def add_pod(self, job_name: str, pod_name: str, status: dict, namespace: str = "railyard", log: str = "") -> None:
+    def add_pod(self, job_name: str, pod_name: str, status: dict, namespace: str = "railyard", log: str | bytes = "") -> None:
         job = self.objects[("jobs", namespace, job_name)]
         pod = {
             "apiVersion": "v1", "kind": "Pod",
@@ -107,7 +130,10 @@ class FakeKubeAPI:
                 pass
 
             def _send(self, code: int, body, content_type: str = "application/json") -> None:
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                if isinstance(body, bytes):
+                    data = body
+                else:
+                    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
@@ -122,23 +148,22 @@ class FakeKubeAPI:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 api.requests.append((self.command, url.path))
-                for kind, pattern in (("jobs", JOBS), ("configmaps", CONFIGMAPS), ("pods", PODS)):
+                api.queries.append((self.command, url.path, query))
+                for kind, pattern in ROUTES:
                     match = pattern.match(url.path)
                     if match:
                         return kind, match.groupdict(), query
                 return None, {}, query
 
             def _not_found(self, kind: str, name: str) -> None:
-                group = "jobs.batch" if kind == "jobs" else kind
-                self._send(404, status_body(404, "NotFound", f'{group} "{name}" not found'))
+                self._send(404, status_body(404, "NotFound", f'{KINDS[kind][0]} "{name}" not found'))
 
             def do_POST(self):
                 kind, parts, _ = self._route()
                 obj = self._body()
                 name = obj["metadata"]["name"]
                 if (kind, parts["ns"], name) in api.objects:
-                    group = "jobs.batch" if kind == "jobs" else kind
-                    return self._send(409, status_body(409, "AlreadyExists", f'{group} "{name}" already exists'))
+                    return self._send(409, status_body(409, "AlreadyExists", f'{KINDS[kind][0]} "{name}" already exists'))
                 obj["metadata"].update(namespace=parts["ns"], uid=str(uuid.uuid4()), creationTimestamp=now())
                 if kind == "jobs":
                     obj["status"] = {}
@@ -151,15 +176,18 @@ class FakeKubeAPI:
                 if kind == "pods" and parts.get("log"):
                     if parts["name"] not in api.logs:
                         return self._not_found("pods", parts["name"])
-                    return self._send(200, api.logs[parts["name"]], "text/plain")
+                    log = api.logs[parts["name"]]
+                    log = log.encode() if isinstance(log, str) else log
+                    if query.get("limitBytes"):
+                        log = log[:int(query["limitBytes"])]
+                    return self._send(200, log, "text/plain")
                 if parts.get("name"):
                     obj = api.objects.get((kind, parts["ns"], parts["name"]))
                     return self._send(200, obj) if obj else self._not_found(kind, parts["name"])
                 if query.get("watch") in ("true", "1"):
                     return self._watch(kind, parts["ns"], query)
                 items = [o for (k, ns, _), o in sorted(api.objects.items()) if k == kind and ns == parts["ns"] and _selected(o, query)]
-                list_kind = {"jobs": "JobList", "pods": "PodList", "configmaps": "ConfigMapList"}[kind]
-                version = "batch/v1" if kind == "jobs" else "v1"
+                _, list_kind, version = KINDS[kind]
                 self._send(200, {"kind": list_kind, "apiVersion": version, "metadata": {"resourceVersion": str(api.version)}, "items": items})
 
             def _watch(self, kind: str, namespace: str, query: dict) -> None:
@@ -198,8 +226,7 @@ class FakeKubeAPI:
                 obj = api.objects.get((kind, parts["ns"], parts["name"]))
                 if obj is None:
                     return self._not_found(kind, parts["name"])
-                patch = self._body()
-                obj["metadata"].setdefault("annotations", {}).update(patch.get("metadata", {}).get("annotations", {}))
+                merge_patch(obj, self._body())
                 self._send(200, api._store(kind, obj, "MODIFIED"))
 
             def do_DELETE(self):
@@ -213,10 +240,10 @@ class FakeKubeAPI:
                     for (k, ns, name), pod in list(api.objects.items()):
                         if k == "pods" and pod["metadata"]["labels"].get("railyard.io/job-id") == job_id:
                             api._store("pods", pod, "DELETED")
-                    for (k, ns, name), cm in list(api.objects.items()):
-                        owners = cm["metadata"].get("ownerReferences") or []
-                        if k == "configmaps" and any(o["uid"] == obj["metadata"]["uid"] for o in owners):
-                            api._store("configmaps", cm, "DELETED")
+                    for (k, ns, name), owned in list(api.objects.items()):
+                        owners = owned["metadata"].get("ownerReferences") or []
+                        if any(o["uid"] == obj["metadata"]["uid"] for o in owners):
+                            api._store(k, owned, "DELETED")
                 api._store(kind, obj, "DELETED")
                 self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                  "details": {"name": parts["name"], "kind": kind, "uid": obj["metadata"]["uid"]}})

@@ -1,6 +1,7 @@
 """The Kubernetes executor through the real `kubernetes` client, against an HTTP server speaking
-the Kubernetes API (tests/launch/fake_kube_api.py): create, watch to success and to each failure
-reason, logs, cancel, conflicts and expired watches."""
+the Kubernetes API (tests/launch/fake_kube_api.py): create (Job, ConfigMap, NetworkPolicy), watch
+to success and to each failure reason, logs and bounded log pages, cancel, conflicts and expired
+watches."""
 
 import json
 import threading
@@ -9,6 +10,7 @@ import time
 import pytest
 from kubernetes import client
 
+from railyard.errors import UserError
 from railyard.launch.job import Binary, JobRequest, JobState
 from railyard.launch.kubernetes import KubernetesExecutor
 from railyard.launch.render import job_name
@@ -19,6 +21,7 @@ from tests.launch.fake_kube_api import FakeKubeAPI
 
 JOB_ID = "0b4c9c3e-5d4e-4f7e-9a51-2f6b0f4f1a11"
 NAME = job_name(JOB_ID)
+POLICY = ("networkpolicies", "railyard", f"{NAME}-network")
 RUNNING = {"phase": "Running", "containerStatuses": [{"name": "trainer", "ready": True, "restartCount": 0, "image": "python:3.11-slim", "imageID": "", "state": {"running": {"startedAt": "2026-11-27T00:00:00Z"}}}]}
 
 
@@ -72,12 +75,32 @@ def test_submit_creates_job_and_configmap_and_uploads_the_binary(executor, fake,
     configmap = fake.objects[("configmaps", "railyard", f"{NAME}-spec")]
     assert configmap["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
     assert json.loads(configmap["data"]["spec.json"])["train"]["workflow_name"] == "StripeFraudModel"
+    policy = fake.objects[POLICY]
+    assert policy["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    assert policy["spec"]["podSelector"]["matchLabels"]["railyard.io/job-id"] == JOB_ID
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     key = f"binaries/{job.binary.sha256}.pex"
     assert aws.get_object(Bucket="railyard-artifacts", Key=key)["Body"].read().startswith(b"#!/usr/bin/env python3.11")
     assert executor.status(JOB_ID).state is JobState.queued
     executor.submit(job)  # the same job again (a retried request) is accepted, not duplicated
-    assert [r for r in fake.requests if r[0] == "POST" and r[1].endswith("/jobs")].__len__() == 2
-    assert len([k for k in fake.objects if k[0] == "jobs"]) == 1
+    for kind in ("jobs", "configmaps", "networkpolicies"):
+        assert len([r for r in fake.requests if r[0] == "POST" and r[1].endswith(f"/{kind}")]) == 2
+        assert len([k for k in fake.objects if k[0] == kind]) == 1
+
+
+def test_job_runs_only_once_its_network_policy_exists(executor, fake, job):
+    executor.submit(job)
+    first_version = next(obj for _, kind, event, obj in fake.events if kind == "jobs" and event == "ADDED")
+    assert first_version["spec"]["suspend"] is True
+    created_policy = fake.requests.index(("POST", "/apis/networking.k8s.io/v1/namespaces/railyard/networkpolicies"))
+    assert created_policy < fake.requests.index(("PATCH", f"/apis/batch/v1/namespaces/railyard/jobs/{NAME}"))
+    assert fake.job(NAME)["spec"]["suspend"] is False
+
+
+def test_a_job_id_that_is_not_a_dns_label_is_refused(executor, fake, job):
+    with pytest.raises(UserError, match="job id 'Bad_Id': expected lowercase letters, digits and '-'"):
+        executor.submit(JobRequest("Bad_Id", job.spec, job.binary, job.output))
+    assert not fake.objects
 
 
 def test_name_taken_by_another_job_is_an_error(executor, fake, job):
@@ -145,7 +168,7 @@ def test_cancel_deletes_the_job_with_its_pods(executor, fake, job):
     assert executor.status(JOB_ID).state is JobState.running
     executor.cancel(JOB_ID)
     assert fake.job(NAME) is None
-    assert not [k for k in fake.objects if k[0] in ("pods", "configmaps")]
+    assert not [k for k in fake.objects if k[0] in ("pods", "configmaps", "networkpolicies")]
     assert ("PATCH", f"/apis/batch/v1/namespaces/railyard/jobs/{NAME}") in fake.requests
     assert executor.status(JOB_ID).state is JobState.cancelled
 
@@ -160,3 +183,47 @@ def test_watch_survives_an_expired_resource_version(executor, fake, job):
 def test_missing_job(executor):
     status = executor.status("not-a-job")
     assert status.state is JobState.failed and status.reason == "NotFound"
+
+
+def test_read_log_pages_a_running_pod_log_with_bounded_reads(executor, fake, job):
+    executor.submit(job)
+    assert executor.read_log(JOB_ID) == (b"", 0)  # no pod yet
+    log = "".join(f"[railyard] line {i} é\n" for i in range(100)).encode()
+    fake.add_pod(NAME, f"{NAME}-old01", terminated("Error", 1), log=b"the first attempt\n")
+    time.sleep(1.1)  # a later creationTimestamp
+    fake.add_pod(NAME, f"{NAME}-pod02", RUNNING, log=log)
+    fake.set_job_status(NAME, {"active": 1})
+    pages, offset = [], 0
+    while True:
+        page, offset = executor.read_log(JOB_ID, offset, limit=333)
+        if not page:
+            break
+        assert len(page) <= 333
+        pages.append(page)
+    assert b"".join(pages) == log and offset == len(log)
+    reads = [q[2] for q in fake.queries if q[1] == f"/api/v1/namespaces/railyard/pods/{NAME}-pod02/log"]
+    assert [int(r["limitBytes"]) for r in reads[:3]] == [333, 666, 999]
+    assert all(r["container"] == "trainer" for r in reads)
+
+
+def test_read_log_of_a_finished_job_reads_a_range_of_the_stored_log(executor, fake, job, aws):
+    executor.submit(job)
+    fake.add_pod(NAME, f"{NAME}-pod01", RUNNING, log="from the pod\n")
+    fake.set_job_status(NAME, {"active": 1})
+    stored = b"".join(b"2026-11-27 00:00:00,000 INFO [railyard] step %d\n" % i for i in range(1000))
+    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/trainer.log", Body=stored)
+    assert executor.read_log(JOB_ID) == (b"from the pod\n", 13)  # still running: the pod's log
+    fake.set_job_status(NAME, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+    assert executor.read_log(JOB_ID, 100, 50) == (stored[100:150], 150)
+    assert executor.read_log(JOB_ID, len(stored) - 10, 50) == (stored[-10:], len(stored))
+    assert executor.read_log(JOB_ID, len(stored), 50) == (b"", len(stored))
+    logs_read = [r for r in fake.requests if r[1].endswith("/log")]
+    assert len(logs_read) == 1  # only while it ran
+
+
+def test_read_log_of_a_finished_job_without_a_stored_log_reads_the_pod(executor, fake, job, aws):
+    aws.delete_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/trainer.log")  # the S3 server outlives a test
+    executor.submit(job)
+    fake.add_pod(NAME, f"{NAME}-pod01", terminated("OOMKilled", 137), log="[railyard] train: 1,000 rows\n")
+    fake.set_job_status(NAME, failed("BackoffLimitExceeded"))
+    assert executor.read_log(JOB_ID, 11, 5) == (b"train", 16)

@@ -1,7 +1,8 @@
-"""Local store: atomic writes leave either the old object or the new one, never a fragment."""
+"""Local store: atomic writes leave either the old object or the new one, never a fragment; ranged reads."""
 
 import pytest
 
+from railyard.errors import StorageError
 from railyard.storage import open_store
 
 
@@ -26,3 +27,16 @@ def test_failed_write_keeps_the_old_object_and_no_temp_file(tmp_path):
         store._atomic("result.json", explode)
     assert (tmp_path / "result.json").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_read_range(tmp_path):
+    store = open_store(str(tmp_path))
+    store.write_bytes("trainer.log", b"0123456789")
+    assert store.read_range("trainer.log", 0, 4) == b"0123"
+    assert store.read_range("trainer.log", 8, 4) == b"89"
+    assert store.read_range("trainer.log", 10, 4) == b""
+    assert store.read_range("trainer.log", 3, 0) == b""
+    with pytest.raises(StorageError, match="cannot read .*/missing.log"):
+        store.read_range("missing.log", 0, 4)
+    with pytest.raises(ValueError, match="expected a non-negative offset and length"):
+        store.read_range("trainer.log", -4, 4)

@@ -22,6 +22,22 @@ def test_store_round_trip_and_listing(aws):
         store.read_bytes("missing")
 
 
+def test_read_range_reads_only_the_range(aws):
+    store = open_store("s3://ml-data/runs/job-3")
+    store.write_bytes("trainer.log", b"0123456789")
+    sent = []
+    store.client.meta.events.register("before-send.s3.GetObject", lambda request, **_: sent.append(request.headers["Range"]))
+    assert store.read_range("trainer.log", 0, 4) == b"0123"
+    assert store.read_range("trainer.log", 8, 4) == b"89"
+    assert sent == [b"bytes=0-3", b"bytes=8-11"]
+    assert store.read_range("trainer.log", 10, 4) == b""
+    assert store.read_range("trainer.log", 3, 0) == b""
+    with pytest.raises(StorageError, match="cannot read s3://ml-data/runs/job-3/missing.log"):
+        store.read_range("missing.log", 0, 4)
+    with pytest.raises(ValueError, match="expected a non-negative offset and length"):
+        store.read_range("trainer.log", -4, 4)  # would be a suffix range in HTTP
+
+
 @pytest.mark.slow
 def test_train_from_s3_data_to_s3_output(aws, s3_env, tmp_path, charges_path):
     aws.upload_file(str(charges_path), "ml-data", "fraud/charges.parquet")
@@ -41,7 +57,7 @@ def test_train_from_s3_data_to_s3_output(aws, s3_env, tmp_path, charges_path):
     assert result["result"]["evaluation_holdout_data_path"] == "s3://ml-data/runs/job-7/scores.tsv"
     assert b"[railyard] complete" in aws.get_object(Bucket="ml-data", Key="runs/job-7/trainer.log")["Body"].read()
 
-    by_prefix = railyard.load_model("s3://ml-data/runs/job-7")
+    by_prefix = railyard.load_model("s3://ml-data/runs/job-7", expected_id=model_id)
     by_id = railyard.load_model(model_id, root="s3://ml-data/runs")
     assert by_prefix.model_id == by_id.model_id == model_id
     frame = pd.read_parquet(charges_path).head(500)
