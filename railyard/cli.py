@@ -13,7 +13,7 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
 Operators:
     railyard token new --owner O [--team T]... [--data-prefix P]... [--publish] [--admin]
 Batch scoring:
-    railyard predict --model MODEL --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N]
+    railyard predict --model MODEL [--model-id ID] --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N]
 Tables for people by default; --json for scripts.
 
 TARGET_OR_PEX is a Bazel target (//workflows:fraud_train, built first), a
@@ -32,7 +32,7 @@ from pathlib import Path
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
 from railyard.launch.job import Executor, JobRequest, JobState
-from railyard.launch.render import output_uri, render, to_yaml
+from railyard.launch.render import check_job_id, output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
 from railyard.spec import load_spec
 
@@ -70,6 +70,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.binary == binaries.DEV:
         raise UserError("--binary dev runs only on the local backend; render a .pex or a Bazel target")
+    if args.job_id:
+        check_job_id(args.job_id)  # before a Bazel build
     print(to_yaml(render(job_request(args, config, "kubernetes"), config)), end="")
     return 0
 
@@ -235,7 +237,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from railyard.pipeline.steps import peak_rss_bytes
     from railyard.scoring import score_dataset
 
-    report = score_dataset(args.model, args.data, args.output, batch_rows=args.batch_rows, keep=tuple(args.keep))
+    report = score_dataset(args.model, args.data, args.output, batch_rows=args.batch_rows, keep=tuple(args.keep),
+                           expected_id=args.model_id)
     print(f"scored {report.rows:,} rows in {report.batches} batches with {report.model_id} -> {report.output}; "
           f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB")
     return 0
@@ -301,7 +304,8 @@ def parser() -> argparse.ArgumentParser:
         else:
             sub.add_argument("--json", action="store_true")
     predict = commands.add_parser("predict", help="score a parquet dataset with a trained model")
-    predict.add_argument("--model", required=True, help="model id, artifact path, or a run's output directory")
+    predict.add_argument("--model", required=True, help="model id, or an artifact path named by its id; any other path needs --model-id")
+    predict.add_argument("--model-id", help="the id (sha256.…) the artifact must hash to, e.g. to score from a run's output directory")
     predict.add_argument("--data", required=True, help="parquet file, directory, or s3:// URI")
     predict.add_argument("--output", required=True, help="parquet file to write (local path or s3:// URI)")
     predict.add_argument("--batch-rows", type=int, default=100_000)

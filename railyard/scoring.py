@@ -1,9 +1,10 @@
 """Batch scoring: a trained model over a parquet dataset, in bounded memory.
 
-    railyard predict --model MODEL --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N] [--keep COL]...
+    railyard predict --model MODEL [--model-id ID] --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N] [--keep COL]...
 
-MODEL is a model id (looked up under $RAILYARD_ARTIFACTS), an artifact's
-path, or a training run's output directory; its sha256 is checked before
+MODEL is a model id (looked up under $RAILYARD_ARTIFACTS) or an artifact's
+path named by its id; a training run's output directory or any other path
+needs --model-id. The artifact's sha256 is checked against that id before
 anything is loaded. The input is read batch by batch (only the model's
 feature columns and the kept columns) and each batch is scored and appended
 to the output parquet file, so memory follows --batch-rows, not the data's
@@ -45,8 +46,9 @@ def _dataset(path: str) -> ds.Dataset:
         raise DataError(f"--data: cannot read {path} as parquet: {exc}") from exc
 
 
-def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 100_000, keep: tuple[str, ...] = ()) -> ScoringReport:
-    model = load_model(model_ref)
+def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 100_000, keep: tuple[str, ...] = (),
+                  expected_id: str | None = None) -> ScoringReport:
+    model = load_model(model_ref, expected_id=expected_id)
     dataset = _dataset(data)
     columns = list(dict.fromkeys([*model.features, *keep]))
     missing = [c for c in columns if c not in dataset.schema.names]

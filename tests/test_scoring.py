@@ -1,10 +1,13 @@
 """`railyard predict`: batch scoring in bounded memory, the model id in the output, and refusal of
-tampered artifacts and of data without the model's features."""
+tampered or unverifiable artifacts and of data without the model's features."""
 
+import io
 import json
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import railyard
+from railyard.model.artifact import MANIFEST, pack
 from railyard.scoring import score_dataset
 from tests.conftest import REPO, example_spec, write_spec
 from workflows.data import charges
@@ -31,21 +35,30 @@ def trained(tmp_path_factory, charges_path):
 
 
 @pytest.fixture(scope="module")
+def model_id(trained):
+    return json.loads((trained / "result.json").read_text())["result"]["model_id"]
+
+
+@pytest.fixture(scope="module")
 def million(tmp_path_factory):
     return charges.write(1_000_000, tmp_path_factory.mktemp("big") / "charges.parquet", row_group_rows=50_000)
 
 
-def peak_rss_of_predict(model: str, data, output, batch_rows: int) -> int:
+def predict(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "railyard.cli", "predict", *map(str, args)], cwd=REPO, capture_output=True, text=True)
+
+
+def peak_rss_of_predict(model: str, model_id: str, data, output, batch_rows: int) -> int:
     """Peak resident memory (bytes) of a `railyard predict` process, as it reports it (the kernel's VmHWM)."""
-    run = subprocess.run([sys.executable, "-m", "railyard.cli", "predict", "--model", model, "--data", str(data),
-                          "--output", str(output), "--batch-rows", str(batch_rows)], cwd=REPO, capture_output=True, text=True)
+    run = predict("--model", model, "--model-id", model_id, "--data", data, "--output", output, "--batch-rows", batch_rows)
     assert run.returncode == 0, run.stderr
     return int(re.search(r"peak memory (\d+) MiB", run.stdout).group(1)) * 2**20
 
 
-def test_scores_match_the_holdout_and_record_the_model_id(trained, charges_path, tmp_path):
-    report = score_dataset(str(trained), str(charges_path), str(tmp_path / "scores.parquet"), batch_rows=3_000, keep=("charge_id",))
-    model = railyard.load_model(str(trained))
+def test_scores_match_the_holdout_and_record_the_model_id(trained, model_id, charges_path, tmp_path):
+    report = score_dataset(str(trained), str(charges_path), str(tmp_path / "scores.parquet"), batch_rows=3_000, keep=("charge_id",),
+                           expected_id=model_id)
+    model = railyard.load_model(str(trained), expected_id=model_id)
     table = pq.read_table(tmp_path / "scores.parquet")
     assert report.rows == table.num_rows == 20_000 and report.batches >= 7
     assert table.schema.metadata[b"railyard.model_id"].decode() == model.model_id
@@ -54,36 +67,68 @@ def test_scores_match_the_holdout_and_record_the_model_id(trained, charges_path,
     assert table.column("charge_id").to_pylist() == frame["charge_id"].tolist()
 
 
-def test_one_million_rows_in_memory_bounded_by_the_batch(trained, million, tmp_path):
+def test_one_million_rows_in_memory_bounded_by_the_batch(trained, model_id, million, tmp_path):
     mib = 2**20
     peaks = {}
     for rows in (2_000, 200_000):
         data = charges.write(rows, tmp_path / f"charges-{rows}.parquet", row_group_rows=50_000)
-        peaks[rows] = peak_rss_of_predict(str(trained), data, tmp_path / f"scores-{rows}.parquet", 10_000)
-    peaks[1_000_000] = peak_rss_of_predict(str(trained), million, tmp_path / "scores-1m.parquet", 10_000)
+        peaks[rows] = peak_rss_of_predict(str(trained), model_id, data, tmp_path / f"scores-{rows}.parquet", 10_000)
+    peaks[1_000_000] = peak_rss_of_predict(str(trained), model_id, million, tmp_path / "scores-1m.parquet", 10_000)
     assert pq.read_metadata(tmp_path / "scores-1m.parquet").num_rows == 1_000_000
     print("peak RSS by input rows:", {rows: f"{peak / mib:.0f} MiB" for rows, peak in peaks.items()})
     assert peaks[1_000_000] - peaks[200_000] < 64 * mib  # five times the rows (same row groups), about the same memory
     assert peaks[1_000_000] - peaks[2_000] < 160 * mib
 
 
-def test_tampered_artifact_is_refused_before_loading(trained, charges_path, tmp_path):
-    model_id = json.loads((trained / "result.json").read_text())["result"]["model_id"]
+def test_tampered_artifact_is_refused_before_loading(trained, model_id, charges_path, tmp_path):
     artifact = trained / "model" / model_id
     copy = tmp_path / model_id
     data = bytearray(artifact.read_bytes())
     data[len(data) // 2] ^= 0x01
     copy.write_bytes(bytes(data))
-    run = subprocess.run([sys.executable, "-m", "railyard.cli", "predict", "--model", str(copy), "--data", str(charges_path),
-                          "--output", str(tmp_path / "out.parquet")], cwd=REPO, capture_output=True, text=True)
+    run = predict("--model", copy, "--data", charges_path, "--output", tmp_path / "out.parquet")
     assert run.returncode == 1
     assert "refusing to load a tampered artifact" in run.stderr
     assert not (tmp_path / "out.parquet").exists()
 
 
-def test_missing_feature_columns_are_named(trained, tmp_path):
+def test_a_run_directory_needs_the_model_id(trained, model_id, charges_path, tmp_path):
+    run = predict("--model", trained, "--data", charges_path, "--output", tmp_path / "out.parquet")
+    assert run.returncode == 1
+    assert run.stderr.strip() == (f"railyard predict: {trained}: a run directory or an artifact not named by its id cannot be verified; "
+                                  "pass the model id (sha256.…) instead, or as expected_id= (--model-id)")
+    renamed = tmp_path / "fraud-model.zip"
+    shutil.copy(trained / "model" / model_id, renamed)
+    run = predict("--model", renamed, "--model-id", model_id, "--data", charges_path, "--output", tmp_path / "out.parquet")
+    assert run.returncode == 0, run.stderr
+    assert pq.read_table(tmp_path / "out.parquet").schema.metadata[b"railyard.model_id"].decode() == model_id
+
+
+def test_tampered_artifact_with_a_forged_result_json_is_refused(trained, model_id, charges_path, tmp_path):
+    """Whoever can write the artifact can write result.json beside it: only --model-id is trusted."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained, run_dir)
+    archive = zipfile.ZipFile(io.BytesIO((trained / "model" / model_id).read_bytes()))
+    manifest = json.loads(archive.read(MANIFEST))
+    manifest["metadata"]["owner"] = "someone else"
+    forged = pack(manifest, {name: archive.read(name) for name in archive.namelist() if name != MANIFEST})
+    forged_id = railyard.model.model_id(forged)
+    for name in (model_id, forged_id):
+        (run_dir / "model" / name).write_bytes(forged)
+    result = json.loads((run_dir / "result.json").read_text())
+    result["result"]["model_id"] = forged_id
+    (run_dir / "result.json").write_text(json.dumps(result))
+
+    run = predict("--model", run_dir, "--data", charges_path, "--output", tmp_path / "out.parquet")
+    assert run.returncode == 1 and "cannot be verified; pass the model id" in run.stderr
+    run = predict("--model", run_dir, "--model-id", model_id, "--data", charges_path, "--output", tmp_path / "out.parquet")
+    assert run.returncode == 1
+    assert f"content hashes to {forged_id}, not {model_id}; refusing to load a tampered artifact" in run.stderr
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_missing_feature_columns_are_named(trained, model_id, tmp_path):
     pd.DataFrame({"charge_amount": [1.0, 2.0]}).to_parquet(tmp_path / "thin.parquet")
-    run = subprocess.run([sys.executable, "-m", "railyard.cli", "predict", "--model", str(trained), "--data", str(tmp_path / "thin.parquet"),
-                          "--output", str(tmp_path / "out.parquet")], cwd=REPO, capture_output=True, text=True)
+    run = predict("--model", trained / "model" / model_id, "--data", tmp_path / "thin.parquet", "--output", tmp_path / "out.parquet")
     assert run.returncode == 2
     assert "lacks the columns charge_type" in run.stderr

@@ -1,5 +1,5 @@
 """One conformance suite over every example workflow: train end to end from its spec,
-evaluate well above chance, and load back to give the same scores."""
+evaluate well above chance, and load back (by `load_model` and `railyard predict`) to give the same scores."""
 
 import json
 
@@ -10,6 +10,7 @@ import pytest
 
 import railyard
 from railyard import trainer
+from railyard.scoring import score_dataset
 from tests.conftest import SPECS, example_spec, read_result, write_spec
 
 FAST = {"fraud": {"n_estimators": 60}, "mlp": {"epochs": 2}}
@@ -53,9 +54,13 @@ def test_example_workflow_trains_end_to_end(name, tmp_path, charges_path):
     assert list(scores.columns) == ["score"] and list(labels.columns) == [spec["train"]["label"]]
     assert len(scores) == len(labels) == body["holdout_rows"]
 
-    model = railyard.load_model(str(output))
+    model = railyard.load_model(str(output), expected_id=body["model_id"])
     assert model.model_id == body["model_id"]
-    assert (output / "model" / model.model_id).exists()
+    assert railyard.load_model(body["model_id"], root=str(tmp_path)).model_id == body["model_id"]
+    report = score_dataset(str(output / "model" / model.model_id), str(charges_path), str(tmp_path / "predicted.parquet"), batch_rows=5_000)
+    assert report.model_id == model.model_id and report.rows == 20_000
+    predicted = pd.read_parquet(tmp_path / "predicted.parquet")["score"]
+    np.testing.assert_allclose(predicted, model.score(pd.read_parquet(charges_path)), rtol=1e-6, atol=1e-7)
     if spec["holdout_sampling"]["sampling_function"] == "DATE_RANGE":
         rows = holdout_rows(spec, charges_path)
         assert labels[spec["train"]["label"]].tolist() == rows[spec["train"]["label"]].astype(int).tolist()
@@ -128,7 +133,7 @@ def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
     _, result = train_example("fasttext", descriptions_path, tmp_path / "multi")
     assert result["metrics"]["kind"] == "multiclass_classification"
     assert result["metrics"]["accuracy"] > 0.6 and result["metrics"]["macro_f1"] > 0.6
-    model = railyard.load_model(str(tmp_path / "multi" / "run"))
+    model = railyard.load_model(str(tmp_path / "multi" / "run"), expected_id=result["model_id"])
     assert model.manifest["model"]["format"] == "fasttext"
     rows = pd.read_parquet(descriptions_path).head(200)
     assert set(model.score(rows)) <= {"food", "retail", "software", "travel"}
@@ -136,7 +141,7 @@ def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
     _, binary = train_example("fasttext", descriptions_path, tmp_path / "binary", label="is_disputed")
     assert binary["metrics"]["kind"] == "binary_classification" and binary["metrics"]["roc_auc"] > 0.8
     scores = pd.read_csv(binary["evaluation_holdout_data_path"], sep="\t")["score"].to_numpy()
-    reloaded = railyard.load_model(str(tmp_path / "binary" / "run"))
+    reloaded = railyard.load_model(binary["model_id"], root=str(tmp_path / "binary"))
     holdout = pd.read_parquet(descriptions_path)
     mask = np.random.default_rng(3).random(len(holdout)) < 0.2  # the spec's RANDOM split
     np.testing.assert_allclose(reloaded.score(holdout[mask]), scores, rtol=1e-5)
@@ -150,7 +155,7 @@ def test_prophet_forecast(tmp_path, volumes_path):
     forecast = pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")
     assert list(forecast.columns) == ["yhat", "yhat_lower", "yhat_upper"] and len(forecast) == 92
     assert (forecast.yhat_lower <= forecast.yhat).all() and (forecast.yhat <= forecast.yhat_upper).all()
-    model = railyard.load_model(str(tmp_path / "run"))
+    model = railyard.load_model(str(tmp_path / "run"), expected_id=result["model_id"])
     assert model.manifest["model"]["format"] == "prophet" and model.features == ["day", "marketing_spend"]
     horizon = pd.read_parquet(volumes_path).iloc[-92:]
     np.testing.assert_allclose(model.score(horizon)["yhat"].to_numpy(), forecast.yhat.to_numpy(), rtol=1e-6)

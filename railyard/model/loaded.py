@@ -1,11 +1,13 @@
-"""`load_model`: find an artifact by id or path, verify its sha256, and rebuild the model.
+"""`load_model`: find an artifact, verify it against a trusted model id, and rebuild the model.
 
-`ref` may be:
-  * a model id (`sha256.…`), looked up as `*/model/<id>` under the artifact
-    root (`root`, else $RAILYARD_ARTIFACTS, else ./railyard-runs);
-  * a training run's output directory or S3 prefix (its result.json names the model);
-  * the path or URI of an artifact file.
-The bytes must hash to the id they are filed under before anything is unpickled.
+The id an artifact is checked against never comes from beside the artifact:
+  * `ref` is a model id (`sha256.…`), looked up as `*/model/<id>` under the
+    artifact root (`root`, else $RAILYARD_ARTIFACTS, else ./railyard-runs);
+  * `ref` is the path or URI of an artifact file named by its id (`…/model/sha256.…`);
+  * any other `ref` (a run's output directory or S3 prefix, a renamed file) needs
+    `expected_id=`; a run's model is then read from its `model/<expected_id>`.
+The bytes must hash to that id before anything is unpickled or imported, and
+the formats import only allowlisted classes (`formats/importing.py`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import pandas as pd
 from railyard.errors import DataError, ModelFormatError, StorageError
 from railyard.model.artifact import ArtifactReader, is_model_id, model_id
 from railyard.model.formats import load_object
-from railyard.model.formats.importing import import_class
-from railyard.result import read_result
+from railyard.model.formats.importing import import_workflow, workflow_module
+from railyard.result import RESULT_FILE
 from railyard.storage import open_store
 
 DEFAULT_ROOT = "./railyard-runs"
@@ -34,6 +36,7 @@ class Model:
     estimator: Any
     manifest: dict
     source: str
+    workflow: type | None = None  # None where the workflow's module is not installed here
 
     @property
     def features(self) -> list[str]:
@@ -56,12 +59,13 @@ class Model:
 
     def score(self, dataframe: pd.DataFrame):
         """Scores computed exactly as on the holdout set during training."""
-        from railyard.workflow import Workflow, default_score
+        from railyard.workflow import default_score
 
         features = self.prepare(dataframe)
         if self.manifest["scoring"] == "workflow":
-            workflow_cls = import_class(self.manifest["workflow"])
-            workflow: Workflow = workflow_cls(classifier_features=self.features, classifier_label=self.label)
+            if self.workflow is None:
+                raise ModelFormatError(f"cannot import the workflow {self.manifest['workflow']} that scores this model")
+            workflow = self.workflow(classifier_features=self.features, classifier_label=self.label)
             return workflow.score(self.estimator, features)
         return default_score(self.estimator, features)
 
@@ -80,32 +84,41 @@ def _find_by_id(ref: str, root: str) -> tuple[str, bytes]:
     raise ModelFormatError(f"model {ref} not found under {store.uri}")
 
 
-def _read(uri: str) -> tuple[str, bytes, str | None]:
-    """(source, bytes, expected id) for a run directory or an artifact path."""
+def _read(uri: str, expected_id: str | None) -> tuple[str, bytes, str]:
+    """(source, bytes, id they must hash to) for an artifact path or, given expected_id, a run directory."""
     head, name = _split(uri)
-    result = read_result(uri)
-    if result is not None:
-        location = open_store(uri)
-        expected = (result.get("result") or {}).get("model_id")
-        if not expected:
-            raise ModelFormatError(f"{uri}: this run has no model (job_state {result['status']['transition']['job_state']})")
-        return location.url(f"{MODEL_DIR}/{expected}"), location.read_bytes(f"{MODEL_DIR}/{expected}"), expected
+    expected = expected_id or (name if is_model_id(name) else None)
+    if expected is None:
+        raise ModelFormatError(
+            f"{uri}: a run directory or an artifact not named by its id cannot be verified; "
+            "pass the model id (sha256.…) instead, or as expected_id= (--model-id)"
+        )
+    run, artifact = open_store(uri), f"{MODEL_DIR}/{expected_id}"
+    if expected_id is not None and (run.exists(RESULT_FILE) or run.exists(artifact)):
+        return run.url(artifact), run.read_bytes(artifact), expected_id
     parent = open_store(head)
-    return parent.url(name), parent.read_bytes(name), name if is_model_id(name) else None
+    return parent.url(name), parent.read_bytes(name), expected
 
 
-def load_model(ref: str, *, root: str | None = None) -> Model:
+def load_model(ref: str, *, root: str | None = None, expected_id: str | None = None) -> Model:
+    """The model `ref` names, once its bytes hash to a trusted id: `ref` itself, its file name, or `expected_id`."""
+    if expected_id is not None and not is_model_id(expected_id):
+        raise ModelFormatError(f"expected_id: {expected_id!r} is not a model id (sha256. and 52 base32 characters)")
     try:
         if is_model_id(ref):
+            if expected_id not in (None, ref):
+                raise ModelFormatError(f"{ref} is not the expected model {expected_id}")
             source, data = _find_by_id(ref, root or os.environ.get("RAILYARD_ARTIFACTS", DEFAULT_ROOT))
             expected = ref
         else:
-            source, data, expected = _read(ref)
+            source, data, expected = _read(ref, expected_id)
     except StorageError as exc:
         raise ModelFormatError(f"cannot load model {ref}: {exc}") from exc
     actual = model_id(data)
-    if expected is not None and actual != expected:
+    if actual != expected:
         raise ModelFormatError(f"{source}: content hashes to {actual}, not {expected}; refusing to load a tampered artifact")
     reader = ArtifactReader(data, source)
-    estimator = load_object(reader.manifest["model"], reader.read)
-    return Model(actual, estimator, reader.manifest, source)
+    workflow_path = reader.manifest.get("workflow")
+    workflow = import_workflow(workflow_path)
+    estimator = load_object(reader.manifest["model"], reader.read, workflow_module(workflow_path))
+    return Model(actual, estimator, reader.manifest, source, workflow)

@@ -1,7 +1,9 @@
 """One format per library: how a fitted object becomes bytes and comes back.
 
 Each format saves an object into files under a prefix and returns a manifest
-node `{"format": name, ...}`; `load` turns that node back into the object.
+node `{"format": name, ...}`; `load` turns that node back into the object,
+importing only its library's classes and those of the workflow's module
+(`importing.py`).
 The first format that accepts an object is used, in the order of FORMATS.
 """
 
@@ -30,8 +32,8 @@ def save_object(obj: Any, files: dict[str, bytes], prefix: str) -> dict:
     raise ModelFormatError(f"cannot serialize a {type(obj).__module__}.{type(obj).__qualname__}")
 
 
-def load_object(node: dict, read) -> Any:
+def load_object(node: dict, read, workflow_module: str) -> Any:
     module = _BY_NAME.get(node.get("format"))
     if module is None:
         raise ModelFormatError(f"unknown model format {node.get('format')!r}; known: {', '.join(sorted(_BY_NAME))}")
-    return module.load(node, read)
+    return module.load(node, read, workflow_module)

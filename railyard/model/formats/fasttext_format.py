@@ -25,7 +25,7 @@ def save(obj: FastTextModel, files: dict[str, bytes], prefix: str) -> dict:
     return {"format": "fasttext", "file": name, "text_columns": obj.text_columns, "classes": obj.classes}
 
 
-def load(node: dict, read) -> FastTextModel:
+def load(node: dict, read, workflow_module: str) -> FastTextModel:
     import fasttext
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,11 +29,11 @@ def save(obj: Any, files: dict[str, bytes], prefix: str) -> dict:
     return {"format": "sklearn_pipeline", "steps": steps}
 
 
-def load(node: dict, read) -> Any:
+def load(node: dict, read, workflow_module: str) -> Any:
     from sklearn.pipeline import Pipeline
 
     steps = [
-        (s["name"], "passthrough" if s.get("passthrough") else formats.load_object(s["object"], read))
+        (s["name"], "passthrough" if s.get("passthrough") else formats.load_object(s["object"], read, workflow_module))
         for s in node["steps"]
     ]
     return Pipeline(steps)

@@ -21,7 +21,7 @@ def save(obj: ForecastModel, files: dict[str, bytes], prefix: str) -> dict:
     return {"format": "prophet", "file": name, "date_column": obj.date_column, "regressors": obj.regressors}
 
 
-def load(node: dict, read) -> ForecastModel:
+def load(node: dict, read, workflow_module: str) -> ForecastModel:
     from prophet.serialize import model_from_json
 
     return ForecastModel(model_from_json(read(node["file"]).decode()), node["date_column"], node["regressors"])

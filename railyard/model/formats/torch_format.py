@@ -2,7 +2,8 @@
 
 A module must expose `config`, a JSON-serializable dict that its constructor
 accepts as keyword arguments; loading calls `cls(**config)` and then
-`load_state_dict`. Tensors are loaded with `weights_only=True`, so loading
+`load_state_dict`. The class must be an `nn.Module` from `torch.nn` or from the
+workflow's module. Tensors are loaded with `weights_only=True`, so loading
 runs no pickled code.
 """
 
@@ -14,7 +15,7 @@ import sys
 from typing import Any
 
 from railyard.errors import ModelFormatError
-from railyard.model.formats.importing import class_path, import_class
+from railyard.model.formats.importing import class_path, import_allowed
 
 NAMES = ("torch",)
 
@@ -45,10 +46,10 @@ def save(obj: Any, files: dict[str, bytes], prefix: str) -> dict:
     return {"format": "torch", "class": class_path(obj), "config": config_json, "file": name, "torch_version": torch.__version__}
 
 
-def load(node: dict, read) -> Any:
+def load(node: dict, read, workflow_module: str) -> Any:
     import torch
 
-    cls = import_class(node["class"])
+    cls = import_allowed(node["class"], ("torch.nn", workflow_module), torch.nn.Module)
     module = cls(**node["config"])
     state = torch.load(io.BytesIO(read(node["file"])), map_location="cpu", weights_only=True)
     module.load_state_dict(state)

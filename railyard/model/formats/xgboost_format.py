@@ -1,4 +1,7 @@
-"""XGBoost models in XGBoost's own UBJSON format (`save_model`), never pickled."""
+"""XGBoost models in XGBoost's own UBJSON format (`save_model`), never pickled.
+
+The class rebuilt must be an XGBoost estimator or Booster from `xgboost` or from the workflow's module.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import sys
 import tempfile
 from typing import Any
 
-from railyard.model.formats.importing import class_path, import_class
+from railyard.model.formats.importing import class_path, import_allowed
 
 NAMES = ("xgboost",)
 
@@ -33,10 +36,10 @@ def save(obj: Any, files: dict[str, bytes], prefix: str) -> dict:
     return {"format": "xgboost", "class": class_path(obj), "file": name, "xgboost_version": xgboost.__version__}
 
 
-def load(node: dict, read) -> Any:
+def load(node: dict, read, workflow_module: str) -> Any:
     import xgboost
 
-    cls = import_class(node["class"])
+    cls = import_allowed(node["class"], ("xgboost", workflow_module), (xgboost.XGBModel, xgboost.Booster))
     obj = cls()
     obj.load_model(bytearray(read(node["file"])))
     if isinstance(obj, xgboost.XGBModel):
