@@ -27,6 +27,11 @@ def read_result(location: str) -> dict | None:
         return None
 
 
+def is_complete(result: dict | None) -> bool:
+    """Whether a result.json says the job completed (it says so only once every output is written)."""
+    return bool(result) and ((result.get("status") or {}).get("transition") or {}).get("job_state") == COMPLETE
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 

@@ -1,16 +1,17 @@
 """The trainer command: run one training spec end to end. Entry point of every trainer binary.
 
     python -m railyard.trainer --spec SPEC [--output DIR_OR_URI] [--job-id ID] [--workflow-module MOD]...
-    python -m railyard.trainer --plan --spec SPEC
+    python -m railyard.trainer --plan --spec SPEC [--workflow-module MOD]...
 
 Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
 1 training failed, 143 stopped by SIGTERM. A progress line per step goes to stderr and to the job's
 log file (capped, see `railyard.capped_log`); result.json in the output location says `running`, then
 `complete` or `failed` with `exception_info`.
 
-`--plan` makes every check a run makes before training, trains and writes
-nothing, and prints one line of JSON to stdout: the row counts and compute
-resource, or `{"error": ..., "type": ...}` (exit 2 for a bad spec or data, 1 otherwise).
+`--plan` makes every check a run makes before training, the workflow's lookup
+included; trains and writes nothing, and prints one line of JSON to stdout: the
+row counts and compute resource, or `{"error": ..., "type": ...}` (exit 2 for a
+bad spec, data or workflow, 1 otherwise).
 """
 
 from __future__ import annotations
@@ -171,6 +172,8 @@ def plan_only(args: argparse.Namespace) -> int:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             spec = load_spec(_resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
+            import_workflow_modules(args.workflow_module)
+            find_workflow(spec.train.workflow_name)
             report = {**plan(spec), "compute_resource": spec.compute_resource.value}
         exit_code = EXIT_OK
     except Exception as exc:

@@ -124,7 +124,7 @@ def planned(capsys, spec_path, *more: str) -> tuple[int, dict]:
 def test_plan_prints_the_row_counts_and_writes_nothing(tmp_path, charges_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = write_spec(tmp_path, example_spec("fraud", charges_path))
-    code, report = planned(capsys, spec, "--workflow-module", "no_such_module_here")
+    code, report = planned(capsys, spec)
     assert code == 0
     assert list(report) == ["rows_in", "rows_after_filters", "training_rows", "holdout_rows", "compute_resource"]
     assert report["rows_in"] == 20_000 > report["rows_after_filters"]
@@ -146,6 +146,31 @@ def test_plan_of_a_bad_spec_or_data_exits_2_with_the_error(tmp_path, charges_pat
     assert code == 2
     assert report["type"] == kind and report["error"].startswith(message)
     assert list(report) == ["error", "type"]
+
+
+def test_plan_of_a_workflow_module_that_cannot_be_imported_exits_2(tmp_path, charges_path, capsys):
+    code, report = planned(capsys, write_spec(tmp_path, example_spec("fraud", charges_path)), "--workflow-module", "no_such_module_here")
+    assert (code, report) == (2, {"error": "--workflow-module no_such_module_here: cannot import it: No module named 'no_such_module_here'",
+                                  "type": "WorkflowNotFound"})
+
+
+def test_plan_of_an_unknown_workflow_exits_2_as_the_run_would(tmp_path, charges_path, capsys):
+    spec = write_spec(tmp_path, outside_spec(charges_path, "NoSuchModel"))
+    code, report = planned(capsys, spec)
+    assert code == 2 and report["type"] == "WorkflowNotFound"
+    unknown = "train.workflow_name: no workflow class named 'NoSuchModel' in the workflows package or the --workflow-module modules;"
+    assert report["error"].startswith(unknown)
+    run = run_trainer("--spec", spec, "--output", tmp_path / "run")
+    assert run.returncode == 2
+    assert read_result(tmp_path / "run")["exception_info"]["message"].startswith(unknown)  # the workflows imported so far differ
+
+
+def test_plan_finds_a_workflow_in_a_workflow_module(tmp_path, charges_path, outside_module):
+    spec = write_spec(tmp_path, outside_spec(charges_path, "OutsideTreeModel"))
+    run = run_trainer("--plan", "--spec", spec, "--workflow-module", "team_models", env=outside_module)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["rows_in"] == 20_000
+    assert run_trainer("--plan", "--spec", spec, env=outside_module).returncode == 2
 
 
 def test_plan_that_crashes_exits_1_with_the_error(tmp_path, charges_path, capsys, monkeypatch):

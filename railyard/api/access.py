@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import HTTPException
 
 from railyard.api.auth import Principal
-from railyard.api.data_access import DataAccessDenied, check_data_access
+from railyard.api.data_access import BadDataPath, DataAccessDenied, check_data_access
 from railyard.api.store.models import Job
 from railyard.spec import TrainingSpec
 
@@ -37,6 +37,8 @@ def authorize_submission(principal: Principal, spec: TrainingSpec) -> None:
         check_data_access(spec, None if principal.anonymous else principal.data_prefixes)
     except DataAccessDenied as exc:
         raise HTTPException(403, str(exc)) from None
+    except BadDataPath as exc:
+        raise HTTPException(422, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}]) from None
 
 
 def authorize_publish(principal: Principal) -> None:

@@ -9,19 +9,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from railyard.api.auth import TokenTable
+from railyard.api.auth import TokenFile
 from railyard.api.body_limit import BodySizeLimit
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
 from railyard.api.deps import SignInRequired
 from railyard.api.planning import Planner
-from railyard.api.routes import binaries, dashboard, health, jobs, signin, train
+from railyard.api.routes import binaries, dashboard, docs, health, jobs, signin, train
 from railyard.api.settings import Settings
 from railyard.api.store.db import make_engine, migrate, session_factory, write_lock
 from railyard.binaries.store import BinaryStore
 from railyard.launch.job import Executor
 from railyard.launch.resources import LaunchConfig, load_config
 from railyard.spec import describe_error
+
+
+MAX_PROBLEMS = 50
 
 
 def make_executor(settings: Settings, config: LaunchConfig) -> Executor:
@@ -35,14 +38,17 @@ def make_executor(settings: Settings, config: LaunchConfig) -> Executor:
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 with one line per problem; inside the spec, the same messages the trainer gives."""
+    """422 with one line per problem (the first MAX_PROBLEMS); inside the spec, the same messages the trainer gives."""
     detail = []
-    for error in exc.errors():
+    errors = exc.errors()
+    for error in errors[:MAX_PROBLEMS]:
         loc = list(error["loc"])
         message = error["msg"]
         if loc[:2] == ["body", "spec"]:
             message = describe_error({**error, "loc": tuple(loc[2:])}).split(": ", 1)[-1]
         detail.append({"loc": loc, "msg": message, "type": error["type"]})
+    if len(errors) > MAX_PROBLEMS:
+        detail.append({"loc": ["body"], "msg": f"… and {len(errors) - MAX_PROBLEMS} more problems", "type": "value_error"})
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -76,12 +82,15 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         version="1",
         description="Submit, track and report model training jobs.",
         lifespan=lifespan,
+        openapi_url=None,  # served by routes/docs.py, behind a principal
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.engine = engine
     app.state.write_lock = write_lock(engine)
-    app.state.tokens = TokenTable.load(settings.auth_tokens) if settings.auth_tokens else None
+    app.state.tokens = TokenFile(settings.auth_tokens) if settings.auth_tokens else None
     app.state.launch_config = config
     app.state.executor = executor
     app.state.dispatcher = dispatcher
@@ -91,6 +100,6 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes})
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SignInRequired, sign_in_first)
-    for module in (train, binaries, jobs, health, dashboard, signin):
+    for module in (train, binaries, jobs, health, dashboard, signin, docs):
         app.include_router(module.router)
     return app

@@ -12,8 +12,11 @@ The tokens file (JSON or YAML) maps each token, or better its SHA-256, to a prin
 `admin` sees and acts on every job; `publish` may publish trainer binaries;
 `data_prefixes` are the path and URI prefixes the principal's specs may read
 (none: no data at all). Tokens are hashed as the file is read and compared in
-constant time; the service never holds or logs a token itself. Without a tokens
-file every request acts as `anonymous`, which is allowed only on loopback.
+constant time; the service never holds or logs a token itself. The file is
+read again when it changes (within `RECHECK_SECONDS`), so a removed token stops
+working, sessions included, without a restart; a change that does not parse is
+logged and the previous table kept. Without a tokens file every request acts
+as `anonymous`, which is allowed only on loopback.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ import hashlib
 import hmac
 import json
 import re
+import logging
+import os
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +37,10 @@ import yaml
 
 from railyard.errors import UserError
 
+log = logging.getLogger("railyard.auth")
 HASHED = re.compile(r"^sha256:[0-9a-f]{64}$")
 MIN_TOKEN_CHARS = 16
+RECHECK_SECONDS = 1.0
 KEYS = {"owner", "teams", "admin", "publish", "data_prefixes"}
 
 
@@ -131,3 +140,42 @@ class TokenTable:
 
     def principal(self, presented: str) -> Principal | None:
         return self.by_hash(token_hash(presented))
+
+
+class TokenFile:
+    """The tokens file's table, read again whenever the file changes."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._stamp = self._stat()
+        self._table = TokenTable.load(self.path)  # a bad file at start stops the service
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+    def _fresh(self) -> TokenTable:
+        if time.monotonic() - self._checked < RECHECK_SECONDS:
+            return self._table
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._table = TokenTable.load(self.path)
+                    log.info("tokens file %s read again", self.path)
+                except UserError as exc:
+                    log.error("tokens file changed but was not taken: %s", exc)
+        return self._table
+
+    def by_hash(self, digest: str) -> Principal | None:
+        return self._fresh().by_hash(digest)
+
+    def principal(self, presented: str) -> Principal | None:
+        return self._fresh().principal(presented)

@@ -1,6 +1,8 @@
 """Refuse request bodies over a size limit with 413, whether or not they declare a Content-Length.
 
-A route that streams its body to disk (publishing a binary) has its own, larger limit.
+The body (at most the limit, 1 MiB by default) is read before the route runs,
+so a chunked body over the limit is answered 413 like a declared one. A route
+that streams its body to disk (publishing a binary) has its own, larger limit.
 """
 
 from __future__ import annotations
@@ -22,21 +24,19 @@ class BodySizeLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._too_large(send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._too_large(send)
+            if message["type"] != "http.request":
+                return await self.app(scope, _replay([message], receive), send)  # the client went away
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                return await self._too_large(send)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
 
     async def _too_large(self, send):
         body = json.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"}).encode()
@@ -45,5 +45,9 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[dict], receive):
+    """A receive that gives `messages` first, then whatever the client sends next (its disconnect)."""
+    async def replayed():
+        return messages.pop(0) if messages else await receive()
+
+    return replayed

@@ -1,8 +1,9 @@
 """Which data a principal's specs may read: every data path must lie under one of its prefixes.
 
-Local paths are compared after resolving `file://`, `..` and symbolic links,
-so a link or a parent step cannot lead outside a prefix. URIs (`s3://…`) are
-compared as written, and one with a `..` segment is refused. The check runs
+Local paths must be absolute and are compared after resolving `file://`, `..`
+and symbolic links, so a link or a parent step cannot lead outside a prefix.
+A URI is a known scheme at the very start (`s3://…`); it is compared as
+written, and one with a `..` segment is refused. Anything else is a local path. The check runs
 before anything opens the data, so a refusal never tells whether a file
 outside the prefixes exists or what it holds.
 """
@@ -10,33 +11,50 @@ outside the prefixes exists or what it holds.
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import unquote, urlparse
 
 from railyard.errors import UserError
 from railyard.spec import TrainingSpec
 
 
+URI_SCHEMES = ("s3", "gs", "gcs", "abfs", "hdfs")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 class DataAccessDenied(UserError):
     """A spec names data outside the principal's data prefixes."""
 
 
+class BadDataPath(UserError):
+    """A data path the service cannot place: relative, an unknown scheme, a NUL character."""
+
+
 def _local(path: str) -> str | None:
     """The real absolute path of a local location, or None for a URI."""
-    if path.startswith("file://"):
+    if "\x00" in path:
+        raise BadDataPath(f"{path!r} contains a NUL character")
+    scheme = _SCHEME.match(path)
+    if scheme and scheme[1].lower() == "file":
         path = unquote(urlparse(path).path)
-    elif "://" in path:
+    elif scheme:
+        if scheme[1].lower() not in URI_SCHEMES:
+            raise BadDataPath(f"{path}: unknown scheme {scheme[1]!r}; expected a local path or one of {', '.join(URI_SCHEMES)}")
         return None
+    if not os.path.isabs(path):
+        raise BadDataPath(f"{path} is relative; the service needs an absolute path or a URI (the CLI makes paths absolute)")
     return os.path.realpath(path)
 
 
 def normalize_prefix(prefix: str) -> str:
-    local = _local(prefix)
+    try:
+        local = _local(prefix)
+    except BadDataPath:
+        raise UserError(f"data prefix {prefix!r} must be an absolute path or a URI such as s3://bucket/prefix/") from None
     if local is None:
         if ".." in prefix.split("/"):
             raise UserError(f"data prefix {prefix!r} may not contain '..'")
         return prefix.rstrip("/") + "/"
-    if not os.path.isabs(prefix.removeprefix("file://")):
-        raise UserError(f"data prefix {prefix!r} must be an absolute path or a URI such as s3://bucket/prefix/")
     return local.rstrip("/") + "/"
 
 
@@ -59,6 +77,9 @@ def check_data_access(spec: TrainingSpec, prefixes: tuple[str, ...] | None) -> N
         return
     allowed = ", ".join(prefixes) if prefixes else "none"
     for where, path in data_paths(spec):
-        real = resolve(path)
+        try:
+            real = resolve(path)
+        except BadDataPath as exc:
+            raise BadDataPath(f"{where}: {exc}") from None
         if real is None or not any((real.rstrip("/") + "/").startswith(prefix) for prefix in prefixes):
             raise DataAccessDenied(f"{where}: {path} is outside your data prefixes (allowed: {allowed})")

@@ -24,6 +24,7 @@ from railyard.api.store.models import Job
 
 SESSION_COOKIE = "railyard_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_FORM_FIELDS = 32
 UNAUTHENTICATED = HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -44,7 +45,10 @@ async def form_fields(request: Request) -> dict[str, str]:
     """The fields of a URL-encoded form post (the only kind the dashboard sends); {} for any other body."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
-    fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=32)
+    try:
+        fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise HTTPException(400, f"a form may have at most {MAX_FORM_FIELDS} fields") from None
     return {name: values[0] for name, values in fields.items()}
 
 

@@ -34,9 +34,9 @@ from railyard.api.store.models import Job, utcnow
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Binary, Executor, JobRequest, JobState
+from railyard.launch.job import Binary, Executor, JobRequest, JobState, JobStatus
 from railyard.pipeline.load import fingerprint
-from railyard.result import read_result
+from railyard.result import is_complete, read_result
 from railyard.spec import parse_spec
 
 log = logging.getLogger("railyard.dispatcher")
@@ -165,6 +165,8 @@ class Dispatcher:
             service.transition(session, job=job, state="failed", reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
             self.metrics.finished(job)
             return
+        if status.state is JobState.complete and not is_complete(read_result(job.output)):
+            status = JobStatus(JobState.failed, reason="NoResult", message="the trainer ended without writing a complete result.json")
         if not service.transition(session, job=job, state=status.state.value, reason=status.reason, message=status.message, actor=ACTOR):
             return
         if status.exception_info:
@@ -182,14 +184,19 @@ class Dispatcher:
         job.binary_sha256 = result["status"].get("binary_sha256") or job.binary_sha256
         job.exception_info = result.get("exception_info") or job.exception_info
 
-    def cancel(self, job: Job, session: Session, actor: str) -> None:
-        """Stop a job wherever it is; its state becomes cancelled."""
-        with self.lock:
-            session.refresh(job)
-            if JobState(job.state).finished:
+    def cancel(self, job_id: str, actor: str) -> None:
+        """Stop a job wherever it is; its state becomes cancelled.
+
+        The state is recorded under the lock (so no tick dispatches the job meanwhile) with a session of
+        its own; the executor is told afterwards, outside the lock, since stopping a process may take a while.
+        """
+        with self.lock, self.sessions() as session:
+            job = service.get_job(session, job_id=job_id)
+            if job is None or JobState(job.state).finished:
                 return
-            if job.dispatched_at is not None:
-                self.executor.cancel(job.id)
+            dispatched = job.dispatched_at is not None
             service.transition(session, job=job, state="cancelled", reason="Cancelled", actor=actor)
             self.metrics.finished(job)
             session.commit()
+        if dispatched:
+            self.executor.cancel(job_id)

@@ -3,27 +3,32 @@
 `<trainer> --plan --spec FILE` makes every check a run makes before training
 and prints the row counts as one line of JSON. Reading user data never happens
 in the API process, so a hostile spec can at worst fail its own request. At
-most `plan_concurrency` plans run at once; a request that finds them all busy
-for `BUSY_WAIT_SECONDS` gets 503.
+most `plan_concurrency` plans run at once and each principal has at most
+`PER_PRINCIPAL` waiting or running (429 beyond); a request that finds every
+slot busy for `BUSY_WAIT_SECONDS` gets 503. Waiting holds no thread and no
+database connection.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
 import os
 import resource
 import signal
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 from fastapi import HTTPException
+from fastapi.concurrency import run_in_threadpool
 
 from railyard.api.settings import Settings
 from railyard.spec import TrainingSpec
 
 BUSY_WAIT_SECONDS = 30
+PER_PRINCIPAL = 4
 _OUTPUT_LIMIT = 64 * 1024
 
 
@@ -34,21 +39,34 @@ def _problem(message: str) -> HTTPException:
 class Planner:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.slots = threading.BoundedSemaphore(settings.plan_concurrency)
+        self.slots = asyncio.Semaphore(settings.plan_concurrency)
         self.busy_wait_seconds = BUSY_WAIT_SECONDS
+        self.per_principal = PER_PRINCIPAL
+        self.in_flight: collections.Counter[str] = collections.Counter()
 
     def _limits(self) -> None:
         memory = self.settings.plan_memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    def plan(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
+    async def plan(self, principal: str, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
         """The plan's row counts; 422 with the trainer's one-line message when the spec does not fit its data."""
-        if not self.slots.acquire(timeout=self.busy_wait_seconds):
-            raise HTTPException(503, "every validation slot is busy; try again shortly", headers={"Retry-After": "10"})
+        if self.in_flight[principal] >= self.per_principal:
+            raise HTTPException(429, f"{principal} has {self.per_principal} validations under way; wait for them",
+                                headers={"Retry-After": "10"})
+        self.in_flight[principal] += 1
         try:
-            return self._run(command, spec, workflow_modules)
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.busy_wait_seconds)
+            except TimeoutError:
+                raise HTTPException(503, "every validation slot is busy; try again shortly", headers={"Retry-After": "10"}) from None
+            try:
+                return await run_in_threadpool(self._run, command, spec, workflow_modules)
+            finally:
+                self.slots.release()
         finally:
-            self.slots.release()
+            self.in_flight[principal] -= 1
+            if not self.in_flight[principal]:
+                del self.in_flight[principal]
 
     def _run(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
         seconds = self.settings.plan_seconds
@@ -59,8 +77,11 @@ class Planner:
             for module in workflow_modules:
                 argv += ["--workflow-module", module]
             env = {**os.environ, "TMPDIR": work, "PEX_ROOT": str(Path(self.settings.pex_root).absolute())}
-            process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True)
+            try:
+                process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                           stderr=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True)
+            except OSError as exc:
+                raise _problem(f"the trainer binary cannot be started: {exc.strerror or exc}") from None
             try:
                 stdout, _ = process.communicate(timeout=seconds)
             except subprocess.TimeoutExpired:

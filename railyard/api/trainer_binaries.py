@@ -2,7 +2,8 @@
 
 A published binary is named `NAME`, `NAME@sha256:HEX` or `sha256:HEX` and is
 resolved when the job is accepted, so the job records exactly which bytes it
-runs. Its `workflow_modules` must be modules inside that binary. Only a
+runs. Its `workflow_modules` must be modules inside that binary, outside the
+`railyard` package itself. Only a
 service started with `--dev` (loopback, no tokens) also takes Bazel targets,
 `.pex` paths, executables and `dev`, resolved when the job is dispatched.
 """
@@ -48,8 +49,9 @@ def choose(session: Session, store: BinaryStore, text: str, workflow_modules: li
     path = store.path(binary.sha256)
     inside = source_modules(str(path))
     for i, module in enumerate(workflow_modules):
-        if module not in inside:
-            raise _unprocessable(f"{module!r} is not a module inside {binary.name}@sha256:{binary.sha256[:12]}…", "workflow_modules", i)
+        if module not in inside or module.split(".")[0] == "railyard":
+            raise _unprocessable(f"{module!r} is not a workflow module inside {binary.name}@sha256:{binary.sha256[:12]}…",
+                                 "workflow_modules", i)
     return ChosenBinary(reference=f"{binary.name}@sha256:{binary.sha256}", sha256=binary.sha256,
                         git_commit=binary.git_commit, path=str(path))
 

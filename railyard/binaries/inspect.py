@@ -1,9 +1,10 @@
 """Read a trainer pex without running it: its stamped build info and the modules it carries.
 
-A pex is a zip file. A Railyard trainer carries `PEX-INFO` (pex's own
-metadata, naming the entry point) and `railyard/_build_info.json` (stamped by
-the `railyard_pex` rule: git commit, dirty flag, Bazel target, locked
-requirements). Only the zip's directory and those two small members are read.
+A pex is a `#!` line that runs Python followed by a zip file. A Railyard
+trainer's zip carries pex's own `__main__.py` and `PEX-INFO` (naming the entry
+point) and `railyard/_build_info.json` (stamped by the `railyard_pex` rule: git
+commit, dirty flag, Bazel target, locked requirements). Only the first line,
+the zip's directory and the two small JSON members are read.
 """
 
 from __future__ import annotations
@@ -12,15 +13,26 @@ import functools
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from railyard.errors import UserError
 
 BUILD_INFO = "railyard/_build_info.json"
-ENTRY_POINT = "railyard.trainer"
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+ENTRY_POINT = "railyard.trainer:main"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+TARGET = re.compile(r"//[A-Za-z0-9_.\-/]*:[A-Za-z0-9_.\-]{1,128}")
+COMMIT = re.compile(r"[0-9a-f]{40}|unknown")
+SHEBANG = re.compile(rb"#!(?:/usr/bin/env python3|(?:/[A-Za-z0-9_.+-]+)+/python3)(?:\.[0-9]+)?\n")
+SHEBANG_BYTES = 256  # the most of a #! line Linux reads
+MAX_ENTRIES = 100_000  # the fraud trainer has 446
+MAX_DIRECTORY_BYTES = 32 * 2**20  # the fraud trainer's is 39 KiB
+MAX_UNCOMPRESSED_BYTES = 8 * 2**30
+MAX_REQUIREMENTS = 2_000
+MAX_REQUIREMENT_CHARS = 512
 _MEMBER_LIMIT = 1 << 20
+_NOTHING_ADDED = ("script", "pex_path", "pex_paths", "inject_args", "inject_python_args", "inject_env")
 _NOT_SOURCES = (".deps/", "__pex__/", ".bootstrap/", ".prereqs/")
 
 
@@ -37,11 +49,52 @@ class BuildInfo:
     requirements: list[str]
 
 
+def _shown(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _shebang(file) -> int:
+    """The length of the file's `#!` line, which must run Python 3; the zip must start right after it."""
+    head = file.read(SHEBANG_BYTES)
+    line = head[:head.find(b"\n") + 1] or head
+    if not SHEBANG.fullmatch(line):
+        raise NotATrainer(f"its first line {_shown(line)} is not a #! line that runs python3, such as #!/usr/bin/env python3.11")
+    file.seek(len(line))
+    if file.read(4) != b"PK\x03\x04":
+        raise NotATrainer("no zip follows its #! line")
+    return len(line)
+
+
+def _check_directory(file) -> None:
+    """Refuse a zip directory too large to read, before zipfile reads it all into memory."""
+    end = zipfile._EndRecData(file)  # the end record, exactly as zipfile.ZipFile finds it
+    if end is None:
+        raise NotATrainer("not a pex (a zip file): its zip has no end of central directory")
+    if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
+        raise NotATrainer(f"its zip has {end[zipfile._ECD_ENTRIES_TOTAL]} entries, more than {MAX_ENTRIES}")
+    if end[zipfile._ECD_SIZE] > MAX_DIRECTORY_BYTES:
+        raise NotATrainer(f"its zip directory is {end[zipfile._ECD_SIZE]} bytes, more than {MAX_DIRECTORY_BYTES}")
+
+
+def _check_entries(archive: zipfile.ZipFile, start: int) -> None:
+    entries = archive.infolist()
+    if len(entries) > MAX_ENTRIES:
+        raise NotATrainer(f"its zip has {len(entries)} entries, more than {MAX_ENTRIES}")
+    if min((e.header_offset for e in entries), default=None) != start:
+        raise NotATrainer("its zip does not start right after its #! line")
+    total = sum(e.file_size for e in entries)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise NotATrainer(f"its members add up to {total} bytes uncompressed, more than {MAX_UNCOMPRESSED_BYTES} (8 GiB)")
+    if len(archive.NameToInfo) != len(entries):
+        raise NotATrainer("its zip lists a member name more than once")
+    for name in ("__main__.py", "PEX-INFO", BUILD_INFO):
+        if name not in archive.NameToInfo:
+            raise NotATrainer(f"it has no {name}: build it with a railyard_trainer Bazel target")
+
+
 def _member(archive: zipfile.ZipFile, name: str) -> dict:
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise NotATrainer(f"it has no {name}: build it with a railyard_trainer Bazel target") from None
+    info = archive.getinfo(name)
     if info.file_size > _MEMBER_LIMIT:
         raise NotATrainer(f"its {name} is {info.file_size} bytes, more than a stamp can be")
     try:
@@ -53,25 +106,48 @@ def _member(archive: zipfile.ZipFile, name: str) -> dict:
     return value
 
 
+def _check_pex_info(pex_info: dict) -> None:
+    entry_point = pex_info.get("entry_point")
+    if entry_point != ENTRY_POINT:
+        raise NotATrainer(f"its entry point is {_shown(entry_point)}, not {ENTRY_POINT}")
+    for key in _NOTHING_ADDED:
+        if pex_info.get(key):
+            raise NotATrainer(f"its PEX-INFO sets {key} to {_shown(pex_info[key])}: a trainer pex runs its entry point and nothing else")
+
+
+def _requirements_ok(requirements) -> bool:
+    return isinstance(requirements, list) and len(requirements) <= MAX_REQUIREMENTS and all(
+        isinstance(r, str) and len(r) <= MAX_REQUIREMENT_CHARS and r.isprintable() for r in requirements)
+
+
+def _stamp(stamp: dict) -> BuildInfo:
+    target, commit = stamp.get("target"), stamp.get("git_commit")
+    requirements, dirty = stamp.get("requirements", []), stamp.get("git_dirty")
+    if not isinstance(target, str) or not TARGET.fullmatch(target) or not NAME.fullmatch(target.rpartition(":")[2]):
+        raise NotATrainer(f"its stamped target {_shown(target)} is not a Bazel target such as //workflows:fraud_train")
+    if not isinstance(commit, str) or not COMMIT.fullmatch(commit):
+        raise NotATrainer(f"its stamped git_commit {_shown(commit)} is not 40 lowercase hex characters or 'unknown'")
+    if dirty is not None and not isinstance(dirty, bool):
+        raise NotATrainer(f"its stamped git_dirty {_shown(dirty)} is not true, false or null")
+    if not _requirements_ok(requirements):
+        raise NotATrainer(f"its stamped requirements are not a list of at most {MAX_REQUIREMENTS} printable strings "
+                          f"of at most {MAX_REQUIREMENT_CHARS} characters each")
+    return BuildInfo(name=target.rpartition(":")[2], target=target, git_commit=commit, git_dirty=dirty, requirements=requirements)
+
+
 def build_info(path: str | Path) -> BuildInfo:
     """The stamped build info of a trainer pex; NotATrainer names what is missing or wrong."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            pex_info = _member(archive, "PEX-INFO")
-            stamp = _member(archive, BUILD_INFO)
-    except (zipfile.BadZipFile, OSError) as exc:
+        with open(path, "rb") as file:
+            start = _shebang(file)
+            _check_directory(file)
+            with zipfile.ZipFile(file) as archive:
+                _check_entries(archive, start)
+                pex_info, stamp = _member(archive, "PEX-INFO"), _member(archive, BUILD_INFO)
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError, EOFError) as exc:  # RuntimeError: encrypted or unsupported
         raise NotATrainer(f"not a pex (a zip file): {exc}") from None
-    entry_point = str(pex_info.get("entry_point") or "")
-    if entry_point.split(":")[0] != ENTRY_POINT:
-        raise NotATrainer(f"its entry point is {entry_point!r}, not {ENTRY_POINT}")
-    target, commit = stamp.get("target"), stamp.get("git_commit")
-    requirements, dirty = stamp.get("requirements", []), stamp.get("git_dirty")
-    name = target.rpartition(":")[2] if isinstance(target, str) else ""
-    if not isinstance(target, str) or not target.startswith("//") or not NAME.match(name):
-        raise NotATrainer(f"its stamped target {target!r} is not a Bazel target such as //workflows:fraud_train")
-    if not isinstance(commit, str) or not isinstance(requirements, list) or dirty not in (True, False, None):
-        raise NotATrainer("its build info lacks git_commit, git_dirty or requirements")
-    return BuildInfo(name=name, target=target, git_commit=commit[:64], git_dirty=dirty, requirements=[str(r) for r in requirements])
+    _check_pex_info(pex_info)
+    return _stamp(stamp)
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
@@ -44,7 +45,7 @@ class BinaryStore:
                     digest.update(chunk)
                     f.write(chunk)
                 f.flush()
-                os.fsync(f.fileno())
+                await asyncio.to_thread(os.fsync, f.fileno())
         except BaseException:
             os.unlink(name)
             raise

@@ -11,6 +11,9 @@ period, SIGKILL.
 The trainer's stdout and stderr come through a pipe that a thread copies to
 `trainer.log`, capped (`railyard.capped_log`: head and tail kept, the middle
 left out); the log is complete, tail included, before the final state is written.
+
+A binary that cannot be started at all fails with `LaunchFailed`; a trainer
+that exits 0 without a `complete` result.json fails with `NoResult`.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from railyard.capped_log import CappedLog
 from railyard.launch.binary import command
 from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus
 from railyard.launch.local_state import write_state
-from railyard.result import read_result
+from railyard.result import is_complete, read_result
 from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
 DRAIN_SECONDS = 10  # how long to wait for the end of the trainer's output once its process group is gone
+LAUNCH_FAILED = "LaunchFailed"
+NO_RESULT = "NoResult"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -105,9 +110,13 @@ class OutputPump:
 
 
 def trainer_outcome(returncode: int, output: str) -> JobStatus:
-    if returncode == 0:
+    result = read_result(output)
+    if returncode == 0 and is_complete(result):
         return JobStatus(JobState.complete, exit_code=0)
-    info = (read_result(output) or {}).get("exception_info")
+    if returncode == 0:
+        return JobStatus(JobState.failed, reason=NO_RESULT, exit_code=0,
+                         message=f"the trainer exited 0 without writing a complete result.json to {output}")
+    info = (result or {}).get("exception_info")
     if info:
         return JobStatus.trainer_failed(info, returncode)
     return JobStatus(JobState.failed, reason="Error", message=f"trainer exited with code {returncode}", exit_code=returncode)
@@ -133,10 +142,12 @@ class Supervisor:
             "--job-id", request["job_id"],
             *request["trainer_args"],
         ]
-        log = CappedLog(self.directory / "trainer.log")
-        process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
-        self.output = OutputPump(process.stdout, log)
+        try:
+            process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
+        except OSError as exc:
+            return self._launch_failed(f"cannot start the trainer binary {request['binary']['path']}: {exc.strerror or exc}")
+        self.output = OutputPump(process.stdout, CappedLog(self.directory / "trainer.log"))
         LocalStore(self.directory).write_text("trainer.pgid", str(process.pid))
         write_state(self.directory, JobStatus(JobState.running))
         started = time.monotonic()
@@ -161,6 +172,12 @@ class Supervisor:
     def _finish(self, status: JobStatus) -> None:
         self.output.finish()
         write_state(self.directory, status)
+
+    def _launch_failed(self, message: str) -> None:
+        """No trainer process, so no pump: the log gets the one line saying why."""
+        with CappedLog(self.directory / "trainer.log") as log:
+            log.write(f"[railyard] {message}\n".encode())
+        write_state(self.directory, JobStatus(JobState.failed, reason=LAUNCH_FAILED, message=message))
 
 
 if __name__ == "__main__":

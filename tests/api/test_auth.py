@@ -91,3 +91,34 @@ def test_data_prefixes_resolve_dots_symlinks_and_file_uris(tmp_path):
     with pytest.raises(DataAccessDenied, match="allowed: none"):
         check_data_access(spec_reading(f"{allowed}/a.parquet"), ())
     check_data_access(spec_reading("/anything/at/all.parquet"), None)
+
+
+def test_a_scheme_only_counts_at_the_start_and_local_paths_must_be_absolute(tmp_path):
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (tmp_path / "secret").mkdir()
+    (allowed / "exports:").symlink_to(tmp_path / "secret")
+    prefixes = (normalize_prefix(str(allowed)),)
+    for sneaky in (f"{allowed}/exports://secret.parquet", f"{allowed}/exports:///secret.parquet"):
+        with pytest.raises(DataAccessDenied, match="outside your data prefixes"):
+            check_data_access(spec_reading(sneaky), prefixes)
+    from railyard.api.data_access import BadDataPath
+
+    for bad, message in (("allowed/x.parquet", "is relative"), ("../x.parquet", "is relative"),
+                         ("ftp://host/x.parquet", "unknown scheme 'ftp'"), (f"{allowed}/\x00/x", "NUL character")):
+        with pytest.raises(BadDataPath, match=message):
+            check_data_access(spec_reading(bad), prefixes)
+
+
+def test_a_token_removed_from_the_file_stops_working_without_a_restart(tmp_path, monkeypatch):
+    from railyard.api import auth
+
+    monkeypatch.setattr(auth, "RECHECK_SECONDS", 0.0)
+    path = tmp_path / "tokens.yaml"
+    path.write_text("carol-token-0123456789: {owner: carol}\nalice-token-0123456789: {owner: alice}\n")
+    tokens = auth.TokenFile(path)
+    assert tokens.principal("carol-token-0123456789").owner == "carol"
+    path.write_text("alice-token-0123456789: {owner: alice}\n")
+    assert tokens.principal("carol-token-0123456789") is None
+    path.write_text("this: [is not: a tokens file\n")  # a bad edit keeps the last good table
+    assert tokens.principal("alice-token-0123456789").owner == "alice"

@@ -31,8 +31,9 @@ def schema(request, tmp_path_factory, charges_path):
         tokens = tmp_path / "tokens.yaml"
         tokens.write_text(tokens_yaml(charges_path.parent))
     app = create_app(settings_for(tmp_path, str(tmp_path / "fuzz.db"), dispatch=False, auth_tokens=tokens and str(tokens)))
-    loaded = schemathesis.openapi.from_asgi("/openapi.json", app)
-    loaded.headers = ALICE if tokens else {}
+    headers = ALICE if tokens else {}
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", app, headers=headers)
+    loaded.headers = headers
     yield loaded
     patch.undo()
 

@@ -239,14 +239,17 @@ def test_validation_runs_in_a_subprocess_with_time_and_memory_limits(app_factory
     assert small.get("/healthz").status_code == 200
 
 
-def test_validation_slots_busy_is_503(app_factory, charges_path):
+def test_busy_validation_slots_are_503_and_one_principal_may_not_queue_many(app_factory, charges_path):
+    from concurrent.futures import ThreadPoolExecutor
+
     client = app_factory(dispatch=False, dev=True, plan_concurrency=1)
     planner = client.app.state.planner
-    planner.busy_wait_seconds = 0.1
-    planner.slots.acquire()
-    try:
-        response = client.post("/validate", json=body(charges_path))
-        assert response.status_code == 503 and response.headers["Retry-After"] == "10"
-    finally:
-        planner.slots.release()
-    assert client.post("/validate", json=body(charges_path)).status_code == 200
+    planner.busy_wait_seconds = 0.2
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(r.status_code for r in pool.map(lambda _: client.post("/validate", json=body(charges_path)), range(2)))
+    assert codes == [200, 503]
+    planner.busy_wait_seconds, planner.per_principal = 60, 1
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(lambda _: client.post("/validate", json=body(charges_path)), range(2)))
+    assert sorted(r.status_code for r in responses) == [200, 429]
+    assert client.get("/healthz").status_code == 200

@@ -15,6 +15,7 @@ from railyard.launch.job import JobRequest, JobState, JobStatus
 from railyard.launch.local import LocalExecutor
 from railyard.launch.local_state import write_state
 from railyard.launch.resources import load_config
+from railyard.launch.supervisor import trainer_outcome
 from railyard.spec import parse_spec
 from tests.conftest import REPO, example_spec, write_spec
 
@@ -135,6 +136,53 @@ def test_relative_output_is_where_the_submitter_meant(tmp_path, charges_path, mo
     executor.submit(JobRequest("rel-1", parse_spec(spec), resolve("dev"), "runs/rel-1"))
     assert list(executor.watch("rel-1", timeout_seconds=120))[-1].state is JobState.complete
     assert json.loads((tmp_path / "runs" / "rel-1" / "result.json").read_text())["status"]["job_id"] == "rel-1"
+
+
+def launch_binary(tmp_path, charges_path, content: bytes) -> tuple[LocalExecutor, str, str]:
+    """Run the file `content` as the job's (executable) trainer binary."""
+    binary = tmp_path / "trainer.pex"
+    binary.write_bytes(content)
+    binary.chmod(0o755)
+    executor = LocalExecutor(load_config(), tmp_path / "jobs")
+    job_id = f"job-{time.monotonic_ns()}"
+    executor.submit(JobRequest(job_id, parse_spec(example_spec("fraud", charges_path)), resolve(str(binary)),
+                               str(tmp_path / "runs" / job_id)))
+    return executor, job_id, str(binary)
+
+
+@pytest.mark.parametrize("content, error", [(b"\x00\x01 plain data, not code\n", "Exec format error"),
+                                            (b"#!/no/such/python3\n", "No such file or directory")])
+def test_a_binary_that_cannot_start_fails_with_launch_failed(tmp_path, charges_path, content, error):
+    executor, job_id, binary = launch_binary(tmp_path, charges_path, content)
+    final = list(executor.watch(job_id, timeout_seconds=60))[-1]
+    assert (final.state, final.reason, final.exit_code) == (JobState.failed, "LaunchFailed", None)
+    assert final.message == f"cannot start the trainer binary {binary}: {error}"
+    assert executor.status(job_id) == final  # recorded by the supervisor, not read as Lost
+    assert executor.logs(job_id) == f"[railyard] {final.message}\n"
+    assert (executor.job_dir(job_id) / "supervisor.log").read_text() == ""
+    assert not (executor.job_dir(job_id) / "trainer.pgid").exists()
+    assert [t["state"] for t in json.loads((executor.job_dir(job_id) / "state.json").read_text())["transitions"]] == [
+        "queued", "failed"]
+
+
+def test_a_trainer_that_exits_0_without_a_result_fails_with_no_result(tmp_path, charges_path):
+    executor, job_id, _ = launch_binary(tmp_path, charges_path, b"#!/bin/sh\nexit 0\n")
+    final = list(executor.watch(job_id, timeout_seconds=60))[-1]
+    assert (final.state, final.reason, final.exit_code) == (JobState.failed, "NoResult", 0)
+    output = tmp_path / "runs" / job_id
+    assert final.message == f"the trainer exited 0 without writing a complete result.json to {output}"
+    assert [t["state"] for t in json.loads((executor.job_dir(job_id) / "state.json").read_text())["transitions"]] == [
+        "queued", "running", "failed"]
+
+
+@pytest.mark.parametrize("job_state, expected", [("complete", JobState.complete), ("running", JobState.failed),
+                                                 ("failed", JobState.failed)])
+def test_exit_0_is_complete_only_with_a_complete_result(tmp_path, job_state, expected):
+    (tmp_path / "result.json").write_text(json.dumps({"status": {"transition": {"job_state": job_state}}, "result": None,
+                                                      "exception_info": None}))
+    outcome = trainer_outcome(0, str(tmp_path))
+    assert outcome.state is expected and outcome.exit_code == 0
+    assert outcome.reason == (None if expected is JobState.complete else "NoResult")
 
 
 HEAD, TAIL = 2_000, 3_000

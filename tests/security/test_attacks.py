@@ -236,3 +236,58 @@ def test_a_model_is_loaded_only_against_a_trusted_id(service, alice_job, charges
     tampered.write_bytes(bytes(data))
     forged = subprocess.run(predict + ["--model", str(tampered)], cwd=REPO, capture_output=True, text=True, env=os.environ)
     assert forged.returncode != 0 and "tampered" in forged.stderr
+
+
+def test_a_path_with_a_scheme_inside_is_still_a_local_path(service, charges_path, tmp_path):
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "secret.parquet").write_bytes(charges_path.read_bytes())
+    link = charges_path.parent / "exports:"
+    link.unlink(missing_ok=True)
+    link.symlink_to(tmp_path / "secret")
+    for path in (f"{charges_path.parent}/exports://secret.parquet", f"{charges_path.parent}/exports:///secret.parquet"):
+        response = post(service, "/validate", {"spec": spec_for(path), "binary": "fraud_train"}, ALICE)
+        assert response.status_code == 403, response.text
+    for path in ("relative/charges.parquet", f"{charges_path.parent}/\x00/x", "ftp://host/x.parquet"):
+        response = post(service, "/validate", {"spec": spec_for(path), "binary": "fraud_train"}, ALICE)
+        assert response.status_code == 422, response.text
+
+
+def test_parallel_cancels_and_validations_do_not_stall_the_service(service, alice_job, charges_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def cancel(_):
+        return httpx.post(f"{service.url}/job/{alice_job}/cancel", headers=ALICE, timeout=60).status_code
+
+    def validate(_):
+        return post(service, "/validate", {"spec": spec_for(charges_path), "binary": "fraud_train"}, ALICE).status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        cancels = pool.map(cancel, range(30))
+        validations = pool.map(validate, range(10))
+        health = httpx.get(f"{service.url}/healthz", timeout=10)
+        listing = httpx.get(f"{service.url}/jobs", headers=BOB, timeout=10)
+        cancels, validations = list(cancels), list(validations)
+    assert health.status_code == 200 and listing.status_code == 200
+    assert set(cancels) == {200}
+    assert set(validations) <= {200, 429, 503} and 200 in validations
+
+
+def test_malformed_queries_and_forms_are_4xx(service, alice_job):
+    import base64
+
+    for cursor in (b'["2020-01-01", null]', b'["2020-01-01", {"a": 1}]', b'["9999-12-31T23:59:59-14:00", "z"]'):
+        encoded = base64.urlsafe_b64encode(cursor).decode().rstrip("=")
+        assert httpx.get(f"{service.url}/jobs", params={"cursor": encoded}, headers=ALICE).status_code == 422
+    assert httpx.get(f"{service.url}/jobs", params={"created_after": "9999-12-31T23:59:59-14:00"}, headers=ALICE).status_code == 422
+    for offset in (2**63 - 1, 2**63, 10**30):
+        assert httpx.get(f"{service.url}/job/{alice_job}/logs", params={"offset": offset}, headers=ALICE).status_code == 422
+    form = "token=x&" + "&".join(f"f{i}=1" for i in range(40))
+    response = httpx.post(f"{service.url}/signin", content=form, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+    chunked = httpx.post(f"{service.url}/train", content=iter([b'{"a":"', *[b"x" * 65536] * 40, b'"}']),
+                         headers={"content-type": "application/json", **ALICE})
+    assert chunked.status_code == 413
+    assert httpx.post(f"{service.url}/signin", data={"token": "alice-token-0123456789"},
+                      headers={"Origin": "https://evil.example"}).status_code == 403
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert httpx.get(f"{service.url}{path}").status_code in (303, 401, 404)

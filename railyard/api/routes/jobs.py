@@ -18,6 +18,7 @@ from railyard.result import read_result
 
 router = APIRouter(tags=["jobs"])
 NOT_FOUND = {404: {"description": "No such job"}}
+MAX_LOG_OFFSET = 1 << 50
 
 
 def log_file(request: Request, job: Job) -> str:
@@ -71,7 +72,7 @@ def result(request: Request, job: JobDep) -> ResultResponse:
 
 
 @router.get("/job/{job_id}/logs", response_class=PlainTextResponse, responses=NOT_FOUND)
-def logs(request: Request, job: JobDep, offset: Annotated[int, Query(ge=0)] = 0,
+def logs(request: Request, job: JobDep, offset: Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)] = 0,
          limit: Annotated[int, Query(ge=1, le=LOG_PAGE_BYTES)] = LOG_PAGE_BYTES) -> PlainTextResponse:
     """At most `limit` bytes of the trainer's log from byte `offset`; the X-Log-Offset header is where the next read starts."""
     data, following = b"", offset
@@ -81,6 +82,13 @@ def logs(request: Request, job: JobDep, offset: Annotated[int, Query(ge=0)] = 0,
         except RailyardError:
             pass
     return PlainTextResponse(data.decode(errors="replace"), headers={"X-Log-Offset": str(following)})
+
+
+def in_utc(name: str, moment: dt.datetime | None) -> dt.datetime | None:
+    try:
+        return service.utc(moment) if moment else None
+    except ValueError as exc:
+        raise HTTPException(422, [{"loc": ["query", name], "msg": str(exc), "type": "value_error"}]) from None
 
 
 @router.get("/jobs", response_model=JobsPage)
@@ -98,6 +106,7 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobsPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    created_after, created_before = in_utc("created_after", created_after), in_utc("created_before", created_before)
     where = service.JobFilter(owner, project, model_name, workflow, state, created_after, created_before, owners=principal.owners)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
@@ -108,7 +117,9 @@ def list_jobs(
 
 @router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses=NOT_FOUND)
 def cancel(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
-    request.app.state.dispatcher.cancel(job, session, principal.owner)
+    session.rollback()  # give the connection back while the dispatcher cancels
+    request.app.state.dispatcher.cancel(job.id, principal.owner)
+    session.refresh(job)
     return status_of(request, job)
 
 

@@ -8,9 +8,9 @@ the session's CSRF token. Sessions end at sign-out or after `session_hours`.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from railyard.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, form_fields
@@ -32,6 +32,9 @@ def signin_page(request: Request, next: str | None = None, failed: bool = False)
 
 @router.post("/signin")
 async def signin(request: Request, session: SessionDep):
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, "sign in from this site's own sign-in page")  # no signing a victim in as someone else
     fields = await form_fields(request)
     token, next = fields.get("token", "")[:512], fields.get("next", "/")[:2048]
     tokens = request.app.state.tokens

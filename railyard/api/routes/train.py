@@ -27,18 +27,20 @@ router = APIRouter(tags=["training"])
 SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
 ACCESS_ERRORS = {401: {"description": "No valid token"},
                  403: {"description": "Not this principal's owner or team, or data outside its data prefixes"},
+                 429: {"description": "This principal has too many validations under way"},
                  503: {"description": "Every validation slot is busy"}}
 
 
-def plan_on_data(request: Request, session, principal: Principal, body: TrainRequest) -> ValidateResponse:
+async def plan_on_data(request: Request, session, principal: Principal, body: TrainRequest) -> ValidateResponse:
     """Check who may run what on which data, then let the trainer binary plan the spec in its own process."""
     authorize_submission(principal, body.spec)
     chosen = choose_binary(request, session, body)
+    session.close()  # hold no connection while the plan runs
     try:
-        command = trainer_command(chosen)
+        command = trainer_command(chosen) if chosen.path else await run_in_threadpool(trainer_command, chosen)  # --dev may build
     except UserError as exc:
         raise HTTPException(422, [{"loc": ["body", "binary"], "msg": str(exc), "type": "value_error"}]) from None
-    counts = request.app.state.planner.plan(command, body.spec, body.workflow_modules)
+    counts = await request.app.state.planner.plan(principal.owner, command, body.spec, body.workflow_modules)
     return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
                             compute_resource=body.spec.compute_resource.value)
 
@@ -58,9 +60,9 @@ def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse
 
 
 @router.post("/validate", response_model=ValidateResponse, responses={**SPEC_ERRORS, **ACCESS_ERRORS})
-def validate(body: TrainRequest, request: Request, session: SessionDep, principal: PrincipalDep) -> ValidateResponse:
+async def validate(body: TrainRequest, request: Request, session: SessionDep, principal: PrincipalDep) -> ValidateResponse:
     """Check the spec against its data without training: row counts after filters and split."""
-    return plan_on_data(request, session, principal, body)
+    return await plan_on_data(request, session, principal, body)
 
 
 @router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
@@ -77,7 +79,7 @@ async def train(
     # Async on purpose: recording a job is a short local transaction, cheaper than a hop to the thread pool.
     spec = body.spec
     if dry_run:
-        counts = await run_in_threadpool(plan_on_data, request, session, principal, body)  # waits on a subprocess
+        counts = await plan_on_data(request, session, principal, body)
         return JSONResponse(counts.model_dump(), status_code=200)
     authorize_submission(principal, spec)
     chosen = choose_binary(request, session, body)

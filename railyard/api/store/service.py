@@ -59,9 +59,20 @@ def encode_cursor(job: Job) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """The (created_at, id) a cursor names; ValueError for anything this service did not issue."""
     padded = cursor + "=" * (-len(cursor) % 4)
     created, job_id = json.loads(base64.urlsafe_b64decode(padded))
-    return dt.datetime.fromisoformat(created), job_id
+    if not isinstance(created, str) or not isinstance(job_id, str):
+        raise ValueError("not a cursor")
+    return utc(dt.datetime.fromisoformat(created)), job_id
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """The moment in UTC (naive means UTC); ValueError when it has none (year 1 or 9999 shifted off the calendar)."""
+    try:
+        return moment.astimezone(dt.timezone.utc) if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is outside the calendar in UTC") from None
 
 
 def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None = None) -> tuple[list[Job], str | None]:
