@@ -100,7 +100,9 @@ PagePrincipalDep = Annotated[Principal, Depends(get_page_principal)]
 
 
 def job_or_404(session: Session, job_id: str, principal: Principal) -> Job:
-    return access.authorize_job(principal, service.get_job(session, job_id=job_id), job_id)
+    job = access.authorize_job(principal, service.get_job(session, job_id=job_id), job_id)
+    session.commit()  # ends the read: no connection is held while the request waits for a thread or a lock
+    return job
 
 
 async def readable_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
