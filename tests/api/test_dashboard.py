@@ -35,7 +35,7 @@ def browser(tmp_path):
 
 def test_dashboard_lists_jobs_and_filters_by_state(tmp_path, charges_path, browser):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     service = Service(tmp_path / "svc").start()
     try:
@@ -61,9 +61,9 @@ def test_dashboard_lists_jobs_and_filters_by_state(tmp_path, charges_path, brows
 
         Select(browser.find_element(By.ID, "state-filter")).select_by_value("failed")
         browser.find_element(By.ID, "apply-filters").click()
+        WebDriverWait(browser, 30).until(lambda driver: "state=failed" in driver.current_url)
         filtered = [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.job")]
         assert filtered == [failed_id]
-        assert "state=failed" in browser.current_url
 
         browser.get(f"{service.url}/ui/job/{complete_id}")
         assert "roc_auc" in browser.find_element(By.ID, "metrics").text
