@@ -17,7 +17,7 @@ from railyard.api.deps import SignInRequired
 from railyard.api.planning import Planner
 from railyard.api.routes import binaries, dashboard, docs, health, jobs, signin, train
 from railyard.api.settings import Settings
-from railyard.api.store.db import make_engine, migrate, session_factory, write_lock
+from railyard.api.store.db import hold_single_replica, make_engine, migrate, session_factory, write_lock
 from railyard.binaries.store import BinaryStore
 from railyard.launch.job import Executor
 from railyard.launch.resources import LaunchConfig, load_config
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     settings = settings or Settings()
     settings.check()
     engine = make_engine(settings.db)
+    replica_lock = hold_single_replica(engine) if settings.dispatch else None
     migrate(engine)
     sessions = session_factory(engine)
     config = load_config(settings.launch_config)
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         yield
         dispatcher.stop()
         engine.dispose()
+        if replica_lock is not None:
+            replica_lock.close()
 
     app = FastAPI(
         title="Railyard",

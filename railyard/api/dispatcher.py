@@ -11,6 +11,14 @@ already has the job (then it is adopted, never started twice). Executors keep
 running jobs outside this process, so after a restart they are simply followed
 again; one whose process died meanwhile is reported failed by the executor.
 
+Several replicas may share one PostgreSQL. Each follows a job inside a
+transaction that holds the job's row (`FOR UPDATE SKIP LOCKED`: a row another
+replica holds is skipped this tick), and dispatching is one replica's turn at a
+time (a transaction-scoped advisory lock), so every job is dispatched exactly
+once and the concurrency limits hold across replicas. A replica killed with
+`kill -9` holds nothing: its transactions end with its connections, and the
+others go on following its jobs. SQLite serves one replica.
+
 A job runs the published binary it was accepted with, from the binary store;
 only a `--dev` service resolves other binaries here. The data fingerprint is
 taken beside the dispatch, in a small pool, and dropped if it is late: a slow
@@ -43,6 +51,7 @@ log = logging.getLogger("railyard.dispatcher")
 ACTOR = "dispatcher"
 PURGE_SECONDS = 3600
 FINGERPRINT_WORKERS = 2
+ACTIVE = (JobState.queued.value, JobState.running.value)
 
 
 class Dispatcher:
@@ -87,23 +96,47 @@ class Dispatcher:
             self._stop.wait(self.poll_seconds)
 
     def tick(self) -> None:
-        with self.lock, self.sessions() as session:
+        with self.lock:
             if time.monotonic() - self._last_purge > PURGE_SECONDS:
-                service.forget_expired_keys(session)  # Idempotency-Keys live 24 hours
-                forget_expired_sessions(session)
-                session.commit()
+                with self.sessions() as session:
+                    service.forget_expired_keys(session)  # Idempotency-Keys live 24 hours
+                    forget_expired_sessions(session)
+                    session.commit()
                 self._last_purge = time.monotonic()
-            active = service.jobs_in_states(session, states=("queued", "running"))
-            for job in active:
-                if job.dispatched_at is not None:
-                    self._follow(session, job)
+            with self.sessions() as session:
+                followed = [j.id for j in service.jobs_in_states(session, states=ACTIVE) if j.dispatched_at is not None]
+            for job_id in followed:
+                self._follow_one(job_id)
+            self._dispatch_queued()
+
+    def _follow_one(self, job_id: str) -> None:
+        """Follow one job in a transaction of its own, skipping it while another replica holds it."""
+        with self.sessions() as session:
+            job = service.lock_job(session, job_id=job_id, wait=False)
+            if job is not None and job.dispatched_at is not None and not JobState(job.state).finished:
+                self._follow(session, job)
+            session.commit()
+
+    def _dispatch_queued(self) -> None:
+        """Dispatch queued jobs oldest first within each resource's concurrency; one replica at a time."""
+        with self.sessions() as turn:
+            if not service.take_dispatch_turn(turn):
+                return
+            with self.sessions() as session:
+                active = service.jobs_in_states(session, states=ACTIVE)
+                running = Counter(j.compute_resource for j in active if j.dispatched_at is not None)
+                queued = [j.id for j in active if j.dispatched_at is None and j.state == JobState.queued.value]
+                session.commit()
+                for job_id in queued:
+                    job = service.lock_job(session, job_id=job_id, wait=False)
+                    if job is None or job.dispatched_at is not None or job.state != JobState.queued.value:
+                        session.commit()
+                        continue
+                    if running[job.compute_resource] < self.concurrency.get(job.compute_resource, 1):
+                        self._dispatch(session, job)
+                        running[job.compute_resource] += 1
                     session.commit()
-            running = Counter(j.compute_resource for j in active if j.dispatched_at is not None and j.state in ("queued", "running"))
-            for job in active:
-                if job.dispatched_at is None and job.state == "queued" and running[job.compute_resource] < self.concurrency.get(job.compute_resource, 1):
-                    self._dispatch(session, job)
-                    session.commit()
-                    running[job.compute_resource] += 1
+            turn.commit()
 
     def _dispatch(self, session: Session, job: Job) -> None:
         try:
@@ -191,7 +224,7 @@ class Dispatcher:
         its own; the executor is told afterwards, outside the lock, since stopping a process may take a while.
         """
         with self.lock, self.sessions() as session:
-            job = service.get_job(session, job_id=job_id)
+            job = service.lock_job(session, job_id=job_id)  # waits for a replica following it right now
             if job is None or JobState(job.state).finished:
                 return
             dispatched = job.dispatched_at is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import threading
 from pathlib import Path
 
@@ -10,7 +11,10 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from railyard.errors import UserError
+
+# Package data (Alembic reads `package:dir` through importlib.resources): found in a pex or an installed wheel too.
+MIGRATIONS = "railyard.api.store:migrations"
 
 
 def normalize_url(url: str) -> str:
@@ -52,7 +56,7 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", MIGRATIONS)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -60,3 +64,18 @@ def migrate(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def hold_single_replica(engine: Engine):
+    """On SQLite, an exclusive lock beside the database file for as long as the returned file stays open;
+    a second dispatching service on the same file is refused at start. Other databases take replicas: None."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    handle = open(f"{engine.url.database}.replica-lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(f"--db {engine.url.database}: another railyard serve is dispatching from this SQLite database; "
+                        "SQLite serves one replica, use PostgreSQL (--db postgresql://…) for several") from None
+    return handle

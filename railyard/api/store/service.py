@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from railyard.api.store.models import IdempotencyKey, Job, Transition, utcnow
@@ -24,6 +24,25 @@ def create_job(session: Session, *, job: Job, actor: str | None) -> Job:
 
 def get_job(session: Session, *, job_id: str) -> Job | None:
     return session.get(Job, job_id)
+
+
+def lock_job(session: Session, *, job_id: str, wait: bool = True) -> Job | None:
+    """The job, its row locked until the transaction ends (PostgreSQL); None when another replica holds it and `wait` is off.
+
+    SQLite has no row locks and serves one replica only (see db.hold_single_replica).
+    """
+    query = select(Job).where(Job.id == job_id).with_for_update(skip_locked=not wait)
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+DISPATCH_LOCK = 0x7261696C  # "rail": the PostgreSQL advisory lock of the dispatch phase
+
+
+def take_dispatch_turn(session: Session) -> bool:
+    """Whether this replica may dispatch now: one replica at a time, until this session's transaction ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": DISPATCH_LOCK}).scalar())
 
 
 def transition(session: Session, *, job: Job, state: str, reason: str | None = None, message: str | None = None,
