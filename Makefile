@@ -67,4 +67,4 @@ lock-gpu: $(STAMP)
 
 clean:
 	-$(BAZEL) clean --expunge
-	rm -rf $(VENV) .cache sample-data railyard-runs bench/out .pytest_cache
+	rm -rf $(VENV) .cache sample-data railyard-runs railyard-data bench/out .pytest_cache

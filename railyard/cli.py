@@ -8,6 +8,7 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
     railyard publish TARGET_OR_PEX [--json]
     railyard submit SPEC --binary NAME[@sha256:HEX] [--wait]
     railyard status|result|cancel|ship|unship ID
+    railyard status|logs|cancel ID --backend local|kubernetes    (a launched job, without the service)
     railyard logs ID [--follow]
     railyard jobs [--owner O] [--state S] ...
 Operators:
@@ -29,15 +30,16 @@ import time
 import uuid
 from pathlib import Path
 
+from railyard import artifacts
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Executor, JobRequest, JobState
+from railyard.launch.job import Executor, JobRequest
+from railyard.states import JobState
 from railyard.launch.render import check_job_id, output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
 from railyard.spec import load_spec
 
-LOCAL_RUNS = "railyard-runs"
-FINISHED = ("complete", "failed", "cancelled")
+FINISHED = tuple(state.value for state in JobState if state.finished)
 
 
 def executor_for(backend: str, config: LaunchConfig, args: argparse.Namespace) -> Executor:
@@ -47,9 +49,14 @@ def executor_for(backend: str, config: LaunchConfig, args: argparse.Namespace) -
         return KubernetesExecutor(config)
     from railyard.launch.local import LocalExecutor
 
-    memory = args.memory_limit
+    memory = getattr(args, "memory_limit", None)
     return LocalExecutor(config, args.jobs_dir, memory_limit_bytes=int(quantity(memory)) if memory else None,
-                         deadline_seconds=args.deadline)
+                         deadline_seconds=getattr(args, "deadline", None))
+
+
+def launched(args: argparse.Namespace) -> Executor | None:
+    """The executor of a job started by `railyard launch`, when --backend names one; None: ask the service."""
+    return executor_for(args.backend, load_config(args.config), args) if args.backend else None
 
 
 def job_request(args: argparse.Namespace, config: LaunchConfig, backend: str) -> JobRequest:
@@ -62,7 +69,7 @@ def job_request(args: argparse.Namespace, config: LaunchConfig, backend: str) ->
     elif backend == "kubernetes":
         output = output_uri(config, job_id)
     else:
-        output = str(Path(LOCAL_RUNS, job_id).absolute())
+        output = artifacts.run_output(job_id)
     return JobRequest(job_id, spec, binary, output, git_commit=binaries.stamped_commit(binary))
 
 
@@ -178,6 +185,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    executor = launched(args)
+    if executor is not None:
+        status = executor.status(args.job_id)
+        _print({"job_id": args.job_id, "job_state": status.state.value, "reason": status.reason, "message": status.message},
+               args.json, f"{args.job_id} {status.describe()}")
+        return 0
     status = _client().status(args.job_id)
     lines = [describe_status(status), f"  owner {status['owner']}, model {status['model_name']}, workflow {status['workflow']} on {status['compute_resource']}",
              f"  git commit {status['git_commit'] or '-'}, log {status['log_file']}"]
@@ -203,6 +216,9 @@ def cmd_result(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    executor = launched(args)
+    if executor is not None:
+        return follow_launched_log(executor, args.job_id, args.follow)
     client, offset = _client(), 0
     while True:
         text, offset = client.logs(args.job_id, offset)
@@ -227,7 +243,28 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def follow_launched_log(executor: Executor, job_id: str, follow: bool) -> int:
+    offset = 0
+    while True:
+        finished = executor.status(job_id).state.finished
+        while True:
+            page, offset = executor.read_log(job_id, offset)
+            sys.stdout.buffer.write(page)
+            if not page:
+                break
+        sys.stdout.flush()
+        if not follow or finished:
+            return 0
+        time.sleep(1)
+
+
 def cmd_action(args: argparse.Namespace) -> int:
+    executor = launched(args) if args.command == "cancel" else None
+    if executor is not None:
+        executor.cancel(args.job_id)
+        status = executor.status(args.job_id)
+        _print({"job_id": args.job_id, "job_state": status.state.value}, args.json, f"{args.job_id} {status.describe()}")
+        return 0
     status = _client().action(args.job_id, args.command)
     _print(status, args.json, describe_status(status) + (" (shipped)" if status.get("shipped") else ""))
     return 0
@@ -253,24 +290,24 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--spec", required=True)
         sub.add_argument("--binary", required=True, help="Bazel target, .pex file, or 'dev'")
         sub.add_argument("--job-id")
-        sub.add_argument("--config", help="resource classes file (default: k8s_templates/resource_classes.yaml)")
+        sub.add_argument("--config", help="resource classes file (default: railyard/launch/templates/resource_classes.yaml)")
         if name == "launch":
             sub.add_argument("--backend", choices=["local", "kubernetes"], default="local")
             sub.add_argument("--wait", action="store_true", help="follow the job to its end; exit non-zero unless it completes")
             sub.add_argument("--output", help="output directory or s3:// prefix")
-            sub.add_argument("--jobs-dir", default="railyard-data/local-jobs", help="where the local backend keeps its jobs")
+            sub.add_argument("--jobs-dir", default=None, help="where the local backend keeps its jobs (default: <artifact root>/local-jobs)")
             sub.add_argument("--memory-limit", help="local backend: memory limit such as 2Gi (default: the resource class's)")
             sub.add_argument("--deadline", type=float, help="local backend: deadline in seconds (default: the resource class's)")
 
     serve = commands.add_parser("serve", help="run the API service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--db", help="database URL or SQLite file (default: railyard-data/railyard.db)")
+    serve.add_argument("--db", help="database URL or SQLite file (default: <artifact root>/railyard.db; the root is $RAILYARD_ARTIFACTS, else ./railyard-data)")
     serve.add_argument("--executor", choices=["local", "kubernetes"], default="local")
-    serve.add_argument("--artifacts", help="where local jobs write their outputs (default: railyard-data/runs)")
+    serve.add_argument("--artifacts", help="where local jobs write their outputs (default: <artifact root>/runs)")
     serve.add_argument("--auth-tokens", help="JSON or YAML file mapping bearer tokens to {owner, teams}")
     serve.add_argument("--config", help="resource classes file")
-    serve.add_argument("--jobs-dir", help="where the local executor keeps its jobs (default: railyard-data/local-jobs)")
+    serve.add_argument("--jobs-dir", help="where the local executor keeps its jobs (default: <artifact root>/local-jobs)")
     serve.add_argument("--no-dispatch", action="store_true", help="accept and track jobs without running them")
     serve.add_argument("--dev", action="store_true",
                        help="one person on a laptop: also run Bazel targets, .pex paths and 'dev' (loopback only, no tokens)")
@@ -303,6 +340,11 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--follow", action="store_true")
         else:
             sub.add_argument("--json", action="store_true")
+        if name in ("status", "cancel", "logs"):
+            sub.add_argument("--backend", choices=["local", "kubernetes"],
+                             help="a job started by `railyard launch`: ask its executor, not the service")
+            sub.add_argument("--jobs-dir", default=None, help="local backend: where its jobs are (default: <artifact root>/local-jobs)")
+            sub.add_argument("--config", help="resource classes file")
     predict = commands.add_parser("predict", help="score a parquet dataset with a trained model")
     predict.add_argument("--model", required=True, help="model id, or an artifact path named by its id; any other path needs --model-id")
     predict.add_argument("--model-id", help="the id (sha256.…) the artifact must hash to, e.g. to score from a run's output directory")

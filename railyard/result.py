@@ -13,9 +13,10 @@ import datetime as dt
 import json
 
 from railyard.errors import RailyardError
+from railyard.states import JobState
 from railyard.storage import Store, open_store
 
-RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
+RUNNING, COMPLETE, FAILED = JobState.running.value, JobState.complete.value, JobState.failed.value
 RESULT_FILE = "result.json"
 
 

@@ -29,6 +29,7 @@ import traceback
 import uuid
 from pathlib import Path
 
+from railyard import artifacts
 from railyard.buildinfo import build_info
 from railyard.capped_log import CappedLogHandler
 from railyard.errors import EXIT_BAD_SPEC, EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
@@ -41,7 +42,6 @@ from railyard.storage import LocalStore, open_store
 from railyard.workflow import find_workflow, import_workflow_modules
 
 LOG_FILE = "trainer.log"
-DEFAULT_RUNS = "railyard-runs"
 log = logging.getLogger("railyard")
 
 
@@ -58,7 +58,7 @@ def _on_sigterm(signum, frame):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="railyard-train", description="Train one model from a training spec.")
     parser.add_argument("--spec", help="path to the training spec (JSON)")
-    parser.add_argument("--output", help="output directory or s3:// prefix (default: spec.output_path, else ./railyard-runs/<job-id>)")
+    parser.add_argument("--output", help="output directory or s3:// prefix (default: spec.output_path, else $RAILYARD_ARTIFACTS/runs/<job-id>, ./railyard-data by default)")
     parser.add_argument("--job-id", default=None, help="job id (default: a new UUID4)")
     parser.add_argument("--workflow-module", action="append", default=[], metavar="MOD",
                         help="import MOD before looking up the workflow (repeatable)")
@@ -84,7 +84,7 @@ def _output_uri(args: argparse.Namespace, spec: TrainingSpec | None, job_id: str
         return _resolve(args.output)
     if spec is not None and spec.output_path:
         return _resolve(spec.output_path)
-    return _resolve(os.path.join(DEFAULT_RUNS, job_id))
+    return _resolve(f"{artifacts.root().rstrip('/')}/runs/{job_id}")
 
 
 def _setup_logging(log_path: Path) -> CappedLogHandler:

@@ -94,9 +94,9 @@ def test_default_output_and_bazel_working_directory(tmp_path, charges_path):
     spec["train"]["custom_params"]["n_estimators"] = 10
     (tmp_path / "data.parquet").symlink_to(charges_path)
     write_spec(tmp_path, spec)
-    run = run_trainer("--spec", "spec.json", "--job-id", "abc", env={"BUILD_WORKING_DIRECTORY": str(tmp_path)})
+    run = run_trainer("--spec", "spec.json", "--job-id", "abc", env={"BUILD_WORKING_DIRECTORY": str(tmp_path), "RAILYARD_ARTIFACTS": ""})
     assert run.returncode == 0, run.stderr
-    result = read_result(tmp_path / "railyard-runs" / "abc")
+    result = read_result(tmp_path / "railyard-data" / "runs" / "abc")
     assert result["status"]["transition"]["job_state"] == "complete"
     assert "[railyard] complete: model sha256." in run.stderr
     assert "roc_auc" in run.stderr

@@ -150,7 +150,7 @@ class Dispatcher:
                                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
                 self.executor.submit(request)
             except RailyardError as exc:
-                service.transition(session, job=job, state="failed", reason="LaunchFailed", message=str(exc), actor=ACTOR)
+                service.transition(session, job=job, state=JobState.failed.value, reason="LaunchFailed", message=str(exc), actor=ACTOR)
                 self.metrics.finished(job)
                 return
             job.binary_sha256 = binary.sha256 or None
@@ -195,7 +195,7 @@ class Dispatcher:
         try:
             status = self.executor.status(job.id)
         except RailyardError as exc:
-            service.transition(session, job=job, state="failed", reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
+            service.transition(session, job=job, state=JobState.failed.value, reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
             self.metrics.finished(job)
             return
         if status.state is JobState.complete and not is_complete(read_result(job.output)):
@@ -228,7 +228,7 @@ class Dispatcher:
             if job is None or JobState(job.state).finished:
                 return
             dispatched = job.dispatched_at is not None
-            service.transition(session, job=job, state="cancelled", reason="Cancelled", actor=actor)
+            service.transition(session, job=job, state=JobState.cancelled.value, reason="Cancelled", actor=actor)
             self.metrics.finished(job)
             session.commit()
         if dispatched:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from railyard.api.store.models import Job
+from railyard.states import JobState
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
 
@@ -25,7 +26,7 @@ class Metrics:
             self.duration.labels(job.compute_resource).observe((job.finished_at - job.created_at).total_seconds())
 
     def render(self, counts: dict[str, int]) -> bytes:
-        for state in ("queued", "running", "complete", "failed", "cancelled"):
+        for state in (s.value for s in JobState):
             self.jobs.labels(state).set(counts.get(state, 0))
-        self.queue_depth.set(counts.get("queued", 0))
+        self.queue_depth.set(counts.get(JobState.queued.value, 0))
         return generate_latest(self.registry)

@@ -9,23 +9,11 @@ reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from railyard.spec import TrainingSpec
-
-
-class JobState(str, enum.Enum):
-    queued = "queued"
-    running = "running"
-    complete = "complete"
-    failed = "failed"
-    cancelled = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobState.complete, JobState.failed, JobState.cancelled)
+from railyard.states import JobState
 
 
 OOM_KILLED = "OOMKilled"

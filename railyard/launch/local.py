@@ -24,21 +24,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from railyard import artifacts
 from railyard.errors import UserError
 from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus
 from railyard.launch.local_state import read_state, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
 
-DEFAULT_ROOT = "railyard-data/local-jobs"
 POLL_SECONDS = 0.2
 
 
 class LocalExecutor(Executor):
-    def __init__(self, config: LaunchConfig, root: str | Path = DEFAULT_ROOT, *,
+    def __init__(self, config: LaunchConfig, root: str | Path | None = None, *,
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
         self.config = config
-        self.root = Path(root).absolute()
+        self.root = Path(root or artifacts.location("local-jobs")).absolute()
         self.memory_limit_bytes = memory_limit_bytes
         self.deadline_seconds = deadline_seconds
 

@@ -1,4 +1,4 @@
-"""Render the Kubernetes manifests of a job from the Jinja2 templates in k8s_templates/.
+"""Render the Kubernetes manifests of a job from the Jinja2 templates in railyard/launch/templates/.
 
 Every value reaches the templates through the `q` filter, which writes it as a
 JSON string or object; JSON is YAML, so a model name or owner holding quotes,
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import jinja2
 import yaml
@@ -23,7 +22,8 @@ from railyard.errors import UserError
 from railyard.launch.job import JobRequest
 from railyard.launch.resources import LaunchConfig, NetworkPolicySettings
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "k8s_templates"
+# Package data, read through importlib.resources: found in a pex or an installed wheel too.
+TEMPLATES = ("railyard.launch", "templates")
 PREFIX = "railyard.io"
 NAME_PREFIX = "railyard-"
 CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX = "-spec", "-network"
@@ -85,7 +85,7 @@ def egress_rules(policy: NetworkPolicySettings) -> list[dict]:
 
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.PackageLoader(*TEMPLATES),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

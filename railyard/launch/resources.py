@@ -1,6 +1,6 @@
 """Resource classes: what each compute resource (CPU, GPU, HIGH_MEMORY) needs from Kubernetes.
 
-Read from k8s_templates/resource_classes.yaml (or the operator's own file) and
+Read from railyard/launch/templates/resource_classes.yaml (or the operator's own file) and
 validated on load, e.g.
 
     config = load_config()
@@ -13,6 +13,7 @@ trainer pods may connect to: the cluster DNS and the artifact store.
 
 from __future__ import annotations
 
+import importlib.resources
 import ipaddress
 import os
 import re
@@ -24,7 +25,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from railyard.errors import SpecError, UserError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent.parent / "k8s_templates" / "resource_classes.yaml"
+# Package data, read through importlib.resources: found in a pex or an installed wheel too.
+DEFAULT_CONFIG = importlib.resources.files("railyard.launch") / "templates" / "resource_classes.yaml"
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _PINNED_IMAGE = re.compile(r"[a-z0-9][A-Za-z0-9._/:-]*@sha256:[0-9a-f]{64}")
 _FACTORS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
@@ -158,7 +160,8 @@ class LaunchConfig(_Strict):
 
 
 def load_config(path: str | Path | None = None) -> LaunchConfig:
-    path = Path(path or os.environ.get("RAILYARD_LAUNCH_CONFIG") or DEFAULT_CONFIG)
+    chosen = path or os.environ.get("RAILYARD_LAUNCH_CONFIG")
+    path = Path(chosen) if chosen else DEFAULT_CONFIG
     try:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -2,7 +2,7 @@
 
 The id an artifact is checked against never comes from beside the artifact:
   * `ref` is a model id (`sha256.…`), looked up as `*/model/<id>` under the
-    artifact root (`root`, else $RAILYARD_ARTIFACTS, else ./railyard-runs);
+    root (`root`, else the runs of the artifact root: $RAILYARD_ARTIFACTS/runs, ./railyard-data/runs by default);
   * `ref` is the path or URI of an artifact file named by its id (`…/model/sha256.…`);
   * any other `ref` (a run's output directory or S3 prefix, a renamed file) needs
     `expected_id=`; a run's model is then read from its `model/<expected_id>`.
@@ -12,13 +12,13 @@ the formats import only allowlisted classes (`formats/importing.py`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from railyard import artifacts
 from railyard.errors import DataError, ModelFormatError, StorageError
 from railyard.model.artifact import ArtifactReader, is_model_id, model_id
 from railyard.model.formats import load_object
@@ -26,7 +26,6 @@ from railyard.model.formats.importing import import_workflow, workflow_module
 from railyard.result import RESULT_FILE
 from railyard.storage import open_store
 
-DEFAULT_ROOT = "./railyard-runs"
 MODEL_DIR = "model"
 
 
@@ -108,7 +107,7 @@ def load_model(ref: str, *, root: str | None = None, expected_id: str | None = N
         if is_model_id(ref):
             if expected_id not in (None, ref):
                 raise ModelFormatError(f"{ref} is not the expected model {expected_id}")
-            source, data = _find_by_id(ref, root or os.environ.get("RAILYARD_ARTIFACTS", DEFAULT_ROOT))
+            source, data = _find_by_id(ref, root or artifacts.runs())
             expected = ref
         else:
             source, data, expected = _read(ref, expected_id)

@@ -15,21 +15,25 @@ from tests.conftest import REPO, free_port
 
 
 class Service:
-    def __init__(self, workdir: Path, env: dict | None = None, db: str | None = None, args: tuple[str, ...] = ("--dev",)):
+    def __init__(self, workdir: Path, env: dict | None = None, db: str | None = None, args: tuple[str, ...] = ("--dev",),
+                 defaults: bool = False):
+        """`defaults`: name no locations, so the service keeps everything under $RAILYARD_ARTIFACTS (set in env)."""
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.db = db or str(workdir / "railyard.db")
         self.args = tuple(args)
+        self.defaults = defaults
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Service":
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.workdir / "service.log", "ab")
+        locations = [] if self.defaults else ["--db", self.db, "--artifacts", str(self.workdir / "runs"),
+                                              "--jobs-dir", str(self.workdir / "jobs")]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "railyard.cli", "serve", "--port", str(self.port), "--db", self.db,
-             "--artifacts", str(self.workdir / "runs"), "--jobs-dir", str(self.workdir / "jobs"), *self.args],
+            [sys.executable, "-m", "railyard.cli", "serve", "--port", str(self.port), *locations, *self.args],
             cwd=REPO, env=self.env, stdout=log, stderr=log,
         )
         deadline = time.monotonic() + 60

@@ -80,6 +80,39 @@ def test_fraud_trainer_holds_its_dependencies_and_no_torch(fraud_pex):
     assert "xgboost-cpu==3.2.0" in build_info["requirements"]
 
 
+def test_fraud_trainer_holds_the_runtime_and_not_the_service(fraud_pex):
+    with zipfile.ZipFile(fraud_pex) as archive:
+        names = [n for n in archive.namelist() if n.startswith("railyard/")]
+    assert "railyard/trainer.py" in names and "railyard/pipeline/run.py" in names and "railyard/storage/s3.py" in names
+    service = ("railyard/api/", "railyard/launch/", "railyard/binaries/", "railyard/cli.py", "railyard/client.py")
+    assert not [n for n in names if n.startswith(service)]
+
+
+def test_editing_the_service_leaves_the_trainer_unchanged(clone, fraud_pex):
+    """A route, the launcher or the command line is no part of a trainer: editing them changes no
+    trainer's bytes, editing the runtime does. Unstamped builds: a stamped one records the dirty tree."""
+    service = [clone / "railyard" / "api" / "routes" / "health.py", clone / "railyard" / "launch" / "render.py",
+               clone / "railyard" / "cli.py"]
+    runtime = clone / "railyard" / "trainer.py"
+    originals = {path: path.read_text() for path in [*service, runtime]}
+
+    def build() -> str:
+        bazel(clone, "build", "--nostamp", "//workflows:fraud_train")
+        return sha256(fraud_pex)
+
+    try:
+        before = build()
+        for path in service:
+            path.write_text(originals[path] + "\n# edited\n")
+        assert build() == before
+        runtime.write_text(originals[runtime] + "\n# edited\n")
+        assert build() != before
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+        bazel(clone, "build", "//workflows:fraud_train")  # the stamped build the other tests read
+
+
 def test_copied_pex_runs_elsewhere_with_only_python_on_path(tmp_path, fraud_pex, charges_path):
     elsewhere, bin_dir = tmp_path / "elsewhere", tmp_path / "bin"
     elsewhere.mkdir()

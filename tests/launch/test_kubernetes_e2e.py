@@ -6,7 +6,7 @@ Runs only when all of these are set, and says why it was skipped otherwise:
                               (for kind: a MinIO in the cluster, with AWS_ENDPOINT_URL set here and
                               an IRSA-style identity or instance role for the pods)
   RAILYARD_E2E_DATA           the s3:// URI of sample charges (python -m workflows.data.charges, then upload)
-The namespace and service account of k8s_templates/resource_classes.yaml must exist. Its image
+The namespace and service account of railyard/launch/templates/resource_classes.yaml must exist. Its image
 digests are examples and its network_policy allows 10.0.0.0/8 on 443 only: set
 RAILYARD_LAUNCH_CONFIG to a copy with your registry's digests and your artifact store's endpoints.
 """

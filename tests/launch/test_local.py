@@ -240,3 +240,22 @@ def test_read_log_of_a_job_without_a_log_yet(tmp_path):
     write_state(executor.job_dir("early"), JobStatus(JobState.queued))
     assert executor.read_log("early") == (b"", 0)
     assert executor.read_log("early", 42, 10) == (b"", 42)
+
+
+def test_status_logs_and_cancel_of_a_launched_job_without_the_service(tmp_path, charges_path, outside_path, monkeypatch):
+    spec = outside(charges_path, "SleepyModel")
+    monkeypatch.setenv("RAILYARD_TEST_MARKER", str(tmp_path / "marker"))
+    executor, job_id = launch(tmp_path, spec)
+    for _ in range(300):
+        if (tmp_path / "marker").exists():
+            break
+        time.sleep(0.2)
+
+    def railyard(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "railyard.cli", *args, job_id, "--backend", "local",
+                               "--jobs-dir", str(tmp_path / "jobs")], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    assert railyard("status").stdout.strip() == f"{job_id} running"
+    assert "[railyard] workflow" in railyard("logs").stdout
+    assert railyard("cancel").stdout.strip() == f"{job_id} cancelled: Cancelled"
+    assert json.loads(railyard("status", "--json").stdout)["job_state"] == "cancelled"

@@ -64,7 +64,7 @@ def test_lookup_by_id_under_a_root(tmp_path, monkeypatch):
     data, mid = artifact_of(LogisticRegression().fit(FRAME[["x"]], LABEL))
     (tmp_path / "runs" / "job-1" / "model").mkdir(parents=True)
     (tmp_path / "runs" / "job-1" / "model" / mid).write_bytes(data)
-    monkeypatch.setenv("RAILYARD_ARTIFACTS", str(tmp_path / "runs"))
+    monkeypatch.setenv("RAILYARD_ARTIFACTS", str(tmp_path))  # runs live under <root>/runs
     assert railyard.load_model(mid).manifest["model"]["format"] == "sklearn"
     with pytest.raises(ModelFormatError, match="not found under"):
         railyard.load_model(model_id(b"other"))

@@ -7,9 +7,9 @@ carry the session's CSRF token.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
+import jinja2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -19,7 +19,9 @@ from railyard.api.routes.jobs import ACTIONS, result_file, status_of, summary_of
 from railyard.api.store import service
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+# Package data, read through importlib.resources: found in a pex or an installed wheel too.
+templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.PackageLoader("railyard.api", "templates"),
+                                                   autoescape=jinja2.select_autoescape()))
 
 
 def duration(seconds: float | None) -> str:
@@ -70,7 +72,7 @@ def job_list(
 def job_page(request: Request, principal: PagePrincipalDep, job: JobPageDep):
     body = result_file(job)
     return page(request, principal, "job.html", {
-        "job": summary_of(job), "status": status_of(request, job),
+        "job": summary_of(job), "status": status_of(job),
         "result": body.get("result") if job.state == "complete" else None,
         "exception_info": body.get("exception_info") or job.exception_info,
     })

@@ -14,6 +14,7 @@ from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
 from railyard.launch.job import LOG_PAGE_BYTES
+from railyard.states import JobState
 from railyard.result import read_result
 
 router = APIRouter(tags=["jobs"])
@@ -21,16 +22,10 @@ NOT_FOUND = {404: {"description": "No such job"}}
 MAX_LOG_OFFSET = 1 << 50
 
 
-def log_file(request: Request, job: Job) -> str:
-    if request.app.state.settings.executor == "local":
-        return str(request.app.state.executor.job_dir(job.id) / "trainer.log")
-    return f"{job.output}/trainer.log"
-
-
-def status_of(request: Request, job: Job) -> StatusResponse:
+def status_of(job: Job) -> StatusResponse:
     transitions = [TransitionOut(created_at=t.at, job_state=t.state, reason=t.reason, actor=t.actor) for t in job.transitions]
     return StatusResponse(
-        job_id=job.id, log_file=log_file(request, job), transition=transitions[-1], transitions=transitions,
+        job_id=job.id, log_file=f"{job.output}/trainer.log", transition=transitions[-1], transitions=transitions,
         job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, shipped=job.shipped,
@@ -57,7 +52,7 @@ def summary_of(job: Job) -> JobSummary:
 @router.get("/job/{job_id}/status", response_model=StatusResponse, responses=NOT_FOUND)
 async def status(request: Request, job: JobDep) -> StatusResponse:
     # Async on purpose: a primary-key read takes about a millisecond, less than a hop to the thread pool.
-    return status_of(request, job)
+    return status_of(job)
 
 
 @router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)
@@ -65,8 +60,8 @@ def result(request: Request, job: JobDep) -> ResultResponse:
     """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings."""
     body = result_file(job)
     return ResultResponse(
-        status=status_of(request, job),
-        result=body.get("result") if job.state == "complete" else None,
+        status=status_of(job),
+        result=body.get("result") if job.state == JobState.complete.value else None,
         exception_info=body.get("exception_info") or job.exception_info,
     )
 
@@ -99,7 +94,7 @@ def list_jobs(
     project: Annotated[str | None, Query(max_length=256)] = None,
     model_name: Annotated[str | None, Query(max_length=512)] = None,
     workflow: Annotated[str | None, Query(max_length=256)] = None,
-    state: Annotated[str | None, Query(pattern="^(queued|running|complete|failed|cancelled)$")] = None,
+    state: JobState | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -107,7 +102,7 @@ def list_jobs(
 ) -> JobsPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     created_after, created_before = in_utc("created_after", created_after), in_utc("created_before", created_before)
-    where = service.JobFilter(owner, project, model_name, workflow, state, created_after, created_before, owners=principal.owners)
+    where = service.JobFilter(owner, project, model_name, workflow, state.value if state else None, created_after, created_before, owners=principal.owners)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):
@@ -120,15 +115,15 @@ def cancel(request: Request, session: SessionDep, principal: PrincipalDep, job: 
     session.rollback()  # give the connection back while the dispatcher cancels
     request.app.state.dispatcher.cancel(job.id, principal.owner)
     session.refresh(job)
-    return status_of(request, job)
+    return status_of(job)
 
 
 def _ship(job: Job, request: Request, session, principal, shipped: bool) -> StatusResponse:
-    if shipped and job.state != "complete":
+    if shipped and job.state != JobState.complete.value:
         raise HTTPException(409, f"job {job.id} is {job.state}; only a complete job can be shipped")
     job.shipped, job.shipped_by, job.shipped_at = shipped, principal.owner, utcnow()
     session.commit()
-    return status_of(request, job)
+    return status_of(job)
 
 
 @router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 409: {"description": "Not complete"}})

@@ -21,6 +21,7 @@ from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.errors import UserError
+from railyard.states import JobState
 from railyard.launch.render import output_uri
 
 router = APIRouter(tags=["training"])
@@ -96,7 +97,7 @@ async def train(
     else:
         output = settings.artifacts.rstrip("/") + f"/{job_id}" if "://" in settings.artifacts else str(Path(settings.artifacts).absolute() / job_id)
     job = Job(
-        id=job_id, created_at=utcnow(), state="queued", submitted_by=principal.owner,
+        id=job_id, created_at=utcnow(), state=JobState.queued.value, submitted_by=principal.owner,
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
         model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
         compute_resource=spec.compute_resource.value, spec=json.loads(spec.to_json()), spec_hash=spec.spec_hash(),

@@ -11,9 +11,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from railyard.api.store.models import IdempotencyKey, Job, Transition, utcnow
+from railyard.states import JobState
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
-FINISHED = ("complete", "failed", "cancelled")
+FINISHED = tuple(state.value for state in JobState if state.finished)
 
 
 def create_job(session: Session, *, job: Job, actor: str | None) -> Job:
@@ -47,12 +48,14 @@ def take_dispatch_turn(session: Session) -> bool:
 
 def transition(session: Session, *, job: Job, state: str, reason: str | None = None, message: str | None = None,
                actor: str | None = None) -> bool:
-    """Record a state change (append-only); False when the job is already in that state."""
+    """Record a state change (append-only); False when the job is already in that state or the state may not follow."""
     if job.state == state and job.reason == reason:
+        return False
+    if job.state != state and not JobState(job.state).may_become(JobState(state)):
         return False
     now = utcnow()
     job.state, job.reason, job.message = state, reason, message
-    if state == "running" and job.started_at is None:
+    if state == JobState.running.value and job.started_at is None:
         job.started_at = now
     if state in FINISHED:
         job.finished_at = now
