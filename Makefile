@@ -54,6 +54,7 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.trainer_vs_plain
 	$(BIN)/python -m bench.packaging
 	$(BIN)/python -m bench.api_vs_mlflow
+	$(BIN)/python -m bench.kube_follow
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

@@ -1,6 +1,11 @@
 """The Kubernetes executor: a job becomes a batch/v1 Job (with its spec ConfigMap and NetworkPolicy)
-created with the official client, watched until it ends, with logs from its pods or the artifact
+created with the official client, followed until it ends, with logs from its pods or the artifact
 store and cancellation by deletion.
+
+Statuses come from one watched cache of every Railyard Job and Pod in the
+namespace (kube_cache.py), so following N jobs costs no requests per job. A job
+the cache does not know yet is read directly, unless this executor submitted it
+moments ago (then it is queued: its Job is on its way through the watch).
 
 Configuration comes from the in-cluster service account or, outside a cluster,
 from the kubeconfig ($KUBECONFIG or ~/.kube/config). The trainer binary is
@@ -11,18 +16,23 @@ owned by it) exist, so that no pod runs outside its policy.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 from railyard.errors import RailyardError, UserError
 from railyard.launch.job import IMAGE_PULL_BACK_OFF, LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus
+from railyard.launch.kube_cache import KubeCache
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
 from railyard.launch.render import binary_uri, job_name, output_uri, render
 from railyard.launch.resources import LaunchConfig
 from railyard.result import read_result
 from railyard.storage import is_s3_uri, open_store
 
-WATCH_SECONDS = 10
+WATCH_SECONDS = 60  # how long one watch request lasts before it is renewed
+SUBMITTED_GRACE_SECONDS = 30  # a job submitted this recently and not yet in the cache is queued
+SYNC_WAIT_SECONDS = 5  # how long the first look waits for the cache's first LIST
+EXCEPTION_INFO_KEPT = 10_000  # finished jobs whose result.json exception_info is remembered
 TRAINER_LOG = "trainer.log"  # the trainer's log, which it writes next to result.json
 
 
@@ -50,7 +60,8 @@ def _as_dict(client_api, obj) -> dict:
 
 
 class KubernetesExecutor(Executor):
-    def __init__(self, config: LaunchConfig, api=None, watch_seconds: int = WATCH_SECONDS):
+    def __init__(self, config: LaunchConfig, api=None, watch_seconds: int = WATCH_SECONDS, use_cache: bool = True):
+        """`use_cache=False` reads every status with direct requests (a GET and a LIST per job), as before the cache."""
         from kubernetes import client
 
         self.config = config
@@ -61,6 +72,30 @@ class KubernetesExecutor(Executor):
         self.namespace = config.namespace
         self.cancelled: set[str] = set()
         self.watch_seconds = watch_seconds
+        self.use_cache = use_cache
+        self._cache: KubeCache | None = None
+        self._cache_lock = threading.Lock()
+        self._submitted: dict[str, float] = {}  # job id -> time.monotonic() of its submit
+        self._exception_info: dict[str, dict | None] = {}  # job id -> from result.json, read once
+
+    def cache(self) -> KubeCache | None:
+        """The watched cache, started (and waited for, a little) on first use; None with use_cache=False."""
+        if not self.use_cache:
+            return None
+        if self._cache is not None:
+            return self._cache
+        with self._cache_lock:
+            if self._cache is None:
+                self._cache = KubeCache(self.batch, self.core, self.namespace, self.watch_seconds).start()
+                self._cache.wait_synced(SYNC_WAIT_SECONDS)
+            return self._cache
+
+    def close(self) -> None:
+        """Stop the cache's watches."""
+        with self._cache_lock:
+            if self._cache is not None:
+                self._cache.stop()
+                self._cache = None
 
     def _call(self, what: str, function, *args, **kwargs):
         from kubernetes.client.exceptions import ApiException
@@ -77,6 +112,9 @@ class KubernetesExecutor(Executor):
         if not store.exists(name):
             store.put_file(name, job.binary.path)
         return uri
+
+    def output_uri(self, job_id: str) -> str:
+        return output_uri(self.config, job_id)
 
     def submit(self, job: JobRequest) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -106,6 +144,17 @@ class KubernetesExecutor(Executor):
         self._create_owned(policy, owner, self.networking.create_namespaced_network_policy)
         if created.spec.suspend:
             self._call(f"resuming Job {name}", self.batch.patch_namespaced_job, name, self.namespace, {"spec": {"suspend": False}})
+        self._remember_submit(job.job_id)
+
+    def _remember_submit(self, job_id: str) -> None:
+        now = time.monotonic()
+        for old in [j for j, at in list(self._submitted.items()) if now - at > SUBMITTED_GRACE_SECONDS]:
+            self._submitted.pop(old, None)
+        self._submitted[job_id] = now
+
+    def _just_submitted(self, job_id: str) -> bool:
+        at = self._submitted.get(job_id)
+        return at is not None and time.monotonic() - at < SUBMITTED_GRACE_SECONDS
 
     def _create_owned(self, manifest: dict, owner: dict, create) -> None:
         """Create an object the Job owns (deleted with it); one that exists already (a retried submit) is kept."""
@@ -133,20 +182,45 @@ class KubernetesExecutor(Executor):
                           label_selector=f"railyard.io/job-id={job_id}")
         return [_as_dict(self.api, p) for p in pods.items]
 
-    def status(self, job_id: str) -> JobStatus:
+    def _cached(self, job_id: str) -> tuple[dict, list[dict]] | None:
+        """The Job and its pods from the watched cache, or None when it has not synced or does not know the job."""
+        cache = self.cache()
+        if cache is None or not cache.synced:
+            return None
+        job = cache.job(job_name(job_id))
+        return None if job is None else (job, cache.pods_of(job_id))
+
+    def _direct(self, job_id: str) -> tuple[dict | None, list[dict]]:
+        """The Job (None if there is none) and its pods, read with a GET and a LIST."""
         job = self._job(job_id)
+        return job, (self._pods(job_id) if job is not None else [])
+
+    def status(self, job_id: str) -> JobStatus:
+        """The job's status; a KubernetesError when there is no such Job (and this executor did not just submit it)."""
+        observed = self._cached(job_id)
+        if observed is None:
+            if job_id in self.cancelled:
+                return JobStatus(JobState.cancelled, reason="Cancelled")
+            if self._just_submitted(job_id):
+                return JobStatus(JobState.queued)
+            observed = self._direct(job_id)
+        job, pods = observed
         if job is None:
             if job_id in self.cancelled:
                 return JobStatus(JobState.cancelled, reason="Cancelled")
-            return JobStatus(JobState.failed, reason="NotFound", message=f"no Job {job_name(job_id)} in namespace {self.namespace}")
-        status = job_status(job, self._pods(job_id))
+            raise KubernetesError(f"no Job {job_name(job_id)} in namespace {self.namespace}")
+        status = job_status(job, pods)
         if status.state is JobState.failed and status.exit_code in (1, 2):
-            status = self._with_exception_info(job, status)
+            status = self._with_exception_info(job_id, job, status)
         return status
 
-    def _with_exception_info(self, job: dict, status: JobStatus) -> JobStatus:
-        output = job["metadata"]["annotations"].get("railyard.io/output")
-        info = (read_result(output) or {}).get("exception_info") if output else None
+    def _with_exception_info(self, job_id: str, job: dict, status: JobStatus) -> JobStatus:
+        if job_id not in self._exception_info:
+            output = job["metadata"]["annotations"].get("railyard.io/output")
+            self._exception_info[job_id] = (read_result(output) or {}).get("exception_info") if output else None
+            if len(self._exception_info) > EXCEPTION_INFO_KEPT:
+                self._exception_info.pop(next(iter(self._exception_info)))
+        info = self._exception_info[job_id]
         return JobStatus.trainer_failed(info, status.exit_code) if info else status
 
     def logs(self, job_id: str) -> str:
@@ -162,7 +236,7 @@ class KubernetesExecutor(Executor):
         else from the newest pod's trainer container; either way only the bytes up to offset + limit are read."""
         if limit <= 0:
             return b"", offset
-        job, pods = self._job(job_id), self._pods(job_id)
+        job, pods = self._direct(job_id)  # fresh: a page of log is asked for once, not every tick
         page = None
         if job is None or job_status(job, pods).state.finished:
             page = self._stored_log(job, job_id, offset, limit)
@@ -216,38 +290,24 @@ class KubernetesExecutor(Executor):
                 raise KubernetesError(f"deleting Job {name}: {exc.status} {exc.reason}") from exc
 
     def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
-        """Follow the Job with watch requests, re-listing when the API says the version is gone (410)."""
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
-        name = job_name(job_id)
+        """Each new status until the job ends, looked at again whenever the watched cache changes."""
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        last, resource_version = None, None
-        while deadline is None or time.monotonic() < deadline:
+        last = None
+        while True:
+            cache = self.cache()
+            seen = cache.version if cache is not None else 0
             status = self.status(job_id)
             if status != last:
                 last = status
                 yield status
             if status.state.finished:
                 if status.reason == IMAGE_PULL_BACK_OFF:
-                    self._delete(name)
+                    self._delete(job_name(job_id))
                 return
-            if resource_version is None:
-                listed = self._call("listing Jobs", self.batch.list_namespaced_job, self.namespace,
-                                    field_selector=f"metadata.name={name}")
-                resource_version = listed.metadata.resource_version
-            stream, changed = watch.Watch(), False
-            try:
-                for event in stream.stream(self.batch.list_namespaced_job, self.namespace,
-                                           field_selector=f"metadata.name={name}", resource_version=resource_version,
-                                           timeout_seconds=self.watch_seconds):
-                    resource_version, changed = event["object"].metadata.resource_version, True
-                    break  # something changed: recompute the status from the Job and its pods
-                if not changed:
-                    resource_version = None  # timed out, or the client swallowed a 410: list again
-            except ApiException as exc:
-                if exc.status != 410:
-                    raise KubernetesError(f"watching Job {name}: {exc.status} {exc.reason}") from exc
-                resource_version = None  # too old: list again
-            finally:
-                stream.stop()
+            wait = self.watch_seconds if deadline is None else min(self.watch_seconds, deadline - time.monotonic())
+            if wait <= 0:
+                return
+            if cache is not None:
+                cache.wait_for_change(seen, wait)
+            else:
+                time.sleep(min(wait, 1.0))

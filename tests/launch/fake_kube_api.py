@@ -2,20 +2,27 @@
 
 It answers as a real API server does: objects with uid, resourceVersion and
 creationTimestamp; `Status` bodies for 404 (NotFound), 409 (AlreadyExists) and
-410 (Expired); merge patches; watch streams of JSON lines with
-ADDED/MODIFIED/DELETED events and an ERROR event when the requested
+410 (Expired); merge patches; lists by label selector with the resourceVersion
+they were taken at; watch streams of JSON lines from a resourceVersion with
+ADDED/MODIFIED/DELETED events, a BOOKMARK before the server ends one when asked
+for (`allowWatchBookmarks`), and an ERROR event (410) when the requested
 resourceVersion is too old; pod logs cut at `limitBytes`; deleting a Job deletes
 its pods and every object it owns. Tests change Jobs and Pods through its
-methods, as the Job controller and kubelet would.
+methods, as the Job controller and kubelet would, and may compact history
+(`expire_history`), drop every open watch connection (`drop_watches`) or hold
+watch events back (`hold_watches`). Every request is recorded, so tests can count them.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime as dt
 import json
 import re
+import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -64,6 +71,10 @@ class FakeKubeAPI:
         self.logs: dict[str, str | bytes] = {}
         self.requests: list[tuple[str, str]] = []
         self.queries: list[tuple[str, str, dict]] = []       # (method, path, query parameters)
+        self.drops = 0             # bumped to end every open watch without its closing chunk
+        self.watches_held = False  # while True, open watches send nothing
+        self.expired_watches = 0   # watches answered 410
+        self.open_watches = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -93,6 +104,14 @@ class FakeKubeAPI:
             self.lock.notify_all()
             return obj
 
+    def create(self, kind: str, obj: dict) -> dict:
+        """Store a new object as a POST does (no conflict check)."""
+        obj["metadata"].setdefault("namespace", "railyard")
+        obj["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now())
+        if kind == "jobs":
+            obj.setdefault("status", {})
+        return self._store(kind, obj, "ADDED")
+
     def job(self, name: str, namespace: str = "railyard") -> dict | None:
         return copy.deepcopy(self.objects.get(("jobs", namespace, name)))
 
@@ -113,11 +132,37 @@ class FakeKubeAPI:
         self._store("pods", pod, "ADDED")
         self.logs[pod_name] = log
 
+    def set_pod_status(self, pod_name: str, status: dict, namespace: str = "railyard") -> None:
+        obj = self.objects[("pods", namespace, pod_name)]
+        obj["status"] = status
+        self._store("pods", obj, "MODIFIED")
+
     def expire_history(self) -> None:
-        """Forget past events, as etcd compaction does: older resourceVersions now answer 410."""
+        """Forget past events, as etcd compaction does after writes elsewhere: every resourceVersion handed
+        out so far now answers 410; a new list's is watchable."""
         with self.lock:
-            self.oldest_watchable = self.version + 1
+            self.version += 1
+            self.oldest_watchable = self.version
             self.events.clear()
+
+    def drop_watches(self) -> None:
+        """Cut every open watch connection mid-stream, as a restarting API server or a flaky network would."""
+        with self.lock:
+            self.drops += 1
+            self.lock.notify_all()
+
+    def hold_watches(self, held: bool = True) -> None:
+        """Hold back (or, with False, release) the events of open watches, as a lagging watch would."""
+        with self.lock:
+            self.watches_held = held
+            self.lock.notify_all()
+
+    def count(self, since: int = 0, watch: bool | None = None) -> int:
+        """Requests from the `since`-th on; only watches (True) or only the others (False)."""
+        queries = self.queries[since:]
+        if watch is None:
+            return len(queries)
+        return sum((q.get("watch") in ("true", "1")) == watch for _, _, q in queries)
 
     # --- HTTP -----------------------------------------------------------------------------------
     def _handler(self):
@@ -125,6 +170,7 @@ class FakeKubeAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
 
             def log_message(self, *args):
                 pass
@@ -164,10 +210,9 @@ class FakeKubeAPI:
                 name = obj["metadata"]["name"]
                 if (kind, parts["ns"], name) in api.objects:
                     return self._send(409, status_body(409, "AlreadyExists", f'{KINDS[kind][0]} "{name}" already exists'))
-                obj["metadata"].update(namespace=parts["ns"], uid=str(uuid.uuid4()), creationTimestamp=now())
-                if kind == "jobs":
-                    obj["status"] = {}
-                self._send(201, api._store(kind, obj, "ADDED"))
+                obj["metadata"]["namespace"] = parts["ns"]
+                obj.pop("status", None)
+                self._send(201, api.create(kind, obj))
 
             def do_GET(self):
                 kind, parts, query = self._route()
@@ -186,38 +231,61 @@ class FakeKubeAPI:
                     return self._send(200, obj) if obj else self._not_found(kind, parts["name"])
                 if query.get("watch") in ("true", "1"):
                     return self._watch(kind, parts["ns"], query)
-                items = [o for (k, ns, _), o in sorted(api.objects.items()) if k == kind and ns == parts["ns"] and _selected(o, query)]
-                _, list_kind, version = KINDS[kind]
-                self._send(200, {"kind": list_kind, "apiVersion": version, "metadata": {"resourceVersion": str(api.version)}, "items": items})
+                with api.lock:
+                    items = [o for (k, ns, _), o in sorted(api.objects.items()) if k == kind and ns == parts["ns"] and _selected(o, query)]
+                    body = json.dumps({"kind": KINDS[kind][1], "apiVersion": KINDS[kind][2],
+                                       "metadata": {"resourceVersion": str(api.version)}, "items": items})
+                self._send(200, body)
 
             def _watch(self, kind: str, namespace: str, query: dict) -> None:
+                with api.lock:
+                    api.open_watches += 1
+                try:
+                    self._stream_events(kind, namespace, query)
+                except (BrokenPipeError, ConnectionResetError):  # the client stopped watching
+                    self.close_connection = True
+                finally:
+                    with api.lock:
+                        api.open_watches -= 1
+
+            def _stream_events(self, kind: str, namespace: str, query: dict) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 since = int(query.get("resourceVersion") or api.version)
-                timeout = float(query.get("timeoutSeconds") or 5)
+                end = time.monotonic() + float(query.get("timeoutSeconds") or 5)
+                drops = api.drops
 
                 def chunk(event: dict) -> None:
                     data = (json.dumps(event) + "\n").encode()
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
 
-                if since < api.oldest_watchable:
-                    chunk({"type": "ERROR", "object": status_body(410, "Expired", f"too old resource version: {since} ({api.oldest_watchable})")})
-                else:
-                    end = dt.datetime.now().timestamp() + timeout
-                    with api.lock:
+                with api.lock:
+                    if since < api.oldest_watchable:
+                        api.expired_watches += 1
+                        chunk({"type": "ERROR", "object": status_body(410, "Expired", f"too old resource version: {since} ({api.oldest_watchable})")})
+                    else:
                         while True:
-                            fresh = [(v, t, o) for v, k, t, o in api.events if k == kind and v > since
-                                     and o["metadata"]["namespace"] == namespace and _selected(o, query)]
-                            for version, event_type, obj in fresh:
-                                chunk({"type": event_type, "object": obj})
-                                since = version
-                            remaining = end - dt.datetime.now().timestamp()
+                            if api.drops != drops:
+                                self.close_connection = True
+                                self.connection.shutdown(socket.SHUT_RDWR)
+                                return
+                            if not api.watches_held:
+                                start = bisect.bisect_right(api.events, since, key=lambda e: e[0])
+                                for version, k, event_type, obj in api.events[start:]:
+                                    if k == kind and obj["metadata"]["namespace"] == namespace and _selected(obj, query):
+                                        chunk({"type": event_type, "object": obj})
+                                    since = version
+                            remaining = end - time.monotonic()
                             if remaining <= 0:
                                 break
                             api.lock.wait(remaining)
+                        if query.get("allowWatchBookmarks") in ("true", "1") and not api.watches_held:
+                            metadata = {"resourceVersion": str(max(since, api.version))}
+                            chunk({"type": "BOOKMARK", "object": {"kind": KINDS[kind][1].removesuffix("List"),
+                                                                   "apiVersion": KINDS[kind][2], "metadata": metadata}})
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 

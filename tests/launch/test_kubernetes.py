@@ -1,7 +1,8 @@
 """The Kubernetes executor through the real `kubernetes` client, against an HTTP server speaking
 the Kubernetes API (tests/launch/fake_kube_api.py): create (Job, ConfigMap, NetworkPolicy), watch
-to success and to each failure reason, logs and bounded log pages, cancel, conflicts and expired
-watches."""
+to success and to each failure reason, logs and bounded log pages, cancel, conflicts; and the
+watched cache statuses come from: it follows Job and Pod changes, survives 410 Gone and dropped
+connections, and costs a number of requests that does not grow with the number of jobs."""
 
 import json
 import threading
@@ -11,9 +12,10 @@ import pytest
 from kubernetes import client
 
 from railyard.errors import UserError
+from railyard.launch import kubernetes
 from railyard.launch.job import Binary, JobRequest, JobState
-from railyard.launch.kubernetes import KubernetesExecutor
-from railyard.launch.render import job_name
+from railyard.launch.kubernetes import KubernetesError, KubernetesExecutor
+from railyard.launch.render import job_name, render
 from railyard.launch.resources import load_config
 from railyard.spec import load_spec
 from tests.conftest import SPECS
@@ -41,12 +43,17 @@ def fake():
     api.stop()
 
 
+def make_executor(fake, **options) -> KubernetesExecutor:
+    config = load_config().model_copy(update={"artifacts": "s3://railyard-artifacts"})
+    return KubernetesExecutor(config, api=client.ApiClient(client.Configuration(host=fake.url)), **options)
+
+
 @pytest.fixture
 def executor(fake, aws, tmp_path):
     aws.create_bucket(Bucket="railyard-artifacts")
-    config = load_config().model_copy(update={"artifacts": "s3://railyard-artifacts"})
-    configuration = client.Configuration(host=fake.url)
-    return KubernetesExecutor(config, api=client.ApiClient(configuration), watch_seconds=1)
+    executor = make_executor(fake, watch_seconds=1)
+    yield executor
+    executor.close()
 
 
 @pytest.fixture
@@ -60,6 +67,14 @@ def job(tmp_path):
 
     binary = Binary(str(pex), hashlib.sha256(pex.read_bytes()).hexdigest(), "//workflows:fraud_train")
     return JobRequest(JOB_ID, spec, binary, f"s3://railyard-artifacts/runs/{JOB_ID}", git_commit="f" * 40)
+
+
+def eventually(check, seconds: float = 10.0):
+    deadline = time.monotonic() + seconds
+    while not (result := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    return result
 
 
 def later(seconds: float, action) -> threading.Thread:
@@ -123,6 +138,8 @@ def test_watch_to_success_with_logs(executor, fake, job):
     later(0.8, lambda: fake.set_job_status(NAME, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}))
     states = [s.state for s in executor.watch(JOB_ID, timeout_seconds=20)]
     assert states == [JobState.queued, JobState.running, JobState.complete]
+    assert ("GET", f"/apis/batch/v1/namespaces/railyard/jobs/{NAME}") not in fake.requests  # all from the cache
+    assert not [q for q in fake.queries if q[2].get("fieldSelector")]  # no watch of its own
     assert "[railyard] train: 1,000 rows" in executor.logs(JOB_ID)
 
 
@@ -149,16 +166,22 @@ def test_watch_to_each_failure_reason(executor, fake, job, pod_status, job_statu
         assert fake.job(NAME) is None  # a Job that can never start is deleted
 
 
-def test_trainer_exception_info_is_reported(executor, fake, job, aws):
+def test_trainer_exception_info_is_reported(executor, fake, job, aws, monkeypatch):
+    from railyard.result import read_result
+
     executor.submit(job)
     info = {"type": "DataError", "message": "min_training_examples: There should be at least 500 examples, got 312", "exit_code": 2}
     aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
                    Body=json.dumps({"status": {}, "result": None, "exception_info": info}))
     fake.add_pod(NAME, f"{NAME}-pod01", terminated("Error", 2))
     fake.set_job_status(NAME, failed("PodFailurePolicy", "Container trainer for pod exited with code 2 matching FailJob rule"))
-    status = executor.status(JOB_ID)
+    reads = []
+    monkeypatch.setattr(kubernetes, "read_result", lambda uri: reads.append(uri) or read_result(uri))
+    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
     assert (status.state, status.reason, status.exit_code) == (JobState.failed, "DataError", 2)
     assert status.message == info["message"]
+    assert executor.status(JOB_ID) == status
+    assert len(reads) == 1  # result.json is read once per finished job
 
 
 def test_cancel_deletes_the_job_with_its_pods(executor, fake, job):
@@ -180,9 +203,10 @@ def test_watch_survives_an_expired_resource_version(executor, fake, job):
     assert list(executor.watch(JOB_ID, timeout_seconds=30))[-1].state is JobState.complete
 
 
-def test_missing_job(executor):
-    status = executor.status("not-a-job")
-    assert status.state is JobState.failed and status.reason == "NotFound"
+def test_missing_job_is_an_error(executor, fake):
+    with pytest.raises(KubernetesError, match="no Job railyard-not-a-job in namespace railyard"):
+        executor.status("not-a-job")
+    assert ("GET", "/apis/batch/v1/namespaces/railyard/jobs/railyard-not-a-job") in fake.requests  # asked, not assumed
 
 
 def test_read_log_pages_a_running_pod_log_with_bounded_reads(executor, fake, job):
@@ -227,3 +251,105 @@ def test_read_log_of_a_finished_job_without_a_stored_log_reads_the_pod(executor,
     fake.add_pod(NAME, f"{NAME}-pod01", terminated("OOMKilled", 137), log="[railyard] train: 1,000 rows\n")
     fake.set_job_status(NAME, failed("BackoffLimitExceeded"))
     assert executor.read_log(JOB_ID, 11, 5) == (b"train", 16)
+
+
+# --- the watched cache ---------------------------------------------------------------------------
+def running_job(fake, job, job_id: str) -> None:
+    """A Job as the executor creates it, with one running pod, made directly in the API server."""
+    manifest = render(JobRequest(job_id, job.spec, job.binary, f"s3://railyard-artifacts/runs/{job_id}"), load_config())[2]
+    fake.create("jobs", manifest)
+    fake.set_job_status(job_name(job_id), {"active": 1})
+    fake.add_pod(job_name(job_id), f"{job_name(job_id)}-pod01", RUNNING)
+
+
+def direct_reads(fake, since: int) -> list:
+    """The requests after the since-th that were not watches."""
+    return [q for q in fake.queries[since:] if q[2].get("watch") not in ("true", "1")]
+
+
+def state_becomes(executor, state: JobState, job_id: str = JOB_ID) -> JobState:
+    return eventually(lambda: executor.status(job_id).state is state)
+
+
+def test_statuses_follow_job_and_pod_changes_through_the_cache(executor, fake, job):
+    executor.submit(job)
+    assert executor.cache().synced
+    eventually(lambda: executor.cache().job(NAME))
+    since = len(fake.queries)
+    fake.add_pod(NAME, f"{NAME}-pod01", {"phase": "Pending"})
+    assert executor.status(JOB_ID).state is JobState.queued
+    fake.set_pod_status(f"{NAME}-pod01", RUNNING)
+    state_becomes(executor, JobState.running)
+    fake.set_pod_status(f"{NAME}-pod01", terminated("OOMKilled", 137))
+    fake.set_job_status(NAME, failed("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+    state_becomes(executor, JobState.failed)
+    assert executor.status(JOB_ID).reason == "OOMKilled"
+    assert direct_reads(fake, since) == []  # every answer came from the cache
+
+
+def test_a_just_submitted_job_is_queued_until_the_watch_brings_it(executor, fake, job, monkeypatch):
+    assert executor.cache().synced
+    fake.hold_watches()  # the Job's ADDED event is late
+    executor.submit(job)
+    since = len(fake.queries)
+    assert executor.status(JOB_ID).state is JobState.queued
+    assert direct_reads(fake, since) == []
+    monkeypatch.setattr(kubernetes, "SUBMITTED_GRACE_SECONDS", 0)  # past the grace: asked directly
+    assert executor.status(JOB_ID).state is JobState.queued
+    assert [q[1] for q in direct_reads(fake, since)] == [f"/apis/batch/v1/namespaces/railyard/jobs/{NAME}",
+                                                         "/api/v1/namespaces/railyard/pods"]
+    fake.hold_watches(False)
+    eventually(lambda: executor.cache().job(NAME))
+
+
+def test_the_cache_lists_again_after_410_gone(executor, fake, job):
+    executor.submit(job)
+    eventually(lambda: executor.cache().job(NAME))
+    fake.hold_watches()  # the watches see nothing more, not even bookmarks
+    fake.set_job_status(NAME, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+    fake.expire_history()  # and the versions they would resume from are compacted away
+    since = len(fake.queries)
+    eventually(lambda: fake.expired_watches >= 2)  # each renews its watch (every second) and is told 410
+    state_becomes(executor, JobState.complete)  # from the new list
+    eventually(lambda: len(direct_reads(fake, since)) == 2)
+    assert sorted(q[1] for q in direct_reads(fake, since)) == ["/api/v1/namespaces/railyard/pods", "/apis/batch/v1/namespaces/railyard/jobs"]
+    fake.hold_watches(False)
+
+
+def test_the_cache_lists_again_after_a_dropped_connection(fake, aws, job):
+    aws.create_bucket(Bucket="railyard-artifacts")
+    executor = make_executor(fake, watch_seconds=30)  # no renewals meanwhile: both watches stay open
+    try:
+        executor.submit(job)
+        eventually(lambda: executor.cache().job(NAME) and fake.open_watches == 2)
+        since = len(fake.queries)
+        fake.drop_watches()
+        fake.add_pod(NAME, f"{NAME}-pod01", RUNNING)  # while no watch is open
+        eventually(lambda: len(direct_reads(fake, since)) == 2)  # each kind listed again, after a backoff
+        assert sorted(q[1] for q in direct_reads(fake, since)) == ["/api/v1/namespaces/railyard/pods", "/apis/batch/v1/namespaces/railyard/jobs"]
+        state_becomes(executor, JobState.running)
+        fake.set_job_status(NAME, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+        state_becomes(executor, JobState.complete)  # and the watches go on
+    finally:
+        executor.close()
+
+
+def test_following_jobs_costs_requests_independent_of_their_number(fake, aws, job):
+    aws.create_bucket(Bucket="railyard-artifacts")
+    cached, direct = make_executor(fake, watch_seconds=30), make_executor(fake, use_cache=False)
+    ids: list[str] = []
+    try:
+        for n in (5, 50):
+            while len(ids) < n:
+                ids.append(f"bench-{len(ids):04d}")
+                running_job(fake, job, ids[-1])
+            eventually(lambda: all(cached.cache().pods_of(job_id) for job_id in ids))
+            since = len(fake.queries)
+            for _ in range(20):  # twenty dispatcher ticks
+                assert all(cached.status(job_id).state is JobState.running for job_id in ids)
+            assert direct_reads(fake, since) == [] and len(fake.queries) - since <= 2  # at most a watch renewed
+            since = len(fake.queries)
+            assert all(direct.status(job_id).state is JobState.running for job_id in ids)
+            assert len(direct_reads(fake, since)) == 2 * n  # the old way: a GET and a LIST per job, every tick
+    finally:
+        cached.close()
