@@ -11,10 +11,9 @@ A job the principal may not read is answered as if it did not exist.
 
 from __future__ import annotations
 
-from fastapi import HTTPException
-
 from railyard.api.auth import Principal
-from railyard.api.data_access import BadDataPath, DataAccessDenied, check_data_access
+from railyard.api.data_access import check_data_access
+from railyard.api.problems import Forbidden, NotFound
 from railyard.api.store.models import Job
 from railyard.spec import TrainingSpec
 
@@ -26,21 +25,16 @@ def may_read(principal: Principal, job: Job) -> bool:
 def authorize_job(principal: Principal, job: Job | None, job_id: str) -> Job:
     """The job, or 404 when it does not exist or is not the principal's to see."""
     if job is None or not may_read(principal, job):
-        raise HTTPException(404, f"no job {job_id}")
+        raise NotFound(f"no job {job_id}")
     return job
 
 
 def authorize_submission(principal: Principal, spec: TrainingSpec) -> None:
     if not principal.may_act_as(spec.metadata.owner):
-        raise HTTPException(403, f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
-    try:
-        check_data_access(spec, None if principal.anonymous else principal.data_prefixes)
-    except DataAccessDenied as exc:
-        raise HTTPException(403, str(exc)) from None
-    except BadDataPath as exc:
-        raise HTTPException(422, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}]) from None
+        raise Forbidden(f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
+    check_data_access(spec, None if principal.anonymous else principal.data_prefixes)
 
 
 def authorize_publish(principal: Principal) -> None:
     if not (principal.publish or principal.admin):
-        raise HTTPException(403, f"{principal.owner} may not publish binaries; that needs `publish: true` in the tokens file")
+        raise Forbidden(f"{principal.owner} may not publish binaries; that needs `publish: true` in the tokens file")

@@ -15,10 +15,12 @@ from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
 from railyard.api.deps import SignInRequired
 from railyard.api.planning import Planner
+from railyard.api.problems import problem_response
 from railyard.api.routes import binaries, dashboard, docs, health, jobs, signin, train
 from railyard.api.settings import Settings
 from railyard.api.store.db import hold_single_replica, make_engine, migrate, session_factory, write_lock
 from railyard.binaries.store import BinaryStore
+from railyard.errors import RailyardError
 from railyard.launch.job import Executor
 from railyard.launch.resources import LaunchConfig, load_config
 from railyard.spec import describe_error
@@ -34,7 +36,7 @@ def make_executor(settings: Settings, config: LaunchConfig) -> Executor:
         return KubernetesExecutor(config)
     from railyard.launch.local import LocalExecutor
 
-    return LocalExecutor(config, settings.jobs_dir)
+    return LocalExecutor(config, settings.jobs_dir, outputs=settings.artifacts)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes})
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SignInRequired, sign_in_first)
+    app.add_exception_handler(RailyardError, problem_response)
     for module in (train, binaries, jobs, health, dashboard, signin, docs):
         app.include_router(module.router)
     return app

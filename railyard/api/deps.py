@@ -1,4 +1,5 @@
-"""Dependencies the routes declare: a database session, the authenticated principal, and the jobs it may reach.
+"""Dependencies the routes declare: a database session, the authenticated principal, the jobs it may reach, and
+the service's parts (settings, executor, dispatcher, planner, binary store, metrics).
 
 A principal comes from the bearer token (API clients; every route accepts it)
 or from a browser's session cookie set at sign-in. A cookie-authenticated
@@ -13,19 +14,27 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from railyard.api import access
 from railyard.api.auth import ANONYMOUS, Principal
+from railyard.api.dispatcher import Dispatcher
+from railyard.api.metrics import Metrics
+from railyard.api.planning import Planner
+from railyard.api.settings import Settings
+from railyard.api.problems import BadRequest, Forbidden, Unauthenticated
 from railyard.api.store import service
 from railyard.api.store.browser_sessions import find_session
 from railyard.api.store.models import Job
+from railyard.binaries.store import BinaryStore
+from railyard.launch.job import Executor
 
 SESSION_COOKIE = "railyard_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FORM_FIELDS = 32
-UNAUTHENTICATED = HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+def unauthenticated() -> Unauthenticated:
+    return Unauthenticated("a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
 class SignInRequired(Exception):
@@ -48,7 +57,7 @@ async def form_fields(request: Request) -> dict[str, str]:
     try:
         fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
-        raise HTTPException(400, f"a form may have at most {MAX_FORM_FIELDS} fields") from None
+        raise BadRequest(f"a form may have at most {MAX_FORM_FIELDS} fields") from None
     return {name: values[0] for name, values in fields.items()}
 
 
@@ -68,7 +77,7 @@ async def get_principal(request: Request) -> Principal:
         scheme, _, presented = header.partition(" ")
         principal = tokens.principal(presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
         if principal is None:
-            raise UNAUTHENTICATED
+            raise unauthenticated()
         return principal
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
@@ -77,19 +86,19 @@ async def get_principal(request: Request) -> Principal:
         principal = tokens.by_hash(record.token_hash) if record else None
         if principal is not None:
             if request.method not in SAFE_METHODS and not await _csrf_ok(request, record.csrf_token):
-                raise HTTPException(403, "this form is missing its CSRF token; reload the page and try again")
+                raise Forbidden("this form is missing its CSRF token; reload the page and try again")
             request.state.csrf_token = record.csrf_token
             request.state.session_id = session_id
             return principal
-    raise UNAUTHENTICATED
+    raise unauthenticated()
 
 
 async def get_page_principal(request: Request) -> Principal:
     """The principal of a dashboard page; a browser that is not signed in is sent to sign in."""
     try:
         return await get_principal(request)
-    except HTTPException as exc:
-        if exc.status_code == 401 and request.method in SAFE_METHODS:
+    except Unauthenticated:
+        if request.method in SAFE_METHODS:
             raise SignInRequired(request.url.path) from None
         raise
 
@@ -115,3 +124,35 @@ async def readable_job_page(job_id: str, session: SessionDep, principal: PagePri
 
 JobDep = Annotated[Job, Depends(readable_job)]
 JobPageDep = Annotated[Job, Depends(readable_job_page)]
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_executor(request: Request) -> Executor:
+    return request.app.state.executor
+
+
+async def get_dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
+async def get_planner(request: Request) -> Planner:
+    return request.app.state.planner
+
+
+async def get_binary_store(request: Request) -> BinaryStore:
+    return request.app.state.binary_store
+
+
+async def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ExecutorDep = Annotated[Executor, Depends(get_executor)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+PlannerDep = Annotated[Planner, Depends(get_planner)]
+BinaryStoreDep = Annotated[BinaryStore, Depends(get_binary_store)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]

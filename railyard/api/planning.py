@@ -21,9 +21,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
 
+from railyard.api.problems import Busy, TooManyRequests, Unprocessable
 from railyard.api.settings import Settings
 from railyard.spec import TrainingSpec
 
@@ -32,8 +32,8 @@ PER_PRINCIPAL = 4
 _OUTPUT_LIMIT = 64 * 1024
 
 
-def _problem(message: str) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", "spec"], "msg": message, "type": "value_error"}])
+def _problem(message: str) -> Unprocessable:
+    return Unprocessable(message, loc=("body", "spec"))
 
 
 class Planner:
@@ -51,14 +51,14 @@ class Planner:
     async def plan(self, principal: str, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
         """The plan's row counts; 422 with the trainer's one-line message when the spec does not fit its data."""
         if self.in_flight[principal] >= self.per_principal:
-            raise HTTPException(429, f"{principal} has {self.per_principal} validations under way; wait for them",
-                                headers={"Retry-After": "10"})
+            raise TooManyRequests(f"{principal} has {self.per_principal} validations under way; wait for them",
+                                  headers={"Retry-After": "10"})
         self.in_flight[principal] += 1
         try:
             try:
                 await asyncio.wait_for(self.slots.acquire(), self.busy_wait_seconds)
             except TimeoutError:
-                raise HTTPException(503, "every validation slot is busy; try again shortly", headers={"Retry-After": "10"}) from None
+                raise Busy("every validation slot is busy; try again shortly", headers={"Retry-After": "10"}) from None
             try:
                 return await run_in_threadpool(self._run, command, spec, workflow_modules)
             finally:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
+from railyard.api.problems import Unprocessable
 from railyard.api.store import binaries as published
 from railyard.binaries.inspect import source_modules
 from railyard.binaries.reference import FORMS, BadReference, parse
@@ -30,17 +30,17 @@ class ChosenBinary:
     path: str | None = None  # None: a --dev binary, resolved at dispatch
 
 
-def _unprocessable(message: str, *where) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", *(where or ("binary",))], "msg": message, "type": "value_error"}])
+def _unprocessable(message: str, *where) -> Unprocessable:
+    return Unprocessable(message, loc=("body", *(where or ("binary",))))
 
 
 def choose(session: Session, store: BinaryStore, text: str, workflow_modules: list[str], *, dev: bool) -> ChosenBinary:
     try:
         reference = parse(text)
-    except BadReference as exc:
+    except BadReference:
         if dev:
             return ChosenBinary(reference=text)
-        raise _unprocessable(str(exc)) from None
+        raise
     binary = published.find(session, reference=reference)
     if binary is None or not store.has(binary.sha256):
         if dev:

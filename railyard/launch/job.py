@@ -70,6 +70,10 @@ class Executor(abc.ABC):
     """Runs jobs. One real implementation per backend: local processes, Kubernetes Jobs."""
 
     @abc.abstractmethod
+    def output_uri(self, job_id: str) -> str:
+        """Where the job writes its outputs (result.json, model/, scores, labels, trainer.log)."""
+
+    @abc.abstractmethod
     def submit(self, job: JobRequest) -> None:
         """Start the job; returns once it is queued."""
 

@@ -35,12 +35,16 @@ POLL_SECONDS = 0.2
 
 
 class LocalExecutor(Executor):
-    def __init__(self, config: LaunchConfig, root: str | Path | None = None, *,
+    def __init__(self, config: LaunchConfig, root: str | Path | None = None, *, outputs: str | None = None,
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
         self.config = config
         self.root = Path(root or artifacts.location("local-jobs")).absolute()
+        self.outputs = outputs
         self.memory_limit_bytes = memory_limit_bytes
         self.deadline_seconds = deadline_seconds
+
+    def output_uri(self, job_id: str) -> str:
+        return artifacts.run_output(job_id, base=self.outputs)
 
     def job_dir(self, job_id: str) -> Path:
         return self.root / job_id

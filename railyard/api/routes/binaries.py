@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,6 @@ from railyard.api.store import binaries as published
 from railyard.api.store.models import PublishedBinary
 from railyard.binaries.inspect import NotATrainer, build_info
 from railyard.binaries.reference import reference
-from railyard.binaries.store import TooLarge
 
 router = APIRouter(tags=["binaries"])
 
@@ -36,15 +35,12 @@ async def publish(request: Request, session: SessionDep, principal: PrincipalDep
     """Publish a trainer pex (the request body, streamed to disk). Its stamped build info is read without running it."""
     authorize_publish(principal)
     store, settings = request.app.state.binary_store, request.app.state.settings
-    try:
-        upload, sha256, size = await store.receive(request.stream(), settings.max_binary_bytes)
-    except TooLarge as exc:
-        raise HTTPException(413, str(exc)) from None
+    upload, sha256, size = await store.receive(request.stream(), settings.max_binary_bytes)
     try:
         info = await run_in_threadpool(build_info, upload)
     except NotATrainer as exc:
         upload.unlink()
-        raise HTTPException(422, [{"loc": ["body"], "msg": f"not a Railyard trainer pex: {exc}", "type": "value_error"}]) from None
+        raise NotATrainer(f"not a Railyard trainer pex: {exc}") from None
     await run_in_threadpool(store.keep, upload, sha256)
     try:
         with request.app.state.write_lock:

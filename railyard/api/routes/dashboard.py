@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from railyard.api.deps import JobPageDep, PagePrincipalDep, PrincipalDep, SessionDep
-from railyard.api.routes.jobs import ACTIONS, result_file, status_of, summary_of
+from railyard.api.deps import DispatcherDep, JobPageDep, PagePrincipalDep, PrincipalDep, SessionDep
+from railyard.api.routes.jobs import ACTIONS, change, result_file, status_of, summary_of
 from railyard.api.store import service
 
 router = APIRouter(include_in_schema=False)
@@ -79,9 +79,8 @@ def job_page(request: Request, principal: PagePrincipalDep, job: JobPageDep):
 
 
 @router.post("/ui/job/{job_id}/{action}")
-def job_action(action: str, request: Request, session: SessionDep, principal: PrincipalDep, job: JobPageDep):
+def job_action(action: str, session: SessionDep, principal: PrincipalDep, job: JobPageDep, dispatcher: DispatcherDep):
     """The job page's buttons: cancel, ship, unship (the CSRF token was checked with the principal)."""
-    handler = ACTIONS.get(action)
-    if handler is not None:
-        handler(request, session, principal, job)
+    if action in ACTIONS:
+        change(action, job, session, principal, dispatcher)
     return RedirectResponse(f"/ui/job/{job.id}", status_code=303)

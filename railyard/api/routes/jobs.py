@@ -5,17 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from railyard.api.deps import JobDep, PrincipalDep, SessionDep
+from sqlalchemy.orm import Session
+
+from railyard.api.auth import Principal
+from railyard.api.deps import DispatcherDep, ExecutorDep, JobDep, PrincipalDep, SessionDep
+from railyard.api.dispatcher import Dispatcher
+from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.schemas import JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
 from railyard.launch.job import LOG_PAGE_BYTES
-from railyard.states import JobState
 from railyard.result import read_result
+from railyard.states import JobState
 
 router = APIRouter(tags=["jobs"])
 NOT_FOUND = {404: {"description": "No such job"}}
@@ -50,13 +55,13 @@ def summary_of(job: Job) -> JobSummary:
 
 
 @router.get("/job/{job_id}/status", response_model=StatusResponse, responses=NOT_FOUND)
-async def status(request: Request, job: JobDep) -> StatusResponse:
+async def status(job: JobDep) -> StatusResponse:
     # Async on purpose: a primary-key read takes about a millisecond, less than a hop to the thread pool.
     return status_of(job)
 
 
 @router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)
-def result(request: Request, job: JobDep) -> ResultResponse:
+def result(job: JobDep) -> ResultResponse:
     """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings."""
     body = result_file(job)
     return ResultResponse(
@@ -67,13 +72,13 @@ def result(request: Request, job: JobDep) -> ResultResponse:
 
 
 @router.get("/job/{job_id}/logs", response_class=PlainTextResponse, responses=NOT_FOUND)
-def logs(request: Request, job: JobDep, offset: Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)] = 0,
+def logs(job: JobDep, executor: ExecutorDep, offset: Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)] = 0,
          limit: Annotated[int, Query(ge=1, le=LOG_PAGE_BYTES)] = LOG_PAGE_BYTES) -> PlainTextResponse:
     """At most `limit` bytes of the trainer's log from byte `offset`; the X-Log-Offset header is where the next read starts."""
     data, following = b"", offset
     if job.dispatched_at:
         try:
-            data, following = request.app.state.executor.read_log(job.id, offset, limit)
+            data, following = executor.read_log(job.id, offset, limit)
         except RailyardError:
             pass
     return PlainTextResponse(data.decode(errors="replace"), headers={"X-Log-Offset": str(following)})
@@ -83,7 +88,7 @@ def in_utc(name: str, moment: dt.datetime | None) -> dt.datetime | None:
     try:
         return service.utc(moment) if moment else None
     except ValueError as exc:
-        raise HTTPException(422, [{"loc": ["query", name], "msg": str(exc), "type": "value_error"}]) from None
+        raise Unprocessable(str(exc), loc=("query", name)) from None
 
 
 @router.get("/jobs", response_model=JobsPage)
@@ -106,36 +111,41 @@ def list_jobs(
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):
-        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": "not a cursor this service issued", "type": "value_error"}]) from None
+        raise Unprocessable("not a cursor this service issued", loc=("query", "cursor")) from None
     return JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following)
 
 
-@router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses=NOT_FOUND)
-def cancel(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
-    session.rollback()  # give the connection back while the dispatcher cancels
-    request.app.state.dispatcher.cancel(job.id, principal.owner)
-    session.refresh(job)
-    return status_of(job)
-
-
-def _ship(job: Job, request: Request, session, principal, shipped: bool) -> StatusResponse:
+def change(action: str, job: Job, session: Session, principal: Principal, dispatcher: Dispatcher) -> StatusResponse:
+    """Cancel, ship or unship a job the principal may reach; the API's buttons and the dashboard's call this."""
+    if action == "cancel":
+        session.rollback()  # give the connection back while the dispatcher cancels
+        dispatcher.cancel(job.id, principal.owner)
+        session.refresh(job)
+        return status_of(job)
+    shipped = action == "ship"
     if shipped and job.state != JobState.complete.value:
-        raise HTTPException(409, f"job {job.id} is {job.state}; only a complete job can be shipped")
+        raise Conflict(f"job {job.id} is {job.state}; only a complete job can be shipped")
     job.shipped, job.shipped_by, job.shipped_at = shipped, principal.owner, utcnow()
     session.commit()
     return status_of(job)
 
 
+ACTIONS = ("cancel", "ship", "unship")
+
+
+@router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses=NOT_FOUND)
+def cancel(session: SessionDep, principal: PrincipalDep, job: JobDep, dispatcher: DispatcherDep) -> StatusResponse:
+    """Stop the job wherever it is; its state becomes cancelled."""
+    return change("cancel", job, session, principal, dispatcher)
+
+
 @router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 409: {"description": "Not complete"}})
-def ship(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
+def ship(session: SessionDep, principal: PrincipalDep, job: JobDep, dispatcher: DispatcherDep) -> StatusResponse:
     """Mark the job's model SHIPPED, recording who and when."""
-    return _ship(job, request, session, principal, True)
+    return change("ship", job, session, principal, dispatcher)
 
 
 @router.post("/job/{job_id}/unship", response_model=StatusResponse, responses=NOT_FOUND)
-def unship(request: Request, session: SessionDep, principal: PrincipalDep, job: JobDep) -> StatusResponse:
+def unship(session: SessionDep, principal: PrincipalDep, job: JobDep, dispatcher: DispatcherDep) -> StatusResponse:
     """Mark the job's model NOT SHIPPED, recording who and when."""
-    return _ship(job, request, session, principal, False)
-
-
-ACTIONS = {"cancel": cancel, "ship": ship, "unship": unship}
+    return change("unship", job, session, principal, dispatcher)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from railyard.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, form_fields
+from railyard.api.problems import Forbidden
 from railyard.api.routes.dashboard import templates
 from railyard.api.store.browser_sessions import close_session, open_session
 
@@ -34,7 +35,7 @@ def signin_page(request: Request, next: str | None = None, failed: bool = False)
 async def signin(request: Request, session: SessionDep):
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-        raise HTTPException(403, "sign in from this site's own sign-in page")  # no signing a victim in as someone else
+        raise Forbidden("sign in from this site's own sign-in page")  # no signing a victim in as someone else
     fields = await form_fields(request)
     token, next = fields.get("token", "")[:512], fields.get("next", "/")[:2048]
     tokens = request.app.state.tokens

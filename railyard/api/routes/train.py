@@ -5,24 +5,27 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from railyard.api.access import authorize_submission
 from railyard.api.auth import Principal
-from railyard.api.deps import PrincipalDep, SessionDep
+from railyard.api.planning import Planner
+from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
-from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
+from railyard.api.settings import Settings
+from railyard.api.trainer_binaries import choose, trainer_command
+from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
 from railyard.states import JobState
-from railyard.launch.render import output_uri
 
 router = APIRouter(tags=["training"])
 SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
@@ -32,22 +35,19 @@ ACCESS_ERRORS = {401: {"description": "No valid token"},
                  503: {"description": "Every validation slot is busy"}}
 
 
-async def plan_on_data(request: Request, session, principal: Principal, body: TrainRequest) -> ValidateResponse:
+async def plan_on_data(body: TrainRequest, session: Session, principal: Principal, settings: Settings, store: BinaryStore,
+                       planner: Planner) -> ValidateResponse:
     """Check who may run what on which data, then let the trainer binary plan the spec in its own process."""
     authorize_submission(principal, body.spec)
-    chosen = choose_binary(request, session, body)
+    chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
     session.close()  # hold no connection while the plan runs
     try:
         command = trainer_command(chosen) if chosen.path else await run_in_threadpool(trainer_command, chosen)  # --dev may build
     except UserError as exc:
-        raise HTTPException(422, [{"loc": ["body", "binary"], "msg": str(exc), "type": "value_error"}]) from None
-    counts = await request.app.state.planner.plan(principal.owner, command, body.spec, body.workflow_modules)
+        raise Unprocessable(str(exc), loc=("body", "binary")) from None
+    counts = await planner.plan(principal.owner, command, body.spec, body.workflow_modules)
     return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
                             compute_resource=body.spec.compute_resource.value)
-
-
-def choose_binary(request: Request, session, body: TrainRequest) -> ChosenBinary:
-    return choose(session, request.app.state.binary_store, body.binary, body.workflow_modules, dev=request.app.state.settings.dev)
 
 
 def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
@@ -56,14 +56,15 @@ def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse
     if earlier is None:
         return None
     if earlier.request_hash != request_hash:
-        raise HTTPException(409, f"Idempotency-Key {key!r} was used with a different request body")
+        raise Conflict(f"Idempotency-Key {key!r} was used with a different request body")
     return JSONResponse(earlier.response, status_code=earlier.status_code)
 
 
 @router.post("/validate", response_model=ValidateResponse, responses={**SPEC_ERRORS, **ACCESS_ERRORS})
-async def validate(body: TrainRequest, request: Request, session: SessionDep, principal: PrincipalDep) -> ValidateResponse:
+async def validate(body: TrainRequest, session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+                   store: BinaryStoreDep, planner: PlannerDep) -> ValidateResponse:
     """Check the spec against its data without training: row counts after filters and split."""
-    return await plan_on_data(request, session, principal, body)
+    return await plan_on_data(body, session, principal, settings, store, planner)
 
 
 @router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
@@ -74,28 +75,29 @@ async def train(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
+    settings: SettingsDep,
+    store: BinaryStoreDep,
+    planner: PlannerDep,
+    executor: ExecutorDep,
+    metrics: MetricsDep,
     dry_run: Annotated[bool, Query(description="Validate against the data and return row counts; queue nothing.")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
     # Async on purpose: recording a job is a short local transaction, cheaper than a hop to the thread pool.
     spec = body.spec
     if dry_run:
-        counts = await plan_on_data(request, session, principal, body)
+        counts = await plan_on_data(body, session, principal, settings, store, planner)
         return JSONResponse(counts.model_dump(), status_code=200)
     authorize_submission(principal, spec)
-    chosen = choose_binary(request, session, body)
+    chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
         earlier = replay(session, idempotency_key, principal.owner, request_hash)
         if earlier is not None:
             return earlier
 
-    settings, config = request.app.state.settings, request.app.state.launch_config
     job_id = str(uuid.uuid4())
-    if settings.executor == "kubernetes":
-        output = output_uri(config, job_id)
-    else:
-        output = settings.artifacts.rstrip("/") + f"/{job_id}" if "://" in settings.artifacts else str(Path(settings.artifacts).absolute() / job_id)
+    output = executor.output_uri(job_id)
     job = Job(
         id=job_id, created_at=utcnow(), state=JobState.queued.value, submitted_by=principal.owner,
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
@@ -118,5 +120,5 @@ async def train(
         if earlier is None:
             raise
         return earlier
-    request.app.state.metrics.created.labels(job.compute_resource).inc()
+    metrics.created.labels(job.compute_resource).inc()
     return JSONResponse(response, status_code=202)
