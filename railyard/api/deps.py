@@ -22,8 +22,8 @@ from railyard.api.auth import ANONYMOUS, Principal
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
-from railyard.api.settings import Settings
 from railyard.api.problems import BadRequest, Forbidden, Unauthenticated
+from railyard.api.settings import Settings
 from railyard.api.store import service
 from railyard.api.store.browser_sessions import find_session
 from railyard.api.store.models import Job
@@ -33,6 +33,8 @@ from railyard.launch.job import Executor
 SESSION_COOKIE = "railyard_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FORM_FIELDS = 32
+
+
 def unauthenticated() -> Unauthenticated:
     return Unauthenticated("a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
