@@ -128,33 +128,17 @@ JobDep = Annotated[Job, Depends(readable_job)]
 JobPageDep = Annotated[Job, Depends(readable_job_page)]
 
 
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def _part(name: str):
+    """A dependency giving one of the parts create_app put on the application."""
+    async def part(request: Request):
+        return getattr(request.app.state, name)
+
+    return part
 
 
-async def get_executor(request: Request) -> Executor:
-    return request.app.state.executor
-
-
-async def get_dispatcher(request: Request) -> Dispatcher:
-    return request.app.state.dispatcher
-
-
-async def get_planner(request: Request) -> Planner:
-    return request.app.state.planner
-
-
-async def get_binary_store(request: Request) -> BinaryStore:
-    return request.app.state.binary_store
-
-
-async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ExecutorDep = Annotated[Executor, Depends(get_executor)]
-DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
-PlannerDep = Annotated[Planner, Depends(get_planner)]
-BinaryStoreDep = Annotated[BinaryStore, Depends(get_binary_store)]
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SettingsDep = Annotated[Settings, Depends(_part("settings"))]
+ExecutorDep = Annotated[Executor, Depends(_part("executor"))]
+DispatcherDep = Annotated[Dispatcher, Depends(_part("dispatcher"))]
+PlannerDep = Annotated[Planner, Depends(_part("planner"))]
+BinaryStoreDep = Annotated[BinaryStore, Depends(_part("binary_store"))]
+MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
