@@ -30,6 +30,13 @@ def location(*parts: str, base: str | None = None) -> str:
     return str(Path(base, *parts).absolute())
 
 
+def local(*parts: str) -> str:
+    """A local path under the root for the files a machine keeps for itself (database, local jobs, binaries);
+    under ./railyard-data when the root is a URI."""
+    base = root()
+    return str(Path(DEFAULT if "://" in base else base, *parts).absolute())
+
+
 def runs() -> str:
     return location("runs")
 

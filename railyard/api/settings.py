@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from railyard import artifacts as artifact_root
 from railyard.errors import UserError
-
-
-def local(*parts: str) -> str:
-    """A path under the artifact root for the service's own files; under ./railyard-data when the root is a URI."""
-    base = artifact_root.root()
-    return str(Path(artifact_root.DEFAULT if "://" in base else base, *parts))
 
 
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
-    db: str = field(default_factory=lambda: local("railyard.db"))
+    db: str = field(default_factory=lambda: artifact_root.local("railyard.db"))
     executor: str = "local"
     artifacts: str = field(default_factory=artifact_root.runs)
     auth_tokens: str | None = None
     launch_config: str | None = None
-    jobs_dir: str = field(default_factory=lambda: local("local-jobs"))
+    jobs_dir: str = field(default_factory=lambda: artifact_root.local("local-jobs"))
     dispatch: bool = True
     concurrency: dict[str, int] = field(default_factory=lambda: {"CPU": 2, "GPU": 1, "HIGH_MEMORY": 1})
-    binaries_dir: str = field(default_factory=lambda: local("binaries"))
-    pex_root: str = field(default_factory=lambda: local("pex-root"))
+    binaries_dir: str = field(default_factory=lambda: artifact_root.local("binaries"))
+    pex_root: str = field(default_factory=lambda: artifact_root.local("pex-root"))
     max_body_bytes: int = 1 << 20
     max_binary_bytes: int = 2 << 30
     poll_seconds: float = 0.5

@@ -38,7 +38,7 @@ class LocalExecutor(Executor):
     def __init__(self, config: LaunchConfig, root: str | Path | None = None, *, outputs: str | None = None,
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
         self.config = config
-        self.root = Path(root or artifacts.location("local-jobs")).absolute()
+        self.root = Path(root or artifacts.local("local-jobs")).absolute()
         self.outputs = outputs
         self.memory_limit_bytes = memory_limit_bytes
         self.deadline_seconds = deadline_seconds
