@@ -55,6 +55,7 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.packaging
 	$(BIN)/python -m bench.api_vs_mlflow
 	$(BIN)/python -m bench.kube_follow
+	$(BIN)/python -m bench.replicas
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

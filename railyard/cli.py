@@ -106,6 +106,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings(host=args.host, port=args.port, executor=args.executor, auth_tokens=args.auth_tokens,
                         launch_config=args.config, dispatch=not args.no_dispatch, dev=args.dev, metrics_open=args.metrics_open)
+    for item in args.concurrency:
+        resource, _, count = item.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise UserError(f"--concurrency {item}: expected RESOURCE=N with N a whole number of at least 1, e.g. CPU=4")
+        settings.concurrency[resource] = int(count)
     if args.db:
         settings.db = args.db
     if args.artifacts:
@@ -312,6 +317,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev", action="store_true",
                        help="one person on a laptop: also run Bazel targets, .pex paths and 'dev' (loopback only, no tokens)")
     serve.add_argument("--metrics-open", action="store_true", help="serve /metrics without a token")
+    serve.add_argument("--concurrency", action="append", default=[], metavar="RESOURCE=N",
+                       help="how many jobs of a compute resource run at once, across replicas (default CPU=2, GPU=1, HIGH_MEMORY=1)")
 
     publish = commands.add_parser("publish", help="publish a trainer binary to the service (builds a Bazel target first)")
     publish.add_argument("binary", metavar="TARGET_OR_PEX")
