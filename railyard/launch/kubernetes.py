@@ -272,8 +272,14 @@ class KubernetesExecutor(Executor):
             response.release_conn()
 
     def cancel(self, job_id: str) -> None:
+        """Stop a job that is still queued or running; a finished or unknown job is left as it is."""
         name = job_name(job_id)
         if self._job(job_id) is None:
+            return
+        try:
+            if self.status(job_id).state.finished:
+                return
+        except RailyardError:
             return
         self.cancelled.add(job_id)
         self._call(f"marking Job {name} cancelled", self.batch.patch_namespaced_job, name, self.namespace,
