@@ -9,6 +9,7 @@ reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 EVICTED = "Evicted"
 LOG_PAGE_BYTES = 1 << 20  # the most one read of a log returns
+WATCH_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,15 @@ class Executor(abc.ABC):
     def cancel(self, job_id: str) -> None:
         """Stop the job and everything it started; its state becomes cancelled."""
 
-    @abc.abstractmethod
     def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
-        """Each new status until the job finishes (or the timeout passes)."""
+        """Each new status until the job finishes (or the timeout passes), by asking `status` every WATCH_SECONDS."""
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        last = None
+        while deadline is None or time.monotonic() < deadline:
+            status = self.status(job_id)
+            if status != last:
+                last = status
+                yield status
+            if status.state.finished:
+                return
+            time.sleep(WATCH_SECONDS)

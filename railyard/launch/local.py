@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from railyard import artifacts
@@ -132,19 +131,6 @@ class LocalExecutor(Executor):
         """The supervisor is gone: stop the trainer's process group directly."""
         self._kill_trainer(directory)
         write_state(directory, JobStatus(JobState.cancelled, reason="Cancelled", message="its supervisor had exited"))
-
-    def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
-        directory = self._directory(job_id)
-        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        last = None
-        while deadline is None or time.monotonic() < deadline:
-            status = read_state(directory)
-            if status != last:
-                last = status
-                yield status
-            if status.state.finished:
-                return
-            time.sleep(POLL_SECONDS)
 
 
 def _alive(pid_file: Path) -> bool:
