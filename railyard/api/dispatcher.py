@@ -65,7 +65,7 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.lock = threading.Lock()  # one tick at a time; cancel takes it too
+        self.lock = threading.Lock()  # following or dispatching one job, and cancelling one, one at a time
         self._last_purge = 0.0
         self.binary_store = binary_store
         self.dev = dev
@@ -96,55 +96,69 @@ class Dispatcher:
             self._stop.wait(self.poll_seconds)
 
     def tick(self) -> None:
-        with self.lock:
-            if time.monotonic() - self._last_purge > PURGE_SECONDS:
-                with self.sessions() as session:
-                    service.forget_expired_keys(session)  # Idempotency-Keys live 24 hours
-                    forget_expired_sessions(session)
-                    session.commit()
-                self._last_purge = time.monotonic()
+        if time.monotonic() - self._last_purge > PURGE_SECONDS:
             with self.sessions() as session:
-                followed = [j.id for j in service.jobs_in_states(session, states=ACTIVE) if j.dispatched_at is not None]
-            for job_id in followed:
-                self._follow_one(job_id)
-            self._dispatch_queued()
+                service.forget_expired_keys(session)  # Idempotency-Keys live 24 hours
+                forget_expired_sessions(session)
+                session.commit()
+            self._last_purge = time.monotonic()
+        with self.sessions() as session:
+            followed = [j.id for j in service.jobs_in_states(session, states=ACTIVE) if j.dispatched_at is not None]
+        for job_id in followed:
+            self._follow_one(job_id)
+        self._dispatch_queued()
 
     def _follow_one(self, job_id: str) -> None:
         """Follow one job in a transaction of its own, skipping it while another replica holds it."""
-        with self.sessions() as session:
+        with self.lock, self.sessions() as session:
             job = service.lock_job(session, job_id=job_id, wait=False)
             if job is not None and job.dispatched_at is not None and not JobState(job.state).finished:
                 self._follow(session, job)
             session.commit()
 
     def _dispatch_queued(self) -> None:
-        """Dispatch queued jobs oldest first within each resource's concurrency; one replica at a time."""
+        """Dispatch queued jobs oldest first within each resource's concurrency; one replica at a time.
+
+        Binaries are found before any job is locked (a --dev Bazel target is built then), so a cancel
+        never waits for a build; each job is then dispatched under the lock cancel takes, briefly.
+        """
         with self.sessions() as turn:
             if not service.take_dispatch_turn(turn):
                 return
             with self.sessions() as session:
                 active = service.jobs_in_states(session, states=ACTIVE)
+                session.commit()  # no connection held while binaries are found
                 running = Counter(j.compute_resource for j in active if j.dispatched_at is not None)
-                queued = [j.id for j in active if j.dispatched_at is None and j.state == JobState.queued.value]
-                session.commit()
-                for job_id in queued:
-                    job = service.lock_job(session, job_id=job_id, wait=False)
-                    if job is None or job.dispatched_at is not None or job.state != JobState.queued.value:
-                        session.commit()
+                planned, chosen, found = Counter(), {}, {}
+                for job in active:
+                    resource = job.compute_resource
+                    if job.dispatched_at is not None or job.state != JobState.queued.value \
+                            or running[resource] + planned[resource] >= self.concurrency.get(resource, 1):
                         continue
-                    if running[job.compute_resource] < self.concurrency.get(job.compute_resource, 1):
-                        self._dispatch(session, job)
-                        running[job.compute_resource] += 1
-                    session.commit()
+                    planned[resource] += 1
+                    key = (job.binary, job.binary_sha256)
+                    if key not in found:
+                        found[key] = self._binary(job)
+                    chosen[job.id] = (resource, found[key])
+                for job_id, (resource, binary) in chosen.items():
+                    if running[resource] >= self.concurrency.get(resource, 1):
+                        continue
+                    with self.lock:
+                        job = service.lock_job(session, job_id=job_id, wait=False)
+                        if job is not None and job.dispatched_at is None and job.state == JobState.queued.value:
+                            self._dispatch(session, job, binary)
+                            running[resource] += 1
+                        session.commit()
             turn.commit()
 
-    def _dispatch(self, session: Session, job: Job) -> None:
+    def _dispatch(self, session: Session, job: Job, binary: Binary | RailyardError) -> None:
         try:
             self.executor.status(job.id)
             log.info("job %s: adopted from the executor", job.id)  # dispatched before a crash
         except RailyardError:
             try:
-                binary = self._binary(job)
+                if isinstance(binary, RailyardError):
+                    raise binary
                 request = JobRequest(job.id, parse_spec(job.spec), binary, job.output,
                                      git_commit=job.git_commit or binaries.stamped_commit(binary),
                                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
@@ -158,13 +172,17 @@ class Dispatcher:
             self._fingerprint_later(job.id, request.spec)
         job.dispatched_at = utcnow()
 
-    def _binary(self, job: Job) -> Binary:
+    def _binary(self, job: Job) -> Binary | RailyardError:
+        """The binary a job runs, or why it cannot run: a published one from the store; under --dev, anything."""
         store = self.binary_store
         if job.binary_sha256 and store is not None and store.has(job.binary_sha256):
             return Binary(path=str(store.path(job.binary_sha256)), sha256=job.binary_sha256, target=job.binary)
         if not self.dev:
-            raise UserError(f"{job.binary} is not a published binary in this service's binary store")
-        return binaries.resolve(job.binary)
+            return UserError(f"{job.binary} is not a published binary in this service's binary store")
+        try:
+            return binaries.resolve(job.binary)
+        except RailyardError as exc:
+            return exc
 
     def _fingerprint_later(self, job_id: str, spec) -> None:
         """Record what the data is as the job starts, unless fingerprinting is backed up or takes too long."""

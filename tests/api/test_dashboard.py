@@ -80,6 +80,7 @@ def test_dashboard_lists_jobs_and_filters_by_state(tmp_path, charges_path, brows
 
 
 def test_browser_signs_in_sees_only_its_teams_jobs_and_signs_out(tmp_path, charges_path, browser, small_pex):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -105,7 +106,8 @@ def test_browser_signs_in_sees_only_its_teams_jobs_and_signs_out(tmp_path, charg
         assert browser.current_url == f"{service.url}/ui/job/{ids['fraud-team']}"
         assert not any("alice-token" in c["value"] for c in browser.get_cookies())
         browser.find_element(By.ID, "cancel-button").click()
-        WebDriverWait(browser, 30).until(lambda driver: "CANCELLED" in driver.find_element(By.TAG_NAME, "h2").text)
+        WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: "CANCELLED" in driver.find_element(By.TAG_NAME, "h2").text)  # the page reloads under us
         browser.get(service.url + "/")
         assert [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.job")] == [ids["fraud-team"]]
         browser.find_element(By.ID, "signout-button").click()

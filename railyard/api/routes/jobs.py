@@ -121,6 +121,7 @@ def change(action: str, job: Job, session: Session, principal: Principal, dispat
         session.rollback()  # give the connection back while the dispatcher cancels
         dispatcher.cancel(job.id, principal.owner)
         session.refresh(job)
+        session.commit()  # the connection goes back before the response is written
         return status_of(job)
     shipped = action == "ship"
     if shipped and job.state != JobState.complete.value:

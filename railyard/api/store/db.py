@@ -30,7 +30,9 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Unbounded overflow: a checkout never waits, so a query on the event loop can never block the loop
+        # while the connections it waits for are released only by the loop. SQLite connections are cheap.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10, max_overflow=-1)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):
@@ -41,7 +43,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=60, pool_timeout=10, pool_pre_ping=True)
 
 
 def write_lock(engine: Engine):
