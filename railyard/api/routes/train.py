@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from railyard.api.access import authorize_submission
 from railyard.api.auth import Principal
-from railyard.api.planning import Planner
 from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from railyard.api.planning import Planner
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
+from railyard.api.settings import Settings
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
-from railyard.api.settings import Settings
 from railyard.api.trainer_binaries import choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
