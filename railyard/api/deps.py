@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -70,9 +70,17 @@ async def _csrf_ok(request: Request, expected: str) -> bool:
     return isinstance(presented, str) and hmac.compare_digest(presented.encode(), expected.encode())
 
 
+def same_origin(request: Request) -> bool:
+    """Whether the request came from this site's own pages (or from no browser page at all)."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
 async def get_principal(request: Request) -> Principal:
     tokens = request.app.state.tokens
     if tokens is None:
+        if request.method not in SAFE_METHODS and not same_origin(request):
+            raise Forbidden("a request from another site may not change anything here")  # a page attacking a laptop's service
         return ANONYMOUS
     header = request.headers.get("authorization")
     if header is not None:

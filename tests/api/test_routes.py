@@ -253,3 +253,13 @@ def test_busy_validation_slots_are_503_and_one_principal_may_not_queue_many(app_
         responses = list(pool.map(lambda _: client.post("/validate", json=body(charges_path)), range(2)))
     assert sorted(r.status_code for r in responses) == [200, 429]
     assert client.get("/healthz").status_code == 200
+
+
+def test_another_site_cannot_change_anything_on_a_laptop_service(client, charges_path):
+    job_id = client.post("/train", json=body(charges_path)).json()["job_id"]
+    evil = {"Origin": "https://evil.example"}
+    assert client.post(f"/job/{job_id}/cancel", headers=evil).status_code == 403
+    assert client.post("/train", json=body(charges_path), headers=evil).status_code == 403
+    assert client.get(f"/job/{job_id}/status", headers=evil).json()["job_state"] == "queued"
+    same_site = {"Origin": "http://testserver"}
+    assert client.post(f"/job/{job_id}/cancel", headers=same_site).json()["job_state"] == "cancelled"

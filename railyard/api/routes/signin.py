@@ -8,12 +8,12 @@ the session's CSRF token. Sessions end at sign-out or after `session_hours`.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from railyard.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, form_fields
+from railyard.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, form_fields, same_origin
 from railyard.api.problems import Forbidden
 from railyard.api.routes.dashboard import templates
 from railyard.api.store.browser_sessions import close_session, open_session
@@ -33,8 +33,7 @@ def signin_page(request: Request, next: str | None = None, failed: bool = False)
 
 @router.post("/signin")
 async def signin(request: Request, session: SessionDep):
-    origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+    if not same_origin(request):
         raise Forbidden("sign in from this site's own sign-in page")  # no signing a victim in as someone else
     fields = await form_fields(request)
     token, next = fields.get("token", "")[:512], fields.get("next", "/")[:2048]
