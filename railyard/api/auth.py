@@ -35,6 +35,7 @@ from pathlib import Path
 
 import yaml
 
+from railyard.api.data_access import normalize_prefix
 from railyard.errors import UserError
 
 log = logging.getLogger("railyard.auth")
@@ -95,8 +96,6 @@ def _principal(path: Path, index: int, key: str, entry) -> Principal:
     for flag in ("admin", "publish"):
         if not isinstance(entry.get(flag, False), bool):
             raise UserError(f"--auth-tokens {path}: entry {index}: {flag} must be true or false")
-    from railyard.api.data_access import normalize_prefix
-
     try:
         prefixes = tuple(normalize_prefix(p) for p in _strings(path, index, entry, "data_prefixes"))
     except UserError as exc:

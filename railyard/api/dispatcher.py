@@ -216,18 +216,18 @@ class Dispatcher:
             service.transition(session, job=job, state=JobState.failed.value, reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
             self.metrics.finished(job)
             return
-        if status.state is JobState.complete and not is_complete(read_result(job.output)):
+        result = read_result(job.output) if status.state.finished else None
+        if status.state is JobState.complete and not is_complete(result):
             status = JobStatus(JobState.failed, reason="NoResult", message="the trainer ended without writing a complete result.json")
         if not service.transition(session, job=job, state=status.state.value, reason=status.reason, message=status.message, actor=ACTOR):
             return
         if status.exception_info:
             job.exception_info = status.exception_info
         if status.state.finished:
-            self._record_result(job)
+            self._record_result(job, result)
             self.metrics.finished(job)
 
-    def _record_result(self, job: Job) -> None:
-        result = read_result(job.output)
+    def _record_result(self, job: Job, result: dict | None) -> None:
         if result is None:
             return
         job.model_id = (result.get("result") or {}).get("model_id")

@@ -88,17 +88,17 @@ class Planner:
                 os.killpg(process.pid, signal.SIGKILL)  # the trainer and anything it started
                 process.communicate()
                 raise _problem(f"checking the spec against its data took longer than {seconds:g} s") from None
-        run = subprocess.CompletedProcess(argv, process.returncode, stdout)
-        lines = run.stdout[-_OUTPUT_LIMIT:].decode(errors="replace").strip().splitlines()
+        code = process.returncode
+        lines = stdout[-_OUTPUT_LIMIT:].decode(errors="replace").strip().splitlines()
         try:
             answer = json.loads(lines[-1]) if lines else None
         except ValueError:
             answer = None
-        if run.returncode == 0 and isinstance(answer, dict) and "rows_in" in answer:
+        if code == 0 and isinstance(answer, dict) and "rows_in" in answer:
             return answer
         if isinstance(answer, dict) and isinstance(answer.get("error"), str):
             raise _problem(answer["error"])
-        if run.returncode < 0 or run.returncode == 137:
-            raise _problem(f"checking the spec against its data was stopped (signal {-run.returncode if run.returncode < 0 else 9}); "
+        if code < 0 or code == 137:
+            raise _problem(f"checking the spec against its data was stopped (signal {-code if code < 0 else 9}); "
                            f"it may have needed more than {self.settings.plan_memory_bytes // 2**20} MiB")
-        raise _problem(f"checking the spec against its data failed (trainer exit code {run.returncode})")
+        raise _problem(f"checking the spec against its data failed (trainer exit code {code})")

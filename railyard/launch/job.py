@@ -85,11 +85,9 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def logs(self, job_id: str) -> str: ...
 
+    @abc.abstractmethod
     def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_PAGE_BYTES) -> tuple[bytes, int]:
         """At most `limit` bytes of the job's log from byte `offset`, and the offset the next read starts at."""
-        data = self.logs(job_id).encode()
-        page = data[offset:offset + limit]
-        return page, offset + len(page)
 
     @abc.abstractmethod
     def cancel(self, job_id: str) -> None:
