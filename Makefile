@@ -1,6 +1,7 @@
 # Railyard: `make demo` trains the fraud example end to end; `make test` runs every test.
 # Both set up what is missing first (the Python virtualenv, Bazel, sample data).
-# `make bench` runs the benchmarks, `make lock` re-pins dependencies.
+# `make bench` runs the benchmarks, `make lock` re-pins dependencies (requirements.lock, which the
+# binaries are built from, and requirements-dev.lock: the test and benchmark tools).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -20,11 +21,11 @@ BAZEL := bazel --output_user_root=$(CURDIR)/.cache/bazel
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 		{ echo "Railyard needs Python 3.11; set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock \
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock -r requirements-dev.lock \
 		$$($(BIN)/pip config get global.find-links >/dev/null 2>&1 || [ -n "$$PIP_FIND_LINKS" ] || echo --extra-index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
@@ -57,15 +58,18 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.kube_follow
 	$(BIN)/python -m bench.replicas
 
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+# requirements-dev.in is constrained by requirements.lock, so it is compiled second.
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-		--no-emit-index-url --no-emit-find-links -o requirements.lock requirements.in
+	$(PIP_COMPILE) -o requirements.lock requirements.in
+	$(PIP_COMPILE) -o requirements-dev.lock requirements-dev.in
 
 lock-gpu: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-		--no-emit-index-url --no-emit-find-links -o requirements-gpu.lock requirements-gpu.in
+	$(PIP_COMPILE) -o requirements-gpu.lock requirements-gpu.in
 
 clean:
 	-$(BAZEL) clean --expunge

@@ -34,6 +34,7 @@ MAX_REQUIREMENT_CHARS = 512
 _MEMBER_LIMIT = 1 << 20
 _NOTHING_ADDED = ("script", "pex_path", "pex_paths", "inject_args", "inject_python_args", "inject_env")
 _NOT_SOURCES = (".deps/", "__pex__/", ".bootstrap/", ".prereqs/")
+_BOOT = ("__main__.py", "__pex_main__.py")  # railyard's boot and pex's own
 
 
 class NotATrainer(UserError):
@@ -156,7 +157,7 @@ def source_modules(path: str) -> frozenset[str]:
     modules = set()
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
-            if not name.endswith(".py") or name.startswith(_NOT_SOURCES) or "/" not in name and name == "__main__.py":
+            if not name.endswith(".py") or name.startswith(_NOT_SOURCES) or name in _BOOT:
                 continue
             parts = name[:-3].split("/")
             if parts[-1] == "__init__":

@@ -1,5 +1,8 @@
 """Build action of `railyard_pex`: stage the sources, embed the build info, run pex offline.
 
+Then railyard's boot (boot.py) becomes the pex's `__main__.py`, pex's own bootstrap
+staying beside it as `__pex_main__.py` (see boot.py for why).
+
 Build info (`railyard/_build_info.json` inside the pex): the git commit and
 dirty flag from the stamped workspace status (or `unknown` when unstamped),
 the Bazel target, and the sorted locked requirements. Nothing time- or
@@ -15,9 +18,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 UNKNOWN = "unknown"
+PEX_MAIN = "__pex_main__.py"
 
 
 def stable_status(path: str | None) -> dict[str, str]:
@@ -43,6 +48,30 @@ def build_info(args: argparse.Namespace) -> dict:
     }
 
 
+def install_boot(pex: Path, boot: Path) -> None:
+    """Rewrite the pex with boot.py as its `__main__.py` and pex's own as `__pex_main__.py`."""
+    staged = pex.with_name(pex.name + ".boot")
+    with open(pex, "rb") as f:
+        shebang = f.readline()
+    with zipfile.ZipFile(pex) as src, open(staged, "wb") as out:
+        out.write(shebang)
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "__main__.py":
+                    dst.writestr(_renamed(info, PEX_MAIN), data)
+                    data = boot.read_bytes()
+                dst.writestr(info, data)
+    staged.chmod(0o755)
+    staged.replace(pex)
+
+
+def _renamed(info: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:
+    renamed = zipfile.ZipInfo(name, info.date_time)
+    renamed.external_attr, renamed.compress_type = info.external_attr, info.compress_type
+    return renamed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", required=True)
@@ -54,6 +83,7 @@ def main() -> None:
     parser.add_argument("--requirement", action="append", default=[])
     parser.add_argument("--pin", action="append", default=[])
     parser.add_argument("--stable-status")
+    parser.add_argument("--boot", required=True, help="railyard's __main__.py for the pex")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="railyard-pex-") as tmp:
@@ -82,6 +112,7 @@ def main() -> None:
         run = subprocess.run(command, env=env, capture_output=True, text=True)
         if run.returncode != 0:
             sys.exit(f"pex failed for {args.target}:\n{run.stderr}")
+    install_boot(Path(args.output), Path(args.boot))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Parse requirements.lock: every package pinned with `==` and its sha256 hashes.
+"""Parse a lock (requirements.lock): every package pinned with `==` and its sha256 hashes.
 
-Shared by the wheelhouse repository rule and its tests; standard library only.
+Shared by the repository rules' helpers and their tests; standard library only.
 """
 
 from __future__ import annotations

@@ -1,40 +1,42 @@
 """`railyard_trainer`: a workflow packaged with pex into one self-contained, stamped `.pex` trainer.
 
 The pex (a `railyard_binary`, see pex.bzl) holds the trainer runtime, the workflow sources,
-and the wheels of the requirements' closure as computed by Bazel from the wheelhouse targets;
-not the service, launcher or command line.
+and the wheels of the requirements' closure as computed by Bazel from the wheel repositories;
+not the service, launcher or command line. The target returns RailyardBinaryInfo. Its smoke
+test `<name>_test` is smoke_test.sh.tpl expanded to run smoke_test.py.
 """
 
 load("//rules/private:pex.bzl", "railyard_binary")
 
+def _shell_quote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
 def _railyard_trainer_test_impl(ctx):
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
-    ctx.actions.write(
+    values = {
+        "%DRIVER%": ctx.file._driver.short_path,
+        "%TRAINER%": ctx.executable.trainer.short_path,
+        "%SPEC%": ctx.file.spec.short_path,
+        "%TARGET%": str(ctx.attr.trainer.label),
+        "%DATA_MODULE%": ctx.attr.data_module,
+        "%DATA_ARGS%": " ".join(ctx.attr.data_args),
+        "%METRIC%": ctx.attr.metric,
+        "%AT_LEAST%": ctx.attr.at_least,
+        "%PARAMS%": json.encode(ctx.attr.custom_params),
+    }
+    ctx.actions.expand_template(
+        template = ctx.file._template,
         output = script,
+        substitutions = {key: _shell_quote(value) for key, value in values.items()},
         is_executable = True,
-        content = "\n".join([
-            "#!/usr/bin/env bash",
-            "set -euo pipefail",
-            "exec python3.11 %s --trainer %s --spec %s --target %s --data-module %s --data-args '%s' --metric %s --at-least %s --params '%s'" % (
-                ctx.file._driver.short_path,
-                ctx.executable.trainer.short_path,
-                ctx.file.spec.short_path,
-                str(ctx.attr.trainer.label),
-                ctx.attr.data_module,
-                " ".join(ctx.attr.data_args),
-                ctx.attr.metric,
-                ctx.attr.at_least,
-                json.encode(ctx.attr.custom_params),
-            ),
-            "",
-        ]),
     )
     runfiles = ctx.runfiles(files = [ctx.file._driver, ctx.file.spec, ctx.executable.trainer])
     return [DefaultInfo(executable = script, runfiles = runfiles)]
 
 railyard_trainer_test = rule(
     implementation = _railyard_trainer_test_impl,
-    doc = "Runs a trainer on freshly generated sample charges and checks its result.json.",
+    doc = "Runs a trainer on freshly generated sample data and checks its result.json: the job completed, " +
+          "`metric` reached `at_least`, the model was saved, and the stamp (sha256, target, commit) is right.",
     attrs = {
         "trainer": attr.label(mandatory = True, executable = True, cfg = "target", doc = "The railyard_pex under test."),
         "spec": attr.label(mandatory = True, allow_single_file = [".json"], doc = "Training spec; its data paths are replaced."),
@@ -43,7 +45,16 @@ railyard_trainer_test = rule(
         "metric": attr.string(default = "roc_auc", doc = "Holdout metric that must reach `at_least`."),
         "at_least": attr.string(default = "0.6", doc = "Lowest acceptable value of `metric` (a number)."),
         "custom_params": attr.string_dict(doc = "Overrides of train.custom_params (JSON values), to keep the run short."),
-        "_driver": attr.label(default = Label("//rules/private:smoke_test.py"), allow_single_file = True),
+        "_driver": attr.label(
+            default = Label("//rules/private:smoke_test.py"),
+            allow_single_file = True,
+            doc = "The test's driver: generates the data, runs the trainer, checks result.json.",
+        ),
+        "_template": attr.label(
+            default = Label("//rules/private:smoke_test.sh.tpl"),
+            allow_single_file = True,
+            doc = "The test's script, which runs the driver with this target's settings.",
+        ),
     },
     test = True,
 )

@@ -1,9 +1,9 @@
-"""One locked wheel and the wheels it needs: the targets the wheelhouse generates."""
+"""One locked wheel and the wheels it needs: the `pkg` target of each package's repository."""
 
 WheelInfo = provider(
     doc = "A locked wheel and the transitive closure of the wheels it requires.",
     fields = {
-        "project": "str: the project name as pinned in requirements.lock.",
+        "project": "str: the project name as pinned in the lock.",
         "version": "str: the pinned version.",
         "wheel": "File: this project's wheel.",
         "closure": "depset of File: this wheel and every wheel it requires, transitively.",
@@ -26,9 +26,9 @@ def _railyard_wheel_impl(ctx):
 
 railyard_wheel = rule(
     implementation = _railyard_wheel_impl,
-    doc = "A wheel from the verified wheelhouse. Generated, one per locked package; not written by hand.",
+    doc = "A verified locked wheel. Generated as `//:pkg` of each package's repository; not written by hand.",
     attrs = {
-        "project": attr.string(mandatory = True, doc = "Project name as pinned in requirements.lock."),
+        "project": attr.string(mandatory = True, doc = "Project name as pinned in the lock."),
         "version": attr.string(mandatory = True, doc = "Pinned version."),
         "wheel": attr.label(mandatory = True, allow_single_file = [".whl"], doc = "The wheel file, its hash already verified."),
         "deps": attr.label_list(providers = [WheelInfo], doc = "The wheels this one requires on this platform."),

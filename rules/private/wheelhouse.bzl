@@ -1,44 +1,83 @@
-"""The `railyard_wheelhouse` repository rule: requirements.lock → verified local wheels + pinned pex.
+"""The `railyard_wheelhouse` repository rule: the hub repository of a lock.
 
-Fetching is the only step that touches the network. Build actions read the
-wheels this rule downloaded and verified, and run the pex it installed.
+    railyard_wheelhouse(name = "pypi", lock = "//:requirements.lock")
+    load("@pypi//:requirements.bzl", "install_deps")
+    install_deps()
+
+The hub parses the lock and downloads nothing. Its `requirements.bzl` declares
+one repository per pinned package (`@pypi_xgboost_cpu`, wheel_repository.bzl)
+and the tools repository `@pypi__tools` (pex and packaging,
+tools_repository.bzl); its BUILD file aliases them (`@pypi//:xgboost_cpu`,
+`@pypi//:pex_tool`). Bazel fetches a package's repository only when a target
+being built needs it, so a build downloads the closure of what it builds.
 """
+
+load("//rules/private:repositories.bzl", "absolute_label", "run_helper")
 
 def _railyard_wheelhouse_impl(rctx):
     python = rctx.which(rctx.attr.python)
-    rctx.path(rctx.attr._lockfile)  # re-fetch when the lock parser changes
     if python == None:
-        fail("railyard_wheelhouse: %s is not on PATH; the trainers are built for Python 3.11" % rctx.attr.python)
-    rctx.report_progress("downloading and verifying the wheels in requirements.lock")
-    environment = {}
-    cache = rctx.os.environ.get("PIP_CACHE_DIR")
-    if cache:
-        environment["PIP_CACHE_DIR"] = cache
-    result = rctx.execute(
-        [
-            python,
-            rctx.path(rctx.attr._helper),
-            "--lock",
-            rctx.path(rctx.attr.lock),
-            "--out",
-            rctx.path("."),
-        ],
-        environment = environment,
-        timeout = 3600,
-        quiet = True,
-    )
-    if result.return_code != 0:
-        fail("railyard_wheelhouse failed:\n" + result.stderr)
+        fail("railyard_wheelhouse: %s is not on PATH; the binaries are built for Python 3.11" % rctx.attr.python)
+    rctx.path(rctx.attr._lockfile)  # re-run when the lock parser changes
+    run_helper(rctx, "railyard_wheelhouse", [
+        python,
+        rctx.path(rctx.attr._helper),
+        "--lock",
+        rctx.path(rctx.attr.lock),
+        "--lock-name",
+        rctx.attr.lock.name,
+        "--hub",
+        rctx.attr.name,
+        "--prefix",
+        rctx.attr.repo_prefix or rctx.attr.name + "_",
+        "--python",
+        rctx.attr.python,
+        "--wheel-repository-rule",
+        absolute_label(rctx.attr._wheel_repository),
+        "--tools-repository-rule",
+        absolute_label(rctx.attr._tools_repository),
+        "--out",
+        rctx.path("."),
+    ], "reading %s" % rctx.attr.lock.name)
 
 railyard_wheelhouse = repository_rule(
     implementation = _railyard_wheelhouse_impl,
-    doc = "Downloads every wheel pinned in `lock`, checks each against the lock's sha256 hashes, " +
-          "installs the pinned pex, and generates one `railyard_wheel` target per package.",
+    doc = "The hub repository of a lock: `requirements.bzl` with `install_deps()`, which declares one " +
+          "repository per pinned package, and aliases `@<name>//:<project>` to them. Downloads nothing.",
     attrs = {
-        "lock": attr.label(mandatory = True, allow_single_file = True, doc = "requirements.lock: NAME==VERSION lines with --hash=sha256 entries."),
-        "python": attr.string(default = "python3.11", doc = "Interpreter that runs pex and that the trainers target."),
-        "_helper": attr.label(default = Label("//rules/private:wheelhouse.py"), allow_single_file = True),
-        "_lockfile": attr.label(default = Label("//rules/private:lockfile.py"), allow_single_file = True),
+        "lock": attr.label(
+            mandatory = True,
+            allow_single_file = True,
+            doc = "The lock: NAME==VERSION lines with --hash=sha256 entries, as `pip-compile --generate-hashes` writes it. " +
+                  "It must pin pex and packaging, which build the binaries and evaluate markers.",
+        ),
+        "python": attr.string(
+            default = "python3.11",
+            doc = "Interpreter on PATH that parses the lock, makes the tools' virtualenv and that the binaries target.",
+        ),
+        "repo_prefix": attr.string(
+            doc = "Prefix of the per-package repositories' names; default `<name>_` (`@pypi_numpy`). The tools " +
+                  "repository is `@<prefix>_tools`.",
+        ),
+        "_helper": attr.label(
+            default = Label("//rules/private:wheelhouse.py"),
+            allow_single_file = True,
+            doc = "Writes requirements.bzl and BUILD.bazel from the lock.",
+        ),
+        "_lockfile": attr.label(
+            default = Label("//rules/private:lockfile.py"),
+            allow_single_file = True,
+            doc = "The lock parser the helper imports; watched so that a change re-runs the rule.",
+        ),
+        "_wheel_repository": attr.label(
+            default = Label("//rules/private:wheel_repository.bzl"),
+            allow_single_file = True,
+            doc = "Where requirements.bzl loads `railyard_wheel_repository` from.",
+        ),
+        "_tools_repository": attr.label(
+            default = Label("//rules/private:tools_repository.bzl"),
+            allow_single_file = True,
+            doc = "Where requirements.bzl loads `railyard_tools_repository` from.",
+        ),
     },
-    environ = ["PIP_CACHE_DIR", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"],
 )

@@ -1,35 +1,29 @@
-"""Build the wheelhouse repository from requirements.lock (run by the `railyard_wheelhouse` repository rule).
+"""Write the hub repository of a lock (run by the `railyard_wheelhouse` repository rule).
 
-    python3.11 wheelhouse.py --lock requirements.lock --out REPO_DIR
+    python3.11 wheelhouse.py --lock requirements.lock --lock-name requirements.lock --python python3.11 \
+        --hub pypi --prefix pypi_ --wheel-repository-rule @//rules/private:wheel_repository.bzl \
+        --tools-repository-rule @//rules/private:tools_repository.bzl --out REPO_DIR
 
-1. Downloads one wheel per pinned package (binary wheels only) with pip.
-2. Checks each wheel's sha256 against the hashes the lock lists for it and
-   stops, naming the package, at the first one that does not match.
-3. Installs the pinned `pex` (and `packaging`) from those wheels into a tool
-   virtualenv, which every build action then uses offline.
-4. Reads each wheel's Requires-Dist, evaluates the markers for this
-   interpreter, and writes BUILD.bazel with one `railyard_wheel` target per
-   package whose deps are its requirements, so that Bazel computes each
-   trainer's closure.
+Parses the lock and downloads nothing. Writes `requirements.bzl`, whose
+`install_deps()` declares one repository per pinned package (`@pypi_numpy`)
+and the tools repository (`@pypi__tools`: pex and packaging), and
+`BUILD.bazel`, whose aliases keep `@pypi//:numpy`, `@pypi//:pex_tool` and
+`@pypi//:python_tool` working. Bazel then fetches only the repositories of
+what is built.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import subprocess
 import sys
-import venv
-import zipfile
-from email.parser import HeaderParser
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lockfile import LockError, Pin, normalize, parse  # noqa: E402
+from lockfile import LockError, Pin, parse  # noqa: E402
 
-WHEEL_RULE = "@//rules/private:wheel.bzl"
 TOOL_PACKAGES = ("pex", "packaging")
+TOOLS = ("pex_tool", "python_tool")
 
 
 def fail(message: str) -> None:
@@ -37,145 +31,95 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def wheel_project(path: Path) -> str:
-    return normalize(path.name.split("-")[0])
-
-
-def download(pins: dict[str, Pin], tool_python: Path, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    pinned = dest.parent / "pins.txt"
-    pinned.write_text("".join(f"{p.name}=={p.version}\n" for p in pins.values()))
-    command = [str(tool_python), "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-               "--no-deps", "--only-binary=:all:", "--dest", str(dest), "-r", str(pinned)]
-    run = subprocess.run(command, capture_output=True, text=True)
-    if run.returncode != 0:
-        errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]
-        fail("pip could not download the locked wheels: " + (" ".join(errors) or run.stderr[-2000:]))
-
-
-def verify(pins: dict[str, Pin], wheels: Path) -> dict[str, Path]:
-    """{project: wheel path}, every wheel's sha256 checked against the lock."""
-    found: dict[str, Path] = {}
-    for wheel in sorted(wheels.glob("*.whl")):
-        project = wheel_project(wheel)
-        pin = pins.get(project)
-        if pin is None:
-            continue
-        digest = sha256(wheel)
-        if digest not in pin.hashes:
-            wheel.unlink()
-            fail(
-                f"requirements.lock line {pin.line}: {pin.name}=={pin.version}: the downloaded {wheel.name} "
-                f"has sha256 {digest}, which is not among the lock's hashes for it; refusing to build "
-                "(regenerate the lock with `make lock` if the change is intended)"
-            )
-        found[project] = wheel
-    missing = sorted(set(pins) - set(found))
-    if missing:
-        fail(f"no wheel was downloaded for {', '.join(missing)}")
-    return found
-
-
-def install_tools(python: Path, wheels: dict[str, Path]) -> None:
-    install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--no-deps"]
-    run = subprocess.run(install + [str(wheels[p]) for p in TOOL_PACKAGES], capture_output=True, text=True)
-    if run.returncode != 0:
-        fail(f"cannot install the pinned pex: {run.stderr[-2000:]}")
-
-
-def requires(wheel: Path, environment: dict) -> list[str]:
-    from packaging.markers import Marker  # from the tool virtualenv, installed from the verified wheels
-    from packaging.requirements import Requirement
-
-    with zipfile.ZipFile(wheel) as archive:
-        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        headers = HeaderParser().parsestr(archive.read(metadata).decode("utf-8"))
-    names = []
-    for raw in headers.get_all("Requires-Dist") or []:
-        requirement = Requirement(raw)
-        marker: Marker | None = requirement.marker
-        if marker is None or marker.evaluate({**environment, "extra": ""}):
-            names.append(normalize(requirement.name))
-    return sorted(set(names))
-
-
 def target_name(project: str) -> str:
-    return project.replace("-", "_")
+    return project.replace("-", "_").replace(".", "_")
 
 
-def build_file(pins: dict[str, Pin], wheels: dict[str, Path], graph: dict[str, list[str]]) -> str:
+def requirements_bzl(pins: dict[str, Pin], args: argparse.Namespace) -> str:
+    tools = f"{args.prefix}_tools"
+    pinned = ", ".join(f'"{key}"' for key in sorted(pins))
     lines = [
-        '"""Generated by the railyard_wheelhouse repository rule from requirements.lock; do not edit."""',
+        f'"""Generated by railyard_wheelhouse from {args.lock_name}; do not edit.',
         "",
-        f'load("{WHEEL_RULE}", "railyard_wheel")',
+        f'    load("@{args.hub}//:requirements.bzl", "install_deps")',
+        "    install_deps()",
+        '"""',
+        "",
+        f'load("{args.wheel_repository_rule}", "railyard_wheel_repository")',
+        f'load("{args.tools_repository_rule}", "railyard_tools_repository")',
+        "",
+        f"PINNED = [{pinned}]",
+        "",
+        "def requirement(project):",
+        f'    """The hub label of a locked project: `scikit-learn` → `@{args.hub}//:scikit_learn`."""',
+        f'    return "@{args.hub}//:" + project.lower().replace("-", "_").replace(".", "_")',
+        "",
+        "def install_deps():",
+        f'    """Declares @{tools} and one repository per package pinned in {args.lock_name}; none is fetched until a build needs it."""',
+        "    railyard_tools_repository(",
+        f'        name = "{tools}",',
+        f'        python = "{args.python}",',
+        "        wheels = {",
+    ]
+    lines += [f'            "{pins[t].name}=={pins[t].version}": {json.dumps(sorted(pins[t].hashes))},' for t in TOOL_PACKAGES]
+    lines += ["        },", "        where = {"]
+    lines += [f'            "{pins[t].name}=={pins[t].version}": "{args.lock_name} line {pins[t].line}",' for t in TOOL_PACKAGES]
+    lines += ["        },", "    )"]
+    for key, pin in sorted(pins.items()):
+        lines += [
+            "    railyard_wheel_repository(",
+            f'        name = "{args.prefix}{target_name(key)}",',
+            f'        project = "{pin.name}",',
+            f'        version = "{pin.version}",',
+            f"        sha256 = {json.dumps(sorted(pin.hashes))},",
+            f'        lock = "{args.lock_name}",',
+            f"        lock_line = {pin.line},",
+            f'        prefix = "{args.prefix}",',
+            "        pinned = PINNED,",
+            f'        python = "@{tools}//:python_tool",',
+            "    )",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def build_file(pins: dict[str, Pin], args: argparse.Namespace) -> str:
+    lines = [
+        f'"""Generated by railyard_wheelhouse from {args.lock_name}; do not edit."""',
         "",
         'package(default_visibility = ["//visibility:public"])',
         "",
-        'exports_files(["pex_tool", "python_tool", "deps.json"])',
+        'exports_files(["requirements.bzl"])',
         "",
     ]
-    for project in sorted(wheels):
-        deps = ", ".join(f'":{target_name(d)}"' for d in graph[project])
-        lines += [
-            "railyard_wheel(",
-            f'    name = "{target_name(project)}",',
-            f'    project = "{pins[project].name}",',
-            f'    version = "{pins[project].version}",',
-            f'    wheel = "wheels/{wheels[project].name}",',
-            f"    deps = [{deps}],",
-            ")",
-            "",
-        ]
-    return "\n".join(lines)
+    for tool in TOOLS:
+        lines.append(f'alias(name = "{tool}", actual = "@{args.prefix}_tools//:{tool}")')
+    lines.append("")
+    for key in sorted(pins):
+        lines.append(f'alias(name = "{target_name(key)}", actual = "@{args.prefix}{target_name(key)}//:pkg")')
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lock", required=True)
+    parser.add_argument("--lock-name", required=True, help="the lock as named in error messages")
+    parser.add_argument("--hub", required=True)
+    parser.add_argument("--prefix", required=True, help="of the per-package repositories' names")
+    parser.add_argument("--python", required=True)
+    parser.add_argument("--wheel-repository-rule", required=True)
+    parser.add_argument("--tools-repository-rule", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    out = Path(args.out).resolve()
     try:
-        pins = parse(Path(args.lock).read_text(), "requirements.lock")
+        pins = parse(Path(args.lock).read_text(), args.lock_name)
     except LockError as exc:
         fail(str(exc))
     for tool in TOOL_PACKAGES:
         if tool not in pins:
-            fail(f"requirements.lock must pin {tool}; the rules build every trainer with it")
-
-    venv.EnvBuilder(with_pip=True, clear=True).create(out / "tool")
-    python = out / "tool" / "bin" / "python"
-    download(pins, python, out / "wheels")
-    wheels = verify(pins, out / "wheels")
-    install_tools(python, wheels)
-
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    sys.path.insert(0, site)
-    from packaging.markers import default_environment
-
-    environment = default_environment()
-    graph = {project: [d for d in requires(wheel, environment) if d in wheels] for project, wheel in wheels.items()}
-    for project, wheel in wheels.items():
-        unlocked = [d for d in requires(wheel, environment) if d not in wheels]
-        if unlocked:
-            fail(f"requirements.lock is not closed: {project} needs {', '.join(unlocked)}, which the lock does not pin")
-
-    (out / "deps.json").write_text(json.dumps({p: {"version": pins[p].version, "wheel": w.name, "requires": graph[p]}
-                                               for p, w in sorted(wheels.items())}, indent=2) + "\n")
-    (out / "pex_tool").write_text(f'#!/bin/sh\nexec "{python}" -m pex "$@"\n')
-    (out / "pex_tool").chmod(0o755)
-    (out / "python_tool").write_text(f'#!/bin/sh\nexec "{python}" "$@"\n')
-    (out / "python_tool").chmod(0o755)
-    (out / "BUILD.bazel").write_text(build_file(pins, wheels, graph))
+            fail(f"{args.lock_name} must pin {tool}; the rules build every binary with it")
+    out = Path(args.out)
+    (out / "requirements.bzl").write_text(requirements_bzl(pins, args))
+    (out / "BUILD.bazel").write_text(build_file(pins, args))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The Bazel-built trainers, built from a clean clone of the committed tree as CI and users get it:
-reproducible bytes, only the workflow's own dependencies, the commit they came from, and a
-build that stops on a tampered lock."""
+reproducible bytes, only the workflow's own dependencies (and only those fetched), the commit they
+came from, and a build that stops on a tampered lock."""
 
 from __future__ import annotations
 
@@ -78,6 +78,16 @@ def test_fraud_trainer_holds_its_dependencies_and_no_torch(fraud_pex):
     assert "workflows/fraud/workflow.py" in names and "workflows/mlp/workflow.py" not in names
     assert build_info["target"] == "//workflows:fraud_train"
     assert "xgboost-cpu==3.2.0" in build_info["requirements"]
+
+
+def test_building_the_fraud_trainer_fetches_only_its_closure(clone, fraud_pex):
+    """One repository per locked package: building the fraud trainer downloads its own closure, never
+    torch, Prophet, the service's packages or the GPU wheels."""
+    external = Path(bazel(clone, "info", "output_base").stdout.strip()) / "external"
+    fetched = {p.name for p in external.iterdir() if p.is_dir() and p.name.startswith("pypi")}
+    assert {"pypi", "pypi__tools", "pypi_xgboost_cpu", "pypi_scikit_learn", "pypi_numpy"} <= fetched
+    assert not fetched & {"pypi_torch", "pypi_prophet", "pypi_fasttext_wheel", "pypi_fastapi", "pypi_pytest"}
+    assert not [name for name in fetched if name.startswith("pypi_gpu_")]
 
 
 def test_fraud_trainer_holds_the_runtime_and_not_the_service(fraud_pex):
