@@ -10,15 +10,23 @@ feature columns and the kept columns) and each batch is scored and appended
 to the output parquet file, so memory follows --batch-rows, not the data's
 size. The output holds `score` and the kept columns, and records the model id
 in its schema metadata (`railyard.model_id`). It appears only when complete.
+
+A model whose label was encoded speaks in the label's terms: with
+`train.positive_label`, `score` is P(label == positive_label); for a
+multi-class string label it is the predicted class name (a string column).
+The schema metadata then also records the label (`railyard.label`) and its
+encoding (`railyard.label_encoding`, JSON: `classes` and `positive_label`).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -28,6 +36,8 @@ from railyard.model import load_model
 from railyard.storage import arrow_filesystem, is_s3_uri, open_store
 
 MODEL_ID_KEY = b"railyard.model_id"
+LABEL_KEY = b"railyard.label"
+LABEL_ENCODING_KEY = b"railyard.label_encoding"
 
 
 @dataclass
@@ -56,8 +66,13 @@ def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 1
         raise DataError(f"--data: {data} lacks the columns {', '.join(missing)}; the model needs {', '.join(model.features)}")
     scanner = dataset.scanner(columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1, use_threads=True)
 
-    schema = pa.schema([pa.field("score", pa.float64()), *[dataset.schema.field(c) for c in keep]],
-                       metadata={MODEL_ID_KEY: model.model_id.encode()})
+    encoding = model.label_encoding
+    metadata = {MODEL_ID_KEY: model.model_id.encode()}
+    if encoding is not None:
+        metadata |= {LABEL_KEY: model.label.encode(), LABEL_ENCODING_KEY: json.dumps(encoding.as_dict()).encode()}
+    class_names = encoding is not None and not encoding.binary
+    schema = pa.schema([pa.field("score", pa.string() if class_names else pa.float64()), *[dataset.schema.field(c) for c in keep]],
+                       metadata=metadata)
     rows = batches = 0
     with tempfile.TemporaryDirectory(prefix="railyard-predict-") as tmp:
         local = Path(tmp) / "scores.parquet"
@@ -65,12 +80,21 @@ def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 1
             for batch in scanner.to_batches():
                 if batch.num_rows == 0:
                     continue
-                scores = np.asarray(model.score(batch.to_pandas()), dtype=np.float64).reshape(-1)
-                writer.write_table(pa.table([pa.array(scores), *[batch.column(c) for c in keep]], schema=schema))
+                scores = _score_column(model.score(batch.to_pandas()), class_names)
+                writer.write_table(pa.table([scores, *[batch.column(c) for c in keep]], schema=schema))
                 rows += batch.num_rows
                 batches += 1
         destination = _publish(local, output)
     return ScoringReport(model.model_id, rows, batches, destination)
+
+
+def _score_column(scores, class_names: bool) -> pa.Array:
+    """The evaluated score: a DataFrame's first column (a forecast's yhat), as floats or class names."""
+    if isinstance(scores, pd.DataFrame):
+        scores = scores.iloc[:, 0]
+    if class_names:
+        return pa.array(np.asarray(scores, dtype=object).reshape(-1), type=pa.string())
+    return pa.array(np.asarray(scores, dtype=np.float64).reshape(-1))
 
 
 def _publish(local: Path, output: str) -> str:

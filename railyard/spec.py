@@ -250,10 +250,18 @@ class HoldoutSampling(_Strict):
         return self
 
 
+def _label_value(value: Any) -> Any:
+    if value is not None and not isinstance(value, (str, bool, int, float)):
+        raise ValueError(f"expected a string, boolean or number: the label's positive value; got {type(value).__name__}")
+    return value
+
+
 class Train(_Strict):
     workflow_name: str = Field(min_length=1)
-    classifier_features: Annotated[list[str], _at_most(MAX_CLASSIFIER_FEATURES, "features")] = Field(min_length=1)
+    # May be empty for workflows that need no features (requires_features = False); checked against the workflow.
+    classifier_features: Annotated[list[str], _at_most(MAX_CLASSIFIER_FEATURES, "features")] = Field(default_factory=list)
     label: str = Field(min_length=1)
+    positive_label: Annotated[bool | int | float | str | None, BeforeValidator(_label_value)] = None
     custom_params: Annotated[dict[str, Any], _json_at_most(MAX_CUSTOM_PARAMS_BYTES)] = Field(default_factory=dict)
 
 

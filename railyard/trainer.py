@@ -173,8 +173,8 @@ def plan_only(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             spec = load_spec(_resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
             import_workflow_modules(args.workflow_module)
-            find_workflow(spec.train.workflow_name)
-            report = {**plan(spec), "compute_resource": spec.compute_resource.value}
+            workflow_cls = find_workflow(spec.train.workflow_name)
+            report = {**plan(spec, workflow_cls), "compute_resource": spec.compute_resource.value}
         exit_code = EXIT_OK
     except Exception as exc:
         if not isinstance(exc, UserError):

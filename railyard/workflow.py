@@ -5,7 +5,10 @@ and returns a fitted model. Railyard does everything around it: loading,
 filtering, splitting, scoring the holdout set, evaluating and persisting the
 model. Both DataFrames hold the `classifier_features` columns, the label
 column and `data.date_column` when the spec names one; string columns arrive
-as pandas `category`.
+as pandas `category`. A label named with `train.positive_label` arrives as 0/1
+(1 for the positive class) and a string label with more values as class codes
+0..k-1 (`label_classes[code]` is the class); other labels arrive as they are.
+A workflow that trains without features sets `requires_features = False`.
 
 Workflows are looked up by class name: first among classes already imported
 (for example through `--workflow-module`), then in the modules of the
@@ -38,9 +41,16 @@ class Workflow:
       compute_resource     "CPU", "GPU" or "HIGH_MEMORY"
       device               "cuda" when a GPU run has one, else "cpu"
       date_column          data.date_column (None when the spec names none)
+      label_classes        the label's values in code order when Railyard encoded the label
+                           (positive class last for train.positive_label); None otherwise
+
+    Class attributes a workflow may override:
+      requires_features    False when `train.classifier_features` may be empty (a forecast on
+                           data.date_column alone); True by default
     """
 
     registry: ClassVar[dict[str, type["Workflow"]]] = {}
+    requires_features: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
@@ -54,6 +64,7 @@ class Workflow:
         compute_resource: str = "CPU",
         device: str = "cpu",
         date_column: str | None = None,
+        label_classes: list | None = None,
     ):
         self.custom_params = dict(custom_params or {})
         self.classifier_features = list(classifier_features or [])
@@ -61,6 +72,7 @@ class Workflow:
         self.compute_resource = compute_resource
         self.device = device
         self.date_column = date_column
+        self.label_classes = list(label_classes) if label_classes is not None else None
 
     def train(self, training_dataframe: pd.DataFrame, holdout_dataframe: pd.DataFrame) -> Any:
         """Fit and return a model (an estimator, a scikit-learn Pipeline, a torch Module...)."""
@@ -71,9 +83,10 @@ class Workflow:
         return list(self.classifier_features)
 
     def score(self, model: Any, features: pd.DataFrame):
-        """Scores for rows of `features`: P(label=1) for binary classifiers, the predicted class for
-        multi-class ones, predictions otherwise. A DataFrame may be returned: its first column is
-        the score that is evaluated, and every column goes to scores.tsv."""
+        """Scores for rows of `features`: P(label=1) for binary classifiers, the predicted class (a
+        class code, for an encoded label) for multi-class ones, predictions otherwise. A DataFrame
+        may be returned: its first column is the score that is evaluated, and every column goes to
+        scores.tsv."""
         return default_score(model, features)
 
     @classmethod

@@ -132,3 +132,28 @@ def test_missing_feature_columns_are_named(trained, model_id, tmp_path):
     run = predict("--model", trained / "model" / model_id, "--data", tmp_path / "thin.parquet", "--output", tmp_path / "out.parquet")
     assert run.returncode == 2
     assert "lacks the columns charge_type" in run.stderr
+
+
+def test_a_string_label_model_scores_the_positive_label(tmp_path, charges_path):
+    """With train.positive_label, `score` is P(label == positive_label) and the output records the label's encoding."""
+    import pyarrow.compute as pc
+
+    from railyard import trainer
+
+    table = pq.read_table(charges_path)
+    table = table.append_column("outcome", pc.if_else(table.column("has_fraud_dispute"), "disputed", "kept"))
+    data = tmp_path / "charges.parquet"
+    pq.write_table(table, data)
+    spec = example_spec("fraud", data)
+    spec["data"]["features"][0]["names"].append("outcome")
+    spec["train"].update(label="outcome", positive_label="disputed", custom_params={"n_estimators": 20, "max_depth": 4})
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(tmp_path / "run")]) == 0
+    model_id = json.loads((tmp_path / "run" / "result.json").read_text())["result"]["model_id"]
+
+    run = predict("--model", tmp_path / "run", "--model-id", model_id, "--data", data, "--output", tmp_path / "out.parquet", "--keep", "outcome")
+    assert run.returncode == 0, run.stderr
+    scored = pq.read_table(tmp_path / "out.parquet")
+    assert scored.schema.metadata[b"railyard.label"] == b"outcome"
+    assert json.loads(scored.schema.metadata[b"railyard.label_encoding"]) == {"classes": ["kept", "disputed"], "positive_label": "disputed"}
+    frame = scored.to_pandas()
+    assert frame.groupby("outcome")["score"].mean()["disputed"] > 2 * frame.groupby("outcome")["score"].mean()["kept"]

@@ -223,3 +223,22 @@ def test_custom_params_at_most_64_kib_of_json():
     assert parse_spec(modified(train__custom_params=fits)).train.custom_params == fits
     [problem] = errors_of(modified(train__custom_params={"blob": fits["blob"] + "x"}))
     assert problem == "train.custom_params: at most 64 KiB (65536 bytes) of JSON, got 65537 bytes"
+
+
+@pytest.mark.parametrize("positive", ["yes", True, False, 1, 2, 0])
+def test_positive_label_keeps_its_json_type(positive):
+    spec = parse_spec(modified(train__positive_label=positive))
+    assert spec.train.positive_label == positive and type(spec.train.positive_label) is type(positive)
+    assert parse_spec(json.loads(spec.to_json())) == spec
+
+
+def test_positive_label_is_optional_and_one_value():
+    assert parse_spec(TALK_REQUEST).train.positive_label is None
+    [problem] = errors_of(modified(train__positive_label=["yes"]))
+    assert problem == "train.positive_label: expected a string, boolean or number: the label's positive value; got list"
+
+
+def test_classifier_features_may_be_empty():
+    # Whether the workflow can train without features is checked against the workflow (tests/pipeline/test_checks.py).
+    assert parse_spec(modified(train__classifier_features=[])).train.classifier_features == []
+    assert parse_spec(modified(train__classifier_features=KeyError)).train.classifier_features == []

@@ -174,9 +174,26 @@ def test_plan_finds_a_workflow_in_a_workflow_module(tmp_path, charges_path, outs
 
 
 def test_plan_that_crashes_exits_1_with_the_error(tmp_path, charges_path, capsys, monkeypatch):
-    def broken(spec):
+    def broken(spec, workflow_cls):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(trainer, "plan", broken)
     code, report = planned(capsys, write_spec(tmp_path, example_spec("fraud", charges_path)))
     assert (code, report) == (1, {"error": "disk on fire", "type": "RuntimeError"})
+
+
+def test_plan_checks_the_features_against_the_workflow_and_the_label_values(tmp_path, charges_path, capsys):
+    spec = example_spec("fraud", charges_path)
+    spec["train"]["classifier_features"] = []
+    code, report = planned(capsys, write_spec(tmp_path, spec))
+    assert code == 2 and report["type"] == "SpecError"
+    assert report["error"].startswith("train.classifier_features: workflow StripeFraudModel requires at least one feature;")
+
+    spec = example_spec("fraud", charges_path)  # filtered to US and CA, the country is a two-valued string label
+    spec["train"]["label"] = "charge_country"
+    code, report = planned(capsys, write_spec(tmp_path, spec))
+    assert code == 2 and report["type"] == "DataError"
+    assert report["error"].startswith("train.label: column 'charge_country' is a string label with two values ('CA', 'US'); set train.positive_label")
+    spec["train"]["positive_label"] = "CA"
+    code, report = planned(capsys, write_spec(tmp_path, spec))
+    assert code == 0 and report["training_rows"] > 0

@@ -5,12 +5,14 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 import railyard
 from railyard import trainer
-from railyard.scoring import score_dataset
+from railyard.scoring import LABEL_ENCODING_KEY, score_dataset
 from tests.conftest import SPECS, example_spec, read_result, write_spec
 
 FAST = {"fraud": {"n_estimators": 60}, "mlp": {"epochs": 2}}
@@ -138,6 +140,14 @@ def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
     rows = pd.read_parquet(descriptions_path).head(200)
     assert set(model.score(rows)) <= {"food", "retail", "software", "travel"}
 
+    assert model.label_encoding.classes == ("food", "retail", "software", "travel") and not model.label_encoding.binary
+    assert result["label_encoding"] == {"classes": ["food", "retail", "software", "travel"]}
+    assert set(pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")["score"]) <= {"food", "retail", "software", "travel"}
+    assert set(pd.read_csv(result["evaluation_holdout_label_path"], sep="\t")["category"]) == {"food", "retail", "software", "travel"}
+    score_dataset(str(tmp_path / "multi" / "run" / "model" / model.model_id), str(descriptions_path), str(tmp_path / "classes.parquet"))
+    predicted = pq.read_table(tmp_path / "classes.parquet").column("score")
+    assert str(predicted.type) == "string" and predicted.to_pylist()[:200] == model.score(rows).tolist()
+
     _, binary = train_example("fasttext", descriptions_path, tmp_path / "binary", label="is_disputed")
     assert binary["metrics"]["kind"] == "binary_classification" and binary["metrics"]["roc_auc"] > 0.8
     scores = pd.read_csv(binary["evaluation_holdout_data_path"], sep="\t")["score"].to_numpy()
@@ -159,3 +169,99 @@ def test_prophet_forecast(tmp_path, volumes_path):
     assert model.manifest["model"]["format"] == "prophet" and model.features == ["day", "marketing_spend"]
     horizon = pd.read_parquet(volumes_path).iloc[-92:]
     np.testing.assert_allclose(model.score(horizon)["yhat"].to_numpy(), forecast.yhat.to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_univariate_forecast_without_features(tmp_path, volumes_path):
+    spec = example_spec("prophet", volumes_path)
+    spec["data"]["features"][0]["names"] = ["day", "volume"]
+    spec["train"]["classifier_features"] = []
+    output = tmp_path / "run"
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(output)]) == 0
+    result = read_result(output)["result"]
+    assert result["metrics"]["kind"] == "regression" and result["metrics"]["mape"] < 0.1
+    model = railyard.load_model(str(output), expected_id=result["model_id"])
+    assert model.features == ["day"] and model.label_encoding is None
+    horizon = pd.read_parquet(volumes_path, columns=["day"]).iloc[-92:]
+    forecast = pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")
+    np.testing.assert_allclose(model.score(horizon)["yhat"].to_numpy(), forecast.yhat.to_numpy(), rtol=1e-6)
+    score_dataset(str(output / "model" / model.model_id), str(volumes_path), str(tmp_path / "forecast.parquet"))
+    assert pq.read_table(tmp_path / "forecast.parquet").column("score").to_pylist()[-92:] == pytest.approx(forecast.yhat.tolist())
+
+
+@pytest.fixture(scope="module")
+def labelled_ways(tmp_path_factory, charges_path):
+    """The sample charges with the fraud label four ways: booleans, 'yes'/'no', 2/1 and 'fraud'/'ok'."""
+    table = pq.read_table(charges_path)
+    fraud = table.column("has_fraud_dispute")
+    table = table.append_column("fraud_yes_no", pc.if_else(fraud, "yes", "no"))
+    table = table.append_column("fraud_2_1", pc.if_else(fraud, 2, 1))
+    path = tmp_path_factory.mktemp("labels") / "charges.parquet"
+    pq.write_table(table, path, row_group_size=1_000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def zero_one_twin(tmp_path_factory, labelled_ways):
+    """The fraud model trained on the boolean label as it is."""
+    tmp = tmp_path_factory.mktemp("twin")
+    result, scores, labels = train_fraud(labelled_ways, tmp, "has_fraud_dispute")
+    return result, scores, labels, railyard.load_model(result["model_id"], root=str(tmp))
+
+
+def train_fraud(data_path, tmp_path, label: str, positive_label=None) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    spec = example_spec("fraud", data_path)
+    if label not in spec["data"]["features"][0]["names"]:
+        spec["data"]["features"][0]["names"].append(label)
+    spec["train"].update(label=label, custom_params={**spec["train"]["custom_params"], "n_estimators": 30})
+    if positive_label is not None:
+        spec["train"]["positive_label"] = positive_label
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    output = tmp_path / "run"
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(output)]) == 0
+    result = read_result(output)["result"]
+    scores = pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")
+    labels = pd.read_csv(result["evaluation_holdout_label_path"], sep="\t")
+    return result, scores, labels
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "label, positive, negative",
+    [("fraud_yes_no", "yes", "no"), ("has_fraud_dispute", True, False), ("fraud_2_1", 2, 1)],
+)
+def test_positive_label_trains_and_scores_like_its_zero_one_twin(tmp_path, labelled_ways, zero_one_twin, label, positive, negative):
+    twin, twin_scores, twin_labels, twin_model = zero_one_twin
+    result, scores, labels = train_fraud(labelled_ways, tmp_path / "named", label, positive)
+
+    metrics = dict(result["metrics"])
+    assert metrics.pop("positive_label") == positive
+    assert metrics == twin["metrics"] and metrics["roc_auc"] > 0.65
+    assert result["label_encoding"] == {"classes": [negative, positive], "positive_label": positive}
+    np.testing.assert_array_equal(scores["score"], twin_scores["score"])
+    expected = twin_labels["has_fraud_dispute"].map({1: positive, 0: negative})
+    assert labels[label].tolist() == expected.astype(labels[label].dtype).tolist()  # the label as the data has it
+
+    model = railyard.load_model(result["model_id"], root=str(tmp_path / "named"))
+    assert model.manifest["label_encoding"] == result["label_encoding"]
+    output = tmp_path / "predicted.parquet"
+    score_dataset(str(tmp_path / "named" / "run" / "model" / result["model_id"]), str(labelled_ways), str(output))
+    predicted = pq.read_table(output)
+    assert json.loads(predicted.schema.metadata[LABEL_ENCODING_KEY]) == result["label_encoding"]
+    np.testing.assert_array_equal(predicted.column("score").to_numpy(), twin_model.score(pd.read_parquet(labelled_ways)))
+
+
+@pytest.mark.slow
+def test_multiclass_string_label_predicts_class_names(tmp_path, charges_path):
+    spec = example_spec("logreg", charges_path)
+    spec["train"].update(label="charge_type", classifier_features=["charge_amount", "countries_used_24h", "card_country"])
+    output = tmp_path / "run"
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(output)]) == 0
+    result = read_result(output)["result"]
+    classes = ["in_person", "online", "phone", "recurring"]
+    assert result["metrics"]["kind"] == "multiclass_classification" and result["metrics"]["classes"] == 4
+    assert result["label_encoding"] == {"classes": classes}
+    model = railyard.load_model(result["model_id"], root=str(tmp_path))
+    rows = pd.read_parquet(charges_path).head(500)
+    assert set(model.score(rows)) <= set(classes)
+    assert set(pd.read_csv(result["evaluation_holdout_label_path"], sep="\t")["charge_type"]) == set(classes)

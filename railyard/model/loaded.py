@@ -23,6 +23,7 @@ from railyard.errors import DataError, ModelFormatError, StorageError
 from railyard.model.artifact import ArtifactReader, is_model_id, model_id
 from railyard.model.formats import load_object
 from railyard.model.formats.importing import import_workflow, workflow_module
+from railyard.model.labels import LabelEncoding
 from railyard.result import RESULT_FILE
 from railyard.storage import open_store
 
@@ -45,6 +46,11 @@ class Model:
     def label(self) -> str:
         return self.manifest["label"]
 
+    @property
+    def label_encoding(self) -> LabelEncoding | None:
+        """How the label was encoded for training; None when the model was trained on the label as it is."""
+        return LabelEncoding.from_dict(self.manifest.get("label_encoding"))
+
     def prepare(self, dataframe: pd.DataFrame) -> pd.DataFrame:
         """The model's feature columns, categoricals encoded exactly as in training."""
         missing = [c for c in self.features if c not in dataframe.columns]
@@ -57,16 +63,21 @@ class Model:
         return features
 
     def score(self, dataframe: pd.DataFrame):
-        """Scores computed exactly as on the holdout set during training."""
+        """Scores computed exactly as on the holdout set during training: for an encoded label,
+        P(label == positive_label), or the predicted class names."""
         from railyard.workflow import default_score
 
         features = self.prepare(dataframe)
+        encoding = self.label_encoding
         if self.manifest["scoring"] == "workflow":
             if self.workflow is None:
                 raise ModelFormatError(f"cannot import the workflow {self.manifest['workflow']} that scores this model")
-            workflow = self.workflow(classifier_features=self.features, classifier_label=self.label)
-            return workflow.score(self.estimator, features)
-        return default_score(self.estimator, features)
+            workflow = self.workflow(classifier_features=self.features, classifier_label=self.label,
+                                     label_classes=list(encoding.classes) if encoding else None)
+            scores = workflow.score(self.estimator, features)
+        else:
+            scores = default_score(self.estimator, features)
+        return encoding.decode_predictions(scores) if encoding else scores
 
 
 def _split(uri: str) -> tuple[str, str]:

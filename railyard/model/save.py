@@ -29,8 +29,10 @@ def build_artifact(
     features: pd.DataFrame,
     label: str,
     metadata: dict,
+    label_encoding: dict | None = None,
 ) -> tuple[bytes, str]:
-    """(artifact bytes, model id). `features` is a sample of the training features."""
+    """(artifact bytes, model id). `features` is a sample of the training features; `label_encoding`
+    is `LabelEncoding.as_dict()` when the label was encoded for training."""
     files: dict[str, bytes] = {}
     node = save_object(model, files, "")
     manifest = {
@@ -40,6 +42,7 @@ def build_artifact(
         "feature_dtypes": {name: str(dtype) for name, dtype in features.dtypes.items()},
         "categories": _categories(features),
         "label": label,
+        "label_encoding": label_encoding,
         "workflow": class_path(workflow_cls),
         "scoring": scoring,
         "libraries": {

@@ -1,14 +1,16 @@
-"""Checks before training: the spec against the data's schema, and row counts.
+"""Checks before training: the spec against the workflow and the data's schema, and row counts.
 
-Every failure is a DataError with one line naming the field and the column or
-count at fault, raised before any model is fit or any output is written.
+Every failure is one line naming the field and the column or count at fault
+(a DataError; a SpecError where the spec does not suit its workflow), raised
+before any model is fit or any output is written. The label's values are
+checked in `labels.py`.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from railyard.errors import DataError
+from railyard.errors import DataError, SpecError
 from railyard.pipeline.filter import check_filter_types, type_name, value_type
 from railyard.pipeline.load import Source
 from railyard.spec import SamplingFunction, TrainingSpec
@@ -32,6 +34,15 @@ def used_columns(spec: TrainingSpec) -> list[tuple[str, str]]:
     used += date_columns(spec)
     used += [(f"data.join_keys[{i}]", k) for i, k in enumerate(spec.data.join_keys)]
     return used
+
+
+def check_features_for_workflow(spec: TrainingSpec, workflow_cls: type) -> None:
+    """Empty classifier_features only for a workflow that declares `requires_features = False`."""
+    if not spec.train.classifier_features and getattr(workflow_cls, "requires_features", True):
+        raise SpecError([
+            f"train.classifier_features: workflow {workflow_cls.__name__} requires at least one feature; "
+            "list them, or use a workflow that needs none (requires_features = False, e.g. ProphetForecast on data.date_column)"
+        ])
 
 
 def check_spec_against_schema(spec: TrainingSpec, sources: list[Source]) -> pa.Schema:

@@ -100,4 +100,5 @@ HEADLINES = {
 
 def headline(metrics: dict) -> str:
     keys = HEADLINES[metrics["kind"]]
-    return ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if metrics.get(k) is not None)
+    line = ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if metrics.get(k) is not None)
+    return f"{line} (positive label {metrics['positive_label']!r})" if "positive_label" in metrics else line

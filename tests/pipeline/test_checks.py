@@ -1,6 +1,8 @@
 """Checks before training: each failure is one line naming the field and value, exit code 2,
 and nothing is left that looks like a finished result."""
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import example_spec, read_result, run_trainer, write_spec
@@ -97,3 +99,45 @@ def test_invalid_spec_exits_2_and_names_the_field(tmp_path, charges_path):
     spec = example_spec("fraud", charges_path, compute_resource="TPU")
     result = fails_with(tmp_path, spec, "compute_resource: expected one of 'CPU', 'GPU', 'HIGH_MEMORY'; got 'TPU'")
     assert result["exception_info"]["type"] == "SpecError"
+
+
+@pytest.fixture(scope="module")
+def yes_no_path(tmp_path_factory, charges_path):
+    """The sample charges with the fraud label also as the strings 'yes' and 'no' (column fraud)."""
+    table = pq.read_table(charges_path)
+    table = table.append_column("fraud", pc.if_else(table.column("has_fraud_dispute"), "yes", "no"))
+    path = tmp_path_factory.mktemp("labels") / "charges.parquet"
+    pq.write_table(table, path, row_group_size=1_000)
+    return path
+
+
+def string_label_spec(path, **train) -> dict:
+    spec = example_spec("fraud", path)
+    spec["data"]["features"][0]["names"].append("fraud")
+    spec["train"].update(label="fraud", **train)
+    return spec
+
+
+@pytest.mark.slow
+def test_two_valued_string_label_needs_positive_label(tmp_path, yes_no_path):
+    result = fails_with(tmp_path, string_label_spec(yes_no_path), (
+        "train.label: column 'fraud' is a string label with two values ('no', 'yes'); "
+        "set train.positive_label to the positive one, e.g. \"positive_label\": \"yes\""
+    ))
+    assert result["exception_info"]["type"] == "DataError"
+    assert [s["name"] for s in result["result"]["steps"]] == ["load", "filter"]  # stopped before the split
+
+
+@pytest.mark.slow
+def test_positive_label_must_be_a_value_of_the_label(tmp_path, yes_no_path):
+    fails_with(tmp_path, string_label_spec(yes_no_path, positive_label="Yes"),
+               "train.positive_label: 'Yes' is not a value of column 'fraud'; its values are 'no', 'yes'")
+
+
+@pytest.mark.slow
+def test_workflow_that_needs_features_refuses_an_empty_list(tmp_path, charges_path):
+    spec = example_spec("fraud", charges_path)
+    spec["train"]["classifier_features"] = []
+    result = fails_with(tmp_path, spec, "train.classifier_features: workflow StripeFraudModel requires at least one feature;")
+    assert result["exception_info"]["type"] == "SpecError"
+    assert result["result"]["steps"] == []  # refused before any data was read

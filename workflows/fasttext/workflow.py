@@ -2,8 +2,10 @@
 
 The `classifier_features` are text columns, joined with spaces; `custom_params`
 go to `fasttext.train_supervised` (epoch, lr, wordNgrams, dim, loss, ...). A
-label with two classes is scored as P(second class), so it gets ROC AUC; more
-classes are scored with the predicted class.
+two-valued label (0/1, booleans, or any two values with `train.positive_label`)
+is scored as P(1), so it gets ROC AUC; more classes (a string label arrives as
+class codes) are scored with the predicted class, which Railyard reads back as
+the class name.
 """
 
 import os

@@ -1,7 +1,8 @@
 """ProphetForecast: a Prophet time-series forecast.
 
 `data.date_column` is Prophet's `ds`, the label its `y`, and the
-`classifier_features` are extra regressors; `custom_params` go to
+`classifier_features` are extra regressors (none for a univariate forecast:
+the list may be empty); `custom_params` go to
 `Prophet(...)`. The DATE_RANGE holdout is the forecast horizon; scores.tsv
 holds the forecast with its interval.
 """
@@ -13,6 +14,8 @@ from railyard.model.forecast_model import ForecastModel
 
 
 class ProphetForecast(Workflow):
+    requires_features = False
+
     def feature_columns(self) -> list[str]:
         return [self.date_column, *[c for c in self.classifier_features if c != self.date_column]]
 
