@@ -1,6 +1,6 @@
 """Dispatch throughput with one and with two service replicas on one PostgreSQL, in one run.
 
-    python -m bench.replicas [--jobs 500] [--concurrency 16]
+    python -m bench.replicas [--jobs 2000] [--concurrency 16]
 
 Starts a PostgreSQL of its own (as tests/api/conftest.py's postgres_server
 does: a free loopback port, fsync=off, under `runuser -u postgres` when run
@@ -189,7 +189,7 @@ def run(postgres: Postgres, replicas: int, jobs: int, trainer: Path, spec: dict,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16, help="CPU jobs at once, across the replicas")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,8 @@ def main() -> None:
     spec = json.loads((REPO / "workflows" / "fraud" / "spec.json").read_text())
     spec["data"]["features"][0]["path"] = str(work / "charges.parquet")  # absent: the fingerprint fails at once, harmlessly
 
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, Python {platform.python_version()}",
               "jobs": args.jobs, "concurrency": {"CPU": args.concurrency}, "runs": []}
     postgres = Postgres().start()
     try:

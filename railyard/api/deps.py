@@ -1,6 +1,11 @@
 """Dependencies the routes declare: a database session, the authenticated principal, the jobs it may reach, and
 the service's parts (settings, executor, dispatcher, planner, binary store, metrics).
 
+No database call runs on the event loop: on PostgreSQL a connection may have
+to be waited for (up to the pool's timeout), and the loop serves every other
+request meanwhile. Dependencies that query are sync (FastAPI runs them in its
+thread pool) or hand the query to the pool.
+
 A principal comes from the bearer token (API clients; every route accepts it)
 or from a browser's session cookie set at sign-in. A cookie-authenticated
 request that changes something must carry the session's CSRF token, in the
@@ -15,7 +20,8 @@ from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
 
 from railyard.api import access
 from railyard.api.auth import ANONYMOUS, Principal
@@ -47,9 +53,15 @@ class SignInRequired(Exception):
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    # Async so that FastAPI runs it on the event loop: opening a session does no I/O.
-    with request.app.state.sessions() as session:
+    # Async: opening a session does no I/O. Closing one that still holds a connection does (a rollback).
+    session = request.app.state.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -91,8 +103,7 @@ async def get_principal(request: Request) -> Principal:
         return principal
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        with request.app.state.sessions() as session:
-            record = find_session(session, session_id=session_id[:128])
+        record = await run_in_threadpool(_browser_session, request.app.state.sessions, session_id[:128])
         principal = tokens.by_hash(record.token_hash) if record else None
         if principal is not None:
             if request.method not in SAFE_METHODS and not await _csrf_ok(request, record.csrf_token):
@@ -101,6 +112,11 @@ async def get_principal(request: Request) -> Principal:
             request.state.session_id = session_id
             return principal
     raise unauthenticated()
+
+
+def _browser_session(sessions: sessionmaker[Session], session_id: str):
+    with sessions() as session:
+        return find_session(session, session_id=session_id)
 
 
 async def get_page_principal(request: Request) -> Principal:
@@ -124,11 +140,11 @@ def job_or_404(session: Session, job_id: str, principal: Principal) -> Job:
     return job
 
 
-async def readable_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
+def readable_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
     return job_or_404(session, job_id, principal)
 
 
-async def readable_job_page(job_id: str, session: SessionDep, principal: PagePrincipalDep) -> Job:
+def readable_job_page(job_id: str, session: SessionDep, principal: PagePrincipalDep) -> Job:
     return job_or_404(session, job_id, principal)
 
 

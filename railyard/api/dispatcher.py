@@ -10,6 +10,10 @@ executor has it, and before dispatching the executor is asked whether it
 already has the job (then it is adopted, never started twice). Executors keep
 running jobs outside this process, so after a restart they are simply followed
 again; one whose process died meanwhile is reported failed by the executor.
+A job the executor has no record of (`UnknownJob`) fails with reason `Lost`;
+an executor that cannot answer right now (its API is down) is asked again the
+next tick. Whether a finished job completed (result.json included) is the
+executor's word, not the dispatcher's.
 
 Several replicas may share one PostgreSQL. Each follows a job inside a
 transaction that holds the job's row (`FOR UPDATE SKIP LOCKED`: a row another
@@ -42,9 +46,9 @@ from railyard.api.store.models import Job, utcnow
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Binary, Executor, JobRequest, JobState, JobStatus
+from railyard.launch.job import Binary, Executor, JobRequest, JobState, UnknownJob
 from railyard.pipeline.load import fingerprint
-from railyard.result import is_complete, read_result
+from railyard.result import read_result
 from railyard.spec import parse_spec
 
 log = logging.getLogger("railyard.dispatcher")
@@ -155,7 +159,7 @@ class Dispatcher:
         try:
             self.executor.status(job.id)
             log.info("job %s: adopted from the executor", job.id)  # dispatched before a crash
-        except RailyardError:
+        except UnknownJob:
             try:
                 if isinstance(binary, RailyardError):
                     raise binary
@@ -212,13 +216,14 @@ class Dispatcher:
     def _follow(self, session: Session, job: Job) -> None:
         try:
             status = self.executor.status(job.id)
-        except RailyardError as exc:
+        except UnknownJob as exc:
             service.transition(session, job=job, state=JobState.failed.value, reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
             self.metrics.finished(job)
             return
+        except RailyardError as exc:  # the executor cannot tell right now: ask again next tick
+            log.warning("job %s: status unavailable: %s", job.id, exc)
+            return
         result = read_result(job.output) if status.state.finished else None
-        if status.state is JobState.complete and not is_complete(result):
-            status = JobStatus(JobState.failed, reason="NoResult", message="the trainer ended without writing a complete result.json")
         if not service.transition(session, job=job, state=status.state.value, reason=status.reason, message=status.message, actor=ACTOR):
             return
         if status.exception_info:
@@ -250,4 +255,7 @@ class Dispatcher:
             self.metrics.finished(job)
             session.commit()
         if dispatched:
-            self.executor.cancel(job_id)
+            try:
+                self.executor.cancel(job_id)
+            except UnknownJob:
+                pass  # nothing of it runs there

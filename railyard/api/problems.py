@@ -15,6 +15,7 @@ from railyard.binaries.inspect import NotATrainer
 from railyard.binaries.reference import BadReference
 from railyard.binaries.store import TooLarge
 from railyard.errors import RailyardError
+from railyard.launch.job import UnknownJob
 
 
 class Problem(RailyardError):
@@ -66,6 +67,7 @@ STATUS: dict[type[Exception], tuple[int, tuple]] = {
     BadReference: (422, ("body", "binary")),
     NotATrainer: (422, ("body",)),
     TooLarge: (413, ()),
+    UnknownJob: (404, ()),
 }
 
 

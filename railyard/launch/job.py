@@ -2,8 +2,9 @@
 
 States: queued → running → complete | failed | cancelled. A failed job has a
 reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
-`BackoffLimitExceeded`, `ImagePullBackOff`, `Evicted`, or the trainer's own
-`exception_info` type (for example `DataError`) when it exited on its own.
+`BackoffLimitExceeded`, `ImagePullBackOff`, `Evicted`, `NoResult` (exited 0
+without a complete result.json), or the trainer's own `exception_info` type
+(for example `DataError`) when it exited on its own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from railyard.errors import RailyardError
+from railyard.result import is_complete, read_result
 from railyard.spec import TrainingSpec
 from railyard.states import JobState
 
@@ -22,6 +25,7 @@ DEADLINE_EXCEEDED = "DeadlineExceeded"
 BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 EVICTED = "Evicted"
+NO_RESULT = "NoResult"
 LOG_PAGE_BYTES = 1 << 20  # the most one read of a log returns
 WATCH_SECONDS = 0.2
 
@@ -49,6 +53,18 @@ class JobStatus:
         return ": ".join(parts)
 
 
+class UnknownJob(RailyardError):
+    """The executor has no record of this job id: never submitted here, or its record is gone."""
+
+
+def checked_result(status: JobStatus, output: str) -> JobStatus:
+    """A `complete` status only when the job's result.json says complete too; otherwise failed with NoResult."""
+    if status.state is not JobState.complete or is_complete(read_result(output)):
+        return status
+    return JobStatus(JobState.failed, reason=NO_RESULT, exit_code=0,
+                     message=f"the trainer exited 0 without writing a complete result.json to {output}")
+
+
 @dataclass(frozen=True)
 class Binary:
     """A trainer .pex: where it is and its sha256 (its identity in the artifact store)."""
@@ -69,7 +85,13 @@ class JobRequest:
 
 
 class Executor(abc.ABC):
-    """Runs jobs. One real implementation per backend: local processes, Kubernetes Jobs."""
+    """Runs jobs. One real implementation per backend: local processes, Kubernetes Jobs.
+
+    Every backend reports the same states and reasons (see the module docstring). A
+    job is `complete` only with a complete result.json (`checked_result`). `status`,
+    `logs`, `read_log` and `cancel` of a job id the executor has no record of raise
+    `UnknownJob`; the API answers it with 404.
+    """
 
     @abc.abstractmethod
     def output_uri(self, job_id: str) -> str:
@@ -80,7 +102,8 @@ class Executor(abc.ABC):
         """Start the job; returns once it is queued."""
 
     @abc.abstractmethod
-    def status(self, job_id: str) -> JobStatus: ...
+    def status(self, job_id: str) -> JobStatus:
+        """The job's current status."""
 
     @abc.abstractmethod
     def logs(self, job_id: str) -> str: ...
@@ -91,7 +114,7 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, job_id: str) -> None:
-        """Stop the job and everything it started; its state becomes cancelled."""
+        """Stop the job and everything it started; its state becomes cancelled. A finished job is left as it is."""
 
     def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
         """Each new status until the job finishes (or the timeout passes), by asking `status` every WATCH_SECONDS."""

@@ -6,6 +6,9 @@ Statuses come from one watched cache of every Railyard Job and Pod in the
 namespace (kube_cache.py), so following N jobs costs no requests per job. A job
 the cache does not know yet is read directly, unless this executor submitted it
 moments ago (then it is queued: its Job is on its way through the watch).
+A job id with no Job (and no stored log, for `read_log`) is `UnknownJob`. A
+Job that completes is `complete` only when its result.json says so
+(`job.checked_result`, read once per job), else failed with `NoResult`.
 
 Configuration comes from the in-cluster service account or, outside a cluster,
 from the kubeconfig ($KUBECONFIG or ~/.kube/config). The trainer binary is
@@ -21,7 +24,16 @@ import time
 from collections.abc import Iterator
 
 from railyard.errors import RailyardError, UserError
-from railyard.launch.job import IMAGE_PULL_BACK_OFF, LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus
+from railyard.launch.job import (
+    IMAGE_PULL_BACK_OFF,
+    LOG_PAGE_BYTES,
+    Executor,
+    JobRequest,
+    JobState,
+    JobStatus,
+    UnknownJob,
+    checked_result,
+)
 from railyard.launch.kube_cache import KubeCache
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
 from railyard.launch.render import binary_uri, job_name, output_uri, render
@@ -32,7 +44,7 @@ from railyard.storage import is_s3_uri, open_store
 WATCH_SECONDS = 60  # how long one watch request lasts before it is renewed
 SUBMITTED_GRACE_SECONDS = 30  # a job submitted this recently and not yet in the cache is queued
 SYNC_WAIT_SECONDS = 5  # how long the first look waits for the cache's first LIST
-EXCEPTION_INFO_KEPT = 10_000  # finished jobs whose result.json exception_info is remembered
+RESULTS_KEPT = 10_000  # finished jobs whose verdict from result.json is remembered
 TRAINER_LOG = "trainer.log"  # the trainer's log, which it writes next to result.json
 
 
@@ -76,7 +88,7 @@ class KubernetesExecutor(Executor):
         self._cache: KubeCache | None = None
         self._cache_lock = threading.Lock()
         self._submitted: dict[str, float] = {}  # job id -> time.monotonic() of its submit
-        self._exception_info: dict[str, dict | None] = {}  # job id -> from result.json, read once
+        self._from_result: dict[tuple[str, JobStatus], JobStatus] = {}  # (job id, Job's status) -> with result.json's word, read once
 
     def cache(self) -> KubeCache | None:
         """The watched cache, started (and waited for, a little) on first use; None with use_cache=False."""
@@ -195,8 +207,11 @@ class KubernetesExecutor(Executor):
         job = self._job(job_id)
         return job, (self._pods(job_id) if job is not None else [])
 
+    def _unknown(self, job_id: str) -> UnknownJob:
+        return UnknownJob(f"no Job {job_name(job_id)} in namespace {self.namespace}")
+
     def status(self, job_id: str) -> JobStatus:
-        """The job's status; a KubernetesError when there is no such Job (and this executor did not just submit it)."""
+        """The job's status; UnknownJob when there is no such Job (and this executor did not just submit or cancel it)."""
         observed = self._cached(job_id)
         if observed is None:
             if job_id in self.cancelled:
@@ -208,24 +223,34 @@ class KubernetesExecutor(Executor):
         if job is None:
             if job_id in self.cancelled:
                 return JobStatus(JobState.cancelled, reason="Cancelled")
-            raise KubernetesError(f"no Job {job_name(job_id)} in namespace {self.namespace}")
+            raise self._unknown(job_id)
         status = job_status(job, pods)
-        if status.state is JobState.failed and status.exit_code in (1, 2):
-            status = self._with_exception_info(job_id, job, status)
+        if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2)):
+            status = self._with_result(job_id, job, status)
         return status
 
-    def _with_exception_info(self, job_id: str, job: dict, status: JobStatus) -> JobStatus:
-        if job_id not in self._exception_info:
-            output = job["metadata"]["annotations"].get("railyard.io/output")
-            self._exception_info[job_id] = (read_result(output) or {}).get("exception_info") if output else None
-            if len(self._exception_info) > EXCEPTION_INFO_KEPT:
-                self._exception_info.pop(next(iter(self._exception_info)))
-        info = self._exception_info[job_id]
-        return JobStatus.trainer_failed(info, status.exit_code) if info else status
+    def _with_result(self, job_id: str, job: dict, status: JobStatus) -> JobStatus:
+        """What the job's result.json adds to a finished status: NoResult for a complete Job without a complete
+        result.json, the trainer's exception_info for a failed one. Read once per job and status."""
+        key = (job_id, status)
+        if key not in self._from_result:
+            output = (job["metadata"].get("annotations") or {}).get("railyard.io/output") or output_uri(self.config, job_id)
+            if status.state is JobState.complete:
+                found = checked_result(status, output)
+            else:
+                info = (read_result(output) or {}).get("exception_info")
+                found = JobStatus.trainer_failed(info, status.exit_code) if info else status
+            self._from_result[key] = found
+            if len(self._from_result) > RESULTS_KEPT:
+                self._from_result.pop(next(iter(self._from_result)))
+        return self._from_result[key]
 
     def logs(self, job_id: str) -> str:
+        pods = self._pods(job_id)
+        if not pods and self._job(job_id) is None and job_id not in self.cancelled:
+            raise self._unknown(job_id)
         parts = []
-        for pod in self._pods(job_id):
+        for pod in pods:
             name = pod["metadata"]["name"]
             text = self._call(f"reading logs of {name}", self.core.read_namespaced_pod_log, name, self.namespace, container="trainer")
             parts.append(f"==> pod {name} <==\n{text}")
@@ -233,13 +258,16 @@ class KubernetesExecutor(Executor):
 
     def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_PAGE_BYTES) -> tuple[bytes, int]:
         """From the trainer.log in the artifact store once the job has finished and the trainer wrote one,
-        else from the newest pod's trainer container; either way only the bytes up to offset + limit are read."""
-        if limit <= 0:
-            return b"", offset
+        else from the newest pod's trainer container; either way only the bytes up to offset + limit are read.
+        A job with neither a Job nor a stored log is unknown (unless this executor cancelled it)."""
         job, pods = self._direct(job_id)  # fresh: a page of log is asked for once, not every tick
         page = None
         if job is None or job_status(job, pods).state.finished:
             page = self._stored_log(job, job_id, offset, limit)
+        if page is None and job is None and job_id not in self.cancelled:
+            raise self._unknown(job_id)
+        if limit <= 0:
+            return b"", offset
         if page is None:
             page = self._pod_log(pods, offset, limit)
         return page, offset + len(page)
@@ -249,7 +277,7 @@ class KubernetesExecutor(Executor):
         store = open_store(annotations.get("railyard.io/output") or output_uri(self.config, job_id))
         if not store.exists(TRAINER_LOG):
             return None
-        return store.read_range(TRAINER_LOG, offset, limit)
+        return store.read_range(TRAINER_LOG, offset, limit) if limit > 0 else b""
 
     def _pod_log(self, pods: list[dict], offset: int, limit: int) -> bytes:
         """The newest pod's trainer log (the latest attempt), read up to offset + limit bytes."""
@@ -272,14 +300,13 @@ class KubernetesExecutor(Executor):
             response.release_conn()
 
     def cancel(self, job_id: str) -> None:
-        """Stop a job that is still queued or running; a finished or unknown job is left as it is."""
+        """Stop a job that is still queued or running; a finished job is left as it is, an unknown one is UnknownJob."""
         name = job_name(job_id)
         if self._job(job_id) is None:
-            return
-        try:
-            if self.status(job_id).state.finished:
+            if job_id in self.cancelled:
                 return
-        except RailyardError:
+            raise self._unknown(job_id)
+        if self.status(job_id).state.finished:
             return
         self.cancelled.add(job_id)
         self._call(f"marking Job {name} cancelled", self.batch.patch_namespaced_job, name, self.namespace,

@@ -2,7 +2,9 @@
 
     <root>/<job-id>/request.json   what to run (written by submit)
                     spec.json      the training spec
-                    state.json     status and transitions (written only by the supervisor, atomically)
+                    state.json     status and transitions (written by the supervisor, atomically)
+                    supervisor.lock  flock held by the live supervisor (local_state.py)
+                    supervisor.pid   where cancel sends SIGTERM
                     trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log)
                     work/          the trainer's working directory
 
@@ -11,6 +13,12 @@ command that submitted the job. It enforces the resource class's memory limit
 (the resident memory of the trainer's whole process group; going over kills it,
 reported as OOMKilled) and deadline (DeadlineExceeded), and stops the process
 group on cancel.
+
+`status` reads state.json and, for a job not yet finished, tests the
+supervisor's lock: following N jobs costs N small file reads and N flock
+calls, no look at any process. A lock nobody holds means the supervisor ended
+without recording how the job ended (killed with kill -9, or its machine
+restarted): the job is failed with reason `Lost` and its trainer is killed.
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ from pathlib import Path
 
 from railyard import artifacts
 from railyard.errors import UserError
-from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus
-from railyard.launch.local_state import read_state, write_state
+from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus, UnknownJob
+from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
 
@@ -62,24 +70,28 @@ class LocalExecutor(Executor):
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
         }
         (directory / "request.json").write_text(json.dumps(request, indent=2))
-        write_state(directory, JobStatus(JobState.queued))
-        with open(directory / "supervisor.log", "ab") as log:
-            supervisor = subprocess.Popen(
-                [sys.executable, "-m", "railyard.launch.supervisor", str(directory)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            )
+        lock = take_lock(directory)
+        try:
+            write_state(directory, JobStatus(JobState.queued))
+            with open(directory / "supervisor.log", "ab") as log:
+                supervisor = subprocess.Popen(
+                    [sys.executable, "-m", "railyard.launch.supervisor", str(directory)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, pass_fds=(lock,),
+                )
+        finally:
+            os.close(lock)  # from here on only the supervisor holds it
         LocalStore(directory).write_text("supervisor.pid", str(supervisor.pid))
 
     def _directory(self, job_id: str) -> Path:
         directory = self.job_dir(job_id)
         if not (directory / "state.json").exists():
-            raise UserError(f"no local job {job_id} under {self.root}")
+            raise UnknownJob(f"no local job {job_id} under {self.root}")
         return directory
 
     def status(self, job_id: str) -> JobStatus:
         directory = self._directory(job_id)
         status = read_state(directory)
-        if status.state.finished or _alive(directory / "supervisor.pid"):
+        if status.state.finished or supervised(directory):
             return status
         status = read_state(directory)  # it may have finished between the two looks
         if status.state.finished:
@@ -108,6 +120,9 @@ class LocalExecutor(Executor):
         directory = self._directory(job_id)
         if read_state(directory).state.finished:
             return
+        if not supervised(directory):
+            self._cancel_orphan(directory)
+            return
         try:
             os.kill(int((directory / "supervisor.pid").read_text()), signal.SIGTERM)
         except ProcessLookupError:
@@ -132,13 +147,3 @@ class LocalExecutor(Executor):
         self._kill_trainer(directory)
         write_state(directory, JobStatus(JobState.cancelled, reason="Cancelled", message="its supervisor had exited"))
 
-
-def _alive(pid_file: Path) -> bool:
-    """Whether the process in pid_file runs (a zombie does not); a job still starting has no file yet."""
-    if not pid_file.exists():
-        return True
-    try:
-        with open(f"/proc/{int(pid_file.read_text())}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, ValueError):
-        return False

@@ -1,15 +1,19 @@
-"""state.json of a local job: its current status and every transition, written atomically."""
+"""The files a local job's supervisor keeps: state.json (its status and every transition, written atomically)
+and supervisor.lock (an flock held for as long as the supervisor lives)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 from pathlib import Path
 
 from railyard.launch.job import JobState, JobStatus
 from railyard.storage import LocalStore
 
 STATE_FILE = "state.json"
+LOCK_FILE = "supervisor.lock"
 
 
 def read_state(directory: Path) -> JobStatus:
@@ -41,3 +45,33 @@ def write_state(directory: Path, status: JobStatus) -> None:
         "transitions": history,
     }
     LocalStore(directory).write_text(STATE_FILE, json.dumps(document, indent=2) + "\n")
+
+
+def take_lock(directory: Path) -> int:
+    """A descriptor holding the job's exclusive lock, taken before its supervisor starts and handed to it.
+
+    The lock belongs to the open file, so the supervisor, inheriting the descriptor, holds it until it
+    exits in any way (kill -9 included) once the submitter closes its own copy.
+    """
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def supervised(directory: Path) -> bool:
+    """Whether a live supervisor (or the submitter starting it) holds the job's lock: one open and one flock, no process scan."""
+    try:
+        fd = os.open(directory / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock this look may have taken
+    return False

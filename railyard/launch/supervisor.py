@@ -13,7 +13,14 @@ The trainer's stdout and stderr come through a pipe that a thread copies to
 left out); the log is complete, tail included, before the final state is written.
 
 A binary that cannot be started at all fails with `LaunchFailed`; a trainer
-that exits 0 without a `complete` result.json fails with `NoResult`.
+that exits 0 without a `complete` result.json fails with `NoResult`
+(`job.checked_result`, as every executor decides it).
+
+The supervisor inherits, as an open descriptor, the job's exclusive lock on
+`supervisor.lock` (taken by the submitter before it starts the supervisor) and
+never closes it: the kernel releases it when the supervisor exits, however it
+exits, which is how readers tell a live job from a lost one. The trainer does
+not inherit it.
 """
 
 from __future__ import annotations
@@ -30,16 +37,15 @@ from pathlib import Path
 
 from railyard.capped_log import CappedLog
 from railyard.launch.binary import command
-from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus
+from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus, checked_result
 from railyard.launch.local_state import write_state
-from railyard.result import is_complete, read_result
+from railyard.result import read_result
 from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
 DRAIN_SECONDS = 10  # how long to wait for the end of the trainer's output once its process group is gone
 LAUNCH_FAILED = "LaunchFailed"
-NO_RESULT = "NoResult"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -110,13 +116,9 @@ class OutputPump:
 
 
 def trainer_outcome(returncode: int, output: str) -> JobStatus:
-    result = read_result(output)
-    if returncode == 0 and is_complete(result):
-        return JobStatus(JobState.complete, exit_code=0)
     if returncode == 0:
-        return JobStatus(JobState.failed, reason=NO_RESULT, exit_code=0,
-                         message=f"the trainer exited 0 without writing a complete result.json to {output}")
-    info = (result or {}).get("exception_info")
+        return checked_result(JobStatus(JobState.complete, exit_code=0), output)
+    info = (read_result(output) or {}).get("exception_info")
     if info:
         return JobStatus.trainer_failed(info, returncode)
     return JobStatus(JobState.failed, reason="Error", message=f"trainer exited with code {returncode}", exit_code=returncode)

@@ -4,12 +4,14 @@ the fake API server (tests/launch/fake_kube_api.py), whose Jobs and Pods a drive
 controller and kubelet would.
 
 Each test gets a `backend`: the executor and a driver that submits a job that will complete on its own
-(`submit(job_id)`) or one that runs until cancelled (`submit(job_id, finishes=False)`), and waits for a
+(`submit(job_id)`), one that runs until cancelled (`submit(job_id, finishes=False)`) or one whose trainer
+exits 0 without writing a complete result.json (`submit(job_id, writes_result=False)`), and waits for a
 job to be running (`wait_running`). Only the local runs that start real trainers are marked slow."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from railyard.errors import RailyardError
-from railyard.launch.job import LOG_PAGE_BYTES, Binary, Executor, JobRequest, JobState, JobStatus
+from railyard.launch.job import LOG_PAGE_BYTES, Binary, Executor, JobRequest, JobState, JobStatus, UnknownJob
 from railyard.states import TRANSITIONS
 from tests.conftest import REPO, SPECS, example_spec
 
@@ -48,12 +50,12 @@ class Backend:
     name: str
     executor: Executor
     artifacts: str  # where the executor puts job outputs: every output_uri is under it
-    submit_job: object  # (job_id, finishes) -> None
+    submit_job: object  # (job_id, finishes, writes_result) -> None
     wait_running_job: object  # (job_id) -> None
     submitted: list[str] = field(default_factory=list)
 
-    def submit(self, job_id: str, finishes: bool = True) -> None:
-        self.submit_job(job_id, finishes)
+    def submit(self, job_id: str, finishes: bool = True, writes_result: bool = True) -> None:
+        self.submit_job(job_id, finishes, writes_result)
         self.submitted.append(job_id)
 
     def wait_running(self, job_id: str) -> None:
@@ -79,9 +81,15 @@ def local_backend(request, tmp_path, monkeypatch) -> Backend:
     markers = tmp_path / "markers"
     markers.mkdir()
 
-    def submit(job_id: str, finishes: bool) -> None:
+    def submit(job_id: str, finishes: bool, writes_result: bool) -> None:
         charges_path = request.getfixturevalue("charges_path")
         spec = example_spec("fraud", charges_path)
+        if not writes_result:  # a trainer binary that exits 0 at once
+            exits_0 = tmp_path / "exits-0"
+            exits_0.write_text("#!/bin/sh\nexit 0\n")
+            exits_0.chmod(0o755)
+            executor.submit(JobRequest(job_id, parse_spec(spec), resolve(str(exits_0)), executor.output_uri(job_id)))
+            return
         if finishes:  # prints and logs a few hundred lines, then fits a small tree
             spec["train"].update(workflow_name="ChattyModel", custom_params={"lines": 200})
             module = "chatty_models"
@@ -107,6 +115,7 @@ SUCCEEDED_POD = {"phase": "Succeeded", "containerStatuses": [{"name": "trainer",
                                                               "image": "python:3.11-slim", "imageID": "",
                                                               "state": {"terminated": {"reason": "Completed", "exitCode": 0}}}]}
 COMPLETE = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+COMPLETE_RESULT = {"status": {"transition": {"job_state": "complete"}}, "result": {"model_id": "sha256.X"}, "exception_info": None}
 
 
 def trainer_log(job_id: str) -> bytes:
@@ -138,7 +147,7 @@ def kubernetes_backend(request, tmp_path) -> Backend:
     spec = spec.model_copy(update={"data": spec.data.model_copy(update={"features": [
         spec.data.features[0].model_copy(update={"path": "s3://ml-data/charges.parquet"})]})})
 
-    def progress(job_id: str, finishes: bool) -> None:
+    def progress(job_id: str, finishes: bool, writes_result: bool) -> None:
         name = job_name(job_id)
         log = trainer_log(job_id)
         time.sleep(0.3)
@@ -151,14 +160,16 @@ def kubernetes_backend(request, tmp_path) -> Backend:
             time.sleep(0.5)
             # the trainer stores its log next to result.json as it ends; then its pod and Job succeed
             aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{job_id}/trainer.log", Body=log)
+            if writes_result:
+                aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{job_id}/result.json", Body=json.dumps(COMPLETE_RESULT))
             fake.set_pod_status(f"{name}-pod01", SUCCEEDED_POD)
             fake.set_job_status(name, COMPLETE)
 
     threads: list[threading.Thread] = []
 
-    def submit(job_id: str, finishes: bool) -> None:
+    def submit(job_id: str, finishes: bool, writes_result: bool) -> None:
         executor.submit(JobRequest(job_id, spec, binary, executor.output_uri(job_id)))
-        thread = threading.Thread(target=progress, args=(job_id, finishes), daemon=True)
+        thread = threading.Thread(target=progress, args=(job_id, finishes, writes_result), daemon=True)
         thread.start()
         threads.append(thread)
 
@@ -210,9 +221,21 @@ def test_output_uri_is_under_the_artifact_location_and_distinct_per_job(backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
-def test_status_of_an_unknown_job_is_a_railyard_error(backend):
-    with pytest.raises(RailyardError):
-        backend.executor.status(new_job_id())
+def test_an_unknown_job_is_unknown_job_to_every_method(backend):
+    job_id = new_job_id()
+    for look in (backend.executor.status, backend.executor.logs, backend.executor.read_log, backend.executor.cancel):
+        with pytest.raises(UnknownJob, match=job_id):
+            look(job_id)
+
+
+@pytest.mark.parametrize("backend", RUNNING_BACKENDS, indirect=True)
+def test_exit_0_without_a_complete_result_is_failed_no_result(backend):
+    job_id = new_job_id()
+    backend.submit(job_id, writes_result=False)
+    final = backend.finished(job_id)
+    assert (final.state, final.reason, final.exit_code) == (JobState.failed, "NoResult", 0), final.describe()
+    assert final.message == f"the trainer exited 0 without writing a complete result.json to {backend.executor.output_uri(job_id)}"
+    assert backend.executor.status(job_id) == final
 
 
 @pytest.mark.parametrize("backend", RUNNING_BACKENDS, indirect=True)

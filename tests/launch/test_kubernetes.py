@@ -13,8 +13,8 @@ from kubernetes import client
 
 from railyard.errors import UserError
 from railyard.launch import kubernetes
-from railyard.launch.job import Binary, JobRequest, JobState
-from railyard.launch.kubernetes import KubernetesError, KubernetesExecutor
+from railyard.launch.job import Binary, JobRequest, JobState, UnknownJob
+from railyard.launch.kubernetes import KubernetesExecutor
 from railyard.launch.render import job_name, render
 from railyard.launch.resources import load_config
 from railyard.spec import load_spec
@@ -48,9 +48,16 @@ def make_executor(fake, **options) -> KubernetesExecutor:
     return KubernetesExecutor(config, api=client.ApiClient(client.Configuration(host=fake.url)), **options)
 
 
+def write_complete_result(aws) -> None:
+    """JOB_ID's result.json, saying complete (the S3 server outlives a test: each test starts from this one)."""
+    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
+                   Body=json.dumps({"status": {"transition": {"job_state": "complete"}}, "result": {}, "exception_info": None}))
+
+
 @pytest.fixture
 def executor(fake, aws, tmp_path):
     aws.create_bucket(Bucket="railyard-artifacts")
+    write_complete_result(aws)
     executor = make_executor(fake, watch_seconds=1)
     yield executor
     executor.close()
@@ -203,8 +210,8 @@ def test_watch_survives_an_expired_resource_version(executor, fake, job):
     assert list(executor.watch(JOB_ID, timeout_seconds=30))[-1].state is JobState.complete
 
 
-def test_missing_job_is_an_error(executor, fake):
-    with pytest.raises(KubernetesError, match="no Job railyard-not-a-job in namespace railyard"):
+def test_missing_job_is_unknown_job(executor, fake):
+    with pytest.raises(UnknownJob, match="no Job railyard-not-a-job in namespace railyard"):
         executor.status("not-a-job")
     assert ("GET", "/apis/batch/v1/namespaces/railyard/jobs/railyard-not-a-job") in fake.requests  # asked, not assumed
 
@@ -318,6 +325,7 @@ def test_the_cache_lists_again_after_410_gone(executor, fake, job):
 
 def test_the_cache_lists_again_after_a_dropped_connection(fake, aws, job):
     aws.create_bucket(Bucket="railyard-artifacts")
+    write_complete_result(aws)
     executor = make_executor(fake, watch_seconds=30)  # no renewals meanwhile: both watches stay open
     try:
         executor.submit(job)

@@ -4,6 +4,7 @@ reasons as on Kubernetes, from real trainer processes."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -86,6 +87,27 @@ def test_cancel_stops_every_process(tmp_path, charges_path, outside_path, monkey
     assert not os.path.exists(f"/proc/{supervisor}") or open(f"/proc/{supervisor}/stat").read().split()[2] == "Z"
     transitions = json.loads((executor.job_dir(job_id) / "state.json").read_text())["transitions"]
     assert [t["state"] for t in transitions] == ["queued", "running", "cancelled"]
+
+
+def test_a_supervisor_killed_with_kill_9_is_lost_and_its_trainer_stopped(tmp_path, charges_path, outside_path, monkeypatch):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("RAILYARD_TEST_MARKER", str(marker))
+    executor, job_id = launch(tmp_path, outside(charges_path, "SleepyModel"))
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert executor.status(job_id).state is JobState.running
+    directory = executor.job_dir(job_id)
+    pgid = int((directory / "trainer.pgid").read_text())
+    os.kill(int((directory / "supervisor.pid").read_text()), signal.SIGKILL)
+    final = list(executor.watch(job_id, timeout_seconds=30))[-1]
+    assert (final.state, final.reason) == (JobState.failed, "Lost")
+    assert final.message == "the job's supervisor process ended without recording how the job ended"
+    deadline = time.monotonic() + 10  # the orphaned trainer is reaped by init, not by a supervisor
+    while process_group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_group_alive(pgid)
+    assert [t["state"] for t in json.loads((directory / "state.json").read_text())["transitions"]] == ["queued", "running", "failed"]
 
 
 def test_trainer_failure_reason_comes_from_exception_info(tmp_path, charges_path):

@@ -42,14 +42,20 @@ async def publish(request: Request, session: SessionDep, principal: PrincipalDep
         upload.unlink()
         raise NotATrainer(f"not a Railyard trainer pex: {exc}") from None
     await run_in_threadpool(store.keep, upload, sha256)
+    binary, new = await run_in_threadpool(record, request.app.state.write_lock, session, sha256, info, size, principal.owner)
+    return JSONResponse(binary_out(binary).model_dump(mode="json"), status_code=201 if new else 200)
+
+
+def record(write_lock, session, sha256: str, info: dict, size: int, publisher: str) -> tuple[PublishedBinary, bool]:
+    """Record the published binary (in a worker thread, as every database call of an async route)."""
     try:
-        with request.app.state.write_lock:
-            binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=principal.owner)
+        with write_lock:
+            binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=publisher)
             session.commit()
     except IntegrityError:
         session.rollback()  # the same bytes, published at the same moment by another request
-        binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=principal.owner)
-    return JSONResponse(binary_out(binary).model_dump(mode="json"), status_code=201 if new else 200)
+        binary, new = published.record(session, sha256=sha256, info=info, size_bytes=size, publisher=publisher)
+    return binary, new
 
 
 @router.get("/binaries", response_model=BinariesPage)

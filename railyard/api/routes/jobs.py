@@ -56,8 +56,7 @@ def summary_of(job: Job) -> JobSummary:
 
 @router.get("/job/{job_id}/status", response_model=StatusResponse, responses=NOT_FOUND)
 async def status(job: JobDep) -> StatusResponse:
-    # Async on purpose: a primary-key read takes about a millisecond, less than a hop to the thread pool.
-    return status_of(job)
+    return status_of(job)  # the job and its transitions were read in JobDep, in the thread pool
 
 
 @router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)

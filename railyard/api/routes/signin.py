@@ -11,6 +11,7 @@ import datetime as dt
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from railyard.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, form_fields, same_origin
@@ -42,13 +43,18 @@ async def signin(request: Request, session: SessionDep):
     if principal is None:
         return RedirectResponse(f"/signin?failed=true&next={quote(_safe_next(next))}", status_code=303)
     lifetime = dt.timedelta(hours=request.app.state.settings.session_hours)
-    session_id, _ = open_session(session, token_hash=principal.token_hash, lifetime=lifetime)
-    with request.app.state.write_lock:
-        session.commit()  # a short local transaction, like POST /train's
+    session_id = await run_in_threadpool(record_session, request.app.state.write_lock, session, principal.token_hash, lifetime)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(lifetime.total_seconds()), httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
     return response
+
+
+def record_session(write_lock, session, token_hash: str, lifetime: dt.timedelta) -> str:
+    session_id, _ = open_session(session, token_hash=token_hash, lifetime=lifetime)
+    with write_lock:
+        session.commit()
+    return session_id
 
 
 @router.post("/signout")

@@ -1,4 +1,8 @@
-"""POST /train (and its dry run, POST /validate): accept a training spec and queue a job."""
+"""POST /train (and its dry run, POST /validate): accept a training spec and queue a job.
+
+The routes are async (a dry run awaits a slot for the trainer's plan); their
+database work runs in the thread pool, never on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,17 @@ from sqlalchemy.orm import Session
 from railyard.api.access import authorize_submission
 from railyard.api.auth import Principal
 from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.settings import Settings
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
-from railyard.api.trainer_binaries import choose, trainer_command
+from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
+from railyard.launch.job import Executor
 from railyard.states import JobState
 
 router = APIRouter(tags=["training"])
@@ -39,8 +45,7 @@ async def plan_on_data(body: TrainRequest, session: Session, principal: Principa
                        planner: Planner) -> ValidateResponse:
     """Check who may run what on which data, then let the trainer binary plan the spec in its own process."""
     authorize_submission(principal, body.spec)
-    chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
-    session.close()  # hold no connection while the plan runs
+    chosen = await run_in_threadpool(choose_and_release, session, store, body, settings.dev)
     try:
         command = trainer_command(chosen) if chosen.path else await run_in_threadpool(trainer_command, chosen)  # --dev may build
     except UserError as exc:
@@ -48,6 +53,14 @@ async def plan_on_data(body: TrainRequest, session: Session, principal: Principa
     counts = await planner.plan(principal.owner, command, body.spec, body.workflow_modules)
     return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
                             compute_resource=body.spec.compute_resource.value)
+
+
+def choose_and_release(session: Session, store: BinaryStore, body: TrainRequest, dev: bool) -> ChosenBinary:
+    """The binary the request names; the session's connection goes back before the plan runs."""
+    try:
+        return choose(session, store, body.binary, body.workflow_modules, dev=dev)
+    finally:
+        session.close()
 
 
 def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
@@ -83,11 +96,17 @@ async def train(
     dry_run: Annotated[bool, Query(description="Validate against the data and return row counts; queue nothing.")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
-    # Async on purpose: recording a job is a short local transaction, cheaper than a hop to the thread pool.
-    spec = body.spec
     if dry_run:
         counts = await plan_on_data(body, session, principal, settings, store, planner)
         return JSONResponse(counts.model_dump(), status_code=200)
+    return await run_in_threadpool(queue_job, body, request.app.state.write_lock, session, principal, settings, store,
+                                   executor, metrics, idempotency_key)
+
+
+def queue_job(body: TrainRequest, write_lock, session: Session, principal: Principal, settings: Settings, store: BinaryStore,
+              executor: Executor, metrics: Metrics, idempotency_key: str | None) -> JSONResponse:
+    """Record the job as queued, or replay the first answer to its Idempotency-Key."""
+    spec = body.spec
     authorize_submission(principal, spec)
     chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
@@ -112,7 +131,7 @@ async def train(
         service.remember_response(session, key=idempotency_key, principal=principal.owner,
                                   request_hash=request_hash, status_code=202, response=response)
     try:
-        with request.app.state.write_lock:
+        with write_lock:
             session.commit()
     except IntegrityError:
         session.rollback()  # a concurrent request with the same Idempotency-Key won the race

@@ -1,0 +1,82 @@
+"""What the dispatcher records from the executor's answers: the executor's word on how a job ended, `Lost` for a
+job it has no record of, and nothing at all while it cannot answer."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from railyard.api.app import create_app
+from railyard.errors import RailyardError
+from railyard.launch.job import Executor, JobState, JobStatus, UnknownJob
+from tests.api.conftest import settings_for
+from tests.api.test_routes import body
+
+
+class ScriptedExecutor(Executor):
+    """Answers `status` with what `answer` holds for the job: a JobStatus, or an error to raise."""
+
+    def __init__(self, root):
+        self.root, self.jobs, self.answer = root, set(), {}
+
+    def output_uri(self, job_id):
+        return str(self.root / job_id)
+
+    def submit(self, job):
+        self.jobs.add(job.job_id)
+        self.answer[job.job_id] = JobStatus(JobState.running)
+
+    def status(self, job_id):
+        found = self.answer.get(job_id) or UnknownJob(f"no job {job_id}")
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def logs(self, job_id):
+        return ""
+
+    def read_log(self, job_id, offset=0, limit=1):
+        return b"", offset
+
+    def cancel(self, job_id):
+        raise UnknownJob(f"no job {job_id}")
+
+
+@pytest.fixture
+def service(tmp_path, db_url):
+    executor = ScriptedExecutor(tmp_path / "runs")
+    with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True), executor=executor)) as client:
+        yield client, executor, client.app.state.dispatcher
+
+
+def test_an_executor_that_cannot_answer_is_asked_again_and_an_unknown_job_is_lost(service, charges_path):
+    client, executor, dispatcher = service
+    kept, lost = (client.post("/train", json=body(charges_path)).json()["job_id"] for _ in range(2))
+    dispatcher.tick()
+    assert executor.jobs == {kept, lost}
+
+    def state(job_id):
+        return client.get(f"/job/{job_id}/status").json()
+
+    executor.answer[kept] = RailyardError("the Kubernetes API is down")
+    executor.answer[lost] = UnknownJob(f"no Job railyard-{lost}")
+    dispatcher.tick()
+    assert state(kept)["job_state"] in ("queued", "running")
+    assert (state(lost)["job_state"], state(lost)["reason"]) == ("failed", "Lost")
+    assert state(lost)["message"] == f"the executor has no record of the job: no Job railyard-{lost}"
+
+    executor.answer[kept] = JobStatus(JobState.failed, reason="NoResult", exit_code=0, message="its word")
+    dispatcher.tick()
+    assert (state(kept)["job_state"], state(kept)["reason"], state(kept)["message"]) == ("failed", "NoResult", "its word")
+
+
+def test_cancel_of_a_job_its_executor_no_longer_knows_still_cancels(service, charges_path):
+    client, executor, dispatcher = service
+    job_id = client.post("/train", json=body(charges_path)).json()["job_id"]
+    dispatcher.tick()
+    response = client.post(f"/job/{job_id}/cancel")
+    assert response.status_code == 200 and response.json()["job_state"] == "cancelled"
+
+
+def test_unknown_job_from_an_executor_is_404():
+    from railyard.api.problems import status_of
+
+    assert status_of(UnknownJob("no local job x under /jobs"))[0] == 404
