@@ -2,7 +2,8 @@
 
 pex's own first run installs each wheel through its installer (extract, then spread file by
 file), which makes a cold trainer start several times slower than a plain virtualenv. This
-boot unpacks the same wheels itself, in parallel, once per wheel hash under
+boot unpacks the same wheels itself (read in place from the pex, without their test suites
+and type stubs), in parallel, once per wheel hash under
 `$PEX_ROOT/railyard/wheels/`, links them into a virtualenv per binary and interpreter under
 `$PEX_ROOT/railyard/venvs/<pex_hash>/` and executes the entry point (or `PEX_MODULE`) there,
 with `PEX` naming the binary as pex does. Every directory is built under a temporary name and
@@ -15,13 +16,15 @@ run to pex's own bootstrap, kept in the binary as `__pex_main__.py`.
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import struct
 import sys
 import tempfile
 import venv
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 HANDLED = {"PEX_ROOT", "PEX_MODULE"}
 PEX_MAIN = "__pex_main__.py"
@@ -77,25 +80,64 @@ def publish(build, final: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def extract(archive: zipfile.ZipFile, dest: str, members=None) -> None:
+def extract(archive: zipfile.ZipFile, dest: str, members) -> None:
     """Extract with the permission bits the archive records (zipfile's extractall drops them)."""
-    for info in members if members is not None else archive.infolist():
+    for info in members:
         path = archive.extract(info, dest)
         mode = (info.external_attr >> 16) & 0o777
         if mode and not info.is_dir():
             os.chmod(path, mode | 0o400)
 
 
+def needed(name: str) -> bool:
+    """Everything but test suites and type stubs, which nothing imports when a model trains."""
+    return "tests" not in name.split("/")[:-1] and not name.endswith(".pyi")
+
+
+class StoredMember:
+    """A stored (uncompressed) zip member, read in place as a seekable file."""
+
+    def __init__(self, path: str, info: zipfile.ZipInfo):
+        self.file = open(path, "rb")
+        self.file.seek(info.header_offset)
+        name_length, extra_length = struct.unpack("<HH", self.file.read(30)[26:30])
+        self.start, self.size, self.position = info.header_offset + 30 + name_length + extra_length, info.file_size, 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = max(0, offset + (0, self.position, self.size)[whence])
+        return self.position
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.size - self.position if n is None or n < 0 else min(n, self.size - self.position)
+        self.file.seek(self.start + self.position)
+        data = self.file.read(max(0, n))
+        self.position += len(data)
+        return data
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def unpack_wheel(pex: str, name: str, dest: str) -> None:
     """Unpack .deps/<name> the way an installer lays out a wheel: `.data/purelib|platlib` at the root."""
 
     def build(tmp: str) -> None:
-        wheel = os.path.join(tmp, ".wheel")
-        with zipfile.ZipFile(pex) as outer, outer.open(".deps/" + name) as src, open(wheel, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        with zipfile.ZipFile(wheel) as archive:
-            extract(archive, tmp)
-        os.unlink(wheel)
+        with zipfile.ZipFile(pex) as outer:
+            info = outer.getinfo(".deps/" + name)
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise OSError(f"{name} is compressed inside the pex")
+        wheel = StoredMember(pex, info)
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                extract(archive, tmp, [i for i in archive.infolist() if needed(i.filename)])
+        finally:
+            wheel.close()
         for data in [d for d in os.listdir(tmp) if d.endswith(".data")]:
             for scheme in ("purelib", "platlib"):
                 root = os.path.join(tmp, data, scheme)
@@ -162,8 +204,9 @@ def ensure_venv(pex: str, info: dict, root: str) -> str:
     missing = [name for name, directory in wheels.items() if not os.path.isdir(directory)]
     with zipfile.ZipFile(pex) as archive:
         missing.sort(key=lambda name: -archive.getinfo(".deps/" + name).file_size)
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
-        list(pool.map(lambda name: unpack_wheel(pex, name, wheels[name]), missing))
+    workers = max(1, min(8, len(os.sched_getaffinity(0)), len(missing)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        list(pool.map(unpack_wheel, [pex] * len(missing), missing, [wheels[name] for name in missing]))
     publish(lambda tmp: build_venv(pex, info, wheels, tmp), venv_dir)
     return venv_dir
 
