@@ -282,7 +282,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     report = score_dataset(args.model, args.data, args.output, batch_rows=args.batch_rows, keep=tuple(args.keep),
                            expected_id=args.model_id)
     print(f"scored {report.rows:,} rows in {report.batches} batches with {report.model_id} -> {report.output}; "
-          f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB")
+          f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB; score = {report.score}")
     return 0
 
 

@@ -46,6 +46,15 @@ class ScoringReport:
     rows: int
     batches: int
     output: str
+    score: str  # what the score column holds, in the label's own terms
+
+
+def score_meaning(label: str, encoding) -> str:
+    if encoding is None:
+        return "the model's score"
+    if encoding.binary:
+        return f"P({label} == {encoding.positive_label!r})"
+    return f"the predicted {label}, one of {len(encoding.classes)} classes"
 
 
 def _dataset(path: str) -> ds.Dataset:
@@ -85,7 +94,7 @@ def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 1
                 rows += batch.num_rows
                 batches += 1
         destination = _publish(local, output)
-    return ScoringReport(model.model_id, rows, batches, destination)
+    return ScoringReport(model.model_id, rows, batches, destination, score_meaning(model.label, encoding))
 
 
 def _score_column(scores, class_names: bool) -> pa.Array:

@@ -152,6 +152,7 @@ def test_a_string_label_model_scores_the_positive_label(tmp_path, charges_path):
 
     run = predict("--model", tmp_path / "run", "--model-id", model_id, "--data", data, "--output", tmp_path / "out.parquet", "--keep", "outcome")
     assert run.returncode == 0, run.stderr
+    assert "score = P(outcome == 'disputed')" in run.stdout
     scored = pq.read_table(tmp_path / "out.parquet")
     assert scored.schema.metadata[b"railyard.label"] == b"outcome"
     assert json.loads(scored.schema.metadata[b"railyard.label_encoding"]) == {"classes": ["kept", "disputed"], "positive_label": "disputed"}
