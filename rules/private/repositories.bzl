@@ -12,6 +12,13 @@ def absolute_label(label):
     text = str(label)
     return "@" + text if text.startswith("//") else text
 
+def interpreter(rctx, rule):
+    """The `python` attribute's interpreter on PATH; fails naming it when it is missing."""
+    python = rctx.which(rctx.attr.python)
+    if python == None:
+        fail("%s: %s is not on PATH; the binaries are built for Python 3.11" % (rule, rctx.attr.python))
+    return python
+
 def run_helper(rctx, rule, command, progress):
     """Runs a helper script; fails with its own one-line message (stderr) when it fails."""
     rctx.report_progress(progress)

@@ -5,12 +5,10 @@ pex in the build actions; its `python_tool` runs pip and evaluates markers in
 the per-package repositories.
 """
 
-load("//rules/private:repositories.bzl", "PIP_ENVIRON", "run_helper")
+load("//rules/private:repositories.bzl", "PIP_ENVIRON", "interpreter", "run_helper")
 
 def _railyard_tools_repository_impl(rctx):
-    python = rctx.which(rctx.attr.python)
-    if python == None:
-        fail("railyard_tools_repository: %s is not on PATH; the binaries are built for Python 3.11" % rctx.attr.python)
+    python = interpreter(rctx, "railyard_tools_repository")
     rctx.path(rctx.attr._fetch)  # re-run when the download code changes
     command = [python, rctx.path(rctx.attr._helper), "--out", rctx.path(".")]
     for pin, hashes in sorted(rctx.attr.wheels.items()):

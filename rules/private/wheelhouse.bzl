@@ -12,12 +12,10 @@ tools_repository.bzl); its BUILD file aliases them (`@pypi//:xgboost_cpu`,
 being built needs it, so a build downloads the closure of what it builds.
 """
 
-load("//rules/private:repositories.bzl", "absolute_label", "run_helper")
+load("//rules/private:repositories.bzl", "absolute_label", "interpreter", "run_helper")
 
 def _railyard_wheelhouse_impl(rctx):
-    python = rctx.which(rctx.attr.python)
-    if python == None:
-        fail("railyard_wheelhouse: %s is not on PATH; the binaries are built for Python 3.11" % rctx.attr.python)
+    python = interpreter(rctx, "railyard_wheelhouse")
     rctx.path(rctx.attr._lockfile)  # re-run when the lock parser changes
     run_helper(rctx, "railyard_wheelhouse", [
         python,

@@ -70,13 +70,19 @@ def test_deadline(tmp_path, charges_path, outside_path, monkeypatch):
     assert not process_group_alive(int((executor.job_dir(job_id) / "trainer.pgid").read_text()))
 
 
-def test_cancel_stops_every_process(tmp_path, charges_path, outside_path, monkeypatch):
+def launch_sleeper(tmp_path, charges_path, monkeypatch):
+    """A job whose workflow sleeps, returned once its trainer is in `train`."""
     marker = tmp_path / "marker"
     monkeypatch.setenv("RAILYARD_TEST_MARKER", str(marker))
     executor, job_id = launch(tmp_path, outside(charges_path, "SleepyModel"))
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    return executor, job_id
+
+
+def test_cancel_stops_every_process(tmp_path, charges_path, outside_path, monkeypatch):
+    executor, job_id = launch_sleeper(tmp_path, charges_path, monkeypatch)
     assert executor.status(job_id).state is JobState.running
     pgid = int((executor.job_dir(job_id) / "trainer.pgid").read_text())
     supervisor = int((executor.job_dir(job_id) / "supervisor.pid").read_text())
@@ -90,12 +96,7 @@ def test_cancel_stops_every_process(tmp_path, charges_path, outside_path, monkey
 
 
 def test_a_supervisor_killed_with_kill_9_is_lost_and_its_trainer_stopped(tmp_path, charges_path, outside_path, monkeypatch):
-    marker = tmp_path / "marker"
-    monkeypatch.setenv("RAILYARD_TEST_MARKER", str(marker))
-    executor, job_id = launch(tmp_path, outside(charges_path, "SleepyModel"))
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    executor, job_id = launch_sleeper(tmp_path, charges_path, monkeypatch)
     assert executor.status(job_id).state is JobState.running
     directory = executor.job_dir(job_id)
     pgid = int((directory / "trainer.pgid").read_text())
