@@ -32,6 +32,9 @@ from pathlib import Path
 
 import httpx
 
+from railyard.client import Client
+from railyard.launch.binary import build_target
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 MLFLOW_VENV = REPO / ".cache" / "mlflow-venv"
@@ -171,7 +174,8 @@ def main() -> None:
                         "--db", str(work / "railyard.db"), "--jobs-dir", str(work / "jobs")], work / "railyard.log")
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/healthz", server, work / "railyard.log")
-        body = {"spec": spec, "binary": "//workflows:fraud_train"}
+        published = Client(base, timeout=600).publish(build_target("//workflows:fraud_train"))
+        body = {"spec": spec, "binary": published["ref"]}
         try:
             report["railyard_post_train"] = load("railyard-create", base, body, ids, args.clients, args.seconds)
             report["railyard_get_status"] = load("railyard-get", base, body, ids, args.clients, args.seconds)
