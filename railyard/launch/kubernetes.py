@@ -36,7 +36,7 @@ from railyard.launch.job import (
 )
 from railyard.launch.kube_cache import KubeCache
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
-from railyard.launch.render import binary_uri, job_name, output_uri, render
+from railyard.launch.render import MAX_JOB_ID_LENGTH, binary_uri, check_job_id, job_name, output_uri, render
 from railyard.launch.resources import LaunchConfig
 from railyard.result import read_result
 from railyard.storage import is_s3_uri, open_store
@@ -210,8 +210,16 @@ class KubernetesExecutor(Executor):
     def _unknown(self, job_id: str) -> UnknownJob:
         return UnknownJob(f"no Job {job_name(job_id)} in namespace {self.namespace}")
 
+    def _checked(self, job_id: str) -> str:
+        """The job id, or UnknownJob for one no Job can have been submitted with (whose name could be another job's)."""
+        try:
+            return check_job_id(job_id)
+        except UserError:
+            raise UnknownJob(f"no job {job_id[:MAX_JOB_ID_LENGTH]!r} in namespace {self.namespace}: not a job id") from None
+
     def status(self, job_id: str) -> JobStatus:
         """The job's status; UnknownJob when there is no such Job (and this executor did not just submit or cancel it)."""
+        self._checked(job_id)
         observed = self._cached(job_id)
         if observed is None:
             if job_id in self.cancelled:
@@ -246,6 +254,7 @@ class KubernetesExecutor(Executor):
         return self._from_result[key]
 
     def logs(self, job_id: str) -> str:
+        self._checked(job_id)
         pods = self._pods(job_id)
         if not pods and self._job(job_id) is None and job_id not in self.cancelled:
             raise self._unknown(job_id)
@@ -260,6 +269,7 @@ class KubernetesExecutor(Executor):
         """From the trainer.log in the artifact store once the job has finished and the trainer wrote one,
         else from the newest pod's trainer container; either way only the bytes up to offset + limit are read.
         A job with neither a Job nor a stored log is unknown (unless this executor cancelled it)."""
+        self._checked(job_id)
         job, pods = self._direct(job_id)  # fresh: a page of log is asked for once, not every tick
         page = None
         if job is None or job_status(job, pods).state.finished:
@@ -301,6 +311,7 @@ class KubernetesExecutor(Executor):
 
     def cancel(self, job_id: str) -> None:
         """Stop a job that is still queued or running; a finished job is left as it is, an unknown one is UnknownJob."""
+        self._checked(job_id)
         name = job_name(job_id)
         if self._job(job_id) is None:
             if job_id in self.cancelled:

@@ -3,11 +3,11 @@
     <root>/<job-id>/request.json   what to run (written by submit)
                     spec.json      the training spec
                     state.json     status and transitions (written by the supervisor, atomically)
-                    supervisor.lock  flock held by the live supervisor (local_state.py)
                     supervisor.pid   where cancel sends SIGTERM
                     trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log)
                     work/          the trainer's working directory
 
+The live supervisor holds an flock on <root>/<job-id>/ itself (local_state.py).
 The supervisor (`python -m railyard.launch.supervisor JOB_DIR`) outlives the
 command that submitted the job. It enforces the resource class's memory limit
 (the resident memory of the trainer's whole process group; going over kills it,
@@ -39,6 +39,12 @@ from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.2
+MAX_JOB_ID_LENGTH = 200
+
+
+def is_job_name(job_id: str) -> bool:
+    """Whether the job id names a directory right under the executor's root (no '/', '.', '..' or NUL)."""
+    return 0 < len(job_id) <= MAX_JOB_ID_LENGTH and job_id not in (".", "..") and "/" not in job_id and "\0" not in job_id
 
 
 class LocalExecutor(Executor):
@@ -57,6 +63,9 @@ class LocalExecutor(Executor):
         return self.root / job_id
 
     def submit(self, job: JobRequest) -> None:
+        if not is_job_name(job.job_id):
+            raise UserError(f"job id {job.job_id[:MAX_JOB_ID_LENGTH]!r}: expected a name of 1 to {MAX_JOB_ID_LENGTH} "
+                            "characters without '/', other than '.' and '..'")
         resource = self.config.resource_class(job.spec.compute_resource.value)
         directory = self.job_dir(job.job_id)
         directory.mkdir(parents=True, exist_ok=False)
@@ -84,7 +93,7 @@ class LocalExecutor(Executor):
 
     def _directory(self, job_id: str) -> Path:
         directory = self.job_dir(job_id)
-        if not (directory / "state.json").exists():
+        if not is_job_name(job_id) or not (directory / "state.json").exists():
             raise UnknownJob(f"no local job {job_id} under {self.root}")
         return directory
 
@@ -144,6 +153,8 @@ class LocalExecutor(Executor):
 
     def _cancel_orphan(self, directory: Path) -> None:
         """The supervisor is gone: stop the trainer's process group directly."""
+        if read_state(directory).state.finished:
+            return  # it finished on its own meanwhile: its end stands
         self._kill_trainer(directory)
         write_state(directory, JobStatus(JobState.cancelled, reason="Cancelled", message="its supervisor had exited"))
 

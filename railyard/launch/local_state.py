@@ -1,5 +1,6 @@
-"""The files a local job's supervisor keeps: state.json (its status and every transition, written atomically)
-and supervisor.lock (an flock held for as long as the supervisor lives)."""
+"""What a local job's supervisor keeps: state.json (its status and every transition, written atomically)
+and an flock on the job's directory itself, held for as long as the supervisor lives (a lock file
+could be deleted from under a live supervisor; the directory cannot, short of deleting the job)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from railyard.launch.job import JobState, JobStatus
 from railyard.storage import LocalStore
 
 STATE_FILE = "state.json"
-LOCK_FILE = "supervisor.lock"
 
 
 def read_state(directory: Path) -> JobStatus:
@@ -53,7 +53,7 @@ def take_lock(directory: Path) -> int:
     The lock belongs to the open file, so the supervisor, inheriting the descriptor, holds it until it
     exits in any way (kill -9 included) once the submitter closes its own copy.
     """
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -65,7 +65,7 @@ def take_lock(directory: Path) -> int:
 def supervised(directory: Path) -> bool:
     """Whether a live supervisor (or the submitter starting it) holds the job's lock: one open and one flock, no process scan."""
     try:
-        fd = os.open(directory / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:

@@ -17,7 +17,7 @@ that exits 0 without a `complete` result.json fails with `NoResult`
 (`job.checked_result`, as every executor decides it).
 
 The supervisor inherits, as an open descriptor, the job's exclusive lock on
-`supervisor.lock` (taken by the submitter before it starts the supervisor) and
+the job's directory (taken by the submitter before it starts the supervisor) and
 never closes it: the kernel releases it when the supervisor exits, however it
 exits, which is how readers tell a live job from a lost one. The trainer does
 not inherit it.

@@ -10,8 +10,8 @@ with `PEX` naming the binary as pex does. Every directory is built under a tempo
 renamed into place, so a killed first run leaves nothing that looks complete, and two first
 runs at once both succeed.
 
-Any other `PEX_*` setting, a PEX_ROOT that cannot be written, or running unzipped hands the
-run to pex's own bootstrap, kept in the binary as `__pex_main__.py`.
+Any other `PEX_*` setting, a PEX_ROOT that cannot be written, an interpreter the wheels were not
+built for, or running unzipped hands the run to pex's own bootstrap, kept in the binary as `__pex_main__.py`.
 """
 
 import hashlib
@@ -192,16 +192,27 @@ def build_venv(pex: str, info: dict, wheels: dict, tmp: str) -> None:
         f.write(LAUNCHER)
 
 
+def built_for_this_python(info: dict) -> bool:
+    """Whether no wheel is built for another CPython's ABI (`cp311` wheels under Python 3.12 fail to import)."""
+    abi = "cp%d%d" % sys.version_info[:2]
+    for name in info["distributions"]:
+        abis = name[:-len(".whl")].split("-")[-2].split(".")
+        if all(a.startswith("cp") for a in abis) and abi not in abis:
+            return False
+    return True
+
+
 def ensure_venv(pex: str, info: dict, root: str) -> str:
+    """The binary's virtualenv for this interpreter; wheels removed from under an existing one are unpacked again."""
     interpreter = hashlib.sha256((os.path.realpath(sys.executable) + sys.version).encode()).hexdigest()[:16]
     venv_dir = os.path.join(root, "railyard", "venvs", info["pex_hash"], interpreter)
-    if os.path.isdir(venv_dir):
-        return venv_dir
     wheels = {
         name: os.path.join(root, "railyard", "wheels", fingerprint, name)
         for name, fingerprint in sorted(info["distributions"].items())
     }
     missing = [name for name, directory in wheels.items() if not os.path.isdir(directory)]
+    if not missing and os.path.isdir(venv_dir):
+        return venv_dir
     with zipfile.ZipFile(pex) as archive:
         missing.sort(key=lambda name: -archive.getinfo(".deps/" + name).file_size)
     workers = max(1, min(8, len(os.sched_getaffinity(0)), len(missing)))
@@ -220,7 +231,7 @@ def main() -> None:
         return
     with zipfile.ZipFile(pex) as archive:
         info = json.loads(archive.read("PEX-INFO"))
-        if not info.get("deps_are_wheel_files"):
+        if not info.get("deps_are_wheel_files") or not built_for_this_python(info):
             pex_main(pex)
             return
     try:

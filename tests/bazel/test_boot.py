@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -94,4 +95,33 @@ def test_an_unwritable_pex_root_still_runs(fraud_pex, tmp_path):
     not_a_directory.write_text("")
     run = build_info(fraud_pex, not_a_directory)
     assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["binary_sha256"] == sha256_file(fraud_pex)
+
+
+def test_wheels_removed_from_under_the_virtualenv_are_unpacked_again(fraud_pex, tmp_path):
+    root = tmp_path / "pex_root"
+    first = build_info(fraud_pex, root)
+    assert first.returncode == 0, first.stderr
+    shutil.rmtree(root / "railyard" / "wheels")  # a cache cleaner that kept the virtualenvs
+    again = build_info(fraud_pex, root)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout == first.stdout
+
+
+def other_python() -> str | None:
+    """A CPython of another minor version than the binaries' 3.11, if one runs here."""
+    for version in ("3.12", "3.13", "3.10"):
+        found = shutil.which(f"python{version}")
+        if found and subprocess.run([found, "-c", "pass"], capture_output=True).returncode == 0:
+            return found
+    return None
+
+
+def test_another_python_version_runs_through_pex_own_bootstrap(fraud_pex, tmp_path):
+    python = other_python()
+    if python is None:
+        pytest.skip("no Python other than 3.11 on PATH")
+    run = subprocess.run([python, str(fraud_pex), "--build-info"], env={**os.environ, "PEX_ROOT": str(tmp_path / "pex_root")},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout)["binary_sha256"] == sha256_file(fraud_pex)

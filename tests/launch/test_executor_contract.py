@@ -315,3 +315,42 @@ def test_cancel_of_a_finished_job_changes_nothing(backend):
         time.sleep(0.1)
     assert [s for s in backend.executor.watch(job_id, timeout_seconds=5)] == [final]
     assert backend.executor.read_log(job_id) == log
+
+
+MALFORMED_JOB_IDS = ["", ".", "..", "../jobs", "a/../b", "/etc", "x" * 300, "nul\0byte"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+@pytest.mark.parametrize("job_id", MALFORMED_JOB_IDS)
+def test_a_malformed_job_id_is_unknown_job_to_every_method(backend, job_id):
+    for look in (backend.executor.status, backend.executor.logs, backend.executor.read_log, backend.executor.cancel):
+        with pytest.raises(UnknownJob):
+            look(job_id)
+
+
+@pytest.mark.parametrize("backend", ["kubernetes"], indirect=True)
+def test_an_id_that_only_maps_to_another_jobs_name_is_unknown(backend):
+    job_id = new_job_id()
+    backend.submit(job_id, finishes=False)
+    backend.wait_running(job_id)
+    for alias in (job_id.upper(), f"../{job_id}", f"{job_id}/"):
+        with pytest.raises(UnknownJob):
+            backend.executor.status(alias)
+        with pytest.raises(UnknownJob):
+            backend.executor.cancel(alias)
+    assert not backend.executor.status(job_id).state.finished
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_local_job_id_cannot_reach_outside_the_jobs_directory(backend, tmp_path):
+    backend.executor.root.mkdir(parents=True, exist_ok=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "state.json").write_text(json.dumps({"state": "running", "transitions": []}))
+    for job_id in ("../elsewhere", str(elsewhere), "x" * 300):
+        for look in (backend.executor.status, backend.executor.logs, backend.executor.read_log, backend.executor.cancel):
+            with pytest.raises(UnknownJob):
+                look(job_id)
+    assert json.loads((elsewhere / "state.json").read_text())["state"] == "running"
+    with pytest.raises(RailyardError, match="job id '../elsewhere'"):
+        backend.submit("../elsewhere")

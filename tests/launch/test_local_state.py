@@ -50,3 +50,31 @@ def test_a_look_at_the_lock_does_not_take_it_from_the_supervisor(tmp_path):
     os.close(fd)
     assert not supervised(tmp_path) and not supervised(tmp_path)
     assert not supervised(tmp_path / "missing")
+
+
+def test_a_live_job_stays_running_whatever_is_deleted_from_its_directory(tmp_path):
+    executor = LocalExecutor(load_config(), tmp_path / "jobs")
+    directory = executor.job_dir("job-live")
+    directory.mkdir(parents=True)
+    fd = take_lock(directory)
+    write_state(directory, JobStatus(JobState.running))
+    for entry in directory.iterdir():
+        if entry.name != "state.json":
+            entry.unlink()
+    assert executor.status("job-live").state is JobState.running
+    os.close(fd)
+
+
+def test_a_job_that_completes_while_it_is_cancelled_stays_complete(tmp_path, monkeypatch):
+    executor = LocalExecutor(load_config(), tmp_path / "jobs")
+    directory = executor.job_dir("job-racing")
+    directory.mkdir(parents=True)
+    write_state(directory, JobStatus(JobState.running))
+
+    def supervisor_finishes_then_exits(path):
+        write_state(path, JobStatus(JobState.complete, exit_code=0))
+        return False
+
+    monkeypatch.setattr("railyard.launch.local.supervised", supervisor_finishes_then_exits)
+    executor.cancel("job-racing")
+    assert executor.status("job-racing").state is JobState.complete
