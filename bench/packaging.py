@@ -52,7 +52,7 @@ def cold_start(repeat: int) -> dict:
     build_info = [str(PEX), "--build-info"]
     rounds: dict[str, list[float]] = {"boot": [], "pex_runtime": [], "venv": [], "floor": []}
     (REPO / ".cache").mkdir(exist_ok=True)
-    for _ in range(repeat):
+    for number in range(repeat):
         with tempfile.TemporaryDirectory(prefix="cold-start-", dir=REPO / ".cache") as tmp:
             rounds["boot"].append(timed(build_info, {"PEX_ROOT": f"{tmp}/boot"}))
             # Any PEX_* setting but PEX_ROOT/PEX_MODULE hands the run to pex's own bootstrap.
@@ -60,7 +60,8 @@ def cold_start(repeat: int) -> dict:
             venv = timed([VENV_PYTHON, "-m", "railyard.trainer", "--build-info"])
             rounds["venv"].append(venv)
             rounds["floor"].append(timed(["cp", "-a", f"{tmp}/boot/railyard", f"{tmp}/copy"]) + venv)
-            unpacked = tree_bytes(Path(tmp) / "boot" / "railyard")
+            if number == 0:
+                unpacked = tree_bytes(Path(tmp) / "boot" / "railyard")
     medians = {name: statistics.median(values) for name, values in rounds.items()}
     return {**medians, "unpacked_bytes": unpacked, "ratio": medians["boot"] / medians["venv"]}
 

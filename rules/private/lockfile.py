@@ -21,6 +21,11 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def target_name(project: str) -> str:
+    """A normalized project's name in Bazel labels and repository names: `scikit-learn` → `scikit_learn`."""
+    return project.replace("-", "_").replace(".", "_")
+
+
 @dataclass
 class Pin:
     name: str

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lockfile import LockError, Pin, parse  # noqa: E402
+from lockfile import LockError, Pin, parse, target_name  # noqa: E402
 
 TOOL_PACKAGES = ("pex", "packaging")
 TOOLS = ("pex_tool", "python_tool")
@@ -29,10 +29,6 @@ TOOLS = ("pex_tool", "python_tool")
 def fail(message: str) -> None:
     print(f"railyard_wheelhouse: {message}", file=sys.stderr)
     sys.exit(1)
-
-
-def target_name(project: str) -> str:
-    return project.replace("-", "_").replace(".", "_")
 
 
 def requirements_bzl(pins: dict[str, Pin], args: argparse.Namespace) -> str:

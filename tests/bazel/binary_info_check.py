@@ -1,17 +1,12 @@
-"""Check what `binary_info_test` found in a binary's RailyardBinaryInfo; standard library only."""
+"""Check what `binary_info_test` found in a binary's RailyardBinaryInfo; the lock is read by the rules' own parser."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
-import re
 import sys
 from pathlib import Path
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def main() -> None:
@@ -21,7 +16,10 @@ def main() -> None:
     parser.add_argument("--target", required=True)
     parser.add_argument("--entry-point", required=True)
     parser.add_argument("--src", required=True)
+    parser.add_argument("--lockfile", required=True, help="rules/private/lockfile.py")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(args.lockfile).resolve().parent))
+    from lockfile import normalize, parse
     facts = json.loads(Path(args.facts).read_text())
     failures = []
 
@@ -30,7 +28,7 @@ def main() -> None:
     if recorded != digest + "\n":
         failures.append(f"sha256 file says {recorded!r}, the pex's bytes hash to {digest}")
 
-    pins = {(normalize(m[1]), m[2]) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", Path(args.lock).read_text(), re.M)}
+    pins = {(key, pin.version) for key, pin in parse(Path(args.lock).read_text(), args.lock).items()}
     requirements = facts["requirements"]
     if len(requirements) != len(set(requirements)):
         failures.append("requirements repeat a pin")

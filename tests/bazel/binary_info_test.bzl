@@ -21,8 +21,9 @@ def _binary_info_test_impl(ctx):
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.write(script, "\n".join([
         "#!/usr/bin/env bash",
-        "exec python3.11 %s --facts %s --lock %s --target %s --entry-point %s --src %s" % (
+        "exec python3.11 %s --lockfile %s --facts %s --lock %s --target %s --entry-point %s --src %s" % (
             ctx.file._check.short_path,
+            ctx.file._lockfile.short_path,
             facts.short_path,
             ctx.file.lock.short_path,
             str(ctx.attr.binary.label),
@@ -31,7 +32,7 @@ def _binary_info_test_impl(ctx):
         ),
         "",
     ]), is_executable = True)
-    runfiles = ctx.runfiles(files = [ctx.file._check, facts, ctx.file.lock, info.pex, info.sha256])
+    runfiles = ctx.runfiles(files = [ctx.file._check, ctx.file._lockfile, facts, ctx.file.lock, info.pex, info.sha256])
     return [DefaultInfo(executable = script, runfiles = runfiles)]
 
 binary_info_test = rule(
@@ -46,6 +47,11 @@ binary_info_test = rule(
             default = Label("//tests/bazel:binary_info_check.py"),
             allow_single_file = True,
             doc = "The checker the test runs.",
+        ),
+        "_lockfile": attr.label(
+            default = Label("//rules/private:lockfile.py"),
+            allow_single_file = True,
+            doc = "The rules' lock parser, which the checker reads the lock with.",
         ),
     },
     test = True,
