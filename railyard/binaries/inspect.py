@@ -33,7 +33,7 @@ MAX_REQUIREMENTS = 2_000
 MAX_REQUIREMENT_CHARS = 512
 _MEMBER_LIMIT = 1 << 20
 _NOTHING_ADDED = ("script", "pex_path", "pex_paths", "inject_args", "inject_python_args", "inject_env")
-_NOT_SOURCES = (".deps/", "__pex__/", ".bootstrap/", ".prereqs/")
+_NOT_SOURCES = (".deps/", "__pex__/", ".bootstrap/", ".prereqs/", ".railyard/")
 _BOOT = ("__main__.py", "__pex_main__.py")  # railyard's boot and pex's own
 
 

@@ -6,7 +6,8 @@ boot unpacks the same wheels itself (read in place from the pex, without their t
 and type stubs), in parallel, once per wheel hash under
 `$PEX_ROOT/railyard/wheels/`, links them into a virtualenv per binary and interpreter under
 `$PEX_ROOT/railyard/venvs/<pex_hash>/` and executes the entry point (or `PEX_MODULE`) there,
-with `PEX` naming the binary as pex does. Every directory is built under a temporary name and
+with `PEX` naming the binary as pex does, through launcher.py, which imports the modules
+compiled at build time. Every directory is built under a temporary name and
 renamed into place, so a killed first run leaves nothing that looks complete, and two first
 runs at once both succeed.
 
@@ -28,14 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 HANDLED = {"PEX_ROOT", "PEX_MODULE"}
 PEX_MAIN = "__pex_main__.py"
-LAUNCHER = """\
-import os, runpy, sys
-module, _, function = sys.argv.pop(1).partition(":")
-sys.argv[0] = os.environ["PEX"]
-if function:
-    sys.exit(getattr(__import__(module, fromlist=[function]), function)())
-runpy.run_module(module, run_name="__main__", alter_sys=True)
-"""
+RAILYARD = ".railyard/"  # the launcher and the compiled modules (see launcher.py)
 
 
 def pex_main(pex: str) -> None:
@@ -184,12 +178,13 @@ def build_venv(pex: str, info: dict, wheels: dict, tmp: str) -> None:
     with zipfile.ZipFile(pex) as archive:
         user_code = [
             i for i in archive.infolist()
-            if not i.filename.startswith((".deps/", ".bootstrap/", "__pex__/"))
+            if not i.filename.startswith((".deps/", ".bootstrap/", "__pex__/", RAILYARD))
             and i.filename not in ("__main__.py", PEX_MAIN, "PEX-INFO")
         ]
         extract(archive, site, user_code)
-    with open(os.path.join(tmp, "railyard_launcher.py"), "w") as f:
-        f.write(LAUNCHER)
+        for name, dest in (("launcher.py", "railyard_launcher.py"), ("bytecode.zip", "bytecode.zip")):
+            with archive.open(RAILYARD + name) as src, open(os.path.join(tmp, dest), "wb") as out:
+                shutil.copyfileobj(src, out)
 
 
 def built_for_this_python(info: dict) -> bool:

@@ -1,7 +1,9 @@
 """Build action of `railyard_pex`: stage the sources, embed the build info, run pex offline.
 
 Then railyard's boot (boot.py) becomes the pex's `__main__.py`, pex's own bootstrap
-staying beside it as `__pex_main__.py` (see boot.py for why).
+staying beside it as `__pex_main__.py` (see boot.py for why), and `.railyard/` gets the
+virtualenv's entry script (launcher.py) and `bytecode.zip`: the wheels' compiled modules
+(compile_wheel.py's archives, merged) and the sources', which the launcher imports from.
 
 Build info (`railyard/_build_info.json` inside the pex): the git commit and
 dirty flag from the stamped workspace status (or `unknown` when unstamped),
@@ -12,6 +14,8 @@ path-dependent goes in, so the same commit always gives the same bytes.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -21,8 +25,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from compile_wheel import EPOCH, pyc
+
 UNKNOWN = "unknown"
 PEX_MAIN = "__pex_main__.py"
+LAUNCHER, BYTECODE = ".railyard/launcher.py", ".railyard/bytecode.zip"
 
 
 def stable_status(path: str | None) -> dict[str, str]:
@@ -48,8 +55,29 @@ def build_info(args: argparse.Namespace) -> dict:
     }
 
 
-def install_boot(pex: Path, boot: Path) -> None:
-    """Rewrite the pex with boot.py as its `__main__.py` and pex's own as `__pex_main__.py`."""
+def bytecode_archive(archives: list[str], sources: Path) -> bytes:
+    """One archive of every wheel's compiled modules and of the staged sources', sorted by path."""
+    entries = {}
+    for path in archives:
+        with zipfile.ZipFile(path) as archive:
+            if archive.comment != importlib.util.MAGIC_NUMBER:
+                sys.exit(f"{path} holds another Python's bytecode")
+            entries.update((info.filename, archive.read(info)) for info in archive.infolist())
+    for source in sorted(sources.rglob("*.py")):
+        name = source.relative_to(sources).as_posix()
+        compiled = pyc(source.read_bytes(), name)
+        if compiled is not None:
+            entries[name] = compiled
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as out:
+        out.comment = importlib.util.MAGIC_NUMBER
+        for name in sorted(entries):
+            out.writestr(zipfile.ZipInfo(name, EPOCH), entries[name], compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def install_boot(pex: Path, boot: Path, launcher: Path, bytecode: bytes) -> None:
+    """Rewrite the pex with boot.py as its `__main__.py`, pex's own as `__pex_main__.py`, and `.railyard/`."""
     staged = pex.with_name(pex.name + ".boot")
     with open(pex, "rb") as f:
         shebang = f.readline()
@@ -62,6 +90,8 @@ def install_boot(pex: Path, boot: Path) -> None:
                     dst.writestr(_renamed(info, PEX_MAIN), data)
                     data = boot.read_bytes()
                 dst.writestr(info, data)
+            dst.writestr(zipfile.ZipInfo(LAUNCHER, EPOCH), launcher.read_bytes())
+            dst.writestr(zipfile.ZipInfo(BYTECODE, EPOCH), bytecode)
     staged.chmod(0o755)
     staged.replace(pex)
 
@@ -84,6 +114,8 @@ def main() -> None:
     parser.add_argument("--pin", action="append", default=[])
     parser.add_argument("--stable-status")
     parser.add_argument("--boot", required=True, help="railyard's __main__.py for the pex")
+    parser.add_argument("--launcher", required=True, help="the virtualenv's entry script")
+    parser.add_argument("--bytecode", action="append", default=[], help="a wheel's compiled modules")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="railyard-pex-") as tmp:
@@ -112,7 +144,8 @@ def main() -> None:
         run = subprocess.run(command, env=env, capture_output=True, text=True)
         if run.returncode != 0:
             sys.exit(f"pex failed for {args.target}:\n{run.stderr}")
-    install_boot(Path(args.output), Path(args.boot))
+        bytecode = bytecode_archive(sorted(args.bytecode), staging)
+    install_boot(Path(args.output), Path(args.boot), Path(args.launcher), bytecode)
 
 
 if __name__ == "__main__":

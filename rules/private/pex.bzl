@@ -25,6 +25,7 @@ def _railyard_pex_impl(ctx):
     output = ctx.actions.declare_file(ctx.label.name + ".pex")
     requirements = [r[WheelInfo] for r in ctx.attr.requirements]
     wheels = depset(transitive = [r.closure for r in requirements])
+    bytecode = depset(transitive = [r.bytecode for r in requirements])
     pins = depset(transitive = [r.pins for r in requirements])
     srcs = ctx.files._runtime + ctx.files.srcs
 
@@ -35,11 +36,13 @@ def _railyard_pex_impl(ctx):
     args.add("--entry-point", ctx.attr.entry_point)
     args.add("--target", str(ctx.label))
     args.add("--boot", ctx.file._boot)
+    args.add("--launcher", ctx.file._launcher)
     args.add_all(srcs, before_each = "--src", map_each = _src_mapping)
     args.add_all(wheels, before_each = "--wheel")
+    args.add_all(bytecode, before_each = "--bytecode")
     args.add_all(requirements, before_each = "--requirement", map_each = _project)
     args.add_all(pins, before_each = "--pin")
-    inputs = [ctx.file._builder, ctx.file._boot]
+    inputs = [ctx.file._builder, ctx.file._compiler, ctx.file._boot, ctx.file._launcher]
     if is_stamping(ctx):
         args.add("--stable-status", ctx.info_file)
         inputs.append(ctx.info_file)
@@ -47,7 +50,7 @@ def _railyard_pex_impl(ctx):
     ctx.actions.run(
         executable = ctx.executable._python,
         arguments = [args],
-        inputs = depset(inputs + srcs, transitive = [wheels]),
+        inputs = depset(inputs + srcs, transitive = [wheels, bytecode]),
         tools = [ctx.executable._pex],
         outputs = [output],
         mnemonic = "RailyardPex",
@@ -113,10 +116,20 @@ _PEX_ATTRS = {
         allow_single_file = True,
         doc = "The build action's script: stages the sources, writes the build info, runs pex.",
     ),
+    "_compiler": attr.label(
+        default = Label("//rules/private:compile_wheel.py"),
+        allow_single_file = True,
+        doc = "Imported by `_builder`: compiles the sources into the binary's bytecode archive.",
+    ),
     "_boot": attr.label(
         default = Label("//rules/private:boot.py"),
         allow_single_file = True,
         doc = "The pex's `__main__.py`: starts the binary from a virtualenv unpacked once (see boot.py).",
+    ),
+    "_launcher": attr.label(
+        default = Label("//rules/private:launcher.py"),
+        allow_single_file = True,
+        doc = "The virtualenv's entry script, which serves imports from the shipped bytecode (see launcher.py).",
     ),
     "_pex": attr.label(
         default = Label("@pypi//:pex_tool"),

@@ -53,6 +53,14 @@ def test_first_run_unpacks_once_then_starts_from_the_virtualenv(fraud_pex, tmp_p
     assert unpacked() == before
 
 
+def test_a_first_run_compiles_nothing_it_imports(fraud_pex, tmp_path):
+    """Every module `--build-info` imports, the wheels' and railyard's, comes compiled in the binary."""
+    root = tmp_path / "pex_root"
+    run = build_info(fraud_pex, root)
+    assert run.returncode == 0, run.stderr
+    assert not list(root.rglob("__pycache__")), "modules were compiled on the first run"
+
+
 def test_simultaneous_first_runs_all_succeed(fraud_pex, tmp_path):
     root = tmp_path / "pex_root"
     env = {**os.environ, "PEX_ROOT": str(root)}
