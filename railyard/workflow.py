@@ -43,6 +43,11 @@ class Workflow:
       date_column          data.date_column (None when the spec names none)
       label_classes        the label's values in code order when Railyard encoded the label
                            (positive class last for train.positive_label); None otherwise
+      progress             where `train` reports how far it is: call
+                           `self.progress.report(epoch, total, training=loss, holdout=loss, metric="log_loss",
+                           unit="epoch")` once per epoch; XGBoost training (`xgboost.train` and the scikit-learn
+                           API) reports each boosting round by itself. Railyard logs it, shows it to
+                           `--wait` and the service, and keeps the learning curve (railyard.pipeline.progress)
 
     Class attributes a workflow may override:
       requires_features    False when `train.classifier_features` may be empty (a forecast on
@@ -73,6 +78,19 @@ class Workflow:
         self.device = device
         self.date_column = date_column
         self.label_classes = list(label_classes) if label_classes is not None else None
+
+    @property
+    def progress(self):
+        """The train step's ProgressReporter; one that only logs and keeps the curve for a workflow used by hand."""
+        if getattr(self, "_progress", None) is None:
+            from railyard.pipeline.progress import ProgressReporter  # only when used: loading a workflow imports no more
+
+            self._progress = ProgressReporter()
+        return self._progress
+
+    @progress.setter
+    def progress(self, reporter) -> None:
+        self._progress = reporter
 
     def train(self, training_dataframe: pd.DataFrame, holdout_dataframe: pd.DataFrame) -> Any:
         """Fit and return a model (an estimator, a scikit-learn Pipeline, a torch Module...)."""

@@ -23,8 +23,10 @@ from railyard.pipeline.checks import (
 from railyard.pipeline.filter import combined_expression
 from railyard.pipeline.labels import encode_label, label_encoding
 from railyard.pipeline.load import join_sources, open_source, read_source
+from railyard.pipeline.progress import ProgressReporter
 from railyard.pipeline.split import describe, holdout_mask, split
 from railyard.pipeline.steps import StepRecorder
+from railyard.report.chart_data import chart_data, write_charts
 from railyard.spec import TrainingSpec
 from railyard.storage import Store
 from railyard.workflow import Workflow, overrides_score
@@ -113,10 +115,12 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         label_classes=list(encoding.classes) if encoding else None,
     )
     scored_columns = workflow.feature_columns()
+    workflow.progress = progress = ProgressReporter(store, step="train")
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:
-            model = workflow.train(training, holdout)
+            with progress.train_step():
+                model = workflow.train(training, holdout)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
         if model is None:
@@ -140,6 +144,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             metrics["positive_label"] = encoding.positive_label
         step.rows_out = len(scores)
         step.details = {"headline": evaluation.headline(metrics)}
+        charts = chart_data(metrics, labels, scores, scored, holdout[spec.data.date_column] if spec.data.date_column else None)
 
     with recorder.step("serialize") as step:
         artifact, model_id = build_artifact(
@@ -156,14 +161,17 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         metrics_path = serialize.write_metrics(store, metrics)
         step.rows_out = len(scores)
         step.details = {"artifact_bytes": len(artifact)}
+    charts_path = write_charts(store, charts, recorder.as_list())
 
     return {
+        "kind": "training",
         "evaluation_holdout_data_path": scores_path,
         "evaluation_holdout_label_path": labels_path,
         "model_id": model_id,
         "model_path": model_path,
         "metrics_path": metrics_path,
         "metrics": metrics,
+        "charts": charts_path,
         "workflow": workflow_cls.class_path(),
         "label_encoding": encoding.as_dict() if encoding else None,
         "device": device,
@@ -171,5 +179,6 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         "training_rows": training_rows,
         "holdout_rows": holdout_rows,
         "steps": recorder.as_list(),
+        "learning_curve": progress.learning_curve(),
     }
 

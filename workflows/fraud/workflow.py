@@ -17,7 +17,8 @@ class StripeFraudModel(Workflow):
         params = {"tree_method": "hist", "enable_categorical": True, "device": self.device, **self.custom_params}
         params["objective"] = OBJECTIVE_ALIASES.get(params.get("objective"), params.get("objective", "reg:squarederror"))
         pipeline = Pipeline([("boosted", xgboost.XGBRegressor(**params))])
-        return pipeline.fit(
-            training_dataframe[self.classifier_features],
-            training_dataframe[self.classifier_label],
-        )
+        features, label = self.classifier_features, self.classifier_label
+        training = (training_dataframe[features], training_dataframe[label])
+        holdout = (holdout_dataframe[features], holdout_dataframe[label])
+        # Evaluated on both each round, so the progress and learning curve show training and holdout loss.
+        return pipeline.fit(*training, boosted__eval_set=[training, holdout], boosted__verbose=False)

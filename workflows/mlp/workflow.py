@@ -3,9 +3,10 @@
 Numeric columns are standardized (missing values become the training mean),
 category columns one-hot encoded with a slot for unseen values. A binary label
 is fit with a logistic loss and scored as P(label=1); any other label is
-fit as a regression. `custom_params`: hidden_sizes (default [64, 32]), epochs
-(5), learning_rate (0.001), batch_size (1024), seed (0). Runs on CUDA when
-compute_resource is GPU (Railyard has checked that a CUDA device is visible).
+fit as a regression. Each epoch's training and holdout loss go to `self.progress`.
+`custom_params`: hidden_sizes (default [64, 32]), epochs (5), learning_rate
+(0.001), batch_size (1024), seed (0). Runs on CUDA when compute_resource is GPU
+(Railyard has checked that a CUDA device is visible).
 """
 
 import numpy as np
@@ -80,16 +81,25 @@ class TabularMLPModel(Workflow):
         model.to(device)
         x = model.encode(features).to(device)
         y = torch.from_numpy(labels.to_numpy(dtype=np.float32)).to(device)
+        holdout_x = model.encode(holdout_dataframe[self.classifier_features]).to(device)
+        holdout_y = torch.from_numpy(holdout_dataframe[self.classifier_label].to_numpy(dtype=np.float32)).to(device)
         loss_fn = nn.BCEWithLogitsLoss() if binary else nn.MSELoss()
         optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"])
         generator = torch.Generator(device="cpu").manual_seed(params["seed"])
-        model.train()
-        for _ in range(params["epochs"]):
+        for epoch in range(params["epochs"]):
+            model.train()
             order = torch.randperm(len(y), generator=generator).to(device)
+            training_loss = torch.zeros((), device=device)
             for start in range(0, len(y), params["batch_size"]):
                 batch = order[start : start + params["batch_size"]]
                 optimizer.zero_grad()
                 loss = loss_fn(model(x[batch]), y[batch])
                 loss.backward()
                 optimizer.step()
+                training_loss += loss.detach() * len(batch)
+            model.eval()
+            with torch.no_grad():
+                holdout_loss = loss_fn(model(holdout_x), holdout_y).item()
+            self.progress.report(epoch + 1, params["epochs"], training=training_loss.item() / len(y), holdout=holdout_loss,
+                                 metric="log_loss" if binary else "mse", unit="epoch")
         return model.cpu().eval()

@@ -1,22 +1,39 @@
-"""The dashboard: server-rendered HTML of the job list (like the talk's "Railyard in action") and job pages.
+"""The dashboard: server-rendered HTML of the job list (like the talk's "Railyard in action"), job pages with
+their charts, a model's retrains and two jobs side by side.
 
 Browsers sign in once with their token (see routes/signin.py); every page
 shows only the jobs the principal may read, and the forms that change a job
-carry the session's CSRF token.
+carry the session's CSRF token. Charts are inline SVG drawn on the server
+(railyard.report) from each job's small charts.json and result.json, read with
+a size limit; the pages run no script.
 """
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import jinja2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
-from railyard.api.deps import DispatcherDep, JobPageDep, PagePrincipalDep, PrincipalDep, SessionDep
+from railyard.api.deps import DispatcherDep, JobPageDep, PagePrincipalDep, PrincipalDep, SessionDep, job_or_404
+from railyard.api.problems import NotFound
 from railyard.api.routes.jobs import ACTIONS, change, result_file, status_of, summary_of
 from railyard.api.store import service
+from railyard.api.store.models import Job
+from railyard.errors import RailyardError
+from railyard.pipeline.progress_file import read_progress
+from railyard.report import CHARTS_FILE
+from railyard.report.charts import HEADLINE_METRICS, Figure, compare_figures, job_figures, metric_history_chart
+from railyard.report.spec_diff import compare_specs, shorten
+from railyard.report.svg import finite, number
+from railyard.result import RESULT_FILE
+from railyard.states import JobState
+from railyard.storage import open_store
 
 router = APIRouter(include_in_schema=False)
 # Package data, read through importlib.resources: found in a pex or an installed wheel too.
@@ -35,7 +52,13 @@ def duration(seconds: float | None) -> str:
 
 
 templates.env.filters["duration"] = duration
+templates.env.filters["number"] = number
+templates.env.filters["shorten"] = shorten
 STATES = ("queued", "running", "complete", "failed", "cancelled")
+IMPORTANCE_FILE = "importance.json"  # an explanation's feature importance
+MAX_OUTPUT_BYTES = 4 << 20  # the most a page reads of one chart or result file
+MAX_RETRAINS = 100  # the newest retrains a model page shows
+READERS = 8  # result files a model page reads at once
 
 
 def page(request: Request, principal, name: str, context: dict):
@@ -68,13 +91,121 @@ def job_list(
     })
 
 
+def output_json(location: str, name: str):
+    """A JSON file of a job's output location, or None where it is missing, unreadable or over MAX_OUTPUT_BYTES."""
+    try:
+        data = open_store(location).read_range(name, 0, MAX_OUTPUT_BYTES + 1)
+        return json.loads(data) if len(data) <= MAX_OUTPUT_BYTES else None
+    except (RailyardError, ValueError):
+        return None
+
+
+def finished_result(job: Job) -> dict | None:
+    """The `result` block of a complete job's result.json."""
+    if job.state != JobState.complete.value:
+        return None
+    body = output_json(job.output, RESULT_FILE)
+    return body.get("result") if isinstance(body, dict) and isinstance(body.get("result"), dict) else None
+
+
+def shown(figures: list[Figure]) -> list[dict]:
+    return [{"key": f.key, "svg": Markup(f.svg)} for f in figures]  # every value in the SVG is escaped by railyard.report.svg
+
+
+def progress_view(progress: dict | None) -> dict | None:
+    """A running job's progress.json as a bar: value and max (None when the total is unknown) and one line of text."""
+    if not progress or not finite(progress.get("iteration")):
+        return None
+    iteration, total, unit = progress["iteration"], progress.get("total"), progress.get("unit") or "iteration"
+    has_total = finite(total) and total > 0
+    words = [f"{unit} {iteration:,.0f}" + (f" of {total:,.0f}" if has_total else "")]
+    if finite(progress.get("elapsed_s")):
+        words.append(f"{duration(progress['elapsed_s'])} elapsed")
+    if finite(progress.get("remaining_s")):
+        words.append(f"about {duration(progress['remaining_s'])} left")
+    if progress.get("metric") and finite(progress.get("holdout")):
+        words.append(f"holdout {progress['metric']} {number(progress['holdout'])}")
+    return {"value": min(max(iteration, 0), total) if has_total else None, "max": total if has_total else None,
+            "text": ", ".join(words)}
+
+
 @router.get("/ui/job/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, principal: PagePrincipalDep, job: JobPageDep):
     body = result_file(job)
+    complete = job.state == JobState.complete.value
+    result = body.get("result") if complete else None
+    charts = output_json(job.output, CHARTS_FILE) if complete else None
+    importance = output_json(job.output, IMPORTANCE_FILE) if complete else None
+    progress = read_progress(job.output) if job.state == JobState.running.value else None
     return page(request, principal, "job.html", {
         "job": summary_of(job), "status": status_of(job),
-        "result": body.get("result") if job.state == "complete" else None,
+        "result": result,
         "exception_info": body.get("exception_info") or job.exception_info,
+        "figures": shown(job_figures(charts, result or body.get("result"), importance)),
+        "progress": progress_view(progress),
+    })
+
+
+def headline(result: dict | None) -> tuple[str | None, float | None]:
+    metrics = (result or {}).get("metrics") or {}
+    name = HEADLINE_METRICS.get(metrics.get("kind"))
+    return name, metrics.get(name) if name else None
+
+
+@router.get("/ui/model/{model_name:path}", response_class=HTMLResponse)
+def model_page(request: Request, session: SessionDep, principal: PagePrincipalDep, model_name: str):
+    """Every retrain of one model name the principal may read, newest first, with its headline metric over time."""
+    jobs: list[Job] = []
+    if len(model_name) <= 512:
+        where = service.JobFilter(model_name=model_name, owners=principal.owners)
+        jobs, _ = service.list_jobs(session, where=where, limit=MAX_RETRAINS)
+    session.commit()  # no connection is held while result files are read
+    if not jobs:
+        raise NotFound(f"no model {model_name}")
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        results = list(pool.map(finished_result, jobs))
+    metric = next((headline(r)[0] for r in results if headline(r)[0]), None)
+    retrains, older_complete = [], None
+    for job, result in reversed(list(zip(jobs, results))):  # oldest first, to link each to the one before it
+        value = ((result or {}).get("metrics") or {}).get(metric) if metric else None
+        retrains.append({"job": summary_of(job), "value": value, "compare_with": older_complete,
+                         "training_rows": (result or {}).get("training_rows"), "holdout_rows": (result or {}).get("holdout_rows")})
+        if result is not None:
+            older_complete = job.id
+    retrains.reverse()
+    history = metric_history_chart(metric, [{"at": r["job"].created_at, "value": r["value"], "shipped": r["job"].shipped,
+                                             "job_id": r["job"].job_id} for r in retrains]) if metric else None
+    return page(request, principal, "model.html", {
+        "model_name": model_name, "metric": metric, "retrains": retrains, "limit": MAX_RETRAINS,
+        "figures": shown([Figure("metric-history", history)] if history else []),
+    })
+
+
+def metric_rows(a: dict | None, b: dict | None) -> list[dict]:
+    metrics_a, metrics_b = (a or {}).get("metrics") or {}, (b or {}).get("metrics") or {}
+    rows = []
+    for name in dict.fromkeys([*metrics_a, *metrics_b]):
+        if name == "kind":
+            continue
+        va, vb = metrics_a.get(name), metrics_b.get(name)
+        both = finite(va) and finite(vb)
+        rows.append({"name": name, "a": va, "b": vb, "difference": vb - va if both else None})
+    return rows
+
+
+@router.get("/ui/compare", response_class=HTMLResponse)
+def compare_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
+                 a: Annotated[str, Query(max_length=64)], b: Annotated[str, Query(max_length=64)]):
+    """Two jobs side by side: metrics, their curves overlaid (A and B drawn differently), and how their specs differ."""
+    job_a, job_b = job_or_404(session, a, principal), job_or_404(session, b, principal)
+    result_a, result_b = finished_result(job_a), finished_result(job_b)
+    charts_a = output_json(job_a.output, CHARTS_FILE) if result_a else None
+    charts_b = output_json(job_b.output, CHARTS_FILE) if result_b else None
+    differences = compare_specs(job_a.spec, job_b.spec)
+    return page(request, principal, "compare.html", {
+        "a": summary_of(job_a), "b": summary_of(job_b), "metrics": metric_rows(result_a, result_b),
+        "figures": shown(compare_figures((charts_a, result_a), (charts_b, result_b))),
+        "differences": differences, "differing": sum(d.differs for d in differences),
     })
 
 

@@ -1,0 +1,291 @@
+"""One function per chart, drawn from charts.json, result.json and an explanation's importance.json.
+
+Curves that can be compared take `runs`, {name: document}: one run on a job's page and in report.html,
+two ("A", "B") on the compare page, each with its own colour, dash pattern and marker. A function
+returns None when its data is absent, so a page simply has fewer charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from railyard.report.svg import REFERENCE, Axis, Band, Series, Style, bar_chart, finite, histogram_chart, line_chart, number, style
+
+# The first of each kind's headline metrics (railyard.pipeline.evaluate.HEADLINES): what a model page follows.
+HEADLINE_METRICS = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy", "regression": "rmse"}
+# importance.json's field names, in one place: {"importance": [{"feature": name, "mean_abs_contribution": value}, ...]}
+# (or the list alone); the first value field present is used.
+IMPORTANCE_LIST_KEYS = ("importance", "features")
+IMPORTANCE_FEATURE, IMPORTANCE_VALUES = "feature", ("mean_abs_contribution", "mean_abs")
+MAX_IMPORTANCE_BARS = 20
+UNIT = Axis("")
+
+
+@dataclass
+class Figure:
+    """One chart of a page: `key` names it (the page's `chart-<key>`), `svg` is the inline SVG."""
+
+    key: str
+    svg: str
+
+
+def _blocks(runs: Mapping[str, dict | None], key: str) -> dict[str, dict]:
+    return {name: doc[key] for name, doc in runs.items() if isinstance(doc, dict) and isinstance(doc.get(key), dict)}
+
+
+def _pairs(xs, ys) -> list[tuple]:
+    return list(zip(xs or [], ys or []))
+
+
+def _operating_point(name: str, point: dict, x_key: str, y_key: str, index: int) -> Series | None:
+    if not (finite(point.get(x_key)) and finite(point.get(y_key))):
+        return None
+    look = style(index)
+    summary = f"TPR {number(point.get('tpr'), 3)}, FPR {number(point.get('fpr'), 3)}, precision {number(point.get('precision'), 3)}"
+    return Series(f"{name} at threshold {number(point.get('threshold'))}: {summary}", [(point[x_key], point[y_key])],
+                  Style(look.colour, "", "diamond" if index % 2 == 0 else "triangle-down"), line=False, markers="all",
+                  tips=[summary])
+
+
+def roc_chart(runs: Mapping[str, dict | None]) -> str | None:
+    curves = _blocks(runs, "roc")
+    if not curves:
+        return None
+    series = [Series("chance", [(0, 0), (1, 1)], REFERENCE, markers="none")]
+    for i, (name, roc) in enumerate(curves.items()):
+        auc = f" (AUC {number(roc.get('auc'), 3)})" if finite(roc.get("auc")) else ""
+        tips = [f"threshold {number(t)}: TPR {number(y, 3)}, FPR {number(x, 3)}"
+                for x, y, t in zip(roc.get("fpr") or [], roc.get("tpr") or [], roc.get("threshold") or [])]
+        series.append(Series(f"{name}{auc}", _pairs(roc.get("fpr"), roc.get("tpr")), i, tips=tips))
+        point = (runs[name].get("operating_point") or {})
+        mark = _operating_point(name, point, "fpr", "tpr", i)
+        if mark:
+            series.append(mark)
+    return line_chart("ROC curve", series, x=Axis("False positive rate", (0, 1)), y=Axis("True positive rate", (0, 1)),
+                      description="True positive rate against false positive rate as the score threshold falls.")
+
+
+def precision_recall_chart(runs: Mapping[str, dict | None]) -> str | None:
+    curves = _blocks(runs, "precision_recall")
+    if not curves:
+        return None
+    series = []
+    if len(curves) == 1:
+        rate = next(iter(curves.values())).get("positive_rate")
+        if finite(rate):
+            series.append(Series(f"no skill (positive rate {number(rate, 3)})", [(0, rate), (1, rate)], REFERENCE, markers="none"))
+    for i, (name, pr) in enumerate(curves.items()):
+        ap = f" (AP {number(pr.get('average_precision'), 3)})" if finite(pr.get("average_precision")) else ""
+        tips = [f"threshold {number(t)}: precision {number(y, 3)}, recall {number(x, 3)}"
+                for x, y, t in zip(pr.get("recall") or [], pr.get("precision") or [], pr.get("threshold") or [])]
+        series.append(Series(f"{name}{ap}", _pairs(pr.get("recall"), pr.get("precision")), i, tips=tips))
+        mark = _operating_point(name, runs[name].get("operating_point") or {}, "recall", "precision", i)
+        if mark:
+            series.append(mark)
+    return line_chart("Precision–recall curve", series, x=Axis("Recall", (0, 1)), y=Axis("Precision", (0, 1)),
+                      description="Precision against recall as the score threshold falls.")
+
+
+def calibration_chart(runs: Mapping[str, dict | None]) -> str | None:
+    blocks = _blocks(runs, "calibration")
+    if not blocks:
+        return None
+    series = [Series("perfectly calibrated", [(0, 0), (1, 1)], REFERENCE, markers="none")]
+    for i, (name, cal) in enumerate(blocks.items()):
+        edges, counts = cal.get("edges") or [], cal.get("counts") or []
+        points, tips = [], []
+        for j, (predicted, observed) in enumerate(_pairs(cal.get("mean_predicted"), cal.get("observed_rate"))):
+            count = counts[j] if j < len(counts) else None
+            if not count:
+                continue
+            points.append((predicted, observed))
+            low, high = (edges[j], edges[j + 1]) if j + 1 < len(edges) else (None, None)
+            tips.append(f"scores {number(low)} to {number(high)}: {number(count)} rows, mean score {number(predicted, 3)}, "
+                        f"observed rate {number(observed, 3)}")
+        series.append(Series(name, points, i, markers="all", tips=tips))
+    return line_chart("Calibration", series, x=Axis("Mean predicted score (10 bins)", (0, 1)), y=Axis("Observed positive rate", (0, 1)),
+                      description="For each bin of scores, the share of rows whose label is positive; hover a point for its row count.")
+
+
+def score_histogram_chart(charts: dict | None) -> str | None:
+    block = (charts or {}).get("score_histograms")
+    if not isinstance(block, dict):
+        return None
+    shares = []
+    for key, name in (("negative", "other labels"), ("positive", f"label = {block.get('positive_label', 1)} (positive)")):
+        counts = block.get(key) or []
+        total = sum(c for c in counts if finite(c))
+        shares.append((f"{name}, {number(total)} rows", [c / total if total and finite(c) else None for c in counts]))
+    return histogram_chart("Scores by label", block.get("edges") or [], shares, x=Axis("Score (20 bins)"),
+                           y=Axis("Share of the label's rows"),
+                           description="How the scores of each label's holdout rows are spread.")
+
+
+def predicted_vs_actual_chart(charts: dict | None) -> str | None:
+    block = (charts or {}).get("predicted_vs_actual")
+    if not isinstance(block, dict):
+        return None
+    points = _pairs(block.get("actual"), block.get("predicted"))
+    finite_values = [v for p in points for v in p if finite(v)]
+    if not finite_values:
+        return line_chart("Predicted against actual", [], x=UNIT, y=UNIT)
+    lo, hi = min(finite_values), max(finite_values)
+    sample = f"{number(block.get('sampled'))} of {number(block.get('rows'))} holdout rows"
+    return line_chart("Predicted against actual", [
+        Series("predicted = actual", [(lo, lo), (hi, hi)], REFERENCE, markers="none"),
+        Series(sample, points, 0, line=False, markers="all", filled=False),
+    ], x=Axis("Actual"), y=Axis("Predicted"), description=f"A random sample of {sample}.")
+
+
+def residual_histogram_chart(charts: dict | None) -> str | None:
+    block = (charts or {}).get("residual_histogram")
+    if not isinstance(block, dict):
+        return None
+    return histogram_chart("Residuals", block.get("edges") or [], [("holdout rows", block.get("counts") or [])],
+                           x=Axis("Actual − predicted (20 bins)"), y=Axis("Rows"))
+
+
+def _seconds(moment) -> float | None:
+    if isinstance(moment, dt.datetime):
+        parsed = moment
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(moment))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
+
+
+def forecast_chart(charts: dict | None) -> str | None:
+    block = (charts or {}).get("forecast")
+    if not isinstance(block, dict):
+        return None
+    xs = [_seconds(d) for d in block.get("dates") or []]
+    bands = []
+    if block.get("yhat_lower") and block.get("yhat_upper"):
+        bands.append(Band("forecast interval", xs, block["yhat_lower"], block["yhat_upper"], 1))
+    series = [
+        Series("actual", _pairs(xs, block.get("actual")), 0, line=False, markers="all", filled=False),
+        Series("forecast", _pairs(xs, block.get("yhat")), 1, markers="none"),
+    ]
+    return line_chart("Forecast over the holdout period", series, x=Axis("Date", kind="time"), y=Axis("Value"), bands=bands,
+                      description=f"{number(block.get('rows'))} holdout dates, at most 200 drawn.")
+
+
+def _steps(charts: dict | None, result: dict | None) -> list[dict]:
+    steps = (charts or {}).get("steps") or (result or {}).get("steps") or []
+    return [s for s in steps if isinstance(s, dict) and "name" in s]
+
+
+def step_time_chart(steps: Sequence[dict]) -> str | None:
+    if not steps:
+        return None
+    return bar_chart("Time per step", [(s["name"], s.get("wall_seconds")) for s in steps], value=Axis("Wall time (seconds)"),
+                     value_format=lambda v: f"{v:.2f} s")
+
+
+def step_memory_chart(steps: Sequence[dict]) -> str | None:
+    if not steps:
+        return None
+    mib = [(s["name"], s["peak_memory_bytes"] / 2**20 if finite(s.get("peak_memory_bytes")) else None) for s in steps]
+    return bar_chart("Peak memory per step", mib, value=Axis("Peak resident memory (MiB)"), value_format=lambda v: f"{v:,.0f} MiB")
+
+
+def learning_curve_chart(runs: Mapping[str, dict | None]) -> str | None:
+    """result.learning_curve: {"metric", "unit", "total", "points": [{"iteration", "training", "holdout"}]}."""
+    curves = {name: curve for name, curve in runs.items() if isinstance(curve, dict) and curve.get("points")}
+    if not curves:
+        return None
+    series, metrics, units = [], set(), set()
+    for name, curve in curves.items():
+        unit = str(curve.get("unit") or "iteration")
+        metrics.add(str(curve.get("metric") or "metric"))
+        units.add(unit)
+        points = [p for p in curve["points"] if isinstance(p, dict)]
+        for part in ("training", "holdout"):
+            xy = [(p.get(unit, p.get("iteration", p.get("epoch"))), p.get(part)) for p in points]
+            if any(finite(y) for _, y in xy):
+                series.append(Series(f"{name} {part}" if len(runs) > 1 else part, xy, len(series)))
+    metric, unit = " / ".join(sorted(metrics)), " / ".join(sorted(units))
+    return line_chart(f"Learning curve ({metric})", series, x=Axis(unit.capitalize()), y=Axis(metric),
+                      description=f"{metric} on the training and holdout sets at each {unit}.")
+
+
+def importance_rows(document) -> list[tuple[str, float | None]]:
+    """importance.json as (feature, value) pairs, largest first; the one place that knows its field names."""
+    rows = document
+    if isinstance(document, dict):
+        rows = next((document[k] for k in IMPORTANCE_LIST_KEYS if isinstance(document.get(k), list)), [])
+    if not isinstance(rows, list):
+        return []
+    def value(row: dict):
+        return next((row[key] for key in IMPORTANCE_VALUES if key in row), None)
+
+    pairs = [(str(r[IMPORTANCE_FEATURE]), value(r)) for r in rows if isinstance(r, dict) and IMPORTANCE_FEATURE in r]
+    return sorted(pairs, key=lambda pair: pair[1] if finite(pair[1]) else float("-inf"), reverse=True)
+
+
+def feature_importance_chart(rows: Sequence[tuple[str, float | None]]) -> str | None:
+    if not rows:
+        return None
+    shown = list(rows[:MAX_IMPORTANCE_BARS])
+    more = f" (the top {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
+    return bar_chart(f"Feature importance{more}", shown, value=Axis("Mean |contribution|"),
+                     description="Mean absolute contribution of each feature to the score.")
+
+
+def metric_history_chart(metric: str, retrains: Sequence[dict]) -> str | None:
+    """retrains: {"at": datetime, "value": float, "shipped": bool, "job_id": str}, any order."""
+    points = sorted((r for r in retrains if finite(r.get("value")) and r.get("at") is not None), key=lambda r: r["at"])
+    if not points:
+        return None
+    at = [_seconds(r["at"]) for r in points]
+    tip = [f"{r['at']:%Y-%m-%d %H:%M} job {r['job_id']}: {metric} {number(r['value'])}"
+           f" {'SHIPPED' if r.get('shipped') else 'NOT SHIPPED'}" for r in points]
+    shipped = [i for i, r in enumerate(points) if r.get("shipped")]
+    others = [i for i, r in enumerate(points) if not r.get("shipped")]
+    series = [Series(metric, list(zip(at, (r["value"] for r in points))), REFERENCE, markers="none")]
+    if shipped:
+        series.append(Series("SHIPPED", [(at[i], points[i]["value"]) for i in shipped], Style(style(2).colour, "", "square"),
+                             line=False, markers="all", tips=[tip[i] for i in shipped]))
+    if others:
+        series.append(Series("NOT SHIPPED", [(at[i], points[i]["value"]) for i in others], Style(style(1).colour, "", "circle"),
+                             line=False, markers="all", filled=False, tips=[tip[i] for i in others]))
+    return line_chart(f"Holdout {metric} of each retrain", series, x=Axis("Trained", kind="time"), y=Axis(metric))
+
+
+def job_figures(charts: dict | None, result: dict | None, importance=None) -> list[Figure]:
+    """Every chart of one job, in page order."""
+    runs = {"model": charts}
+    steps = _steps(charts, result)
+    made = [
+        ("roc", roc_chart(runs)),
+        ("precision-recall", precision_recall_chart(runs)),
+        ("calibration", calibration_chart(runs)),
+        ("score-histogram", score_histogram_chart(charts)),
+        ("forecast", forecast_chart(charts)),
+        ("predicted-vs-actual", predicted_vs_actual_chart(charts)),
+        ("residuals", residual_histogram_chart(charts)),
+        ("learning-curve", learning_curve_chart({"model": (result or {}).get("learning_curve")})),
+        ("feature-importance", feature_importance_chart(importance_rows(importance)) if importance is not None else None),
+        ("step-time", step_time_chart(steps)),
+        ("step-memory", step_memory_chart(steps)),
+    ]
+    return [Figure(key, svg) for key, svg in made if svg]
+
+
+def compare_figures(a: tuple[dict | None, dict | None], b: tuple[dict | None, dict | None]) -> list[Figure]:
+    """The curves of two jobs overlaid: a and b are each (charts.json, result)."""
+    runs = {"A": a[0], "B": b[0]}
+    curves = {"A": (a[1] or {}).get("learning_curve"), "B": (b[1] or {}).get("learning_curve")}
+    made = [
+        ("roc", roc_chart(runs)),
+        ("precision-recall", precision_recall_chart(runs)),
+        ("calibration", calibration_chart(runs)),
+        ("learning-curve", learning_curve_chart(curves)),
+    ]
+    return [Figure(key, svg) for key, svg in made if svg]

@@ -1,0 +1,225 @@
+"""The dashboard's pictures: charts on the job page, a model's retrains, two jobs compared, a running job's
+progress, report.html in a browser; and the model and compare pages scoped like the job page.
+
+The browser tests save a full-page screenshot of each page to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from railyard import trainer
+from railyard.api.routes import dashboard
+from railyard.api.store import service as job_service
+from railyard.api.store.models import Job
+from tests.api.conftest import ALICE, BOB, CI, publish
+from tests.api.service import Service
+from tests.api.test_dashboard import browser  # noqa: F401 - the shared headless Chromium fixture
+from tests.conftest import REPO, example_spec, read_result, write_spec
+
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+SVG = "{http://www.w3.org/2000/svg}"
+FRAUD_MODEL = "fraud prediction model"
+
+
+def fraud_spec(charges_path, n_estimators: int, owner: str | None = None) -> dict:
+    spec = example_spec("fraud", charges_path)
+    spec["train"]["custom_params"]["n_estimators"] = n_estimators
+    if owner:
+        spec["metadata"]["owner"] = owner
+    return spec
+
+
+def test_progress_of_a_running_job_reads_as_a_bar_and_a_line():
+    view = dashboard.progress_view({"iteration": 120, "total": 500, "unit": "iteration", "elapsed_s": 30.0, "remaining_s": 95.0,
+                                    "metric": "rmse", "holdout": 0.4512, "training": None})
+    assert view == {"value": 120, "max": 500,
+                    "text": "iteration 120 of 500, 30 seconds elapsed, about 2 minutes left, holdout rmse 0.4512"}
+    assert dashboard.progress_view({"iteration": 3, "total": None, "unit": "epoch"}) == {"value": None, "max": None, "text": "epoch 3"}
+    assert dashboard.progress_view({"iteration": None, "total": 10}) is None and dashboard.progress_view(None) is None
+
+
+def test_output_files_are_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    (tmp_path / "charts.json").write_text(json.dumps({"roc": {"fpr": [0.0] * 100}}))
+    assert dashboard.output_json(str(tmp_path), "charts.json")["roc"]["fpr"][0] == 0.0
+    monkeypatch.setattr(dashboard, "MAX_OUTPUT_BYTES", 64)
+    assert dashboard.output_json(str(tmp_path), "charts.json") is None
+    (tmp_path / "broken.json").write_text("{not json")
+    assert dashboard.output_json(str(tmp_path), "broken.json") is None
+    assert dashboard.output_json(str(tmp_path), "missing.json") is None
+
+
+def test_model_and_compare_pages_are_404_for_another_owner(app_factory, charges_path, tokens_file, small_pex):
+    client = app_factory(dispatch=False, auth_tokens=tokens_file)
+    binary = publish(client, small_pex, CI)["name"]
+    ids = [client.post("/train", json={"spec": fraud_spec(charges_path, n, "fraud-team"), "binary": binary}, headers=ALICE).json()["job_id"]
+           for n in (10, 20)]
+    model_page = f"/ui/model/{quote(FRAUD_MODEL)}"
+    compare_page = f"/ui/compare?a={ids[0]}&b={ids[1]}"
+    mine = client.get(model_page, headers=ALICE)
+    assert mine.status_code == 200 and all(job_id in mine.text for job_id in ids)
+    assert client.get(compare_page, headers=ALICE).status_code == 200
+    for path, detail in ((model_page, f"no model {FRAUD_MODEL}"), (compare_page, f"no job {ids[0]}"),
+                         (f"/ui/compare?a={ids[0]}&b=00000000-0000-0000-0000-000000000000", f"no job {ids[0]}")):
+        response = client.get(path, headers=BOB)
+        assert response.status_code == 404 and response.json()["detail"] == detail  # exactly as a job that does not exist
+    assert client.get("/ui/model/no%20such%20model", headers=ALICE).json()["detail"] == "no model no such model"
+    assert client.get(f"/ui/compare?a={ids[0]}&b=nothing", headers=ALICE).status_code == 404
+    assert client.get(model_page, follow_redirects=False).headers["location"] == f"/signin?next=/ui/model/{quote(FRAUD_MODEL)}"
+
+
+def test_a_running_job_shows_its_progress(app_factory, charges_path):
+    client = app_factory(dispatch=False, dev=True)
+    job_id = client.post("/train", json={"spec": fraud_spec(charges_path, 500), "binary": "dev"}).json()["job_id"]
+    assert 'id="progress"' not in client.get(f"/ui/job/{job_id}").text
+    with client.app.state.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job_service.transition(session, job=job, state="running")
+        session.commit()
+        output = Path(job.output)
+    assert 'id="progress"' not in client.get(f"/ui/job/{job_id}").text  # running, and nothing reported yet
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "progress.json").write_text(json.dumps({"step": "train", "iteration": 120, "total": 500, "unit": "iteration",
+                                                      "elapsed_s": 12.0, "remaining_s": 48.0}))
+    page = client.get(f"/ui/job/{job_id}").text
+    assert '<progress value="120" max="500"' in page and "iteration 120 of 500, 12 seconds elapsed, about 48 seconds left" in page
+
+
+def full_page_screenshot(driver, name: str, width: int = 1200) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height, 600), 6000))
+    path = SCREENSHOTS / name
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+def figures(driver) -> dict[str, ET.Element]:
+    """Each chart of the page by its key, its SVG parsed (the browser's own serialization of the element)."""
+    from selenium.webdriver.common.by import By
+
+    found = {}
+    for figure in driver.find_elements(By.CSS_SELECTOR, "figure[id^=chart-]"):
+        svg = figure.find_element(By.TAG_NAME, "svg")
+        assert svg.size["width"] > 100 and svg.size["height"] > 80  # laid out, not collapsed
+        found[figure.get_attribute("id").removeprefix("chart-")] = ET.fromstring(svg.get_attribute("outerHTML"))
+    return found
+
+
+def labelled(root: ET.Element) -> bool:
+    return root.get("role") == "img" and bool(root.get("aria-label")) and bool(root.find(f"{SVG}title").text)
+
+
+def drawn_points(root: ET.Element) -> int:
+    """Line vertices and markers drawn in the chart's series: evidence the chart has data, not just axes."""
+    count = 0
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") in ("series", "band"):
+            for element in group:
+                count += element.get("d", "").count("L") + (element.tag in (f"{SVG}circle", f"{SVG}rect", f"{SVG}polygon"))
+    return count
+
+
+def series(root: ET.Element) -> dict[str, ET.Element]:
+    return {g.get("data-series"): g for g in root.iter(f"{SVG}g") if g.get("class") == "series"}
+
+
+@pytest.mark.slow
+def test_job_model_and_compare_pages_draw_the_charts(tmp_path, charges_path, browser):  # noqa: F811
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    svc = Service(tmp_path / "svc").start()
+    try:
+        ids = []
+        for n_estimators in (20, 60):
+            ids.append(httpx.post(f"{svc.url}/train", json={"spec": fraud_spec(charges_path, n_estimators), "binary": "dev"}).json()["job_id"])
+            assert svc.wait_for(ids[-1], ("complete", "failed"))["job_state"] == "complete"
+        older, newer = ids
+
+        browser.get(f"{svc.url}/ui/job/{newer}")
+        charts = figures(browser)
+        assert list(charts) == ["roc", "precision-recall", "calibration", "score-histogram", "learning-curve", "step-time", "step-memory"]
+        assert all(labelled(svg) for svg in charts.values())
+        assert all(drawn_points(svg) >= 6 for svg in charts.values())
+        roc = series(charts["roc"])
+        assert any(name.startswith("model (AUC 0.") for name in roc) and any("at threshold 0.5" in name for name in roc)
+        assert drawn_points(charts["roc"]) > 50
+        assert {"training", "holdout"} <= set(series(charts["learning-curve"]))
+        full_page_screenshot(browser, "job-page.png")
+
+        browser.set_window_size(1400, 900)
+        browser.find_element(By.ID, "ship-button").click()
+        WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: driver.find_elements(By.ID, "unship-button"))
+        assert "SHIPPED" in browser.find_element(By.CSS_SELECTOR, ".shipped").text
+        assert httpx.get(f"{svc.url}/job/{newer}/status").json()["shipped"] is True
+        browser.find_element(By.ID, "unship-button").click()
+        WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: driver.find_elements(By.ID, "ship-button"))
+        assert not browser.find_elements(By.CSS_SELECTOR, ".shipped")
+        assert httpx.get(f"{svc.url}/job/{newer}/status").json()["shipped"] is False
+
+        browser.get(f"{svc.url}/ui/job/{older}")
+        browser.find_element(By.ID, "ship-button").click()
+        WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: driver.find_elements(By.ID, "unship-button"))
+        browser.find_element(By.ID, "model-link").click()
+        WebDriverWait(browser, 30).until(lambda driver: "/ui/model/" in driver.current_url)
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr.retrain")
+        assert [row.get_attribute("data-job-id") for row in rows] == [newer, older]  # newest first
+        assert "NOT SHIPPED" in rows[0].text and "SHIPPED" in rows[1].text and "NOT SHIPPED" not in rows[1].text
+        counted = httpx.get(f"{svc.url}/job/{newer}/result").json()["result"]
+        assert f"{counted['training_rows']:,}" in rows[0].text and f"{counted['holdout_rows']:,}" in rows[0].text
+        history = figures(browser)["metric-history"]
+        assert labelled(history) and "roc_auc" in history.find(f"{SVG}title").text
+        marks = series(history)
+        assert len(marks["SHIPPED"].findall(f"{SVG}rect")) == 1 and len(marks["NOT SHIPPED"].findall(f"{SVG}circle")) == 1
+        full_page_screenshot(browser, "model-page.png")
+
+        browser.set_window_size(1400, 900)
+        rows[0].find_element(By.CSS_SELECTOR, "a.compare-link").click()
+        WebDriverWait(browser, 30).until(lambda driver: "/ui/compare" in driver.current_url)
+        assert f"a={older}" in browser.current_url and f"b={newer}" in browser.current_url
+        overlaid = figures(browser)
+        assert list(overlaid) == ["roc", "precision-recall", "calibration", "learning-curve"]
+        assert all(labelled(svg) and drawn_points(svg) >= 6 for svg in overlaid.values())
+        curves = {name[0]: group for name, group in series(overlaid["roc"]).items() if name.startswith(("A (", "B ("))}
+        dashes = {key: group.find(f"{SVG}path").get("stroke-dasharray") for key, group in curves.items()}
+        assert set(dashes) == {"A", "B"} and dashes["A"] != dashes["B"]
+        differing = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#spec-diff tr.differs")]
+        assert differing == ["train.custom_params.n_estimators 20 60 differs"]
+        metrics = browser.find_element(By.ID, "metrics").text
+        assert "roc_auc" in metrics and "accuracy" in metrics
+        full_page_screenshot(browser, "compare-page.png")
+
+        browser.get(f"{svc.url}/")
+        browser.find_element(By.CSS_SELECTOR, f"tr.job[data-job-id='{newer}'] a.model-link").click()
+        WebDriverWait(browser, 30).until(lambda driver: driver.current_url.endswith(f"/ui/model/{quote(FRAUD_MODEL)}"))
+    finally:
+        svc.stop()
+
+
+@pytest.mark.slow
+def test_report_html_of_a_fraud_run_opens_in_chromium(tmp_path, charges_path, browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    output = tmp_path / "run"
+    assert trainer.main(["--spec", str(write_spec(tmp_path, fraud_spec(charges_path, 30))), "--output", str(output)]) == 0
+    result = read_result(output)["result"]
+    browser.get((output / "report.html").as_uri())
+    assert browser.title == f"{FRAUD_MODEL} · Railyard report"
+    assert result["model_id"] in browser.find_element(By.ID, "job").text
+    assert "roc_auc" in browser.find_element(By.ID, "metrics").text
+    charts = figures(browser)
+    assert {"roc", "precision-recall", "calibration", "score-histogram", "step-time", "step-memory"} <= set(charts)
+    assert all(labelled(svg) and drawn_points(svg) >= 6 for svg in charts.values())
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0  # self-contained
+    full_page_screenshot(browser, "report.png")

@@ -1,0 +1,116 @@
+"""The chart functions: which charts a job gets, overlays of two jobs, the importance adapter, hostile names."""
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+
+from railyard.pipeline.evaluate import HEADLINES, evaluate
+from railyard.report.chart_data import chart_data
+from railyard.report.charts import (
+    HEADLINE_METRICS,
+    compare_figures,
+    feature_importance_chart,
+    importance_rows,
+    job_figures,
+    learning_curve_chart,
+    metric_history_chart,
+)
+
+NS = {"svg": "http://www.w3.org/2000/svg"}
+STEPS = [{"name": n, "wall_seconds": w, "peak_memory_bytes": m} for n, w, m in
+         (("load", 0.2, 2e8), ("train", 3.5, 6e8), ("evaluate", 0.1, 6.1e8))]
+
+
+def binary_charts(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    labels = pd.Series((rng.random(5_000) < 0.1).astype(np.int8))
+    scores = np.clip(rng.normal(0.1 + 0.3 * labels, 0.15), 0, 1)
+    return {**chart_data(evaluate(labels, scores), labels, scores), "steps": STEPS}
+
+
+def series_names(svg: str) -> list[str]:
+    return [g.get("data-series") for g in ET.fromstring(svg).findall(".//svg:g[@class='series']", NS)]
+
+
+def test_headline_metrics_are_the_first_of_evaluates_headlines():
+    assert HEADLINE_METRICS == {kind: names[0] for kind, names in HEADLINES.items()}
+
+
+def test_a_binary_job_gets_its_curves_and_steps():
+    curve = {"metric": "rmse", "unit": "iteration", "total": 3,
+             "points": [{"iteration": 1, "training": 0.5, "holdout": 0.6}, {"iteration": 2, "training": 0.4, "holdout": None},
+                        {"iteration": 3, "training": 0.3, "holdout": 0.5}]}
+    figures = job_figures(binary_charts(), {"learning_curve": curve})
+    assert [f.key for f in figures] == ["roc", "precision-recall", "calibration", "score-histogram", "learning-curve", "step-time", "step-memory"]
+    roc = figures[0].svg
+    assert series_names(roc)[0] == "chance" and series_names(roc)[1].startswith("model (AUC 0.")
+    assert "model at threshold 0.5: TPR" in series_names(roc)[2]
+    for figure in figures:
+        root = ET.fromstring(figure.svg)
+        assert root.get("role") == "img" and root.find("svg:title", NS).text
+    assert series_names(figures[4].svg) == ["training", "holdout"]
+
+
+def test_a_regression_forecast_gets_the_series_with_its_interval():
+    days = pd.Series(pd.date_range("2018-10-01", periods=92, freq="D"))
+    actual = np.sin(np.arange(92) / 5) * 10 + 100
+    scored = pd.DataFrame({"yhat": actual + 1, "yhat_lower": actual - 4, "yhat_upper": actual + 4})
+    charts = chart_data(evaluate(pd.Series(actual), scored["yhat"].to_numpy()), pd.Series(actual), scored["yhat"].to_numpy(), scored, days)
+    figures = job_figures(charts, None)
+    assert [f.key for f in figures] == ["forecast", "predicted-vs-actual", "residuals"]
+    forecast = ET.fromstring(figures[0].svg)
+    assert forecast.find(".//svg:g[@class='band']/svg:polygon", NS) is not None
+    assert series_names(figures[0].svg) == ["actual", "forecast"]
+
+
+def test_a_failed_job_still_shows_its_steps_from_result_json():
+    assert [f.key for f in job_figures(None, {"steps": STEPS})] == ["step-time", "step-memory"]
+    assert job_figures(None, None) == [] and job_figures({}, {}) == []
+
+
+def test_two_jobs_overlay_with_different_dash_patterns():
+    curve_a = {"metric": "logloss", "unit": "epoch", "points": [{"epoch": e, "training": 1 / e, "holdout": 1.1 / e} for e in range(1, 6)]}
+    figures = compare_figures((binary_charts(1), {"learning_curve": curve_a}), (binary_charts(2), None))
+    assert [f.key for f in figures] == ["roc", "precision-recall", "calibration", "learning-curve"]
+    root = ET.fromstring(figures[0].svg)
+    curves = {g.get("data-series").split(" ")[0]: g.find("svg:path", NS) for g in root.findall(".//svg:g[@class='series']", NS)
+              if g.get("data-series").startswith(("A (", "B ("))}
+    assert set(curves) == {"A", "B"} and curves["A"].get("stroke-dasharray") != curves["B"].get("stroke-dasharray")
+    assert series_names(figures[3].svg) == ["A training", "A holdout"]
+
+
+def test_importance_adapter_sorts_and_escapes_feature_names():
+    explanation = {"model_id": "sha256.X", "method": "tree", "rows": 100, "importance": [
+        {"feature": "charge_amount", "mean_abs_contribution": 0.2}, {"feature": "<script>alert(1)</script>", "mean_abs_contribution": 0.9},
+        {"feature": "broken", "mean_abs_contribution": float("nan")}, {"other": 1}]}
+    rows = importance_rows(explanation)
+    assert [name for name, _ in rows] == ["<script>alert(1)</script>", "charge_amount", "broken"]
+    assert importance_rows([{"feature": "a", "mean_abs": 1}, {"feature": "b", "mean_abs": 2}]) == [("b", 2), ("a", 1)]
+    assert importance_rows("nonsense") == [] and importance_rows(None) == []
+    svg = feature_importance_chart(rows)
+    assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    ET.fromstring(svg)
+    many = feature_importance_chart([(f"f{i}", 100 - i) for i in range(50)])
+    assert "the top 20 of 50" in ET.fromstring(many).find("svg:title", NS).text
+
+
+def test_learning_curve_without_points_or_values_is_left_out():
+    assert learning_curve_chart({"model": None}) is None
+    assert learning_curve_chart({"model": {"metric": "rmse", "points": []}}) is None
+    empty = learning_curve_chart({"model": {"metric": "rmse", "points": [{"iteration": 1, "training": None, "holdout": None}]}})
+    assert "No data" in empty
+
+
+def test_metric_history_marks_shipped_and_not_shipped_retrains():
+    at = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    retrains = [{"at": at + dt.timedelta(days=i), "value": 0.7 + i / 100, "shipped": i == 2, "job_id": f"job-{i}"} for i in range(4)]
+    retrains.append({"at": at, "value": None, "shipped": False, "job_id": "failed"})
+    svg = metric_history_chart("roc_auc", retrains)
+    root = ET.fromstring(svg)
+    groups = {g.get("data-series"): g for g in root.findall(".//svg:g[@class='series']", NS)}
+    assert list(groups) == ["roc_auc", "SHIPPED", "NOT SHIPPED"]
+    assert len(groups["SHIPPED"].findall("svg:rect", NS)) == 1 and len(groups["NOT SHIPPED"].findall("svg:circle", NS)) == 3
+    assert "job-2: roc_auc 0.72 SHIPPED" in groups["SHIPPED"].find("svg:rect/svg:title", NS).text
+    assert metric_history_chart("roc_auc", [{"at": at, "value": None, "shipped": True, "job_id": "x"}]) is None
