@@ -72,7 +72,7 @@ def bytecode_archive(archives: list[str], sources: Path) -> bytes:
     with zipfile.ZipFile(buffer, "w") as out:
         out.comment = importlib.util.MAGIC_NUMBER
         for name in sorted(entries):
-            out.writestr(zipfile.ZipInfo(name, EPOCH), entries[name], compress_type=zipfile.ZIP_DEFLATED)
+            out.writestr(zipfile.ZipInfo(name, EPOCH), entries[name])
     return buffer.getvalue()
 
 

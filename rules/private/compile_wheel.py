@@ -2,9 +2,9 @@
 
     python compile_wheel.py WHEEL OUT_ZIP
 
-One entry per module the boot unpacks (test suites left out, as boot.py's `needed`), named by
-its path under site-packages (`.data/purelib|platlib/` stripped) and holding an unchecked
-hash-based pyc, so it does not depend on file times. The archive's comment is the
+One stored entry (launcher.py maps them in place) per module the boot unpacks (test suites
+left out, as boot.py's `needed`), named by its path under site-packages (`.data/purelib|platlib/`
+stripped) and holding an unchecked hash-based pyc, so it does not depend on file times. The archive's comment is the
 interpreter's bytecode magic number, which launcher.py checks before using it. Entries are
 sorted, compiled in one fresh process in that order and dated 1980, so the same wheel always
 gives the same bytes.
@@ -41,13 +41,13 @@ def pyc(source: bytes, name: str) -> bytes | None:
 
 def main() -> None:
     wheel, out = sys.argv[1], sys.argv[2]
-    with zipfile.ZipFile(wheel) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as output:
+    with zipfile.ZipFile(wheel) as archive, zipfile.ZipFile(out, "w") as output:
         output.comment = importlib.util.MAGIC_NUMBER
         names = sorted(n for n in archive.namelist() if n.endswith(".py") and needed(n))
         for name in names:
             data = pyc(archive.read(name), site_path(name))
             if data is not None:
-                output.writestr(zipfile.ZipInfo(site_path(name), EPOCH), data, compress_type=zipfile.ZIP_DEFLATED)
+                output.writestr(zipfile.ZipInfo(site_path(name), EPOCH), data)
 
 
 if __name__ == "__main__":
