@@ -391,7 +391,7 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float | None]], *, value: Ax
     if not values:
         return empty_chart(title, width=width)
     shown = [label if len(label) <= 28 else label[:27] + "…" for label, _ in bars]
-    left = min(max(LEFT, 14 + CHAR_WIDTH * max(len(s) for s in shown)), width * 0.45)
+    left = min(max(LEFT, 18 + 7.4 * max(len(s) for s in shown)), width * 0.45)  # labels are 12px, wider than ticks
     row = 22
     top, bottom = TOP + 4, TOP + 4 + row * len(bars)
     height = bottom + 46
