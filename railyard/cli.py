@@ -7,6 +7,7 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
     railyard serve [--host H] [--port P] [--db URL] [--executor local|kubernetes] [--artifacts DIR] [--auth-tokens FILE] [--dev]
     railyard publish TARGET_OR_PEX [--json]
     railyard submit SPEC --binary NAME[@sha256:HEX] [--wait]
+    railyard submit-explain --model MODEL_ID_OR_JOB_ID --data PATH_OR_URI [--rows N] [--key COL]... [--wait]
     railyard status|result|cancel|ship|unship ID
     railyard status|logs|cancel ID --backend local|kubernetes    (a launched job, without the service)
     railyard logs ID [--follow]
@@ -15,6 +16,8 @@ Operators:
     railyard token new --owner O [--team T]... [--data-prefix P]... [--publish] [--admin]
 Batch scoring:
     railyard predict --model MODEL [--model-id ID] --data PARQUET_OR_DIR_OR_S3 --output PATH [--batch-rows N]
+Explanations (per-row feature contributions; railyard.explain):
+    railyard explain --model MODEL [--model-id ID] --data PARQUET_OR_DIR_OR_S3_OR_SPEC [--rows N] [--key COL]... [--output DIR]
 Tables for people by default; --json for scripts.
 
 TARGET_OR_PEX is a Bazel target (//workflows:fraud_train, built first), a
@@ -37,6 +40,8 @@ from railyard.launch.job import Executor, JobRequest
 from railyard.states import JobState
 from railyard.launch.render import check_job_id, output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
+from railyard.progress_bar import follow
+from railyard.pipeline.progress_file import read_progress
 from railyard.spec import load_spec
 
 FINISHED = tuple(state.value for state in JobState if state.finished)
@@ -91,11 +96,16 @@ def cmd_launch(args: argparse.Namespace) -> int:
     print(job.job_id, flush=True)
     if not args.wait:
         return 0
-    final = None
-    for status in executor.watch(job.job_id):
-        final = status
-        print(f"{job.job_id} {status.describe()}", flush=True)
-    return 0 if final is not None and final.state is JobState.complete else 1
+    last = None
+
+    def poll():
+        nonlocal last
+        status, changed = executor.status(job.job_id), last
+        last = status
+        progress = read_progress(job.output) if status.state is JobState.running else None
+        return status.state.value, [f"{job.job_id} {status.describe()}"] if status != changed else [], progress
+
+    return 0 if follow(poll, FINISHED) == JobState.complete.value else 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -175,18 +185,47 @@ def cmd_submit(args: argparse.Namespace) -> int:
     print(job_id, flush=True)
     if not args.wait:
         return 0
-    seen = 0
-    while True:
+    seen, status = 0, {}
+
+    def poll():
+        nonlocal seen, status
         status = client.status(job_id)
+        lines = []
         for transition in status["transitions"][seen:]:
             reason = f": {transition['reason']}" if transition.get("reason") and transition["job_state"] != "complete" else ""
-            print(f"{job_id} {transition['job_state']}{reason}", flush=True)
+            lines.append(f"{job_id} {transition['job_state']}{reason}")
         seen = len(status["transitions"])
-        if status["job_state"] in FINISHED:
-            if status["job_state"] == "failed" and status.get("message"):
-                print(f"{job_id} {status['message']}", file=sys.stderr)
-            return 0 if status["job_state"] == "complete" else 1
-        time.sleep(1)
+        return status["job_state"], lines, status.get("progress")
+
+    if follow(poll, FINISHED) == "failed" and status.get("message"):
+        print(f"{job_id} {status['message']}", file=sys.stderr)
+    return 0 if status["job_state"] == "complete" else 1
+
+
+def cmd_submit_explain(args: argparse.Namespace) -> int:
+    """Queue an explanation of a trained model on the service, run by the binary that trained it."""
+    client = _client()
+    data = args.data if "://" in args.data else str(Path(args.data).absolute())
+    model_id, training_job_id = (args.model, None) if args.model.startswith("sha256.") else (None, args.model)
+    answer = client.explain(model_id=model_id, training_job_id=training_job_id, data=data, rows=args.rows, key_columns=args.key,
+                            compute_resource=args.compute_resource, idempotency_key=args.idempotency_key)
+    job_id = answer["job_id"]
+    print(job_id, flush=True)
+    if not args.wait:
+        return 0
+    seen, status = 0, {}
+
+    def poll():
+        nonlocal seen, status
+        status = client.status(job_id)
+        lines = [f"{job_id} {t['job_state']}" + (f": {t['reason']}" if t.get("reason") and t["job_state"] != "complete" else "")
+                 for t in status["transitions"][seen:]]
+        seen = len(status["transitions"])
+        return status["job_state"], lines, status.get("progress")
+
+    if follow(poll, FINISHED) == "failed" and status.get("message"):
+        print(f"{job_id} {status['message']}", file=sys.stderr)
+    return 0 if status["job_state"] == "complete" else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -208,7 +247,10 @@ def cmd_result(args: argparse.Namespace) -> int:
     body = _client().result(args.job_id)
     lines = [describe_status(body["status"])]
     result = body.get("result")
-    if result:
+    if result and result.get("kind") == "explanation":
+        lines.append(f"  explains model {result['model_id']}: {result.get('rows', 0):,} rows")
+        lines += [f"  {name.removesuffix('_path')} {result[name]}" for name in ("explanations_path", "importance_path") if result.get(name)]
+    elif result:
         lines.append(f"  model {result['model_id']}")
         lines += [f"  {k:<14} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float)]
         lines.append(f"  scores {result['evaluation_holdout_data_path']}")
@@ -240,7 +282,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     page = _client().jobs(owner=args.owner, project=args.project, model_name=args.model_name, workflow=args.workflow,
                           state=args.state, limit=args.limit, cursor=args.cursor)
     header = f"{'CREATED':<20} {'STATE':<10} {'KIND':<12} {'OWNER':<24} {'MODEL':<28} {'REASON':<20} JOB"
-    rows = [f"{j['created_at'][:19].replace('T', ' '):<20} {j['job_state']:<10} {j['compute_resource']:<12} {j['owner'][:24]:<24} "
+    rows = [f"{j['created_at'][:19].replace('T', ' '):<20} {j['job_state']:<10} {j.get('kind', 'training'):<12} {j['owner'][:24]:<24} "
             f"{j['model_name'][:28]:<28} {(j['reason'] or '')[:20]:<20} {j['job_id']}" for j in page["jobs"]]
     if page["next_cursor"]:
         rows.append(f"(more: --cursor {page['next_cursor']})")
@@ -284,6 +326,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"scored {report.rows:,} rows in {report.batches} batches with {report.model_id} -> {report.output}; "
           f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB; score = {report.score}")
     return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """An explanation job in this process: progress on stderr, a summary on stdout, the outputs and result.json in --output."""
+    from railyard.explain import ExplainRequest, run_explanation
+
+    outcome = run_explanation(ExplainRequest.from_args(args))
+    if outcome.exit_code == 0:
+        result = outcome.result
+        print(f"explained {result['rows']:,} rows in {result['batches']} batches of {result['model_id']} ({result['method']}) "
+              f"-> {result['explanations_path']}; peak memory {result['peak_memory_bytes'] / 2**20:.0f} MiB")
+    return outcome.exit_code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -340,6 +394,15 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--wait", action="store_true")
     submit.add_argument("--workflow-module", action="append", default=[])
     submit.add_argument("--idempotency-key")
+    submit_explain = commands.add_parser("submit-explain", help="explain a trained model's scores on the service")
+    submit_explain.add_argument("--model", required=True, metavar="MODEL_ID_OR_JOB_ID",
+                                help="the model id (sha256.…) or the id of the complete training job that made it")
+    submit_explain.add_argument("--data", required=True, help="parquet file, directory, or s3:// URI of the rows to explain")
+    submit_explain.add_argument("--rows", type=int, help="explain at most N rows")
+    submit_explain.add_argument("--key", action="append", default=[], help="input column copied beside each explanation (repeatable)")
+    submit_explain.add_argument("--compute-resource", help="default: the training job's")
+    submit_explain.add_argument("--idempotency-key")
+    submit_explain.add_argument("--wait", action="store_true", help="follow the job to its end; exit non-zero unless it completes")
     for name in ("status", "result", "cancel", "ship", "unship", "logs"):
         sub = commands.add_parser(name, help=f"{name} of a job")
         sub.add_argument("job_id")
@@ -359,6 +422,15 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", required=True, help="parquet file to write (local path or s3:// URI)")
     predict.add_argument("--batch-rows", type=int, default=100_000)
     predict.add_argument("--keep", action="append", default=[], help="input column to copy into the output (repeatable)")
+    explain = commands.add_parser("explain", help="per-row feature contributions of a trained model on a dataset")
+    explain.add_argument("--model", required=True, help="model id, or an artifact path named by its id; any other path needs --model-id")
+    explain.add_argument("--model-id", help="the id (sha256.…) the artifact must hash to, e.g. to explain from a run's output directory")
+    explain.add_argument("--data", required=True, help="parquet file, directory or s3:// URI, or a training spec (.json: its holdout rows)")
+    explain.add_argument("--rows", type=int, help="explain the first N rows (default: all; 1,000 for the model-agnostic method)")
+    explain.add_argument("--key", action="append", default=[], metavar="COL", help="input column to copy into the explanations (repeatable)")
+    explain.add_argument("--batch-rows", type=int, help="rows explained and written at once (default 10,000)")
+    explain.add_argument("--output", help="output directory or s3:// prefix (default: <artifact root>/runs/<job-id>)")
+    explain.add_argument("--job-id", help="job id (default: a new UUID4)")
     jobs = commands.add_parser("jobs", help="list jobs, newest first")
     for flag in ("owner", "project", "model-name", "workflow", "state", "cursor"):
         jobs.add_argument(f"--{flag}")
@@ -367,8 +439,8 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "status": cmd_status,
-            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
+HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "submit-explain": cmd_submit_explain, "status": cmd_status,
+            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,11 @@ class ServiceError(RailyardError):
     """The service answered with an error."""
 
 
+def _field(loc: list) -> list:
+    """Where a problem is, as the user wrote it: the path inside the spec, else the body's field."""
+    return loc[2:] if loc[:2] == ["body", "spec"] else loc[1:]
+
+
 class Client:
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60):
         self.url = (url or os.environ.get("RAILYARD_URL") or DEFAULT_URL).rstrip("/")
@@ -37,7 +42,7 @@ class Client:
             except ValueError:
                 detail = response.text
             if isinstance(detail, list):
-                detail = "; ".join(".".join(str(p) for p in d.get("loc", [])[2:]) + ": " + d.get("msg", "") for d in detail)
+                detail = "; ".join(".".join(str(p) for p in _field(d.get("loc", []))) + ": " + d.get("msg", "") for d in detail)
             raise ServiceError(f"{response.status_code}: {detail}")
         return response
 
@@ -45,6 +50,14 @@ class Client:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         body = {"spec": spec, "binary": binary, "workflow_modules": list(workflow_modules)}
         return self._request("POST", "/train", json=body, headers=headers).json()["job_id"]
+
+    def explain(self, *, data: str, model_id: str | None = None, training_job_id: str | None = None, rows: int | None = None,
+                key_columns: list[str] = (), compute_resource: str | None = None, idempotency_key: str | None = None) -> dict:
+        """Queue an explanation of a model (by id, or by the training job that made it); {job_id, model_id, training_job_id}."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"model_id": model_id, "training_job_id": training_job_id, "data": data, "rows": rows,
+                "key_columns": list(key_columns), "compute_resource": compute_resource}
+        return self._request("POST", "/explain", json={k: v for k, v in body.items() if v is not None}, headers=headers).json()
 
     def publish(self, path) -> dict:
         """Stream a trainer pex to the service; the published binary's record."""

@@ -2,6 +2,8 @@
 
     python -m railyard.trainer --spec SPEC [--output DIR_OR_URI] [--job-id ID] [--workflow-module MOD]...
     python -m railyard.trainer --plan --spec SPEC [--workflow-module MOD]...
+    python -m railyard.trainer --explain --model MODEL [--model-id ID] --data PARQUET_OR_SPEC [--rows N] [--key COL]...
+                               [--batch-rows N] [--output DIR_OR_URI] [--job-id ID]
 
 Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
 1 training failed, 143 stopped by SIGTERM. A progress line per step goes to stderr and to the job's
@@ -12,6 +14,10 @@ log file (capped, see `railyard.capped_log`); result.json in the output location
 included; trains and writes nothing, and prints one line of JSON to stdout: the
 row counts and compute resource, or `{"error": ..., "type": ...}` (exit 2 for a
 bad spec, data or workflow, 1 otherwise).
+
+`--explain` runs an explanation job instead (`railyard.explain`): per-row
+feature contributions of a verified model, with the same exit codes, log and
+result.json (`result.kind: "explanation"`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from railyard.errors import EXIT_BAD_SPEC, EXIT_OK, EXIT_TERMINATED, EXIT_TRAINI
 from railyard.pipeline.evaluate import headline
 from railyard.pipeline.run import plan, run_pipeline
 from railyard.pipeline.steps import StepRecorder
+from railyard.report.html_report import write_report
 from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
 from railyard.spec import TrainingSpec, load_spec
 from railyard.storage import LocalStore, open_store
@@ -65,8 +72,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--build-info", action="store_true", help="print where this trainer was built from and exit")
     parser.add_argument("--plan", action="store_true",
                         help="check the spec against its data and print the row counts as one line of JSON; train nothing")
+    explain = parser.add_argument_group("explanation jobs (--explain)")
+    explain.add_argument("--explain", action="store_true", help="explain a trained model's outputs on --data; train nothing")
+    explain.add_argument("--model", help="model id, or an artifact path named by its id; any other path needs --model-id")
+    explain.add_argument("--model-id", help="the id (sha256.…) the artifact must hash to")
+    explain.add_argument("--data", help="parquet file, directory or s3:// URI, or a training spec (.json: its holdout rows)")
+    explain.add_argument("--rows", type=int, help="explain the first N rows")
+    explain.add_argument("--key", action="append", default=[], metavar="COL", help="input column to copy into the explanations (repeatable)")
+    explain.add_argument("--batch-rows", type=int, help="rows explained and written at once (default 10,000)")
     args = parser.parse_args(argv)
-    if not args.build_info and not args.spec:
+    if args.explain and not (args.model and args.data):
+        parser.error("--explain needs --model and --data")
+    if not args.build_info and not args.spec and not args.explain:
         parser.error("--spec is required")
     return args
 
@@ -139,6 +156,7 @@ def train(args: argparse.Namespace) -> int:
         workflow_cls = find_workflow(spec.train.workflow_name)
         log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
         result = run_pipeline(spec, workflow_cls, store, recorder)
+        result["report"] = write_report(store, job_id=job_id, spec=spec.model_dump(mode="json"), result=result, build=result_file.status)
         log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")
         log.info(f"[railyard] result: {store.url('result.json')}")
         _publish_log(handler, store, local_store, log_path)
@@ -150,7 +168,7 @@ def train(args: argparse.Namespace) -> int:
         if not isinstance(exc, UserError):
             log.error("".join(traceback.format_exception(exc)))
         _publish_log(handler, store, local_store, log_path)
-        result_file.write(FAILED, result={"steps": recorder.as_list()}, exception_info=_exception_info(exc, step))
+        result_file.write(FAILED, result={"kind": "training", "steps": recorder.as_list()}, exception_info=_exception_info(exc, step))
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         log.removeHandler(handler)
@@ -192,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.plan:
         return plan_only(args)
+    if args.explain:
+        from railyard.explain import ExplainRequest, run_explanation
+
+        return run_explanation(ExplainRequest.from_args(args)).exit_code
     return train(args)
 
 

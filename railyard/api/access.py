@@ -3,6 +3,8 @@
     read a job, change it (cancel, ship, unship)   its owner is the principal or one of its teams; admins: any
     submit, validate, dry-run a spec               metadata.owner is the principal or one of its teams, and
                                                    every data path lies under the principal's data_prefixes
+    explain a model                                it may read the training job that made the model, and
+                                                   the data to explain lies under its data_prefixes
     publish a trainer binary                       principals with `publish: true`, and admins
     list jobs, the dashboard                       only jobs the principal may read
 
@@ -12,7 +14,7 @@ A job the principal may not read is answered as if it did not exist.
 from __future__ import annotations
 
 from railyard.api.auth import Principal
-from railyard.api.data_access import check_data_access
+from railyard.api.data_access import check_data_access, check_paths
 from railyard.api.problems import Forbidden, NotFound
 from railyard.api.store.models import Job
 from railyard.spec import TrainingSpec
@@ -33,6 +35,15 @@ def authorize_submission(principal: Principal, spec: TrainingSpec) -> None:
     if not principal.may_act_as(spec.metadata.owner):
         raise Forbidden(f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
     check_data_access(spec, None if principal.anonymous else principal.data_prefixes)
+
+
+def authorize_explanation(principal: Principal, training: Job | None, named: str, data: str) -> Job:
+    """The training job whose model is to be explained: 404 (`no {named}`) when the principal may not read it,
+    as for any job; then 403 when the data lies outside the principal's data prefixes."""
+    if training is None or not may_read(principal, training):
+        raise NotFound(f"no {named}")
+    check_paths([("data", data)], None if principal.anonymous else principal.data_prefixes)
+    return training
 
 
 def authorize_publish(principal: Principal) -> None:

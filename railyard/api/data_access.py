@@ -1,4 +1,4 @@
-"""Which data a principal's specs may read: every data path must lie under one of its prefixes.
+"""Which data a principal's specs (and explanations) may read: every data path must lie under one of its prefixes.
 
 Local paths must be absolute and are compared after resolving `file://`, `..`
 and symbolic links, so a link or a parent step cannot lead outside a prefix.
@@ -73,10 +73,15 @@ def data_paths(spec: TrainingSpec) -> list[tuple[str, str]]:
 
 def check_data_access(spec: TrainingSpec, prefixes: tuple[str, ...] | None) -> None:
     """Refuse the spec unless every data path lies under a prefix; None means no restriction."""
+    check_paths(data_paths(spec), prefixes)
+
+
+def check_paths(paths: list[tuple[str, str]], prefixes: tuple[str, ...] | None) -> None:
+    """Refuse unless every (JSON path, location) lies under a prefix; None means no restriction."""
     if prefixes is None:
         return
     allowed = ", ".join(prefixes) if prefixes else "none"
-    for where, path in data_paths(spec):
+    for where, path in paths:
         try:
             real = resolve(path)
         except BadDataPath as exc:

@@ -23,7 +23,9 @@ once and the concurrency limits hold across replicas. A replica killed with
 `kill -9` holds nothing: its transactions end with its connections, and the
 others go on following its jobs. SQLite serves one replica.
 
-A job runs the published binary it was accepted with, from the binary store;
+An explanation job runs the binary of the training job whose model it explains,
+with the explanation's arguments in place of the spec, and has no data
+fingerprint. A job runs the published binary it was accepted with, from the binary store;
 only a `--dev` service resolves other binaries here. The data fingerprint is
 taken beside the dispatch, in a small pool, and dropped if it is late: a slow
 or hanging data source never holds up other jobs.
@@ -46,7 +48,7 @@ from railyard.api.store.models import Job, utcnow
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Binary, Executor, JobRequest, JobState, UnknownJob
+from railyard.launch.job import Binary, Executor, Explanation, JobKind, JobRequest, JobState, UnknownJob
 from railyard.pipeline.load import fingerprint
 from railyard.result import read_result
 from railyard.spec import parse_spec
@@ -56,6 +58,19 @@ ACTOR = "dispatcher"
 PURGE_SECONDS = 3600
 FINGERPRINT_WORKERS = 2
 ACTIVE = (JobState.queued.value, JobState.running.value)
+
+
+def job_request(job: Job, binary: Binary) -> JobRequest:
+    """What the executor runs for a job: its spec, or an explanation of its model sized by the job's compute resource."""
+    git_commit = job.git_commit or binaries.stamped_commit(binary)
+    if job.kind == JobKind.explanation.value:
+        explained = job.explanation
+        spec = parse_spec({**job.spec, "compute_resource": job.compute_resource})
+        explanation = Explanation(model=explained["model"], data=explained["data"], rows=explained.get("rows"),
+                                  key_columns=tuple(explained.get("key_columns") or ()))
+        return JobRequest(job.id, spec, binary, job.output, git_commit=git_commit, explanation=explanation)
+    return JobRequest(job.id, parse_spec(job.spec), binary, job.output, git_commit=git_commit,
+                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
 
 
 class Dispatcher:
@@ -163,9 +178,7 @@ class Dispatcher:
             try:
                 if isinstance(binary, RailyardError):
                     raise binary
-                request = JobRequest(job.id, parse_spec(job.spec), binary, job.output,
-                                     git_commit=job.git_commit or binaries.stamped_commit(binary),
-                                     trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
+                request = job_request(job, binary)
                 self.executor.submit(request)
             except RailyardError as exc:
                 service.transition(session, job=job, state=JobState.failed.value, reason="LaunchFailed", message=str(exc), actor=ACTOR)
@@ -173,7 +186,8 @@ class Dispatcher:
                 return
             job.binary_sha256 = binary.sha256 or None
             job.git_commit = request.git_commit
-            self._fingerprint_later(job.id, request.spec)
+            if request.explanation is None:
+                self._fingerprint_later(job.id, request.spec)
         job.dispatched_at = utcnow()
 
     def _binary(self, job: Job) -> Binary | RailyardError:

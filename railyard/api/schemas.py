@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from railyard.spec import TrainingSpec
+from railyard.api.data_access import BadDataPath, resolve
+from railyard.launch.job import JobKind
+from railyard.model.artifact import is_model_id
+from railyard.spec import ComputeResource, TrainingSpec
 
 
 class TrainRequest(BaseModel):
@@ -24,6 +28,59 @@ class TrainResponse(BaseModel):
     job_id: str
 
 
+MAX_EXPLAIN_ROWS = 1_000_000
+KeyColumn = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_id: str | None = Field(default=None, max_length=128,
+                                 description="The model to explain, as a training job's result names it (sha256.…).")
+    training_job_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                        description="Or the complete training job whose model to explain.")
+    data: str = Field(min_length=1, max_length=1024, description="The rows to explain: an absolute path or a URI "
+                      "(parquet file or directory), under the caller's data prefixes.")
+    rows: int | None = Field(default=None, ge=1, le=MAX_EXPLAIN_ROWS, description="Explain at most this many rows.")
+    key_columns: list[KeyColumn] = Field(default_factory=list, max_length=20,
+                                         description="Input columns copied beside each row's explanation, to join it back.")
+    compute_resource: ComputeResource | None = Field(default=None, description="Default: the training job's.")
+
+    @field_validator("model_id")
+    @classmethod
+    def _model_id(cls, value: str | None) -> str | None:
+        if value is not None and not is_model_id(value):
+            raise PydanticCustomError("model_id", "{problem}", {"problem": "expected a model id: 'sha256.' and 52 base32 "
+                                      f"characters, as a training job's result names it; got {value[:80]!r}"})
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: str) -> str:
+        try:
+            resolve(value)
+        except BadDataPath as exc:
+            raise PydanticCustomError("data_path", "{problem}", {"problem": str(exc)}) from None
+        if value.lower().endswith(".json"):  # the trainer would read a spec's data, which no prefix check has seen
+            raise PydanticCustomError("data_path", "{problem}", {"problem": f"{value}: expected parquet rows (a file, "
+                                      "a directory or a URI); the service does not explain a training spec's rows"})
+        return value
+
+    @model_validator(mode="after")
+    def _one_model(self) -> "ExplainRequest":
+        if (self.model_id is None) == (self.training_job_id is None):
+            raise PydanticCustomError("one_model", "give exactly one of model_id and training_job_id")
+        return self
+
+
+class ExplainResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    job_id: str
+    model_id: str
+    training_job_id: str
+
+
 class ValidateResponse(BaseModel):
     rows_in: int
     rows_after_filters: int
@@ -37,6 +94,18 @@ class TransitionOut(BaseModel):
     job_state: str
     reason: str | None = None
     actor: str | None = None
+
+
+class Explains(BaseModel):
+    """What an explanation job explains."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_id: str
+    training_job_id: str
+    data: str
+    rows: int | None
+    key_columns: list[str]
 
 
 class StatusResponse(BaseModel):
@@ -57,6 +126,11 @@ class StatusResponse(BaseModel):
     shipped: bool | None
     shipped_by: str | None
     shipped_at: dt.datetime | None
+    kind: JobKind = Field(default=JobKind.training, description="training, or explanation (of the model in `explains`)")
+    explains: Explains | None = None
+    progress: dict[str, Any] | None = Field(
+        default=None, description="While the job runs: its progress.json (step, iteration, total, unit, elapsed_s, "
+        "remaining_s, metric, training, holdout, updated_at), or null before training reports any.")
 
 
 class ResultResponse(BaseModel):
@@ -80,6 +154,7 @@ class JobSummary(BaseModel):
     compute_resource: str
     model_id: str | None
     shipped: bool | None
+    kind: JobKind = JobKind.training
 
 
 class JobsPage(BaseModel):

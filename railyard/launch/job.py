@@ -1,4 +1,4 @@
-"""A job to launch, and the states and failure reasons every executor reports.
+"""A job to launch (training or explanation), and the states and failure reasons every executor reports.
 
 States: queued → running → complete | failed | cancelled. A failed job has a
 reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
@@ -10,6 +10,7 @@ without a complete result.json), or the trainer's own `exception_info` type
 from __future__ import annotations
 
 import abc
+import enum
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,14 +75,47 @@ class Binary:
     target: str | None = None
 
 
+class JobKind(str, enum.Enum):
+    """What a job does with its trainer binary: train a model from a spec, or explain a trained model's scores."""
+
+    training = "training"
+    explanation = "explanation"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What an explanation job explains: a model, by the location of its artifact (named by its id, so the
+    trainer verifies the bytes against it), and the rows to explain."""
+
+    model: str
+    data: str
+    rows: int | None = None
+    key_columns: tuple[str, ...] = ()
+
+    def arguments(self) -> list[str]:
+        """The trainer's arguments in place of `--spec` (`--name=value`: no value is read as an option)."""
+        arguments = ["--explain", f"--model={self.model}", f"--data={self.data}"]
+        if self.rows is not None:
+            arguments.append(f"--rows={self.rows}")
+        return arguments + [f"--key={column}" for column in self.key_columns]
+
+
 @dataclass(frozen=True)
 class JobRequest:
+    """A job to launch. A training job trains `spec`; an explanation job (`explanation` set) runs the binary that
+    trained the model with `Explanation.arguments()`, and `spec` is the model's training spec (sizing, labels)."""
+
     job_id: str
     spec: TrainingSpec
     binary: Binary
     output: str
     git_commit: str = "unknown"
     trainer_args: tuple[str, ...] = ()
+    explanation: Explanation | None = None
+
+    @property
+    def kind(self) -> JobKind:
+        return JobKind.training if self.explanation is None else JobKind.explanation
 
 
 class Executor(abc.ABC):

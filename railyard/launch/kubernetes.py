@@ -133,9 +133,11 @@ class KubernetesExecutor(Executor):
 
         if not job.binary.sha256:
             raise UserError("--binary dev runs only on the local backend; a Kubernetes job needs a .pex or a Bazel target")
-        for i, source in enumerate(job.spec.data.features):
-            if not is_s3_uri(source.path):
-                raise UserError(f"data.features[{i}].path: {source.path} is not an s3:// URI; a Kubernetes job cannot read local files")
+        reads = [("model", job.explanation.model), ("data", job.explanation.data)] if job.explanation else \
+            [(f"data.features[{i}].path", source.path) for i, source in enumerate(job.spec.data.features)]
+        for where, location in reads:
+            if not is_s3_uri(location):
+                raise UserError(f"{where}: {location} is not an s3:// URI; a Kubernetes job cannot read local files")
         if not is_s3_uri(job.output):
             raise UserError(f"output {job.output} is not an s3:// URI; a Kubernetes job cannot write local files")
         policy, configmap, manifest = render(job, self.config)

@@ -1,7 +1,7 @@
 """The local executor: each job runs the trainer as a subprocess, watched by a supervisor process.
 
-    <root>/<job-id>/request.json   what to run (written by submit)
-                    spec.json      the training spec
+    <root>/<job-id>/request.json   what to run (written by submit): `--spec spec.json`, or an explanation's arguments
+                    spec.json      the training spec (of the explained model, for an explanation job)
                     state.json     status and transitions (written by the supervisor, atomically)
                     supervisor.pid   where cancel sends SIGTERM
                     trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log)
@@ -74,6 +74,7 @@ class LocalExecutor(Executor):
             "job_id": job.job_id,
             "binary": {"path": job.binary.path, "sha256": job.binary.sha256, "target": job.binary.target},
             "output": job.output if "://" in job.output else str(Path(job.output).absolute()),  # the trainer runs elsewhere
+            "arguments": job.explanation.arguments() if job.explanation else ["--spec", str(directory / "spec.json")],
             "trainer_args": list(job.trainer_args),
             "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,

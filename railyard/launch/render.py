@@ -6,6 +6,10 @@ newlines or YAML syntax stays one value and cannot change the manifest's
 structure. Labels carry sanitized values (Kubernetes label syntax); annotations
 carry the exact ones.
 
+The trainer's arguments (`--spec …`, or an explanation's `--explain --model=…`)
+reach it as separate words through `sh -c '…' trainer ARG…`, never through the
+shell's parsing.
+
 A job id must be a DNS-1123 label short enough that every name made from it
 (`railyard-<id>`, `railyard-<id>-spec`, `railyard-<id>-network`) is one too.
 """
@@ -30,6 +34,7 @@ CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX = "-spec", "-network"
 MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX))
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 DNS_PORT = 53
+SPEC_MOUNT = "/etc/railyard"
 
 # Pod Security Standards, restricted profile.
 POD_SECURITY = {
@@ -116,6 +121,7 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         f"{PREFIX}/project": label_value(spec.metadata.project),
         f"{PREFIX}/workflow": label_value(workflow),
         f"{PREFIX}/compute-resource": label_value(spec.compute_resource.value),
+        f"{PREFIX}/kind": job.kind.value,
     }
     annotations = {
         f"{PREFIX}/job-id": job.job_id,
@@ -128,7 +134,10 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         f"{PREFIX}/binary-target": job.binary.target or "",
         f"{PREFIX}/spec-hash": spec.spec_hash(),
         f"{PREFIX}/output": job.output,
+        f"{PREFIX}/kind": job.kind.value,
     }
+    if job.explanation is not None:
+        annotations[f"{PREFIX}/explains"] = job.explanation.model
     name = job_name(job.job_id)
     values = {
         "config": config,
@@ -146,6 +155,8 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "binary_uri": binary_uri(config, job.binary.sha256),
         "binary_sha256": job.binary.sha256,
         "spec_json": spec.to_json(),
+        "spec_mount": SPEC_MOUNT,
+        "trainer_arguments": job.explanation.arguments() if job.explanation else ["--spec", f"{SPEC_MOUNT}/spec.json"],
         "pod_security": POD_SECURITY,
         "container_security": CONTAINER_SECURITY,
     }

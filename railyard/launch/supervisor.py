@@ -139,7 +139,7 @@ class Supervisor:
         work = self.directory / "work"
         (work / "tmp").mkdir(parents=True, exist_ok=True)
         argv = command(Binary(**request["binary"])) + [
-            "--spec", str(self.directory / "spec.json"),
+            *request["arguments"],
             "--output", request["output"],
             "--job-id", request["job_id"],
             *request["trainer_args"],

@@ -1,12 +1,15 @@
 """The dashboard's pictures: charts on the job page, a model's retrains, two jobs compared, a running job's
-progress, report.html in a browser; and the model and compare pages scoped like the job page.
+progress, report.html in a browser, explanation jobs and the feature importance they give a training job's
+page; and the model, compare and importance lookups scoped like the job page.
 
 The browser tests save a full-page screenshot of each page to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
@@ -19,6 +22,7 @@ from railyard.api.routes import dashboard
 from railyard.api.store import service as job_service
 from railyard.api.store.models import Job
 from tests.api.conftest import ALICE, BOB, CI, publish
+from tests.api.test_explain import explain, wait_for
 from tests.api.service import Service
 from tests.api.test_dashboard import browser  # noqa: F401 - the shared headless Chromium fixture
 from tests.conftest import REPO, example_spec, read_result, write_spec
@@ -89,6 +93,103 @@ def test_a_running_job_shows_its_progress(app_factory, charges_path):
                                                       "elapsed_s": 12.0, "remaining_s": 48.0}))
     page = client.get(f"/ui/job/{job_id}").text
     assert '<progress value="120" max="500"' in page and "iteration 120 of 500, 12 seconds elapsed, about 48 seconds left" in page
+
+
+MODEL_ID = "sha256." + "M" * 52
+AT = dt.datetime(2019, 3, 21, tzinfo=dt.timezone.utc)
+
+
+def stored_job(client, tmp_path, *, owner: str, kind: str, minutes: int, result: dict, importance: list | None = None,
+               explains: str | None = None, state: str = "complete") -> str:
+    """A finished job of the model MODEL_ID written straight to the database, with its output files."""
+    job_id = f"{kind}-{owner}-{minutes}"
+    output = tmp_path / "outputs" / job_id
+    output.mkdir(parents=True)
+    (output / "result.json").write_text(json.dumps({"status": {"job_id": job_id}, "result": result, "exception_info": None}))
+    if importance is not None:
+        (output / "importance.json").write_text(json.dumps({"model_id": MODEL_ID, "method": "xgboost_pred_contribs",
+                                                            "rows": 300, "importance": importance}))
+    with client.app.state.sessions() as session:
+        job = Job(id=job_id, created_at=AT + dt.timedelta(minutes=minutes), state="queued", owner=owner, project="p",
+                  trainer="t", model_name=FRAUD_MODEL, workflow="StripeFraudModel", compute_resource="CPU", spec={},
+                  spec_hash="h", binary="fraud_train", workflow_modules=[], output=str(output), model_id=MODEL_ID, kind=kind,
+                  explains_job_id=explains,
+                  explanation={"data": "/data/rows.parquet", "rows": 300, "key_columns": []} if explains else None)
+        job_service.create_job(session, job=job, actor=owner)
+        for reached in ("running", state):
+            job_service.transition(session, job=job, state=reached)
+        session.commit()
+    return job_id
+
+
+def bar_features(root: ET.Element) -> list[str]:
+    """The features a feature-importance chart draws a bar for, top first."""
+    return [rect.find(f"{SVG}title").text.split(":")[0] for rect in root.iter(f"{SVG}rect") if rect.get("class") == "bar"]
+
+
+def importance_bars(html: str) -> list[str]:
+    found = re.search(r'<figure id="chart-feature-importance">(<svg.*?</svg>)', html, re.S)
+    return bar_features(ET.fromstring(found.group(1))) if found else []
+
+
+def explanation_result(importance: list) -> dict:
+    return {"kind": "explanation", "model_id": MODEL_ID, "rows": 300, "method": "xgboost_pred_contribs",
+            "explanations_path": "/out/explanations.parquet", "importance_path": "/out/importance.json", "importance": importance,
+            "steps": [{"name": "explain", "wall_seconds": 0.5, "rows_in": 300, "rows_out": 300, "peak_memory_bytes": 2**27}]}
+
+
+def test_a_training_job_page_uses_only_explanations_its_reader_may_read(app_factory, tmp_path, tokens_file):
+    client = app_factory(dispatch=False, auth_tokens=tokens_file)
+    training = stored_job(client, tmp_path, owner="fraud-team", kind="training", minutes=0, result={
+        "kind": "training", "model_id": MODEL_ID, "metrics": {"kind": "binary_classification", "roc_auc": 0.8}, "steps": []})
+    theirs = [{"feature": "bob_only_feature", "mean_abs_contribution": 9.0}]
+    bobs = stored_job(client, tmp_path, owner="bob", kind="explanation", minutes=30, result=explanation_result(theirs),
+                      importance=theirs, explains=training)
+    page = client.get(f"/ui/job/{training}", headers=ALICE)
+    assert page.status_code == 200 and 'id="chart-feature-importance"' not in page.text and bobs not in page.text
+
+    ours = [{"feature": "charge_amount", "mean_abs_contribution": 0.7}, {"feature": "charge_type", "mean_abs_contribution": 0.2}]
+    alices = stored_job(client, tmp_path, owner="alice", kind="explanation", minutes=10, result=explanation_result(ours),
+                        importance=ours, explains=training)
+    page = client.get(f"/ui/job/{training}", headers=ALICE).text
+    assert importance_bars(page) == ["charge_amount", "charge_type"]  # hers, though bob's is newer
+    assert f'From explanation job <a href="/ui/job/{alices}">' in page and "300 rows" in page
+    assert re.findall(r'<tr class="explanation" data-job-id="([^"]+)"', page) == [alices] and bobs not in page
+    assert client.get(f"/ui/job/{training}", headers=BOB).status_code == 404
+    assert importance_bars(client.get(f"/ui/job/{bobs}", headers=BOB).text) == ["bob_only_feature"]
+    assert client.get(f"/ui/job/{bobs}", headers=ALICE).status_code == 404
+
+    retrains = client.get(f"/ui/model/{quote(FRAUD_MODEL)}", headers=ALICE).text
+    assert re.findall(r'<tr class="retrain" data-job-id="([^"]+)"', retrains) == [training]  # no explanation among them
+    listed = client.get("/?kind=explanation", headers=ALICE).text
+    assert re.findall(r'<tr class="job" data-job-id="([^"]+)"', listed) == [alices]
+    assert '<option value="explanation" selected>' in listed
+
+
+def test_an_explanation_job_page_shows_what_it_explains_and_no_ship_button(app_factory, tmp_path, tokens_file):
+    client = app_factory(dispatch=False, auth_tokens=tokens_file)
+    training = stored_job(client, tmp_path, owner="fraud-team", kind="training", minutes=0, result={"kind": "training"})
+    ours = [{"feature": "charge_type", "mean_abs": 0.1}, {"feature": "charge_amount", "mean_abs": 0.4}]
+    job_id = stored_job(client, tmp_path, owner="fraud-team", kind="explanation", minutes=5, result=explanation_result(ours),
+                        importance=ours, explains=training)
+    page = client.get(f"/ui/job/{job_id}", headers=ALICE)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert '<td id="job-kind">explanation</td>' in html
+    assert f'model <code>{MODEL_ID}</code> of training job <a href="/ui/job/{training}" id="training-link">' in html
+    assert '<td id="explained-rows">300</td>' in html and ">xgboost_pred_contribs</code>" in html
+    assert "/out/explanations.parquet" in html and f'href="/job/{job_id}/result"' in html
+    assert importance_bars(html) == ["charge_amount", "charge_type"] and 'id="importance-source"' not in html  # its own
+    assert 'id="ship-button"' not in html and 'id="unship-button"' not in html and 'id="metrics"' not in html
+    assert client.post(f"/job/{job_id}/ship", headers=ALICE).status_code == 409
+
+    failed = stored_job(client, tmp_path, owner="fraud-team", kind="explanation", minutes=9, state="failed", importance=ours,
+                        result={"kind": "explanation", "model_id": MODEL_ID, "steps": []}, explains=training)
+    html = client.get(f"/ui/job/{failed}", headers=ALICE).text
+    assert 'id="training-link"' in html and importance_bars(html) == [] and 'id="explained-rows"' not in html
+    training_page = client.get(f"/ui/job/{training}", headers=ALICE).text
+    assert re.findall(r'<tr class="explanation" data-job-id="([^"]+)"', training_page) == [failed, job_id]
+    assert f'From explanation job <a href="/ui/job/{job_id}">' in training_page  # the newest complete one
 
 
 def full_page_screenshot(driver, name: str, width: int = 1200) -> Path:
@@ -223,3 +324,54 @@ def test_report_html_of_a_fraud_run_opens_in_chromium(tmp_path, charges_path, br
     assert all(labelled(svg) and drawn_points(svg) >= 6 for svg in charts.values())
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0  # self-contained
     full_page_screenshot(browser, "report.png")
+
+
+@pytest.mark.slow
+def test_an_explained_training_job_and_its_explanation_draw_the_importance(tmp_path, charges_path, browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    svc = Service(tmp_path / "svc").start()
+    try:
+        with httpx.Client(base_url=svc.url, timeout=30) as client:
+            training = client.post("/train", json={"spec": fraud_spec(charges_path, 20), "binary": "dev"}).json()["job_id"]
+            assert wait_for(client, training)["job_state"] == "complete", client.get(f"/job/{training}/logs").text
+            queued = explain(client, training_job_id=training, data=str(charges_path), rows=300)
+            assert queued.status_code == 202, queued.text
+            job_id, model_id = queued.json()["job_id"], queued.json()["model_id"]
+            assert wait_for(client, job_id)["job_state"] == "complete", client.get(f"/job/{job_id}/logs").text
+            result = client.get(f"/job/{job_id}/result").json()["result"]
+        importance = json.loads(Path(result["importance_path"]).read_text())["importance"]
+        features = [row["feature"] for row in importance]
+
+        browser.get(f"{svc.url}/ui/job/{training}")
+        charts = figures(browser)
+        assert "feature-importance" in charts and labelled(charts["feature-importance"])
+        assert bar_features(charts["feature-importance"]) == features and len(features) >= 2
+        caption = browser.find_element(By.ID, "importance-source")
+        assert "300 rows" in caption.text and result["method"] in caption.text
+        assert [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.explanation")] == [job_id]
+        assert browser.find_elements(By.ID, "ship-button")  # a training job's model can be shipped
+        full_page_screenshot(browser, "job-page-explained.png")
+
+        browser.set_window_size(1400, 900)
+        caption.find_element(By.TAG_NAME, "a").click()
+        WebDriverWait(browser, 30).until(lambda driver: driver.current_url.endswith(f"/ui/job/{job_id}"))
+        assert browser.find_element(By.ID, "job-kind").text == "explanation"
+        assert model_id in browser.find_element(By.ID, "explains").text
+        assert browser.find_element(By.ID, "explained-rows").text == "300"
+        assert browser.find_element(By.ID, "explanation-method").text == result["method"]
+        assert "explanations.parquet" in browser.find_element(By.ID, "outputs").text
+        own = figures(browser)
+        assert labelled(own["feature-importance"]) and bar_features(own["feature-importance"]) == features
+        assert not browser.find_elements(By.ID, "ship-button") and not browser.find_elements(By.ID, "metrics")
+        full_page_screenshot(browser, "explanation-page.png")
+
+        browser.set_window_size(1400, 900)
+        browser.find_element(By.ID, "training-link").click()
+        WebDriverWait(browser, 30).until(lambda driver: driver.current_url.endswith(f"/ui/job/{training}"))
+        browser.find_element(By.ID, "model-link").click()
+        WebDriverWait(browser, 30).until(lambda driver: "/ui/model/" in driver.current_url)
+        assert [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.retrain")] == [training]
+    finally:
+        svc.stop()

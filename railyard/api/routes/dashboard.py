@@ -1,6 +1,9 @@
 """The dashboard: server-rendered HTML of the job list (like the talk's "Railyard in action"), job pages with
 their charts, a model's retrains and two jobs side by side.
 
+A training job's page draws its feature importance from the newest complete explanation of its model
+the principal may read; an explanation job's page draws its own.
+
 Browsers sign in once with their token (see routes/signin.py); every page
 shows only the jobs the principal may read, and the forms that change a job
 carry the session's CSRF token. Charts are inline SVG drawn on the server
@@ -26,6 +29,7 @@ from railyard.api.routes.jobs import ACTIONS, change, result_file, status_of, su
 from railyard.api.store import service
 from railyard.api.store.models import Job
 from railyard.errors import RailyardError
+from railyard.launch.job import JobKind
 from railyard.pipeline.progress_file import read_progress
 from railyard.report import CHARTS_FILE
 from railyard.report.charts import HEADLINE_METRICS, Figure, compare_figures, job_figures, metric_history_chart
@@ -55,9 +59,11 @@ templates.env.filters["duration"] = duration
 templates.env.filters["number"] = number
 templates.env.filters["shorten"] = shorten
 STATES = ("queued", "running", "complete", "failed", "cancelled")
+KINDS = tuple(kind.value for kind in JobKind)
 IMPORTANCE_FILE = "importance.json"  # an explanation's feature importance
 MAX_OUTPUT_BYTES = 4 << 20  # the most a page reads of one chart or result file
 MAX_RETRAINS = 100  # the newest retrains a model page shows
+MAX_EXPLANATIONS = 20  # the newest explanations a training job's page lists
 READERS = 8  # result files a model page reads at once
 
 
@@ -77,17 +83,19 @@ def job_list(
     model_name: Annotated[str | None, Query(max_length=512)] = None,
     workflow: Annotated[str | None, Query(max_length=256)] = None,
     state: Annotated[str | None, Query(max_length=16)] = None,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ):
     where = service.JobFilter(owner or None, None, model_name or None, workflow or None, state if state in STATES else None,
-                              owners=principal.owners)
+                              owners=principal.owners, kind=kind if kind in KINDS else None)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=100, cursor=cursor)
     except (ValueError, TypeError):
         jobs, following = [], None
     return page(request, principal, "jobs.html", {
-        "jobs": [summary_of(j) for j in jobs], "next_cursor": following, "states": STATES,
-        "filters": {"owner": owner or "", "model_name": model_name or "", "workflow": workflow or "", "state": state or ""},
+        "jobs": [summary_of(j) for j in jobs], "next_cursor": following, "states": STATES, "kinds": KINDS,
+        "filters": {"owner": owner or "", "model_name": model_name or "", "workflow": workflow or "", "state": state or "",
+                    "kind": kind if kind in KINDS else ""},
     })
 
 
@@ -129,19 +137,43 @@ def progress_view(progress: dict | None) -> dict | None:
             "text": ", ".join(words)}
 
 
+def importance_source(job: Job, explanations: list[Job]) -> Job | None:
+    """Whose importance.json a job's page draws: an explanation job's own, else the newest complete explanation."""
+    complete = JobState.complete.value
+    if job.kind == JobKind.explanation.value:
+        return job if job.state == complete else None
+    return next((e for e in explanations if e.state == complete), None)
+
+
+def importance_caption(source: Job, importance) -> dict:
+    """Where a page's feature importance comes from: the explanation job, its rows and method."""
+    document = importance if isinstance(importance, dict) else {}
+    rows, method = document.get("rows"), document.get("method")
+    return {"job_id": source.id, "rows": rows if finite(rows) else None, "method": method if isinstance(method, str) else None}
+
+
 @router.get("/ui/job/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, principal: PagePrincipalDep, job: JobPageDep):
+def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep, job: JobPageDep):
+    """One job: its state, result and charts; a training job's explanations, an explanation job's model."""
+    explanations = []
+    if job.kind == JobKind.training.value and job.model_id:
+        explanations = service.explanations_of(session, model_id=job.model_id, owners=principal.owners, limit=MAX_EXPLANATIONS)
+    session.commit()  # no connection is held while output files are read
     body = result_file(job)
     complete = job.state == JobState.complete.value
-    result = body.get("result") if complete else None
-    charts = output_json(job.output, CHARTS_FILE) if complete else None
-    importance = output_json(job.output, IMPORTANCE_FILE) if complete else None
+    result = body.get("result") if complete and isinstance(body.get("result"), dict) else None
+    charts = output_json(job.output, CHARTS_FILE) if complete and job.kind == JobKind.training.value else None
+    source = importance_source(job, explanations)
+    importance = output_json(source.output, IMPORTANCE_FILE) if source else None
     progress = read_progress(job.output) if job.state == JobState.running.value else None
     return page(request, principal, "job.html", {
         "job": summary_of(job), "status": status_of(job),
         "result": result,
         "exception_info": body.get("exception_info") or job.exception_info,
         "figures": shown(job_figures(charts, result or body.get("result"), importance)),
+        "importance_from": importance_caption(source, importance) if importance is not None and source is not job else None,
+        "explanations": [{"job": summary_of(e), "data": (e.explanation or {}).get("data")} for e in explanations],
+        "explanations_limit": MAX_EXPLANATIONS,
         "progress": progress_view(progress),
     })
 
@@ -154,10 +186,11 @@ def headline(result: dict | None) -> tuple[str | None, float | None]:
 
 @router.get("/ui/model/{model_name:path}", response_class=HTMLResponse)
 def model_page(request: Request, session: SessionDep, principal: PagePrincipalDep, model_name: str):
-    """Every retrain of one model name the principal may read, newest first, with its headline metric over time."""
+    """Every retrain (training job) of one model name the principal may read, newest first, with its headline
+    metric over time."""
     jobs: list[Job] = []
     if len(model_name) <= 512:
-        where = service.JobFilter(model_name=model_name, owners=principal.owners)
+        where = service.JobFilter(model_name=model_name, owners=principal.owners, kind=JobKind.training.value)
         jobs, _ = service.list_jobs(session, where=where, limit=MAX_RETRAINS)
     session.commit()  # no connection is held while result files are read
     if not jobs:

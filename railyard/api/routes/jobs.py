@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from sqlalchemy.orm import Session
 
@@ -14,11 +15,12 @@ from railyard.api.auth import Principal
 from railyard.api.deps import DispatcherDep, ExecutorDep, JobDep, PrincipalDep, SessionDep
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.problems import Conflict, Unprocessable
-from railyard.api.schemas import JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
+from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
-from railyard.launch.job import LOG_PAGE_BYTES
+from railyard.launch.job import LOG_PAGE_BYTES, JobKind
+from railyard.pipeline.progress_file import read_progress
 from railyard.result import read_result
 from railyard.states import JobState
 
@@ -34,8 +36,15 @@ def status_of(job: Job) -> StatusResponse:
         job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, shipped=job.shipped,
-        shipped_by=job.shipped_by, shipped_at=job.shipped_at,
+        shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
     )
+
+
+def explains_of(job: Job) -> Explains | None:
+    if job.kind != JobKind.explanation.value or not job.explanation:
+        return None
+    return Explains(model_id=job.model_id, training_job_id=job.explains_job_id, data=job.explanation["data"],
+                    rows=job.explanation.get("rows"), key_columns=job.explanation.get("key_columns") or [])
 
 
 def result_file(job: Job) -> dict:
@@ -51,17 +60,22 @@ def summary_of(job: Job) -> JobSummary:
         job_id=job.id, created_at=job.created_at, finished_at=job.finished_at, duration_seconds=duration,
         job_state=job.state, reason=job.reason, message=job.message, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, model_id=job.model_id, shipped=job.shipped,
+        kind=job.kind,
     )
 
 
 @router.get("/job/{job_id}/status", response_model=StatusResponse, responses=NOT_FOUND)
 async def status(job: JobDep) -> StatusResponse:
-    return status_of(job)  # the job and its transitions were read in JobDep, in the thread pool
+    answer = status_of(job)  # the job and its transitions were read in JobDep, in the thread pool
+    if job.state == JobState.running.value:
+        answer.progress = await run_in_threadpool(read_progress, job.output)
+    return answer
 
 
 @router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)
 def result(job: JobDep) -> ResultResponse:
-    """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings."""
+    """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings; for an
+    explanation job, its `kind`, the explained `model_id` and the paths of its explanations and importance."""
     body = result_file(job)
     return ResultResponse(
         status=status_of(job),
@@ -99,6 +113,7 @@ def list_jobs(
     model_name: Annotated[str | None, Query(max_length=512)] = None,
     workflow: Annotated[str | None, Query(max_length=256)] = None,
     state: JobState | None = None,
+    kind: JobKind | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -106,7 +121,8 @@ def list_jobs(
 ) -> JobsPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     created_after, created_before = in_utc("created_after", created_after), in_utc("created_before", created_before)
-    where = service.JobFilter(owner, project, model_name, workflow, state.value if state else None, created_after, created_before, owners=principal.owners)
+    where = service.JobFilter(owner, project, model_name, workflow, state.value if state else None, created_after, created_before, owners=principal.owners,
+                              kind=kind.value if kind else None)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):
@@ -125,6 +141,8 @@ def change(action: str, job: Job, session: Session, principal: Principal, dispat
     shipped = action == "ship"
     if shipped and job.state != JobState.complete.value:
         raise Conflict(f"job {job.id} is {job.state}; only a complete job can be shipped")
+    if shipped and job.kind != JobKind.training.value:
+        raise Conflict(f"job {job.id} is an explanation; only a training job's model can be shipped")
     job.shipped, job.shipped_by, job.shipped_at = shipped, principal.owner, utcnow()
     session.commit()
     return status_of(job)

@@ -1,4 +1,4 @@
-"""Tables: jobs, their append-only state transitions, idempotency keys, published binaries, browser sessions."""
+"""Tables: jobs of both kinds, their append-only state transitions, idempotency keys, published binaries, browser sessions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from railyard.launch.job import JobKind
 
 
 def utcnow() -> dt.datetime:
@@ -54,7 +56,7 @@ class Job(Base):
     git_commit: Mapped[str | None] = mapped_column(String(64))
     data_fingerprint: Mapped[list | None] = mapped_column(JSON)
     output: Mapped[str] = mapped_column(String(1024))
-    model_id: Mapped[str | None] = mapped_column(String(128))
+    model_id: Mapped[str | None] = mapped_column(String(128), index=True)
     exception_info: Mapped[dict | None] = mapped_column(JSON)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -62,6 +64,11 @@ class Job(Base):
     shipped: Mapped[bool | None] = mapped_column(Boolean)
     shipped_by: Mapped[str | None] = mapped_column(String(256))
     shipped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # An explanation job explains the model `model_id` of the training job `explains_job_id`;
+    # `explanation` holds the model's artifact location and what to explain (data, rows, key_columns).
+    kind: Mapped[str] = mapped_column(String(16), default=JobKind.training.value, server_default=JobKind.training.value)
+    explains_job_id: Mapped[str | None] = mapped_column(String(64))
+    explanation: Mapped[dict | None] = mapped_column(JSON)
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 

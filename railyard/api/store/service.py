@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from railyard.api.store.models import IdempotencyKey, Job, Transition, utcnow
+from railyard.launch.job import JobKind
 from railyard.states import JobState
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
@@ -63,6 +64,26 @@ def transition(session: Session, *, job: Job, state: str, reason: str | None = N
     return True
 
 
+def training_of_model(session: Session, *, model_id: str, owners: tuple[str, ...] | None) -> Job | None:
+    """The newest complete training job that made the model `model_id`, among the jobs of `owners` (None: all)."""
+    query = select(Job).where(Job.model_id == model_id, Job.kind == JobKind.training.value, Job.state == JobState.complete.value)
+    if owners is not None:
+        query = query.where(Job.owner.in_(owners))
+    return session.scalars(query.order_by(Job.finished_at.desc(), Job.id.desc()).limit(1)).first()
+
+
+def explanations_of(session: Session, *, model_id: str, owners: tuple[str, ...] | None, limit: int) -> list[Job]:
+    """The explanation jobs of the model `model_id`, among the jobs of `owners` (None: all), newest first.
+
+    Every explanation job records the model it explains, so these include every job with `explains_job_id`
+    naming a training job that made the model (and use the index on `model_id`).
+    """
+    query = select(Job).where(Job.model_id == model_id, Job.kind == JobKind.explanation.value)
+    if owners is not None:
+        query = query.where(Job.owner.in_(owners))
+    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+
 @dataclass
 class JobFilter:
     owner: str | None = None
@@ -73,6 +94,7 @@ class JobFilter:
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
     owners: tuple[str, ...] | None = None  # the owners the reader may see; None: all
+    kind: str | None = None
 
 
 def encode_cursor(job: Job) -> str:
@@ -100,7 +122,7 @@ def utc(moment: dt.datetime) -> dt.datetime:
 def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None = None) -> tuple[list[Job], str | None]:
     """Newest first; the cursor names the last job of the previous page."""
     query = select(Job)
-    for column in ("owner", "project", "model_name", "workflow", "state"):
+    for column in ("owner", "project", "model_name", "workflow", "state", "kind"):
         value = getattr(where, column)
         if value is not None:
             query = query.where(getattr(Job, column) == value)
