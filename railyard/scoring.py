@@ -73,7 +73,8 @@ def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 1
     missing = [c for c in columns if c not in dataset.schema.names]
     if missing:
         raise DataError(f"--data: {data} lacks the columns {', '.join(missing)}; the model needs {', '.join(model.features)}")
-    scanner = dataset.scanner(columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1, use_threads=True)
+    # Without threads: Arrow's threaded scan reads ahead through the whole file, whatever the batch size.
+    scanner = dataset.scanner(columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1, use_threads=False)
 
     encoding = model.label_encoding
     metadata = {MODEL_ID_KEY: model.model_id.encode()}

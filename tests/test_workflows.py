@@ -155,6 +155,8 @@ def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
     holdout = pd.read_parquet(descriptions_path)
     mask = np.random.default_rng(3).random(len(holdout)) < 0.2  # the spec's RANDOM split
     np.testing.assert_allclose(reloaded.score(holdout[mask]), scores, rtol=1e-5)
+    unseen = pd.DataFrame({"merchant_name": ["a shop no one has seen"], "description": ["refund never arrived, card disputed"]})
+    assert 0.0 <= reloaded.score(unseen)[0] <= 1.0  # text not seen in training is read, not dropped
 
 
 @pytest.mark.slow

@@ -52,12 +52,17 @@ class Model:
         return LabelEncoding.from_dict(self.manifest.get("label_encoding"))
 
     def prepare(self, dataframe: pd.DataFrame) -> pd.DataFrame:
-        """The model's feature columns, categoricals encoded exactly as in training."""
+        """The model's feature columns, categoricals encoded exactly as in training; columns the model
+        reads as free text (fastText's `text_columns`) keep their text, seen in training or not."""
         missing = [c for c in self.features if c not in dataframe.columns]
         if missing:
             raise DataError(f"input is missing the model's feature columns: {', '.join(missing)}")
         features = dataframe[self.features].copy()
+        text = set(getattr(self.estimator, "text_columns", ()))
         for name, categories in self.manifest["categories"].items():
+            if name in text:
+                features[name] = features[name].astype(object)
+                continue
             codes = pd.Index(categories).get_indexer(np.asarray(features[name], dtype=object))
             features[name] = pd.Categorical.from_codes(codes, categories=categories)  # unseen values become NaN
         return features
