@@ -27,39 +27,21 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import traceback
 import uuid
-from pathlib import Path
 
 from railyard import artifacts
 from railyard.buildinfo import build_info
-from railyard.capped_log import CappedLogHandler
-from railyard.errors import EXIT_BAD_SPEC, EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
+from railyard.errors import EXIT_BAD_SPEC, EXIT_OK, EXIT_TRAINING_FAILED, UserError
+from railyard.job_run import JobRun, resolve
 from railyard.pipeline.evaluate import headline
 from railyard.pipeline.run import plan, run_pipeline
-from railyard.pipeline.steps import StepRecorder
 from railyard.report.html_report import write_report
-from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
 from railyard.spec import TrainingSpec, load_spec
-from railyard.storage import LocalStore, open_store
 from railyard.workflow import find_workflow, import_workflow_modules
 
-LOG_FILE = "trainer.log"
 log = logging.getLogger("railyard")
-
-
-class Terminated(BaseException):
-    """The trainer received SIGTERM (a cancelled or pre-empted job); not caught by workflow error handling."""
-
-    exit_code = EXIT_TERMINATED
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated("terminated by SIGTERM")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,108 +70,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _resolve(path: str) -> str:
-    """Relative paths are relative to where the user ran the command (also under `bazel run`)."""
-    base = os.environ.get("BUILD_WORKING_DIRECTORY")
-    if base and "://" not in path and not os.path.isabs(path):
-        return os.path.join(base, path)
-    return path
-
-
 def _output_uri(args: argparse.Namespace, spec: TrainingSpec | None, job_id: str) -> str:
     if args.output:
-        return _resolve(args.output)
+        return resolve(args.output)
     if spec is not None and spec.output_path:
-        return _resolve(spec.output_path)
-    return _resolve(f"{artifacts.root().rstrip('/')}/runs/{job_id}")
-
-
-def _setup_logging(log_path: Path) -> CappedLogHandler:
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(message)s"))
-    file_handler = CappedLogHandler(log_path)
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(console)
-    log.addHandler(file_handler)
-    return file_handler
-
-
-def _exception_info(exc: BaseException, step: str | None) -> dict:
-    info = {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "exit_code": getattr(exc, "exit_code", EXIT_TRAINING_FAILED),
-        "step": step,
-    }
-    if not isinstance(exc, UserError):
-        info["traceback"] = "".join(traceback.format_exception(exc))
-    return info
+        return resolve(spec.output_path)
+    return resolve(f"{artifacts.root().rstrip('/')}/runs/{job_id}")
 
 
 def train(args: argparse.Namespace) -> int:
     job_id = args.job_id or str(uuid.uuid4())
     spec, spec_error = None, None
     try:
-        spec = load_spec(_resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
+        spec = load_spec(resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
     except UserError as exc:
         spec_error = exc
-    store = open_store(_output_uri(args, spec, job_id))
-    local_store = store if isinstance(store, LocalStore) else None
-    log_dir = Path(local_store.root) if local_store else Path(tempfile.mkdtemp(prefix="railyard-log-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / LOG_FILE
-    handler = _setup_logging(log_path)
-    result_file = ResultFile(store, job_id, store.url(LOG_FILE), build_info(), spec.spec_hash() if spec else None)
-    recorder = StepRecorder(progress=log.info)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    exit_code = EXIT_OK
-    try:
-        log.info(f"[railyard] job {job_id}: output {store.uri}")
+    job = JobRun(job_id, _output_uri(args, spec, job_id), spec.spec_hash() if spec else None)
+
+    def work() -> dict:
+        log.info(f"[railyard] job {job_id}: output {job.store.uri}")
         if spec_error is not None:
             raise spec_error
-        result_file.write(RUNNING)
+        job.running()
         import_workflow_modules(args.workflow_module)
         workflow_cls = find_workflow(spec.train.workflow_name)
         log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
-        result = run_pipeline(spec, workflow_cls, store, recorder)
-        result["report"] = write_report(store, job_id=job_id, spec=spec.model_dump(mode="json"), result=result, build=result_file.status)
+        result = run_pipeline(spec, workflow_cls, job.store, job.recorder)
+        result["report"] = write_report(job.store, job_id=job_id, spec=spec.model_dump(mode="json"), result=result,
+                                        build=job.result_file.status)
         log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")
-        log.info(f"[railyard] result: {store.url('result.json')}")
-        _publish_log(handler, store, local_store, log_path)
-        result_file.write(COMPLETE, result=result)
-    except (Exception, Terminated) as exc:
-        exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
-        step = recorder.steps[-1].name if recorder.steps else None
-        log.error(f"[railyard] failed: {exc}" if isinstance(exc, UserError) else f"[railyard] failed: {type(exc).__name__}: {exc}")
-        if not isinstance(exc, UserError):
-            log.error("".join(traceback.format_exception(exc)))
-        _publish_log(handler, store, local_store, log_path)
-        result_file.write(FAILED, result={"kind": "training", "steps": recorder.as_list()}, exception_info=_exception_info(exc, step))
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        log.removeHandler(handler)
-        handler.close()
-        if local_store is None:
-            shutil.rmtree(log_dir, ignore_errors=True)
-    return exit_code
+        return result
 
-
-def _publish_log(handler: CappedLogHandler, store, local_store, log_path: Path) -> None:
-    """Make the log complete at its final location before result.json says the job ended."""
-    handler.finish()
-    if local_store is None:
-        store.put_file(LOG_FILE, log_path)
+    return job.run(work, failed=lambda: {"kind": "training"})
 
 
 def plan_only(args: argparse.Namespace) -> int:
     """--plan: one line of JSON on stdout; anything else printed goes to stderr."""
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            spec = load_spec(_resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
+            spec = load_spec(resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
             import_workflow_modules(args.workflow_module)
             workflow_cls = find_workflow(spec.train.workflow_name)
             report = {**plan(spec, workflow_cls), "compute_resource": spec.compute_resource.value}

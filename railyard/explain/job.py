@@ -17,26 +17,20 @@ codes are training's: 0 complete, 2 bad input (model, data, arguments),
 from __future__ import annotations
 
 import logging
-import shutil
-import signal
 import tempfile
 import time
-import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from railyard import artifacts
-from railyard.buildinfo import build_info
-from railyard.errors import EXIT_OK, EXIT_TRAINING_FAILED, ModelFormatError, RailyardError, UserError
+from railyard.errors import ModelFormatError, UserError
 from railyard.explain.contributions import BACKGROUND_ROWS, SEED, explainer_for
 from railyard.explain.outputs import ExplanationWriter, publish
 from railyard.explain.source import open_rows
+from railyard.job_run import JobRun, resolve
 from railyard.model import Model, is_model_id, load_model
 from railyard.pipeline.steps import StepRecorder, peak_rss_bytes
-from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
-from railyard.storage import LocalStore, open_store
-from railyard.trainer import LOG_FILE, Terminated, _exception_info, _on_sigterm, _publish_log, _resolve, _setup_logging
 
 KIND = "explanation"
 DEFAULT_BATCH_ROWS = 10_000
@@ -83,7 +77,7 @@ class Outcome:
 
 
 def _load(request: ExplainRequest) -> Model:
-    ref = request.model if is_model_id(request.model) else _resolve(request.model)
+    ref = request.model if is_model_id(request.model) else resolve(request.model)
     try:
         return load_model(ref, expected_id=request.model_id)
     except ModelFormatError as exc:
@@ -97,7 +91,7 @@ def explain(request: ExplainRequest, store, recorder: StepRecorder, result: dict
         model = _load(request)
         result["model_id"] = model.model_id
         step.details = {"model_id": model.model_id, "features": len(model.features)}
-    rows = open_rows(_resolve(request.data), model.features, list(request.keys), recorder)
+    rows = open_rows(resolve(request.data), model.features, list(request.keys), recorder)
     explainer = explainer_for(model, rows.background(BACKGROUND_ROWS, SEED))
     limit = request.rows or explainer.default_rows
     total = min(rows.total_rows, limit) if limit else rows.total_rows
@@ -135,42 +129,21 @@ def explain(request: ExplainRequest, store, recorder: StepRecorder, result: dict
 def run_explanation(request: ExplainRequest) -> Outcome:
     """Run one explanation job end to end, as the trainer runs a training spec; never raises for a failed job."""
     job_id = request.job_id or str(uuid.uuid4())
-    store = open_store(_resolve(request.output or f"{artifacts.root().rstrip('/')}/runs/{job_id}"))
-    local_store = store if isinstance(store, LocalStore) else None
-    log_dir = Path(local_store.root) if local_store else Path(tempfile.mkdtemp(prefix="railyard-log-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / LOG_FILE
-    handler = _setup_logging(log_path)
-    result_file = ResultFile(store, job_id, store.url(LOG_FILE), build_info())
-    recorder = StepRecorder(progress=log.info)
+    job = JobRun(job_id, resolve(request.output or f"{artifacts.root().rstrip('/')}/runs/{job_id}"))
     result: dict = {"kind": KIND, "model_id": None}
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    exit_code = EXIT_OK
-    try:
-        log.info(f"[railyard] job {job_id}: explain {request.model} on {request.data}; output {store.uri}")
-        result_file.write(RUNNING, result=dict(result))
-        explain(request, store, recorder, result)
-        result["steps"] = recorder.as_list()
-        result["peak_memory_bytes"] = max([peak_rss_bytes(), *(s.peak_memory_bytes for s in recorder.steps)])
+
+    def work() -> dict:
+        log.info(f"[railyard] job {job_id}: explain {request.model} on {request.data}; output {job.store.uri}")
+        job.running(dict(result))
+        explain(request, job.store, job.recorder, result)
+        result["steps"] = job.recorder.as_list()
+        result["peak_memory_bytes"] = max([peak_rss_bytes(), *(s.peak_memory_bytes for s in job.recorder.steps)])
         top = ", ".join(f"{i['feature']} {i['mean_abs_contribution']:.4g}" for i in result["importance"][:3])
         log.info(f"[railyard] complete: explained {result['rows']:,} rows of {result['model_id']}; mean |contribution|: {top}")
-        log.info(f"[railyard] result: {store.url('result.json')}")
-        _publish_log(handler, store, local_store, log_path)
-        result_file.write(COMPLETE, result=result)
-    except (Exception, Terminated) as exc:
-        exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
-        step = recorder.steps[-1].name if recorder.steps else None
-        log.error(f"[railyard] failed: {exc}" if isinstance(exc, UserError) else f"[railyard] failed: {type(exc).__name__}: {exc}")
-        if not isinstance(exc, UserError):
-            log.error("".join(traceback.format_exception(exc)))
-        _publish_log(handler, store, local_store, log_path)
-        failed = {k: result[k] for k in ("kind", "model_id")}
-        result_file.write(FAILED, result={**failed, "steps": recorder.as_list()}, exception_info=_exception_info(exc, step))
-        result = failed
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        log.removeHandler(handler)
-        handler.close()
-        if local_store is None:
-            shutil.rmtree(log_dir, ignore_errors=True)
-    return Outcome(exit_code, store.uri, result)
+        return result
+
+    def failed() -> dict:
+        return {k: result[k] for k in ("kind", "model_id")}
+
+    exit_code = job.run(work, failed)
+    return Outcome(exit_code, job.store.uri, result if exit_code == 0 else failed())

@@ -1,0 +1,127 @@
+"""One job run in the trainer process, whatever its kind: output location, log, result.json, SIGTERM.
+
+Training (`railyard.trainer`) and explanation jobs (`railyard.explain`) both run through
+`JobRun.run`: progress lines go to stderr and to `trainer.log` (capped, see
+`railyard.capped_log`), result.json says `running` when the work starts, then `complete` only
+after the work returned and the log is complete at its final location, or `failed` with
+`exception_info`. SIGTERM (a cancelled or pre-empted job) stops the work as `Terminated`,
+which workflow code cannot catch as an Exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from railyard.buildinfo import build_info
+from railyard.capped_log import CappedLogHandler
+from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
+from railyard.pipeline.steps import StepRecorder
+from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
+from railyard.storage import LocalStore, open_store
+
+LOG_FILE = "trainer.log"
+log = logging.getLogger("railyard")
+
+
+class Terminated(BaseException):
+    """The trainer received SIGTERM (a cancelled or pre-empted job); not caught by workflow error handling."""
+
+    exit_code = EXIT_TERMINATED
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated("terminated by SIGTERM")
+
+
+def resolve(path: str) -> str:
+    """Relative paths are relative to where the user ran the command (also under `bazel run`)."""
+    base = os.environ.get("BUILD_WORKING_DIRECTORY")
+    if base and "://" not in path and not os.path.isabs(path):
+        return os.path.join(base, path)
+    return path
+
+
+def exception_info(exc: BaseException, step: str | None) -> dict:
+    info = {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "exit_code": getattr(exc, "exit_code", EXIT_TRAINING_FAILED),
+        "step": step,
+    }
+    if not isinstance(exc, UserError):
+        info["traceback"] = "".join(traceback.format_exception(exc))
+    return info
+
+
+def _setup_logging(log_path: Path) -> CappedLogHandler:
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    file_handler = CappedLogHandler(log_path)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(console)
+    log.addHandler(file_handler)
+    return file_handler
+
+
+class JobRun:
+    """The output store, log and result file of one job; `run` runs its work between `running` and the end."""
+
+    def __init__(self, job_id: str, output: str, spec_hash: str | None = None):
+        self.job_id = job_id
+        self.store = open_store(output)
+        self._local = isinstance(self.store, LocalStore)
+        self._log_dir = Path(self.store.root) if self._local else Path(tempfile.mkdtemp(prefix="railyard-log-"))
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._handler = _setup_logging(self._log_dir / LOG_FILE)
+        self.result_file = ResultFile(self.store, job_id, self.store.url(LOG_FILE), build_info(), spec_hash)
+        self.recorder = StepRecorder(progress=log.info)
+
+    def running(self, result: dict | None = None) -> None:
+        self.result_file.write(RUNNING, result=result)
+
+    def run(self, work: Callable[[], dict], failed: Callable[[], dict]) -> int:
+        """Run `work` (which calls `running` once it starts) and record its result, or the failure with
+        `failed()` as the result block; the exit code: 0, the error's own, 1, or 143 for SIGTERM."""
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        exit_code = EXIT_OK
+        try:
+            result = work()
+            log.info(f"[railyard] result: {self.store.url('result.json')}")
+            self._publish_log()
+            self.result_file.write(COMPLETE, result=result)
+        except (Exception, Terminated) as exc:
+            exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
+            steps = self.recorder.steps
+            if isinstance(exc, UserError):
+                log.error(f"[railyard] failed: {exc}")
+            else:
+                log.error(f"[railyard] failed: {type(exc).__name__}: {exc}")
+                log.error("".join(traceback.format_exception(exc)))
+            self._publish_log()
+            self.result_file.write(FAILED, result={**failed(), "steps": self.recorder.as_list()},
+                                   exception_info=exception_info(exc, steps[-1].name if steps else None))
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            log.removeHandler(self._handler)
+            self._handler.close()
+            if not self._local:
+                shutil.rmtree(self._log_dir, ignore_errors=True)
+        return exit_code
+
+    def _publish_log(self) -> None:
+        """Make the log complete at its final location before result.json says the job ended."""
+        self._handler.finish()
+        if not self._local:
+            self.store.put_file(LOG_FILE, self._log_dir / LOG_FILE)
