@@ -178,41 +178,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
-    client = _client()
-    spec = json.loads(load_spec(args.spec).with_paths_relative_to(Path.cwd()).to_json())
-    job_id = client.submit(spec, args.binary, args.workflow_module, idempotency_key=args.idempotency_key)
-    print(job_id, flush=True)
-    if not args.wait:
-        return 0
-    seen, status = 0, {}
-
-    def poll():
-        nonlocal seen, status
-        status = client.status(job_id)
-        lines = []
-        for transition in status["transitions"][seen:]:
-            reason = f": {transition['reason']}" if transition.get("reason") and transition["job_state"] != "complete" else ""
-            lines.append(f"{job_id} {transition['job_state']}{reason}")
-        seen = len(status["transitions"])
-        return status["job_state"], lines, status.get("progress")
-
-    if follow(poll, FINISHED) == "failed" and status.get("message"):
-        print(f"{job_id} {status['message']}", file=sys.stderr)
-    return 0 if status["job_state"] == "complete" else 1
-
-
-def cmd_submit_explain(args: argparse.Namespace) -> int:
-    """Queue an explanation of a trained model on the service, run by the binary that trained it."""
-    client = _client()
-    data = args.data if "://" in args.data else str(Path(args.data).absolute())
-    model_id, training_job_id = (args.model, None) if args.model.startswith("sha256.") else (None, args.model)
-    answer = client.explain(model_id=model_id, training_job_id=training_job_id, data=data, rows=args.rows, key_columns=args.key,
-                            compute_resource=args.compute_resource, idempotency_key=args.idempotency_key)
-    job_id = answer["job_id"]
-    print(job_id, flush=True)
-    if not args.wait:
-        return 0
+def wait_for(client, job_id: str) -> int:
+    """Print each transition of a service job, with a progress bar while it trains, until it ends: 0 if complete."""
     seen, status = 0, {}
 
     def poll():
@@ -226,6 +193,26 @@ def cmd_submit_explain(args: argparse.Namespace) -> int:
     if follow(poll, FINISHED) == "failed" and status.get("message"):
         print(f"{job_id} {status['message']}", file=sys.stderr)
     return 0 if status["job_state"] == "complete" else 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    client = _client()
+    spec = json.loads(load_spec(args.spec).with_paths_relative_to(Path.cwd()).to_json())
+    job_id = client.submit(spec, args.binary, args.workflow_module, idempotency_key=args.idempotency_key)
+    print(job_id, flush=True)
+    return wait_for(client, job_id) if args.wait else 0
+
+
+def cmd_submit_explain(args: argparse.Namespace) -> int:
+    """Queue an explanation of a trained model on the service, run by the binary that trained it."""
+    client = _client()
+    data = args.data if "://" in args.data else str(Path(args.data).absolute())
+    model_id, training_job_id = (args.model, None) if args.model.startswith("sha256.") else (None, args.model)
+    answer = client.explain(model_id=model_id, training_job_id=training_job_id, data=data, rows=args.rows, key_columns=args.key,
+                            compute_resource=args.compute_resource, idempotency_key=args.idempotency_key)
+    job_id = answer["job_id"]
+    print(job_id, flush=True)
+    return wait_for(client, job_id) if args.wait else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -17,8 +17,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from railyard import artifacts
@@ -26,7 +24,8 @@ from railyard.api.access import authorize_explanation
 from railyard.api.auth import Principal
 from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PrincipalDep, SessionDep, SettingsDep
 from railyard.api.problems import Conflict, Unprocessable
-from railyard.api.routes.train import ACCESS_ERRORS, replay
+from railyard.api.queueing import queue, replay
+from railyard.api.routes.train import ACCESS_ERRORS
 from railyard.api.schemas import ExplainRequest, ExplainResponse
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
@@ -97,19 +96,5 @@ def explain(
         explanation={"model": artifacts.location("model", training.model_id, base=training.output), "data": body.data,
                      "rows": body.rows, "key_columns": list(body.key_columns)},
     )
-    service.create_job(session, job=job, actor=principal.owner)
     response = ExplainResponse(job_id=job_id, model_id=training.model_id, training_job_id=training.id).model_dump()
-    if idempotency_key:
-        service.remember_response(session, key=idempotency_key, principal=principal.owner,
-                                  request_hash=request_hash, status_code=202, response=response)
-    try:
-        with request.app.state.write_lock:
-            session.commit()
-    except IntegrityError:
-        session.rollback()  # a concurrent request with the same Idempotency-Key won the race
-        earlier = replay(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
-        if earlier is None:
-            raise
-        return earlier
-    metrics.created.labels(job.compute_resource).inc()
-    return JSONResponse(response, status_code=202)
+    return queue(session, request.app.state.write_lock, job, response, principal, metrics, idempotency_key, request_hash)

@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from railyard.api.access import authorize_submission
@@ -22,10 +21,10 @@ from railyard.api.auth import Principal
 from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
-from railyard.api.problems import Conflict, Unprocessable
+from railyard.api.problems import Unprocessable
+from railyard.api.queueing import queue, replay
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.settings import Settings
-from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
@@ -61,16 +60,6 @@ def choose_and_release(session: Session, store: BinaryStore, body: TrainRequest,
         return choose(session, store, body.binary, body.workflow_modules, dev=dev)
     finally:
         session.close()
-
-
-def replay(session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
-    """The first response to this Idempotency-Key, or None; 409 when the body differs from the first one."""
-    earlier = service.remembered_response(session, key=key, principal=principal)
-    if earlier is None:
-        return None
-    if earlier.request_hash != request_hash:
-        raise Conflict(f"Idempotency-Key {key!r} was used with a different request body")
-    return JSONResponse(earlier.response, status_code=earlier.status_code)
 
 
 @router.post("/validate", response_model=ValidateResponse, responses={**SPEC_ERRORS, **ACCESS_ERRORS})
@@ -125,19 +114,5 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
         binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
         workflow_modules=body.workflow_modules, output=output,
     )
-    service.create_job(session, job=job, actor=principal.owner)
-    response = TrainResponse(job_id=job_id).model_dump()
-    if idempotency_key:
-        service.remember_response(session, key=idempotency_key, principal=principal.owner,
-                                  request_hash=request_hash, status_code=202, response=response)
-    try:
-        with write_lock:
-            session.commit()
-    except IntegrityError:
-        session.rollback()  # a concurrent request with the same Idempotency-Key won the race
-        earlier = replay(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
-        if earlier is None:
-            raise
-        return earlier
-    metrics.created.labels(job.compute_resource).inc()
-    return JSONResponse(response, status_code=202)
+    return queue(session, write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, metrics, idempotency_key,
+                 request_hash)

@@ -1,0 +1,44 @@
+"""Queueing a new job once: its Idempotency-Key's first answer is replayed, and two racing requests with one key make one job."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from railyard.api.auth import Principal
+from railyard.api.metrics import Metrics
+from railyard.api.problems import Conflict
+from railyard.api.store import service
+from railyard.api.store.models import Job
+
+
+def replay(session: Session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
+    """The first response to this Idempotency-Key, or None; 409 when the body differs from the first one."""
+    earlier = service.remembered_response(session, key=key, principal=principal)
+    if earlier is None:
+        return None
+    if earlier.request_hash != request_hash:
+        raise Conflict(f"Idempotency-Key {key!r} was used with a different request body")
+    return JSONResponse(earlier.response, status_code=earlier.status_code)
+
+
+def queue(session: Session, write_lock, job: Job, response: dict, principal: Principal, metrics: Metrics,
+          idempotency_key: str | None, request_hash: str) -> JSONResponse:
+    """Commit `job` as queued with `response` as its key's answer (202), or the answer of the request
+    with the same key that committed first."""
+    service.create_job(session, job=job, actor=principal.owner)
+    if idempotency_key:
+        service.remember_response(session, key=idempotency_key, principal=principal.owner,
+                                  request_hash=request_hash, status_code=202, response=response)
+    try:
+        with write_lock:
+            session.commit()
+    except IntegrityError:
+        session.rollback()  # a concurrent request with the same Idempotency-Key won the race
+        earlier = replay(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier
+    metrics.created.labels(job.compute_resource).inc()
+    return JSONResponse(response, status_code=202)
