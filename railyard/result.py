@@ -18,14 +18,26 @@ from railyard.storage import Store, open_store
 
 RUNNING, COMPLETE, FAILED = JobState.running.value, JobState.complete.value, JobState.failed.value
 RESULT_FILE = "result.json"
+MAX_RESULT_BYTES = 16 << 20  # the most of a result.json that is read
+
+
+def parse_document(data: bytes) -> dict | None:
+    """A JSON object read from a job's output, or None where the bytes are not one (malformed, nested too deep)."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def read_result(location: str) -> dict | None:
-    """The result.json under an output location, or None where there is none (yet) or it cannot be read."""
+    """The result.json under an output location, or None where there is none (yet), it cannot be read, it is over
+    MAX_RESULT_BYTES or it is not a JSON object."""
     try:
-        return json.loads(open_store(location).read_bytes(RESULT_FILE))
-    except (RailyardError, ValueError):
+        data = open_store(location).read_range(RESULT_FILE, 0, MAX_RESULT_BYTES + 1)
+    except RailyardError:
         return None
+    return parse_document(data) if len(data) <= MAX_RESULT_BYTES else None
 
 
 def is_complete(result: dict | None) -> bool:

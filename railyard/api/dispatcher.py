@@ -247,12 +247,19 @@ class Dispatcher:
             self.metrics.finished(job)
 
     def _record_result(self, job: Job, result: dict | None) -> None:
-        if result is None:
+        """What result.json adds to the job's record; a field of the wrong type (a trainer's bug) is left out."""
+        if not isinstance(result, dict):
             return
-        job.model_id = (result.get("result") or {}).get("model_id")
-        job.git_commit = result["status"].get("git_commit") or job.git_commit
-        job.binary_sha256 = result["status"].get("binary_sha256") or job.binary_sha256
-        job.exception_info = result.get("exception_info") or job.exception_info
+
+        def text(block: str, field: str, longest: int) -> str | None:
+            value = (result.get(block) if isinstance(result.get(block), dict) else {}).get(field)
+            return value if isinstance(value, str) and len(value) <= longest else None
+
+        job.model_id = text("result", "model_id", 128) or job.model_id  # an explanation keeps the model it was asked for
+        job.git_commit = text("status", "git_commit", 64) or job.git_commit
+        job.binary_sha256 = text("status", "binary_sha256", 64) or job.binary_sha256
+        if isinstance(result.get("exception_info"), dict):
+            job.exception_info = result["exception_info"]
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled.

@@ -66,6 +66,15 @@ class ExplainRequest(BaseModel):
                                       "a directory or a URI); the service does not explain a training spec's rows"})
         return value
 
+    @field_validator("key_columns")
+    @classmethod
+    def _distinct_keys(cls, value: list[str]) -> list[str]:
+        repeated = next((column for i, column in enumerate(value) if column in value[:i]), None)
+        if repeated is not None:
+            raise PydanticCustomError("key_columns", "{problem}", {"problem": f"{repeated!r} is named more than once; "
+                                      "expected each key column once"})
+        return value
+
     @model_validator(mode="after")
     def _one_model(self) -> "ExplainRequest":
         if (self.model_id is None) == (self.training_job_id is None):

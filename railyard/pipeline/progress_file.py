@@ -11,10 +11,10 @@ string or null, and nothing from a file larger than MAX_PROGRESS_BYTES.
 
 from __future__ import annotations
 
-import json
-import math
+import sys
 
 from railyard.errors import RailyardError
+from railyard.result import parse_document
 from railyard.storage import open_store
 
 PROGRESS_FILE = "progress.json"
@@ -31,11 +31,8 @@ def read_progress(location: str) -> dict | None:
         return None
     if len(data) > MAX_PROGRESS_BYTES:
         return None
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return None
-    return known_fields(document) if isinstance(document, dict) else None
+    document = parse_document(data)
+    return known_fields(document) if document is not None else None
 
 
 def known_fields(document: dict) -> dict:
@@ -44,6 +41,6 @@ def known_fields(document: dict) -> dict:
         if kind is str:
             return value[:200] if isinstance(value, str) else None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return value if number and math.isfinite(value) else None
+        return value if number and abs(value) <= sys.float_info.max else None  # not NaN, not ±inf, no int past a float
 
     return {name: field(document.get(name), kind) for name, kind in FIELDS.items()}

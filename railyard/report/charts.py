@@ -8,7 +8,8 @@ returns None when its data is absent, so a page simply has fewer charts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from railyard.report.svg import REFERENCE, Axis, Band, Series, Style, bar_chart, finite, histogram_chart, line_chart, number, style
@@ -21,6 +22,7 @@ IMPORTANCE_LIST_KEYS = ("importance", "features")
 IMPORTANCE_FEATURE, IMPORTANCE_VALUES = "feature", ("mean_abs_contribution", "mean_abs")
 MAX_IMPORTANCE_BARS = 20
 UNIT = Axis("")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -258,34 +260,51 @@ def metric_history_chart(metric: str, retrains: Sequence[dict]) -> str | None:
     return line_chart(f"Holdout {metric} of each retrain", series, x=Axis("Trained", kind="time"), y=Axis(metric))
 
 
+def drawn(charts: Sequence[tuple[str, Callable[[], str | None]]]) -> list[Figure]:
+    """The charts that could be drawn, in order. The data comes from files a job wrote: a chart whose data is
+    malformed (a string where numbers belong, a list cut short) is left out and logged, as an absent one is."""
+    figures = []
+    for key, draw in charts:
+        try:
+            svg = draw()
+        except Exception as exc:  # noqa: BLE001 - one malformed chart must not take the page down
+            log.warning("chart %s left out: %s: %s", key, type(exc).__name__, str(exc)[:200])
+            continue
+        if svg:
+            figures.append(Figure(key, svg))
+    return figures
+
+
 def job_figures(charts: dict | None, result: dict | None, importance=None) -> list[Figure]:
     """Every chart of one job, in page order."""
     runs = {"model": charts}
-    steps = _steps(charts, result)
-    made = [
-        ("roc", roc_chart(runs)),
-        ("precision-recall", precision_recall_chart(runs)),
-        ("calibration", calibration_chart(runs)),
-        ("score-histogram", score_histogram_chart(charts)),
-        ("forecast", forecast_chart(charts)),
-        ("predicted-vs-actual", predicted_vs_actual_chart(charts)),
-        ("residuals", residual_histogram_chart(charts)),
-        ("learning-curve", learning_curve_chart({"model": (result or {}).get("learning_curve")})),
-        ("feature-importance", feature_importance_chart(importance_rows(importance)) if importance is not None else None),
-        ("step-time", step_time_chart(steps)),
-        ("step-memory", step_memory_chart(steps)),
-    ]
-    return [Figure(key, svg) for key, svg in made if svg]
+
+    def steps() -> list[dict]:
+        return _steps(charts, result)
+
+    curve = (result or {}).get("learning_curve") if isinstance(result, dict) else None
+    return drawn([
+        ("roc", lambda: roc_chart(runs)),
+        ("precision-recall", lambda: precision_recall_chart(runs)),
+        ("calibration", lambda: calibration_chart(runs)),
+        ("score-histogram", lambda: score_histogram_chart(charts)),
+        ("forecast", lambda: forecast_chart(charts)),
+        ("predicted-vs-actual", lambda: predicted_vs_actual_chart(charts)),
+        ("residuals", lambda: residual_histogram_chart(charts)),
+        ("learning-curve", lambda: learning_curve_chart({"model": curve})),
+        ("feature-importance", lambda: feature_importance_chart(importance_rows(importance)) if importance is not None else None),
+        ("step-time", lambda: step_time_chart(steps())),
+        ("step-memory", lambda: step_memory_chart(steps())),
+    ])
 
 
 def compare_figures(a: tuple[dict | None, dict | None], b: tuple[dict | None, dict | None]) -> list[Figure]:
     """The curves of two jobs overlaid: a and b are each (charts.json, result)."""
     runs = {"A": a[0], "B": b[0]}
-    curves = {"A": (a[1] or {}).get("learning_curve"), "B": (b[1] or {}).get("learning_curve")}
-    made = [
-        ("roc", roc_chart(runs)),
-        ("precision-recall", precision_recall_chart(runs)),
-        ("calibration", calibration_chart(runs)),
-        ("learning-curve", learning_curve_chart(curves)),
-    ]
-    return [Figure(key, svg) for key, svg in made if svg]
+    curves = {name: result.get("learning_curve") if isinstance(result, dict) else None for name, result in (("A", a[1]), ("B", b[1]))}
+    return drawn([
+        ("roc", lambda: roc_chart(runs)),
+        ("precision-recall", lambda: precision_recall_chart(runs)),
+        ("calibration", lambda: calibration_chart(runs)),
+        ("learning-curve", lambda: learning_curve_chart(curves)),
+    ])

@@ -64,8 +64,8 @@ class LocalStore(Store):
 
     def read_range(self, relpath: str, offset: int, length: int) -> bytes:
         check_range(offset, length)
-        try:
-            with open(self._path(relpath), "rb") as f:
+        try:  # non-blocking: a FIFO in a job's output reads as empty instead of holding the reader forever
+            with os.fdopen(os.open(self._path(relpath), os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
                 f.seek(offset)
                 return f.read(length)
         except OSError as exc:

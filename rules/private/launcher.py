@@ -36,7 +36,10 @@ class ShippedBytecodeLoader(machinery.SourceFileLoader):
         span = self.spans.get(path[len(self.site):]) if path.startswith(self.site) else None
         if span is None:
             return super().get_code(fullname)
-        code = marshal.loads(self.data[span[0] + 16:span[1]])
+        try:
+            code = marshal.loads(self.data[span[0] + 16:span[1]])
+        except (ValueError, EOFError, TypeError):  # a damaged archive: compile this module from its source
+            return super().get_code(fullname)
         _imp._fix_co_filename(code, path)
         return code
 
@@ -61,7 +64,7 @@ def install(archive_path: str, site: str) -> bool:
                 return False
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             spans = stored_spans(archive, data)
-    except (OSError, ValueError, zipfile.BadZipFile):
+    except (OSError, ValueError, struct.error, zipfile.BadZipFile):
         return False
     loader = ShippedBytecodeLoader
     loader.spans, loader.data, loader.site = spans, memoryview(data), site + os.sep

@@ -192,6 +192,46 @@ def test_an_explanation_job_page_shows_what_it_explains_and_no_ship_button(app_f
     assert f'From explanation job <a href="/ui/job/{job_id}">' in training_page  # the newest complete one
 
 
+HOSTILE_TEXT = '<script>alert(1)</script>"]]>'
+
+
+def test_files_a_hostile_trainer_wrote_leave_every_page_and_route_answering(app_factory, tmp_path):
+    """Output files too deep to parse, of the wrong types, with numbers past a float or markup in names are read as
+    absent, field by field or chart by chart: every page and route answers, and the good charts are still drawn."""
+    client = app_factory(dispatch=False, dev=True)
+    result = {"kind": "training", "model_id": MODEL_ID, "metrics": {"kind": "binary_classification", "roc_auc": 10**400},
+              "steps": [{"name": HOSTILE_TEXT, "wall_seconds": "slow", "peak_memory_bytes": [1]}, 7],
+              "learning_curve": {"points": 5}}
+    training = stored_job(client, tmp_path, owner="alice", kind="training", minutes=0, result=result)
+    (tmp_path / "outputs" / training / "charts.json").write_text(json.dumps({
+        "roc": {"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.8, 1.0]},
+        "calibration": {"counts": "many", "mean_predicted": [HOSTILE_TEXT], "observed_rate": {}},
+        "score_histograms": {"negative": [10**400], "positive": [1, 2], "edges": 3}}))
+    importance = [{"feature": HOSTILE_TEXT, "mean_abs_contribution": 10**400}, {"feature": "charge_amount", "mean_abs_contribution": 0.5}]
+    explanation = stored_job(client, tmp_path, owner="alice", kind="explanation", minutes=1, importance=importance,
+                             result=explanation_result(importance) | {"rows": 10**400}, explains=training)
+    as_list = stored_job(client, tmp_path, owner="alice", kind="training", minutes=2, result={})
+    (tmp_path / "outputs" / as_list / "result.json").write_text("[1]")
+    too_deep = stored_job(client, tmp_path, owner="alice", kind="training", minutes=3, result={})
+    for name in ("result.json", "charts.json"):
+        (tmp_path / "outputs" / too_deep / name).write_text("[" * 50_000)
+    running = stored_job(client, tmp_path, owner="alice", kind="training", minutes=4, result={}, state="running")
+    (tmp_path / "outputs" / running / "progress.json").write_text('{"iteration": 1' + "0" * 400 + ', "total": 10}')
+
+    jobs = (training, explanation, as_list, too_deep, running)
+    pages = [f"/ui/job/{j}" for j in jobs] + [f"/job/{j}/{route}" for j in jobs for route in ("status", "result")]
+    pages += [f"/ui/compare?a={training}&b={j}" for j in jobs] + [f"/ui/model/{quote(FRAUD_MODEL)}"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:300])
+        assert "<script" not in response.text or not path.startswith("/ui/"), path
+    page = client.get(f"/ui/job/{training}").text
+    assert 'id="chart-roc"' in page and 'id="chart-score-histogram"' not in page
+    assert "charge_amount" in importance_bars(page)
+    assert client.get(f"/job/{as_list}/result").json()["result"] is None
+    assert client.get(f"/job/{running}/status").json()["progress"]["iteration"] is None
+
+
 def full_page_screenshot(driver, name: str, width: int = 1200) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")

@@ -80,3 +80,26 @@ def test_unknown_job_from_an_executor_is_404():
     from railyard.api.problems import status_of
 
     assert status_of(UnknownJob("no local job x under /jobs"))[0] == 404
+
+
+@pytest.mark.parametrize("written", [
+    {"status": "not an object", "result": {"model_id": 7}, "exception_info": "nor this"},
+    {"status": {"git_commit": "x" * 5000, "binary_sha256": ["a"]}, "result": ["model"]},
+    ["a", "list"],
+])
+def test_a_result_file_of_the_wrong_shape_still_ends_the_job(service, charges_path, written):
+    """A trainer's bug in result.json cannot keep a finished job from being recorded (nor crash following)."""
+    import json
+
+    client, executor, dispatcher = service
+    job_id = client.post("/train", json=body(charges_path)).json()["job_id"]
+    dispatcher.tick()
+    (executor.root / job_id).mkdir(parents=True)
+    (executor.root / job_id / "result.json").write_text(json.dumps(written))
+    executor.answer[job_id] = JobStatus(JobState.failed, reason="Error", exit_code=1, message="it failed")
+    dispatcher.tick()
+    status = client.get(f"/job/{job_id}/status").json()
+    assert (status["job_state"], status["reason"]) == ("failed", "Error")
+    assert status["git_commit"] is None or len(status["git_commit"]) <= 64
+    [listed] = [j for j in client.get("/jobs").json()["jobs"] if j["job_id"] == job_id]
+    assert listed["model_id"] is None

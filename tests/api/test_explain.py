@@ -77,6 +77,8 @@ def queued(app_factory, charges_path):
     ({"data": "/data/fraud/spec.json", "model_id": MODEL_ID}, ["body", "data"], "does not explain a training spec's rows"),
     ({"data": "/d.parquet", "model_id": MODEL_ID, "rows": 0}, ["body", "rows"], "greater than or equal to 1"),
     ({"data": "/d.parquet", "model_id": MODEL_ID, "key_columns": [""]}, ["body", "key_columns", 0], "at least 1 character"),
+    ({"data": "/d.parquet", "model_id": MODEL_ID, "key_columns": ["charge_id", "charge_id"]}, ["body", "key_columns"],
+     "'charge_id' is named more than once"),
     ({"data": "/d.parquet", "model_id": MODEL_ID, "compute_resource": "TPU"}, ["body", "compute_resource"], "'CPU', 'GPU' or 'HIGH_MEMORY'"),
     ({"data": "/d.parquet", "model_id": MODEL_ID, "binary": "/bin/sh"}, ["body", "binary"], "Extra inputs are not permitted"),
 ])

@@ -4,11 +4,14 @@ imported by a binary's launcher instead of compiling the sources, with traceback
 from __future__ import annotations
 
 import importlib.util
+import io
 import subprocess
 import sys
 import textwrap
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -56,7 +59,8 @@ def test_the_same_wheel_always_gives_the_same_bytes(tmp_path):
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
-def run_launcher(tmp_path: Path, archive_entries: dict[str, str], magic: bytes | None = None) -> subprocess.CompletedProcess:
+def run_launcher(tmp_path: Path, archive_entries: dict[str, str], magic: bytes | None = None,
+                 damage=None) -> subprocess.CompletedProcess:
     """Import `pkg` from a site directory whose `pkg/__init__.py` says "source", the launcher's way."""
     site = tmp_path / "site"
     (site / "pkg").mkdir(parents=True)
@@ -67,6 +71,9 @@ def run_launcher(tmp_path: Path, archive_entries: dict[str, str], magic: bytes |
     if magic is not None:
         with zipfile.ZipFile(tmp_path / "bytecode.zip", "a") as archive:
             archive.comment = magic
+    if damage is not None:
+        archive = tmp_path / "bytecode.zip"
+        archive.write_bytes(damage(archive.read_bytes()))
     program = textwrap.dedent(f"""\
         import sys
         sys.path.insert(0, {str(RULES)!r})
@@ -99,3 +106,21 @@ def test_a_module_the_archive_lacks_is_compiled_from_its_source(tmp_path):
 def test_another_pythons_archive_is_ignored(tmp_path):
     run = run_launcher(tmp_path, {"pkg/__init__.py": 'WHERE = "shipped"\n'}, magic=b"\x00\x00\r\n")
     assert "installed False" in run.stdout and "where source" in run.stdout
+
+
+def overwrite_code(data: bytes) -> bytes:
+    """The archive with its first module's code (after the 16-byte pyc header) overwritten."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.infolist()[0]
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 16
+    return data[:start] + b"\xff" * (info.file_size - 16) + data[start + info.file_size - 16:]
+
+
+@pytest.mark.parametrize("damage, installed", [
+    (lambda data: data[:len(data) // 2], False),  # cut short: no central directory
+    (lambda data: b"", False),
+    (overwrite_code, True),  # the directory is intact, a module's code is not
+])
+def test_a_damaged_archive_falls_back_to_compiling_the_sources(tmp_path, damage, installed):
+    run = run_launcher(tmp_path, {"pkg/__init__.py": 'WHERE = "shipped"\n'}, damage=damage)
+    assert f"installed {installed}" in run.stdout and "where source" in run.stdout, run.stderr

@@ -1,8 +1,10 @@
 """Training progress: the rate of its log lines, progress.json, the learning curve, and real XGBoost and torch runs."""
 
+import concurrent.futures
 import datetime as dt
 import json
 import logging
+import os
 import pickle
 import re
 import subprocess
@@ -122,6 +124,22 @@ def test_reading_progress_is_bounded_and_keeps_only_known_fields(tmp_path):
     assert read_progress(str(tmp_path)) is None
     (tmp_path / PROGRESS_FILE).write_text("{not json")
     assert read_progress(str(tmp_path)) is None
+
+
+def test_a_hostile_progress_file_reads_as_nothing_and_never_hangs(tmp_path):
+    progress = tmp_path / PROGRESS_FILE
+    progress.write_text("[" * 50_000)  # under the size limit, too deep for the parser
+    assert read_progress(str(tmp_path)) is None
+    progress.write_text('{"iteration": 1' + "0" * 400 + ', "total": 1e400, "elapsed_s": NaN, "remaining_s": -Infinity}')
+    assert {k: v for k, v in read_progress(str(tmp_path)).items() if v is not None} == {}
+    progress.unlink()
+    progress.symlink_to("/etc/passwd")
+    assert read_progress(str(tmp_path)) is None
+    progress.unlink()
+    os.mkfifo(progress)  # a reader that waited for a writer would hold the service's thread forever
+    reader = concurrent.futures.ThreadPoolExecutor(1)
+    assert reader.submit(read_progress, str(tmp_path)).result(timeout=10) is None
+    reader.shutdown()
 
 
 @pytest.mark.parametrize("count, expected", [(500, 500), (1000, 1000), (1001, 501), (5000, 626), (123_457, 966)])

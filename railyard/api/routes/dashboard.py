@@ -13,7 +13,6 @@ a size limit; the pages run no script.
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -35,7 +34,7 @@ from railyard.report import CHARTS_FILE
 from railyard.report.charts import HEADLINE_METRICS, Figure, compare_figures, job_figures, metric_history_chart
 from railyard.report.spec_diff import compare_specs, shorten
 from railyard.report.svg import finite, number
-from railyard.result import RESULT_FILE
+from railyard.result import RESULT_FILE, parse_document
 from railyard.states import JobState
 from railyard.storage import open_store
 
@@ -99,13 +98,14 @@ def job_list(
     })
 
 
-def output_json(location: str, name: str):
-    """A JSON file of a job's output location, or None where it is missing, unreadable or over MAX_OUTPUT_BYTES."""
+def output_json(location: str, name: str) -> dict | None:
+    """A JSON object of a job's output location, or None where it is missing, unreadable, over MAX_OUTPUT_BYTES or
+    not an object."""
     try:
         data = open_store(location).read_range(name, 0, MAX_OUTPUT_BYTES + 1)
-        return json.loads(data) if len(data) <= MAX_OUTPUT_BYTES else None
-    except (RailyardError, ValueError):
+    except RailyardError:
         return None
+    return parse_document(data) if len(data) <= MAX_OUTPUT_BYTES else None
 
 
 def finished_result(job: Job) -> dict | None:
@@ -175,11 +175,34 @@ def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
         "explanations": [{"job": summary_of(e), "data": (e.explanation or {}).get("data")} for e in explanations],
         "explanations_limit": MAX_EXPLANATIONS,
         "progress": progress_view(progress),
+        "steps": step_rows(result),
     })
 
 
+def metrics_of(result: dict | None) -> dict:
+    """A result's metrics block, or {} where the job wrote none or not an object."""
+    metrics = (result or {}).get("metrics")
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def step_rows(result: dict | None) -> list[dict]:
+    """A result's steps as the job page's table rows; a field of the wrong type is left blank."""
+    steps = (result or {}).get("steps")
+    rows = []
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, dict):
+            continue
+        wall, peak = step.get("wall_seconds"), step.get("peak_memory_bytes")
+        rows.append({"name": step.get("name") if isinstance(step.get("name"), str) else "",
+                     "wall": f"{wall:.2f} s" if finite(wall) else "",
+                     "rows_in": step.get("rows_in") if finite(step.get("rows_in")) else "",
+                     "rows_out": step.get("rows_out") if finite(step.get("rows_out")) else "",
+                     "peak": f"{round(peak / 1048576)} MiB" if finite(peak) else ""})
+    return rows
+
+
 def headline(result: dict | None) -> tuple[str | None, float | None]:
-    metrics = (result or {}).get("metrics") or {}
+    metrics = metrics_of(result)
     name = HEADLINE_METRICS.get(metrics.get("kind"))
     return name, metrics.get(name) if name else None
 
@@ -200,7 +223,7 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
     metric = next((headline(r)[0] for r in results if headline(r)[0]), None)
     retrains, older_complete = [], None
     for job, result in reversed(list(zip(jobs, results))):  # oldest first, to link each to the one before it
-        value = ((result or {}).get("metrics") or {}).get(metric) if metric else None
+        value = metrics_of(result).get(metric) if metric else None
         retrains.append({"job": summary_of(job), "value": value, "compare_with": older_complete,
                          "training_rows": (result or {}).get("training_rows"), "holdout_rows": (result or {}).get("holdout_rows")})
         if result is not None:
@@ -215,7 +238,7 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
 
 
 def metric_rows(a: dict | None, b: dict | None) -> list[dict]:
-    metrics_a, metrics_b = (a or {}).get("metrics") or {}, (b or {}).get("metrics") or {}
+    metrics_a, metrics_b = metrics_of(a), metrics_of(b)
     rows = []
     for name in dict.fromkeys([*metrics_a, *metrics_b]):
         if name == "kind":

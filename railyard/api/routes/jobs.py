@@ -77,10 +77,11 @@ def result(job: JobDep) -> ResultResponse:
     """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings; for an
     explanation job, its `kind`, the explained `model_id` and the paths of its explanations and importance."""
     body = result_file(job)
+    result, info = body.get("result"), body.get("exception_info")  # the job wrote them: only objects are passed on
     return ResultResponse(
         status=status_of(job),
-        result=body.get("result") if job.state == JobState.complete.value else None,
-        exception_info=body.get("exception_info") or job.exception_info,
+        result=result if job.state == JobState.complete.value and isinstance(result, dict) else None,
+        exception_info=(info if isinstance(info, dict) else None) or job.exception_info,
     )
 
 
