@@ -97,6 +97,10 @@ class ComputeResource(str, enum.Enum):
     HIGH_MEMORY = "HIGH_MEMORY"
 
 
+# The most workers one job may ask for, by compute resource (each worker is one node of that class).
+MAX_WORKERS = {ComputeResource.CPU: 64, ComputeResource.GPU: 16, ComputeResource.HIGH_MEMORY: 16}
+
+
 class Metadata(_Strict):
     model_name: str = Field(min_length=1)
     owner: str = Field(min_length=1)
@@ -272,9 +276,17 @@ class TrainingSpec(_Strict):
     holdout_sampling: HoldoutSampling
     train: Train
     compute_resource: ComputeResource = ComputeResource.CPU
+    workers: int = Field(default=1, ge=1)
     allow_cpu_fallback: bool = False
     min_training_examples: int = Field(default=500, ge=1)
     output_path: str | None = None
+
+    @model_validator(mode="after")
+    def _workers_within_the_resource(self) -> "TrainingSpec":
+        most = MAX_WORKERS[self.compute_resource]
+        if self.workers > most:
+            raise ValueError(f"workers: at most {most} for compute_resource {self.compute_resource.value}, got {self.workers}")
+        return self
 
     def with_paths_relative_to(self, base: str | Path) -> "TrainingSpec":
         """A copy whose relative local data paths are made absolute against `base`."""
