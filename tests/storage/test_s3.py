@@ -50,8 +50,10 @@ def test_train_from_s3_data_to_s3_output(aws, s3_env, tmp_path, charges_path):
     result = json.loads(aws.get_object(Bucket="ml-data", Key="runs/job-7/result.json")["Body"].read())
     model_id = result["result"]["model_id"]
     assert keys == sorted(
-        f"runs/job-7/{name}" for name in ["labels.tsv", "metrics.json", f"model/{model_id}", "result.json", "scores.tsv", "trainer.log"]
+        f"runs/job-7/{name}" for name in ["charts.json", "labels.tsv", "metrics.json", f"model/{model_id}", "progress.json",
+                                          "report.html", "result.json", "scores.tsv", "trainer.log"]
     )
+    assert result["result"]["report"] == "s3://ml-data/runs/job-7/report.html"
     assert result["status"]["transition"]["job_state"] == "complete"
     assert result["status"]["log_file"] == "s3://ml-data/runs/job-7/trainer.log"
     assert result["result"]["evaluation_holdout_data_path"] == "s3://ml-data/runs/job-7/scores.tsv"
