@@ -6,6 +6,9 @@ Training (`railyard.trainer`) and explanation jobs (`railyard.explain`) both run
 after the work returned and the log is complete at its final location, or `failed` with
 `exception_info`. SIGTERM (a cancelled or pre-empted job) stops the work as `Terminated`,
 which workflow code cannot catch as an Exception.
+
+In a job of several workers only worker 0 writes result.json; worker i > 0 writes its log and
+whatever else it writes under `workers/<i>/` of the output location.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Callable
 
 from railyard.buildinfo import build_info
 from railyard.capped_log import CappedLogHandler
+from railyard.distributed.env import WorkerEnv
 from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
 from railyard.pipeline.steps import StepRecorder
 from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
@@ -78,8 +82,11 @@ def _setup_logging(log_path: Path) -> CappedLogHandler:
 class JobRun:
     """The output store, log and result file of one job; `run` runs its work between `running` and the end."""
 
-    def __init__(self, job_id: str, output: str, spec_hash: str | None = None):
+    def __init__(self, job_id: str, output: str, spec_hash: str | None = None, env: WorkerEnv | None = None):
         self.job_id = job_id
+        self.env = env or WorkerEnv()
+        if self.env.rank > 0:
+            output = f"{output.rstrip('/')}/workers/{self.env.rank}"
         self.store = open_store(output)
         self._local = isinstance(self.store, LocalStore)
         self._log_dir = Path(self.store.root) if self._local else Path(tempfile.mkdtemp(prefix="railyard-log-"))
@@ -88,8 +95,13 @@ class JobRun:
         self.result_file = ResultFile(self.store, job_id, self.store.url(LOG_FILE), build_info(), spec_hash)
         self.recorder = StepRecorder(progress=log.info)
 
+    @property
+    def writes_result(self) -> bool:
+        return self.env.rank == 0
+
     def running(self, result: dict | None = None) -> None:
-        self.result_file.write(RUNNING, result=result)
+        if self.writes_result:
+            self.result_file.write(RUNNING, result=result)
 
     def run(self, work: Callable[[], dict], failed: Callable[[], dict]) -> int:
         """Run `work` (which calls `running` once it starts) and record its result, or the failure with
@@ -98,10 +110,13 @@ class JobRun:
         exit_code = EXIT_OK
         try:
             result = work()
-            log.info(f"[railyard] result: {self.store.url('result.json')}")
+            if self.writes_result:
+                log.info(f"[railyard] result: {self.store.url('result.json')}")
             self._publish_log()
-            self.result_file.write(COMPLETE, result=result)
+            if self.writes_result:
+                self.result_file.write(COMPLETE, result=result)
         except (Exception, Terminated) as exc:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not stop the failure being recorded
             exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
             steps = self.recorder.steps
             if isinstance(exc, UserError):
@@ -110,8 +125,9 @@ class JobRun:
                 log.error(f"[railyard] failed: {type(exc).__name__}: {exc}")
                 log.error("".join(traceback.format_exception(exc)))
             self._publish_log()
-            self.result_file.write(FAILED, result={**failed(), "steps": self.recorder.as_list()},
-                                   exception_info=exception_info(exc, steps[-1].name if steps else None))
+            if self.writes_result:
+                self.result_file.write(FAILED, result={**failed(), "steps": self.recorder.as_list()},
+                                       exception_info=exception_info(exc, steps[-1].name if steps else None))
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             log.removeHandler(self._handler)

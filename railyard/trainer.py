@@ -10,6 +10,10 @@ Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
 log file (capped, see `railyard.capped_log`); result.json in the output location says `running`, then
 `complete` or `failed` with `exception_info`.
 
+A job of several workers (spec `workers`) runs this same command once per worker; the environment
+says which worker it is (`railyard.distributed.env`). Worker 0 writes result.json and the outputs,
+worker i > 0 its log as `workers/<i>/trainer.log`.
+
 `--plan` makes every check a run makes before training, the workflow's lookup
 included; trains and writes nothing, and prints one line of JSON to stdout: the
 row counts and compute resource, or `{"error": ..., "type": ...}` (exit 2 for a
@@ -33,6 +37,7 @@ import uuid
 
 from railyard import artifacts
 from railyard.buildinfo import build_info
+from railyard.distributed.env import WorkerEnv
 from railyard.errors import EXIT_BAD_SPEC, EXIT_OK, EXIT_TRAINING_FAILED, UserError
 from railyard.job_run import JobRun, resolve
 from railyard.pipeline.evaluate import headline
@@ -85,7 +90,11 @@ def train(args: argparse.Namespace) -> int:
         spec = load_spec(resolve(args.spec)).with_paths_relative_to(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
     except UserError as exc:
         spec_error = exc
-    job = JobRun(job_id, _output_uri(args, spec, job_id), spec.spec_hash() if spec else None)
+    try:
+        env = WorkerEnv.from_environ()
+    except UserError as exc:
+        env, spec_error = WorkerEnv(), spec_error or exc
+    job = JobRun(job_id, _output_uri(args, spec, job_id), spec.spec_hash() if spec else None, env)
 
     def work() -> dict:
         log.info(f"[railyard] job {job_id}: output {job.store.uri}")
@@ -95,7 +104,10 @@ def train(args: argparse.Namespace) -> int:
         import_workflow_modules(args.workflow_module)
         workflow_cls = find_workflow(spec.train.workflow_name)
         log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
-        result = run_pipeline(spec, workflow_cls, job.store, job.recorder)
+        result = run_pipeline(spec, workflow_cls, job.store, job.recorder, env)
+        if env.rank > 0:
+            log.info(f"[railyard] worker {env.rank} of {env.world_size}: trained its share; worker 0 writes the result")
+            return result
         result["report"] = write_report(job.store, job_id=job_id, spec=spec.model_dump(mode="json"), result=result,
                                         build=job.result_file.status)
         log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")

@@ -48,14 +48,23 @@ class Workflow:
                            unit="epoch")` once per epoch; XGBoost training (`xgboost.train` and the scikit-learn
                            API) reports each boosting round by itself. Railyard logs it, shows it to
                            `--wait` and the service, and keeps the learning curve (railyard.pipeline.progress)
+      rank, world_size     this worker's index and the job's number of workers (`workers` in the spec);
+                           0 and 1 unless the workflow is distributed
 
     Class attributes a workflow may override:
       requires_features    False when `train.classifier_features` may be empty (a forecast on
                            data.date_column alone); True by default
+      distributed          True when `train` can run on several workers at once (spec `workers` > 1): each
+                           worker gets its share of the training and holdout rows, and the workers' models
+                           must agree; False by default
+      engine               the library a distributed workflow trains with: "xgboost" trains inside
+                           XGBoost's collective (railyard.distributed.xgboost_collective)
     """
 
     registry: ClassVar[dict[str, type["Workflow"]]] = {}
     requires_features: ClassVar[bool] = True
+    distributed: ClassVar[bool] = False
+    engine: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
@@ -78,6 +87,8 @@ class Workflow:
         self.device = device
         self.date_column = date_column
         self.label_classes = list(label_classes) if label_classes is not None else None
+        self.rank = 0
+        self.world_size = 1
 
     @property
     def progress(self):

@@ -14,6 +14,7 @@ import railyard
 from railyard import trainer
 from railyard.scoring import LABEL_ENCODING_KEY, score_dataset
 from tests.conftest import SPECS, example_spec, read_result, write_spec
+from tests.distributed.holdout import holdout_input_rows
 
 FAST = {"fraud": {"n_estimators": 60}, "mlp": {"epochs": 2}}
 
@@ -148,13 +149,13 @@ def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
     predicted = pq.read_table(tmp_path / "classes.parquet").column("score")
     assert str(predicted.type) == "string" and predicted.to_pylist()[:200] == model.score(rows).tolist()
 
-    _, binary = train_example("fasttext", descriptions_path, tmp_path / "binary", label="is_disputed")
+    binary_spec, binary = train_example("fasttext", descriptions_path, tmp_path / "binary", label="is_disputed")
     assert binary["metrics"]["kind"] == "binary_classification" and binary["metrics"]["roc_auc"] > 0.8
     scores = pd.read_csv(binary["evaluation_holdout_data_path"], sep="\t")["score"].to_numpy()
     reloaded = railyard.load_model(binary["model_id"], root=str(tmp_path / "binary"))
-    holdout = pd.read_parquet(descriptions_path)
-    mask = np.random.default_rng(3).random(len(holdout)) < 0.2  # the spec's RANDOM split
-    np.testing.assert_allclose(reloaded.score(holdout[mask]), scores, rtol=1e-5)
+    holdout = holdout_input_rows(binary_spec)  # the spec's RANDOM split
+    assert len(holdout) == binary["holdout_rows"]
+    np.testing.assert_allclose(reloaded.score(holdout), scores, rtol=1e-5)
     unseen = pd.DataFrame({"merchant_name": ["a shop no one has seen"], "description": ["refund never arrived, card disputed"]})
     assert 0.0 <= reloaded.score(unseen)[0] <= 1.0  # text not seen in training is read, not dropped
 

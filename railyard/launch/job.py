@@ -3,7 +3,8 @@
 States: queued → running → complete | failed | cancelled. A failed job has a
 reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
 `BackoffLimitExceeded`, `ImagePullBackOff`, `Evicted`, `NoResult` (exited 0
-without a complete result.json), or the trainer's own `exception_info` type
+without a complete result.json), `WorkerFailed` (one worker of several exited
+non-zero or was killed; the message names it), or the trainer's own `exception_info` type
 (for example `DataError`) when it exited on its own.
 """
 
@@ -27,6 +28,7 @@ BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 EVICTED = "Evicted"
 NO_RESULT = "NoResult"
+WORKER_FAILED = "WorkerFailed"
 LOG_PAGE_BYTES = 1 << 20  # the most one read of a log returns
 WATCH_SECONDS = 0.2
 
@@ -116,6 +118,11 @@ class JobRequest:
     @property
     def kind(self) -> JobKind:
         return JobKind.training if self.explanation is None else JobKind.explanation
+
+    @property
+    def workers(self) -> int:
+        """How many trainer workers the job runs: the spec's `workers` for training, one for an explanation."""
+        return self.spec.workers if self.kind is JobKind.training else 1
 
 
 class Executor(abc.ABC):

@@ -4,6 +4,11 @@ Precedence: a cancellation Railyard asked for; the Job's terminal conditions
 (Complete, Failed with DeadlineExceeded, BackoffLimitExceeded or
 PodFailurePolicy), refined by what its pods say (OOMKilled, Evicted, the
 trainer's exit code); a pod stuck pulling its image; running pods; else queued.
+
+A job with several workers (an Indexed Job) fails as soon as one worker does:
+`WorkerFailed`, naming that worker (`worker 2 exited with 1`; `worker 2: …` for
+OOMKilled and Evicted), from the Job's `failedIndexes` and its pods' completion
+index, preferring the worker that failed first.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from railyard.launch.job import (
     EVICTED,
     IMAGE_PULL_BACK_OFF,
     OOM_KILLED,
+    WORKER_FAILED,
     JobState,
     JobStatus,
 )
 
 CANCELLED_ANNOTATION = "railyard.io/cancelled"
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 IMAGE_PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName"}
 
 
@@ -40,20 +47,61 @@ def _waiting_reasons(pod: dict) -> list[str]:
     return [s["state"]["waiting"].get("reason", "") for s in statuses if (s.get("state") or {}).get("waiting")]
 
 
-def _pod_failure(pods: list[dict]) -> JobStatus | None:
-    """The most telling failure among the pods, newest first."""
-    for pod in sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", reverse=True):
+def worker_index(pod: dict) -> int | None:
+    """A pod's completion index in an Indexed Job (its worker), from its label or annotation; None for other pods."""
+    metadata = pod.get("metadata") or {}
+    value = (metadata.get("labels") or {}).get(COMPLETION_INDEX) or (metadata.get("annotations") or {}).get(COMPLETION_INDEX)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def failed_indexes(job: dict) -> set[int]:
+    """The Job's `failedIndexes` ("1,3-5") as a set."""
+    found: set[int] = set()
+    for part in ((job.get("status") or {}).get("failedIndexes") or "").split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            found.update(range(int(first), int(last or first) + 1))
+    return found
+
+
+def _failing_pod(pods: list[dict], failed: set[int]) -> tuple[dict, JobStatus] | None:
+    """The pod with the most telling failure, and that failure: of the workers in `failed` first, then the
+    first to finish (the others of a job with several workers fail after it), else the newest pod."""
+    def worker_order(pod: dict) -> tuple[bool, str]:
+        if worker_index(pod) is None:
+            return False, ""
+        return worker_index(pod) not in failed, min((t.get("finishedAt") or "~" for t in _terminated(pod)), default="~")
+
+    newest_first = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", reverse=True)
+    for pod in sorted(newest_first, key=worker_order):
         status = pod.get("status") or {}
+        index = worker_index(pod)
+        worker = "" if index is None else f"worker {index}: "
         if status.get("reason") == EVICTED:
-            return JobStatus(JobState.failed, reason=EVICTED, message=status.get("message"))
+            message = status.get("message")
+            if worker:
+                message = f"{worker}{message or 'evicted'}"
+            return pod, JobStatus(JobState.failed, reason=EVICTED, message=message)
         for terminated in _terminated(pod):
+            code = terminated.get("exitCode")
             if terminated.get("reason") == OOM_KILLED:
-                return JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=terminated.get("exitCode"),
-                                 message="the trainer went over its memory limit")
-            if terminated.get("exitCode"):
-                return JobStatus(JobState.failed, reason="Error", exit_code=terminated["exitCode"],
-                                 message=f"the trainer exited with code {terminated['exitCode']}")
+                return pod, JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=code,
+                                      message=f"{worker}the trainer went over its memory limit")
+            if code and index is not None:
+                return pod, JobStatus(JobState.failed, reason=WORKER_FAILED, exit_code=code,
+                                      message=f"worker {index} exited with {code}")
+            if code:
+                return pod, JobStatus(JobState.failed, reason="Error", exit_code=code,
+                                      message=f"the trainer exited with code {code}")
     return None
+
+
+def failed_worker(job: dict, pods: list[dict]) -> int | None:
+    """The worker whose failure failed a job of several workers (as `job_status` names it); None for one worker."""
+    found = _failing_pod(pods, failed_indexes(job))
+    if found is not None:
+        return worker_index(found[0])
+    return min(failed_indexes(job), default=None)
 
 
 def job_status(job: dict, pods: list[dict]) -> JobStatus:
@@ -65,14 +113,19 @@ def job_status(job: dict, pods: list[dict]) -> JobStatus:
     failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
     if failed:
         reason = failed.get("reason")
-        from_pods = _pod_failure(pods)
+        indexes = failed_indexes(job)
+        found = _failing_pod(pods, indexes)
+        from_pods = None if found is None else found[1]
         if reason == DEADLINE_EXCEEDED:
             return JobStatus(JobState.failed, reason=DEADLINE_EXCEEDED, message=failed.get("message"))
-        if from_pods is not None and from_pods.reason in (OOM_KILLED, EVICTED):
+        if from_pods is not None and from_pods.reason in (OOM_KILLED, EVICTED, WORKER_FAILED):
             return from_pods
         if from_pods is not None:
             return JobStatus(JobState.failed, reason=reason or BACKOFF_LIMIT_EXCEEDED,
                              exit_code=from_pods.exit_code, message=from_pods.message)
+        if indexes:
+            return JobStatus(JobState.failed, reason=WORKER_FAILED,
+                             message=f"worker {min(indexes)} failed: {failed.get('message') or reason}")
         return JobStatus(JobState.failed, reason=reason or BACKOFF_LIMIT_EXCEEDED, message=failed.get("message"))
     for pod in pods:
         stuck = [r for r in _waiting_reasons(pod) if r in IMAGE_PULL_FAILURES]

@@ -15,6 +15,12 @@ from the kubeconfig ($KUBECONFIG or ~/.kube/config). The trainer binary is
 copied into the artifact store under its sha256 before the Job is created. The
 Job is created suspended and resumed once its ConfigMap and NetworkPolicy (both
 owned by it) exist, so that no pod runs outside its policy.
+
+A job with several workers is an Indexed Job with a headless Service (owned by
+the Job too, and deleted with it on cancel): it is complete when the Job is,
+failed with `WorkerFailed` naming the worker that failed (kube_status.py), with
+the trainer's exception_info when that was worker 0; its logs are every
+worker's, each line prefixed `[worker i] `; its pages of log are worker 0's.
 """
 
 from __future__ import annotations
@@ -35,8 +41,16 @@ from railyard.launch.job import (
     checked_result,
 )
 from railyard.launch.kube_cache import KubeCache
-from railyard.launch.kube_status import CANCELLED_ANNOTATION, job_status
-from railyard.launch.render import MAX_JOB_ID_LENGTH, binary_uri, check_job_id, job_name, output_uri, render
+from railyard.launch.kube_status import CANCELLED_ANNOTATION, failed_worker, job_status, worker_index
+from railyard.launch.render import (
+    MAX_JOB_ID_LENGTH,
+    SERVICE_SUFFIX,
+    binary_uri,
+    check_job_id,
+    job_name,
+    output_uri,
+    render,
+)
 from railyard.launch.resources import LaunchConfig
 from railyard.result import read_result
 from railyard.storage import is_s3_uri, open_store
@@ -140,7 +154,7 @@ class KubernetesExecutor(Executor):
                 raise UserError(f"{where}: {location} is not an s3:// URI; a Kubernetes job cannot read local files")
         if not is_s3_uri(job.output):
             raise UserError(f"output {job.output} is not an s3:// URI; a Kubernetes job cannot write local files")
-        policy, configmap, manifest = render(job, self.config)
+        *owned, manifest = render(job, self.config)  # NetworkPolicy, ConfigMap[, Service], Job
         self.upload_binary(job)
         name = manifest["metadata"]["name"]
         manifest["spec"]["suspend"] = True
@@ -154,8 +168,10 @@ class KubernetesExecutor(Executor):
                 raise KubernetesError(f"Job {name} already exists for another job") from exc
         owner = {"apiVersion": "batch/v1", "kind": "Job", "name": created.metadata.name,
                  "uid": created.metadata.uid, "controller": True, "blockOwnerDeletion": True}
-        self._create_owned(configmap, owner, self.core.create_namespaced_config_map)
-        self._create_owned(policy, owner, self.networking.create_namespaced_network_policy)
+        creators = {"ConfigMap": self.core.create_namespaced_config_map, "Service": self.core.create_namespaced_service,
+                    "NetworkPolicy": self.networking.create_namespaced_network_policy}
+        for obj in sorted(owned, key=lambda o: o["kind"] == "NetworkPolicy"):  # the policy last, as before
+            self._create_owned(obj, owner, creators[obj["kind"]])
         if created.spec.suspend:
             self._call(f"resuming Job {name}", self.batch.patch_namespaced_job, name, self.namespace, {"spec": {"suspend": False}})
         self._remember_submit(job.job_id)
@@ -235,7 +251,9 @@ class KubernetesExecutor(Executor):
                 return JobStatus(JobState.cancelled, reason="Cancelled")
             raise self._unknown(job_id)
         status = job_status(job, pods)
-        if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2)):
+        # result.json is worker 0's: it explains a failure of worker 0 (or of the one worker), not another's
+        if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2)
+                                                 and not failed_worker(job, pods)):
             status = self._with_result(job_id, job, status)
         return status
 
@@ -261,9 +279,12 @@ class KubernetesExecutor(Executor):
         if not pods and self._job(job_id) is None and job_id not in self.cancelled:
             raise self._unknown(job_id)
         parts = []
-        for pod in pods:
+        for pod in sorted(pods, key=lambda p: (worker_index(p) or 0, p["metadata"].get("creationTimestamp") or "")):
             name = pod["metadata"]["name"]
             text = self._call(f"reading logs of {name}", self.core.read_namespaced_pod_log, name, self.namespace, container="trainer")
+            index = worker_index(pod)
+            if index is not None:
+                text = "".join(f"[worker {index}] {line}" for line in text.splitlines(keepends=True))
             parts.append(f"==> pod {name} <==\n{text}")
         return "\n".join(parts)
 
@@ -292,9 +313,11 @@ class KubernetesExecutor(Executor):
         return store.read_range(TRAINER_LOG, offset, limit) if limit > 0 else b""
 
     def _pod_log(self, pods: list[dict], offset: int, limit: int) -> bytes:
-        """The newest pod's trainer log (the latest attempt), read up to offset + limit bytes."""
+        """The newest pod's trainer log (the latest attempt; worker 0's, of several workers), read up to
+        offset + limit bytes."""
         from kubernetes.client.exceptions import ApiException
 
+        pods = [p for p in pods if not worker_index(p)]  # no index (one worker) or worker 0
         if not pods:
             return b""
         pod = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
@@ -315,7 +338,8 @@ class KubernetesExecutor(Executor):
         """Stop a job that is still queued or running; a finished job is left as it is, an unknown one is UnknownJob."""
         self._checked(job_id)
         name = job_name(job_id)
-        if self._job(job_id) is None:
+        job = self._job(job_id)
+        if job is None:
             if job_id in self.cancelled:
                 return
             raise self._unknown(job_id)
@@ -324,9 +348,10 @@ class KubernetesExecutor(Executor):
         self.cancelled.add(job_id)
         self._call(f"marking Job {name} cancelled", self.batch.patch_namespaced_job, name, self.namespace,
                    {"metadata": {"annotations": {CANCELLED_ANNOTATION: "true"}}})
-        self._delete(name)
+        self._delete(name, workers=(job.get("spec") or {}).get("completionMode") == "Indexed")
 
-    def _delete(self, name: str) -> None:
+    def _delete(self, name: str, workers: bool = False) -> None:
+        """Delete the Job (its pods and what it owns go with it) and, for a job with several workers, their Service."""
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -334,6 +359,14 @@ class KubernetesExecutor(Executor):
         except ApiException as exc:
             if exc.status != 404:
                 raise KubernetesError(f"deleting Job {name}: {exc.status} {exc.reason}") from exc
+        if not workers:
+            return
+        service = f"{name}{SERVICE_SUFFIX}"
+        try:  # owned by the Job, so normally gone with it; deleted here too so that none outlives a cancel
+            self.core.delete_namespaced_service(service, self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise KubernetesError(f"deleting Service {service}: {exc.status} {exc.reason}") from exc
 
     def watch(self, job_id: str, timeout_seconds: float | None = None) -> Iterator[JobStatus]:
         """Each new status until the job ends, looked at again whenever the watched cache changes."""

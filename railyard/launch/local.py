@@ -4,15 +4,18 @@
                     spec.json      the training spec (of the explained model, for an explanation job)
                     state.json     status and transitions (written by the supervisor, atomically)
                     supervisor.pid   where cancel sends SIGTERM
-                    trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log)
+                    trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log);
+                                   for a job of several workers, worker 0's with the others' lines prefixed `[worker i] `
+                    trainer.pgid   the process group of each worker, one a line
                     work/          the trainer's working directory
 
 The live supervisor holds an flock on <root>/<job-id>/ itself (local_state.py).
 The supervisor (`python -m railyard.launch.supervisor JOB_DIR`) outlives the
 command that submitted the job. It enforces the resource class's memory limit
-(the resident memory of the trainer's whole process group; going over kills it,
+(the resident memory of each worker's whole process group; going over kills it,
 reported as OOMKilled) and deadline (DeadlineExceeded), and stops the process
-group on cancel.
+groups on cancel. A job whose spec asks for `workers: N` runs N trainer processes
+(railyard.launch.supervisor); it fails when any of them fails.
 
 `status` reads state.json and, for a job not yet finished, tests the
 supervisor's lock: following N jobs costs N small file reads and N flock
@@ -76,6 +79,7 @@ class LocalExecutor(Executor):
             "output": job.output if "://" in job.output else str(Path(job.output).absolute()),  # the trainer runs elsewhere
             "arguments": job.explanation.arguments() if job.explanation else ["--spec", str(directory / "spec.json")],
             "trainer_args": list(job.trainer_args),
+            "workers": job.workers,
             "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
         }
@@ -146,9 +150,11 @@ class LocalExecutor(Executor):
 
     def _kill_trainer(self, directory: Path) -> None:
         pgid_file = directory / "trainer.pgid"
-        if pgid_file.exists():
+        if not pgid_file.exists():
+            return
+        for pgid in pgid_file.read_text().split():
             try:
-                os.killpg(int(pgid_file.read_text()), signal.SIGKILL)
+                os.killpg(int(pgid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
 

@@ -10,8 +10,13 @@ The trainer's arguments (`--spec …`, or an explanation's `--explain --model=�
 reach it as separate words through `sh -c '…' trainer ARG…`, never through the
 shell's parsing.
 
+A job with several workers (`workers: N`) is an Indexed Job of N pods plus a
+headless Service (`railyard-<id>-workers`) that names them `<job>-<index>.<service>`;
+every worker gets RAILYARD_WORKERS, RAILYARD_WORKER_INDEX (its completion index),
+and worker 0's name and the rendezvous port as RAILYARD_RENDEZVOUS_HOST/_PORT.
+
 A job id must be a DNS-1123 label short enough that every name made from it
-(`railyard-<id>`, `railyard-<id>-spec`, `railyard-<id>-network`) is one too.
+(`railyard-<id>`, `railyard-<id>-spec`, `-network`, `-workers`) is one too.
 """
 
 from __future__ import annotations
@@ -30,11 +35,16 @@ from railyard.launch.resources import LaunchConfig, NetworkPolicySettings
 TEMPLATES = ("railyard.launch", "templates")
 PREFIX = "railyard.io"
 NAME_PREFIX = "railyard-"
-CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX = "-spec", "-network"
-MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX))
+CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX, SERVICE_SUFFIX = "-spec", "-network", "-workers"
+MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX), len(SERVICE_SUFFIX))
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 DNS_PORT = 53
 SPEC_MOUNT = "/etc/railyard"
+# Workers meet at worker 0: XGBoost's tracker on RENDEZVOUS_PORT, torch.distributed's store on the next port.
+# Their links to each other then use ports the system picks (the ephemeral range, above these), so workers
+# may reach each other over TCP from RENDEZVOUS_PORT up.
+RENDEZVOUS_PORT = 29500
+WORKER_PORTS = [{"protocol": "TCP", "port": RENDEZVOUS_PORT, "endPort": 65535}]
 
 # Pod Security Standards, restricted profile.
 POD_SECURITY = {
@@ -88,6 +98,22 @@ def egress_rules(policy: NetworkPolicySettings) -> list[dict]:
     return rules
 
 
+def service_name(job_id: str) -> str:
+    """The headless Service that names a job's workers."""
+    return f"{job_name(job_id)}{SERVICE_SUFFIX}"
+
+
+def rendezvous_host(job_id: str) -> str:
+    """Worker 0's DNS name (resolved through the pod's namespace search path)."""
+    return f"{job_name(job_id)}-0.{service_name(job_id)}"
+
+
+def worker_rules(pod_selector: dict) -> tuple[dict, dict]:
+    """NetworkPolicy (ingress, egress) rules letting a job's workers, and only they, reach each other."""
+    peers = [{"podSelector": {"matchLabels": pod_selector}}]
+    return {"from": peers, "ports": WORKER_PORTS}, {"to": peers, "ports": WORKER_PORTS}
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader(*TEMPLATES),
@@ -108,7 +134,8 @@ def output_uri(config: LaunchConfig, job_id: str) -> str:
 
 
 def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
-    """[NetworkPolicy, ConfigMap, Job] for the job's compute resource, in the order to apply them."""
+    """[NetworkPolicy, ConfigMap, Job] for the job's compute resource, in the order to apply them; with several
+    workers, [NetworkPolicy, ConfigMap, Service, Job]."""
     check_job_id(job.job_id)
     spec = job.spec
     resource = config.resource_class(spec.compute_resource.value)
@@ -139,6 +166,11 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
     if job.explanation is not None:
         annotations[f"{PREFIX}/explains"] = job.explanation.model
     name = job_name(job.job_id)
+    pod_selector = {k: labels[k] for k in ("app.kubernetes.io/name", f"{PREFIX}/job-id")}
+    egress, ingress = egress_rules(config.network_policy), []
+    if job.workers > 1:
+        from_workers, to_workers = worker_rules(pod_selector)
+        ingress, egress = [from_workers], [*egress, to_workers]
     values = {
         "config": config,
         "resource": resource,
@@ -146,8 +178,15 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "name": name,
         "configmap_name": f"{name}{CONFIGMAP_SUFFIX}",
         "network_policy_name": f"{name}{NETWORK_POLICY_SUFFIX}",
-        "pod_selector": {k: labels[k] for k in ("app.kubernetes.io/name", f"{PREFIX}/job-id")},
-        "egress": egress_rules(config.network_policy),
+        "pod_selector": pod_selector,
+        "egress": egress,
+        "ingress": ingress,
+        "workers": job.workers,
+        "service_name": service_name(job.job_id),
+        "service_ports": [{"name": "tracker", "protocol": "TCP", "port": RENDEZVOUS_PORT},
+                          {"name": "store", "protocol": "TCP", "port": RENDEZVOUS_PORT + 1}],
+        "rendezvous_host": rendezvous_host(job.job_id),
+        "rendezvous_port": RENDEZVOUS_PORT,
         "job_id": job.job_id,
         "labels": labels,
         "annotations": annotations,
@@ -161,7 +200,9 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "container_security": CONTAINER_SECURITY,
     }
     environment = _environment()
-    templates = ("networkpolicy.yaml.j2", "configmap.yaml.j2", "job.yaml.j2")
+    templates = ["networkpolicy.yaml.j2", "configmap.yaml.j2", "job.yaml.j2"]
+    if job.workers > 1:
+        templates.insert(2, "service.yaml.j2")
     return [yaml.safe_load(environment.get_template(t).render(values)) for t in templates]
 
 

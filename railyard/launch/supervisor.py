@@ -1,16 +1,25 @@
-"""Supervisor of one local job: run the trainer, enforce its limits, record its states.
+"""Supervisor of one local job: run its trainer workers, enforce their limits, record its states.
 
     python -m railyard.launch.supervisor JOB_DIR
 
-The trainer runs in its own process group. Every poll the supervisor sums the
-resident memory of that group; over the limit, the group is killed at once
-(OOMKilled), as the kernel's cgroup OOM killer would in a Kubernetes pod. Past
-the deadline, or on SIGTERM (cancel), the group gets SIGTERM and, after a grace
-period, SIGKILL.
+A job of N workers (`workers` in request.json, 1 by default) runs the same
+trainer command line N times; for N > 1 each worker gets the distributed
+environment (RAILYARD_WORKERS, RAILYARD_WORKER_INDEX, RAILYARD_RENDEZVOUS_HOST
+127.0.0.1, RAILYARD_RENDEZVOUS_PORT: a base port P with P and P + 1 free).
 
-The trainer's stdout and stderr come through a pipe that a thread copies to
+Each worker runs in its own process group. Every poll the supervisor sums the
+resident memory of each group; a worker over the limit has its group killed at
+once (OOMKilled), as the kernel's cgroup OOM killer would in a Kubernetes pod.
+When any worker exits non-zero or is killed, the others are stopped and the job
+fails with `WorkerFailed`, naming the worker (worker 0's own `exception_info`
+wins when it failed on its own). The job is complete only when every worker
+exited 0 and worker 0's result.json says complete. Past the deadline, or on
+SIGTERM (cancel), every group gets SIGTERM and, after a grace period, SIGKILL.
+
+The workers' stdout and stderr come through pipes that threads copy to
 `trainer.log`, capped (`railyard.capped_log`: head and tail kept, the middle
-left out); the log is complete, tail included, before the final state is written.
+left out): worker 0's output as it is, whole lines of worker i > 0 prefixed
+`[worker i] `. The log is complete, tail included, before the final state is written.
 
 A binary that cannot be started at all fails with `LaunchFailed`; a trainer
 that exits 0 without a `complete` result.json fails with `NoResult`
@@ -29,6 +38,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,58 +46,117 @@ import time
 from pathlib import Path
 
 from railyard.capped_log import CappedLog
+from railyard.errors import EXIT_BAD_SPEC
 from railyard.launch.binary import command
-from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, Binary, JobState, JobStatus, checked_result
+from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, WORKER_FAILED, Binary, JobState, JobStatus, checked_result
 from railyard.launch.local_state import write_state
 from railyard.result import read_result
 from railyard.storage import LocalStore
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
+SETTLE_SECONDS = 2  # how long worker 0 may take to end on its own once another worker failed
 DRAIN_SECONDS = 10  # how long to wait for the end of the trainer's output once its process group is gone
 LAUNCH_FAILED = "LaunchFailed"
+LOOPBACK = "127.0.0.1"
+LONGEST_LINE = 1 << 16  # a worker's unfinished line longer than this goes to the log as it is
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def group_rss_bytes(pgid: int) -> int:
-    """Resident memory of every process in the process group."""
-    total = 0
+def rss_by_group(pgids: set[int]) -> dict[int, int]:
+    """Resident memory of every process in each of the process groups, in one pass over /proc."""
+    totals = dict.fromkeys(pgids, 0)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            pgid = int(fields[2])  # field 5 of stat: the process group
+            if pgid in totals:
                 with open(f"/proc/{entry}/statm") as f:
-                    total += int(f.read().split()[1]) * _PAGE
+                    totals[pgid] += int(f.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    return totals
 
 
-def stop_group(process: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the group, then SIGKILL whatever is left after `grace` seconds."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
+def stop_groups(processes: list[subprocess.Popen], grace: float) -> None:
+    """SIGTERM every process's group, then SIGKILL whatever is left after `grace` seconds."""
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(end - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            pass
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def free_base_port(host: str = LOOPBACK) -> int:
+    """A port P such that P and P + 1 are both free on `host` now (XGBoost's tracker takes P, torch's store P + 1)."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind((host, 0))
+            port = first.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind((host, port + 1))
+                except OSError:
+                    continue
+            return port
+    raise OSError(f"no two consecutive free ports on {host}")
+
+
+def worker_environment(index: int, workers: int, port: int | None) -> dict[str, str]:
+    """The distributed environment of worker `index`; none for a job of one worker. Workers sharing this
+    machine share its cores: each gets its part as OMP_NUM_THREADS (unless the caller set it), since
+    N workers each starting a thread per core slow collective training down many times over."""
+    if workers == 1:
+        return {}
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, len(os.sched_getaffinity(0)) // workers))
+    return {"RAILYARD_WORKERS": str(workers), "RAILYARD_WORKER_INDEX": str(index),
+            "RAILYARD_RENDEZVOUS_HOST": LOOPBACK, "RAILYARD_RENDEZVOUS_PORT": str(port), "OMP_NUM_THREADS": threads}
+
+
+class SharedLog:
+    """One CappedLog written by several pumps, one write at a time."""
+
+    def __init__(self, log: CappedLog):
+        self.log = log
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self.log.write(data)
+            self.log.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self.log.close()
 
 
 class OutputPump:
-    """Copies a pipe to a CappedLog on a thread until the pipe ends (or finish() stops waiting for it)."""
+    """Copies a pipe to a SharedLog on a thread until the pipe ends (or finish() stops waiting for it).
 
-    def __init__(self, pipe, log: CappedLog):
-        self.pipe, self.log = pipe, log
+    With a `prefix` (a job of several workers) only whole lines are written, each after the prefix, so that
+    the workers' lines do not break into each other.
+    """
+
+    def __init__(self, pipe, log: SharedLog, prefix: bytes | None = None):
+        self.pipe, self.log, self.prefix = pipe, log, prefix
+        self._pending = b""
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trainer-output", daemon=True)
         self._thread.start()
@@ -99,20 +168,32 @@ class OutputPump:
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                return
+                break
+            self._write(chunk)
+        if self._pending:
+            self._write(b"\n")
+
+    def _write(self, chunk: bytes) -> None:
+        if self.prefix is None:
             self.log.write(chunk)
-            self.log.flush()
+            return
+        lines = (self._pending + chunk).split(b"\n")
+        self._pending = lines.pop()
+        if len(self._pending) > LONGEST_LINE:
+            lines.append(self._pending)
+            self._pending = b""
+        if lines:
+            self.log.write(b"".join(self.prefix + line + b"\n" for line in lines))
 
-    def finish(self) -> None:
-        """Copy what is left, then write the tail and close the log.
+    def finish(self, end: float) -> None:
+        """Copy what is left until the pipe ends or the monotonic time `end`, then close the pipe.
 
-        A process that left the trainer's group may still hold the pipe open; it is not waited for past DRAIN_SECONDS.
+        A process that left the trainer's group may still hold the pipe open; it is not waited for past `end`.
         """
-        self._thread.join(DRAIN_SECONDS)
+        self._thread.join(max(end - time.monotonic(), 0))
         self._stopping.set()
         self._thread.join()
         self.pipe.close()
-        self.log.close()
 
 
 def trainer_outcome(returncode: int, output: str) -> JobStatus:
@@ -124,11 +205,35 @@ def trainer_outcome(returncode: int, output: str) -> JobStatus:
     return JobStatus(JobState.failed, reason="Error", message=f"trainer exited with code {returncode}", exit_code=returncode)
 
 
+def worker_failed(index: int, returncode: int, workers: int, output: str) -> JobStatus:
+    """How a job ends when worker `index` exited with `returncode` != 0 (before any other, or killed).
+
+    Worker 0's own failure, as its result.json records it, is told when it is worker 0's, or when it is an
+    error in the spec or data (every worker finds it; the one seen first need not be worker 0).
+    """
+    if workers == 1:
+        return trainer_outcome(returncode, output)
+    info = (read_result(output) or {}).get("exception_info")
+    if info and (index == 0 or returncode == EXIT_BAD_SPEC == info.get("exit_code")):
+        return JobStatus.trainer_failed(info, returncode)
+    how = f"{returncode} ({signal.Signals(-returncode).name})" if returncode < 0 and -returncode in signal.valid_signals() else str(returncode)
+    return JobStatus(JobState.failed, reason=WORKER_FAILED, message=f"worker {index} exited with {how}", exit_code=returncode)
+
+
+def first_failure(returncodes: list[int | None]) -> int | None:
+    """The worker whose failure ends the job: one killed by a signal (the others' errors follow from it), else the first."""
+    failed = [i for i, code in enumerate(returncodes) if code not in (None, 0)]
+    killed = [i for i in failed if returncodes[i] < 0]
+    return (killed or failed or [None])[0]
+
+
 class Supervisor:
     def __init__(self, directory: Path):
         self.directory = directory
         self.request = json.loads((directory / "request.json").read_text())
         self.cancelled = False
+        self.processes: list[subprocess.Popen] = []
+        self.pumps: list[OutputPump] = []
         signal.signal(signal.SIGTERM, self._on_cancel)
 
     def _on_cancel(self, signum, frame):
@@ -136,6 +241,7 @@ class Supervisor:
 
     def run(self) -> None:
         request = self.request
+        workers = int(request.get("workers", 1))
         work = self.directory / "work"
         (work / "tmp").mkdir(parents=True, exist_ok=True)
         argv = command(Binary(**request["binary"])) + [
@@ -144,42 +250,71 @@ class Supervisor:
             "--job-id", request["job_id"],
             *request["trainer_args"],
         ]
-        try:
-            process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "TMPDIR": str(work / "tmp")}, start_new_session=True)
-        except OSError as exc:
-            return self._launch_failed(f"cannot start the trainer binary {request['binary']['path']}: {exc.strerror or exc}")
-        self.output = OutputPump(process.stdout, CappedLog(self.directory / "trainer.log"))
-        LocalStore(self.directory).write_text("trainer.pgid", str(process.pid))
+        environment = {**os.environ, "TMPDIR": str(work / "tmp")}
+        port = free_base_port() if workers > 1 else None
+        self.log = SharedLog(CappedLog(self.directory / "trainer.log"))
+        for index in range(workers):
+            try:
+                process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                           env={**environment, **worker_environment(index, workers, port)}, start_new_session=True)
+            except OSError as exc:
+                return self._launch_failed(f"cannot start the trainer binary {request['binary']['path']}: {exc.strerror or exc}")
+            self.processes.append(process)
+            prefix = None if workers == 1 else (b"" if index == 0 else f"[worker {index}] ".encode())
+            self.pumps.append(OutputPump(process.stdout, self.log, prefix))
+        LocalStore(self.directory).write_text("trainer.pgid", "\n".join(str(p.pid) for p in self.processes))
         write_state(self.directory, JobStatus(JobState.running))
         started = time.monotonic()
         limit, deadline = request["memory_limit_bytes"], request["deadline_seconds"]
-        while process.poll() is None:
-            rss = group_rss_bytes(process.pid)
-            if rss > limit:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                return self._finish(JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=137,
-                                              message=f"resident memory {rss / 2**20:.0f} MiB exceeded the limit of {limit / 2**20:.0f} MiB"))
+        lead = self.processes[0]
+        while True:
+            returncodes = [p.poll() for p in self.processes]
+            failed = first_failure(returncodes)
+            if failed is not None:
+                if failed != 0 and returncodes[0] is None:
+                    try:  # a moment for worker 0 to record a failure of its own (an error every worker finds)
+                        lead.wait(timeout=SETTLE_SECONDS)
+                    except subprocess.TimeoutExpired:
+                        pass
+                self._stop()
+                return self._finish(worker_failed(failed, returncodes[failed], workers, request["output"]))
+            if all(code == 0 for code in returncodes):
+                return self._finish(trainer_outcome(0, request["output"]))
+            memory = rss_by_group({p.pid for p, code in zip(self.processes, returncodes) if code is None})
+            for index, process in enumerate(self.processes):
+                rss = memory.get(process.pid, 0)
+                if rss > limit:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    self._stop()
+                    which = f"worker {index}: " if workers > 1 else ""
+                    return self._finish(JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=137,
+                                                  message=f"{which}resident memory {rss / 2**20:.0f} MiB exceeded the limit of {limit / 2**20:.0f} MiB"))
             if time.monotonic() - started > deadline:
-                stop_group(process, GRACE_SECONDS)
-                return self._finish(JobStatus(JobState.failed, reason=DEADLINE_EXCEEDED, exit_code=process.returncode,
+                self._stop()
+                return self._finish(JobStatus(JobState.failed, reason=DEADLINE_EXCEEDED, exit_code=lead.returncode,
                                               message=f"the job ran longer than its deadline of {deadline:g} s"))
             if self.cancelled:
-                stop_group(process, GRACE_SECONDS)
-                return self._finish(JobStatus(JobState.cancelled, reason="Cancelled", exit_code=process.returncode))
+                self._stop()
+                return self._finish(JobStatus(JobState.cancelled, reason="Cancelled", exit_code=lead.returncode))
             time.sleep(POLL_SECONDS)
-        self._finish(trainer_outcome(process.returncode, request["output"]))
+
+    def _stop(self) -> None:
+        """Stop every worker's process group (those already ended too: their children may live on)."""
+        stop_groups(self.processes, GRACE_SECONDS)
 
     def _finish(self, status: JobStatus) -> None:
-        self.output.finish()
+        end = time.monotonic() + DRAIN_SECONDS
+        for pump in self.pumps:
+            pump.finish(end)
+        self.log.close()
         write_state(self.directory, status)
 
     def _launch_failed(self, message: str) -> None:
-        """No trainer process, so no pump: the log gets the one line saying why."""
-        with CappedLog(self.directory / "trainer.log") as log:
-            log.write(f"[railyard] {message}\n".encode())
-        write_state(self.directory, JobStatus(JobState.failed, reason=LAUNCH_FAILED, message=message))
+        """A worker that cannot be started: the others are stopped, and the log gets the one line saying why."""
+        self._stop()
+        self.log.write(f"[railyard] {message}\n".encode())
+        self._finish(JobStatus(JobState.failed, reason=LAUNCH_FAILED, message=message))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,17 @@ def check_features_for_workflow(spec: TrainingSpec, workflow_cls: type) -> None:
         ])
 
 
+def check_workers_for_workflow(spec: TrainingSpec, workflow_cls: type, world_size: int = 1) -> None:
+    """More than one worker only for a workflow that declares `distributed = True`, and as many as the spec asks for."""
+    if spec.workers > 1 and not getattr(workflow_cls, "distributed", False):
+        raise SpecError([
+            f"workers: workflow {workflow_cls.__name__} trains on one worker only, got workers {spec.workers}; "
+            "set workers to 1, or use a distributed workflow (distributed = True, e.g. StripeFraudModel)"
+        ])
+    if world_size > 1 and world_size != spec.workers:
+        raise SpecError([f"workers: the spec asks for {spec.workers} workers, but this job runs {world_size} (RAILYARD_WORKERS)"])
+
+
 def check_spec_against_schema(spec: TrainingSpec, sources: list[Source]) -> pa.Schema:
     """Raise DataError on the first mismatch; return the combined schema of the named columns."""
     fields: dict[str, pa.Field] = {}
@@ -89,8 +100,20 @@ def check_split_sizes(spec: TrainingSpec, training_rows: int, holdout_rows: int)
         )
 
 
-def check_label(spec: TrainingSpec, table: pa.Table) -> None:
-    nulls = table.column(spec.train.label).null_count
+def check_worker_shares(counts: list[tuple[int, int]]) -> None:
+    """Every worker needs training and holdout rows of its own: (training rows, holdout rows) per worker."""
+    for index, (training_rows, holdout_rows) in enumerate(counts):
+        if training_rows == 0 or holdout_rows == 0:
+            empty = "training" if training_rows == 0 else "holdout"
+            raise DataError(
+                f"workers: worker {index}'s share of the input has no {empty} rows after the split "
+                f"(shares of {len(counts)} workers are whole row groups); use fewer workers"
+            )
+
+
+def check_label(spec: TrainingSpec, table: pa.Table, null_count: int | None = None) -> None:
+    """No null labels; `null_count` is the count over every worker's rows in a job of several."""
+    nulls = table.column(spec.train.label).null_count if null_count is None else null_count
     if nulls:
         raise DataError(
             f"train.label: column {spec.train.label!r} has {nulls} null values after filtering; "

@@ -6,12 +6,20 @@ are skipped without being read (row-group pruning); and the filters run inside
 the scan, so rows that fail them are never materialized (predicate pushdown). A source is a
 parquet file, a directory of parquet files (hive-partitioned or not), a
 `file://` URI or an `s3://` URI.
+
+The first source is read row group by row group, and each row it keeps carries its position in
+the input (`ROW_POSITION`: file, row group, row in the group), which the split and the gathering
+of holdout rows go by. In a job of several workers each worker reads a disjoint share of the
+first source's row groups, every N-th one (the same for every run with the same input and N, and
+spread over the whole input, which is often sorted by date); the other sources, joined to it, are
+read whole by every worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -78,6 +86,11 @@ def _rows(fragments) -> int:
     return sum(rg.num_rows for f in fragments for rg in f.row_groups)
 
 
+# Column added to the first source's rows: (file index << 44) | (row group << 24) | row in the group.
+ROW_POSITION = "__railyard_row"
+_FILE_BITS, _GROUP_BITS, _ROW_BITS = 19, 20, 24
+
+
 def read_source(source: Source, columns: list[str], filters: pc.Expression | None) -> Loaded:
     """Read `columns` of the rows that pass `filters`.
 
@@ -98,6 +111,56 @@ def read_source(source: Source, columns: list[str], filters: pc.Expression | Non
         raise DataError(f"{source.label}.path: cannot read {source.spec.path}: {exc}") from exc
     row_groups_read = sum(f.num_row_groups for f in fragments)
     return Loaded(table, rows_in_source, _rows(fragments), row_groups_read, row_groups_total)
+
+
+def row_groups(source: Source) -> list[tuple[int, ds.ParquetFileFragment]]:
+    """(file index, one-row-group fragment) for every row group of the source, files in path order."""
+    files = sorted(source.dataset.get_fragments(), key=lambda f: f.path)
+    return [(i, group) for i, f in enumerate(files) for group in f.split_by_row_group()]
+
+
+def share(groups: list, rank: int, world_size: int) -> list:
+    """Worker `rank`'s share of `groups`, every `world_size`-th from the `rank`-th: shares are disjoint and cover them."""
+    return groups[rank::world_size]
+
+
+def _position_base(source: Source, file_index: int, group: int, rows: int) -> int:
+    if file_index >= 1 << _FILE_BITS or group >= 1 << _GROUP_BITS or rows > 1 << _ROW_BITS:
+        raise DataError(f"{source.label}.path: {source.spec.path} has more files, row groups or rows per row group "
+                        f"than row positions can name (at most {1 << _FILE_BITS} files, {1 << _GROUP_BITS} row groups "
+                        f"a file, {1 << _ROW_BITS} rows a row group)")
+    return (file_index << (_GROUP_BITS + _ROW_BITS)) | (group << _ROW_BITS)
+
+
+def read_positioned(source: Source, columns: list[str], filters: pc.Expression | None, filter_columns: list[str],
+                    rank: int = 0, world_size: int = 1) -> Loaded:
+    """Like `read_source`, over this worker's share of the row groups, with `ROW_POSITION` added.
+
+    Each kept row group is read with the filter columns and filtered in memory, so a row's place
+    in its row group is known; pruning by statistics is the same as `read_source`'s.
+    """
+    dataset = source.dataset
+    needed = list(dict.fromkeys(columns + list(filter_columns)))
+    try:
+        groups = share(row_groups(source), rank, world_size)
+        kept = [(i, g) for i, g in groups if filters is None or g.split_by_row_group(filter=filters)]
+        parts = []
+        for file_index, group in kept:
+            part = ds.FileSystemDataset([group], dataset.schema, dataset.format, dataset.filesystem).to_table(
+                columns=needed, use_threads=True)
+            base = _position_base(source, file_index, group.row_groups[0].id, part.num_rows)
+            part = part.append_column(ROW_POSITION, pa.array(np.arange(base, base + part.num_rows, dtype=np.int64)))
+            if filters is not None:
+                part = part.filter(filters)
+            parts.append(part.select(columns + [ROW_POSITION]))
+        if not parts:
+            empty = dataset.schema.empty_table().select(columns)
+            parts.append(empty.append_column(ROW_POSITION, pa.array([], type=pa.int64())))
+        table = pa.concat_tables(parts)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{source.label}.path: cannot read {source.spec.path}: {exc}") from exc
+    rows = sum(g.row_groups[0].num_rows for _, g in groups)
+    return Loaded(table, rows, sum(g.row_groups[0].num_rows for _, g in kept), len(kept), len(groups))
 
 
 def join_sources(tables: list[pa.Table], join_keys: list[str]) -> pa.Table:

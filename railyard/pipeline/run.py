@@ -1,6 +1,14 @@
-"""Run the whole pipeline for one spec and return what the result file reports."""
+"""Run the whole pipeline for one spec and return what the result file reports.
+
+In a job of several workers every worker loads its share of the input, splits it and trains
+inside the workflow's collective; the checks go by summed counts, string columns get the same
+categories on every worker, and rank 0 gathers the holdout rows, evaluates and persists.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -8,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from railyard.devices import resolve_device
+from railyard.distributed import gather
+from railyard.distributed.env import WorkerEnv
 from railyard.errors import TrainingError
 from railyard.model import build_artifact
 from railyard.pipeline import evaluate as evaluation
@@ -18,13 +28,15 @@ from railyard.pipeline.checks import (
     check_label,
     check_spec_against_schema,
     check_split_sizes,
+    check_worker_shares,
+    check_workers_for_workflow,
     date_columns,
 )
-from railyard.pipeline.filter import combined_expression
-from railyard.pipeline.labels import encode_label, label_encoding
-from railyard.pipeline.load import join_sources, open_source, read_source
+from railyard.pipeline.filter import combined_expression, value_type
+from railyard.pipeline.labels import encode_label, label_encoding, label_values
+from railyard.pipeline.load import join_sources, open_source, read_positioned, read_source
 from railyard.pipeline.progress import ProgressReporter
-from railyard.pipeline.split import describe, holdout_mask, split
+from railyard.pipeline.split import describe, holdout_mask, split_with_positions
 from railyard.pipeline.steps import StepRecorder
 from railyard.report.chart_data import chart_data, write_charts
 from railyard.spec import TrainingSpec
@@ -36,13 +48,17 @@ def _source_filters(spec: TrainingSpec, source_names: list[str]):
     return [f for f in spec.filters if f.feature_name in source_names]
 
 
-def load_and_filter(spec: TrainingSpec, recorder: StepRecorder) -> tuple[pa.Table, LabelEncoding | None]:
+def load_and_filter(spec: TrainingSpec, recorder: StepRecorder, env: WorkerEnv | None = None,
+                    exchange: gather.Exchange | None = None) -> tuple[pa.Table, LabelEncoding | None]:
     """Open the sources, check the spec against them, read and filter: one table of the columns training
     needs, and how its label is to be encoded (checked against the label's values).
 
     Every filter names one column of one source, so all of them are pushed down
     into that source's scan; the filter step then joins the sources, if several.
+    With an exchange, this worker reads its share of the first source and the label
+    is checked and encoded over every worker's rows.
     """
+    env = env or WorkerEnv()
     sources = [open_source(i, s) for i, s in enumerate(spec.data.features)]
     check_spec_against_schema(spec, sources)
     kept = set(spec.train.classifier_features + [spec.train.label] + spec.data.join_keys)
@@ -52,8 +68,13 @@ def load_and_filter(spec: TrainingSpec, recorder: StepRecorder) -> tuple[pa.Tabl
         loads = []
         for source in sources:
             columns = [c for c in source.spec.names if c in kept]
-            expr = combined_expression(_source_filters(spec, source.spec.names), source.schema)
-            loads.append(read_source(source, columns, expr))
+            source_filters = _source_filters(spec, source.spec.names)
+            expr = combined_expression(source_filters, source.schema)
+            if source.index == 0:
+                filter_columns = [f.feature_name for f in source_filters]
+                loads.append(read_positioned(source, columns, expr, filter_columns, env.rank, env.world_size))
+            else:
+                loads.append(read_source(source, columns, expr))
         tables = [loaded.table for loaded in loads]
         step.rows_in = sum(loaded.rows_in_source for loaded in loads)
         step.rows_out = sum(t.num_rows for t in tables)
@@ -62,19 +83,41 @@ def load_and_filter(spec: TrainingSpec, recorder: StepRecorder) -> tuple[pa.Tabl
             "row_groups_read": f"{sum(x.row_groups_read for x in loads)}/{sum(x.row_groups_total for x in loads)}",
             "rows_scanned": sum(loaded.rows_scanned for loaded in loads),
         }
+        if env.distributed:
+            step.details["share"] = f"worker {env.rank} of {env.world_size}"
     with recorder.step("filter") as step:
         step.rows_in = sum(t.num_rows for t in tables)
         table = tables[0] if len(tables) == 1 else join_sources(tables, spec.data.join_keys)
         step.rows_out = table.num_rows
         step.details = {"filters_pushed_into_load": len(spec.filters), "sources_joined": len(tables)}
-    check_label(spec, table)
-    return table, label_encoding(spec, table.column(spec.train.label))
+    if exchange is None:
+        check_label(spec, table)
+        return table, label_encoding(spec, table.column(spec.train.label))
+    label = table.column(spec.train.label)
+    check_label(spec, table, null_count=gather.summed(exchange, label.null_count))
+    values = gather.united_values(exchange, {"label": label_values(label)})["label"]
+    return table, label_encoding(spec, pa.chunked_array([pa.array(values, type=value_type(label.type))]))
+
+
+def _same_categories(table: pa.Table, exchange: gather.Exchange) -> pa.Table:
+    """Every string column with the same categories on every worker: the sorted union of their values."""
+    dictionary_columns = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    local = {name: label_values(table.column(name)) for name in dictionary_columns}
+    for name, values in gather.united_values(exchange, local).items():
+        column = table.column(name)
+        dictionary = pa.array(values, type=column.type.value_type)
+        chunks = [pa.DictionaryArray.from_arrays(pc.index_in(chunk.dictionary, value_set=dictionary).take(chunk.indices),
+                                                 dictionary) for chunk in column.chunks]
+        table = table.set_column(table.schema.get_field_index(name), name,
+                                 pa.chunked_array(chunks, type=pa.dictionary(pa.int32(), column.type.value_type)))
+    return table
 
 
 def plan(spec: TrainingSpec, workflow_cls: type[Workflow] | None = None) -> dict:
     """Every check a run makes before training, and the row counts it would train and evaluate on."""
     if workflow_cls is not None:
         check_features_for_workflow(spec, workflow_cls)
+        check_workers_for_workflow(spec, workflow_cls)
     recorder = StepRecorder(progress=lambda line: None)
     table, _ = load_and_filter(spec, recorder)
     holdout_rows = int(pc.sum(holdout_mask(table, spec.holdout_sampling)).as_py() or 0)
@@ -84,13 +127,11 @@ def plan(spec: TrainingSpec, workflow_cls: type[Workflow] | None = None) -> dict
             "training_rows": training_rows, "holdout_rows": holdout_rows}
 
 
-def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder) -> dict:
-    """Train, evaluate and persist; return the `result` block of result.json."""
-    check_features_for_workflow(spec, workflow_cls)
-    device, warning = resolve_device(spec.compute_resource.value, spec.allow_cpu_fallback)
-    if warning:
-        recorder.progress(f"[railyard] warning: {warning}")
-    table, encoding = load_and_filter(spec, recorder)
+def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
+                     table: pa.Table, encoding: LabelEncoding | None, device: str,
+                     exchange: gather.Exchange | None) -> tuple["Trained | None", ProgressReporter]:
+    """Split, check the split's sizes, train; with an exchange, rank 0 gets every worker's holdout
+    rows and the other workers get None."""
     features, label = spec.train.classifier_features, spec.train.label
     columns = list(dict.fromkeys(features + [label] + ([spec.data.date_column] if spec.data.date_column else [])))
     with recorder.step("split") as step:
@@ -98,12 +139,19 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         table = table.unify_dictionaries()
         if encoding is not None:
             table = encode_label(table, label, encoding)
-        training, holdout = split(table, spec.holdout_sampling, columns)
+        if exchange is not None:
+            table = _same_categories(table, exchange)
+        training, holdout, holdout_positions = split_with_positions(table, spec.holdout_sampling, columns)
         del table
-        step.rows_out = len(training) + len(holdout)
         training_rows, holdout_rows = len(training), len(holdout)
+        shares = exchange.allgather((training_rows, holdout_rows)) if exchange is not None else []
+        if shares:
+            training_rows, holdout_rows = sum(t for t, _ in shares), sum(h for _, h in shares)
+        step.rows_out = training_rows + holdout_rows
         step.details = {"training_rows": training_rows, "holdout_rows": holdout_rows}
     check_split_sizes(spec, training_rows, holdout_rows)
+    if shares:
+        check_worker_shares(shares)
 
     workflow = workflow_cls(
         custom_params=spec.train.custom_params,
@@ -114,6 +162,8 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         date_column=spec.data.date_column,
         label_classes=list(encoding.classes) if encoding else None,
     )
+    workflow.rank = exchange.rank if exchange is not None else 0
+    workflow.world_size = exchange.world_size if exchange is not None else 1
     scored_columns = workflow.feature_columns()
     workflow.progress = progress = ProgressReporter(store, step="train")
     with recorder.step("train") as step:
@@ -127,6 +177,59 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             raise TrainingError(f"{workflow_cls.__name__}.train returned None; it must return the fitted model")
     feature_sample = training[scored_columns].head(0)
     del training
+    if exchange is not None:
+        holdout = gather.holdout_on_rank_0(exchange, holdout, holdout_positions)
+        if holdout is None:
+            return None, progress
+    return Trained(model, workflow, holdout, feature_sample, training_rows, holdout_rows), progress
+
+
+@dataclass
+class Trained:
+    """What the train step leaves for evaluation: the model and the whole holdout set, in input order."""
+
+    model: object
+    workflow: Workflow
+    holdout: pd.DataFrame
+    feature_sample: pd.DataFrame
+    training_rows: int
+    holdout_rows: int
+
+
+def _collective(workflow_cls: type[Workflow], env: WorkerEnv, device: str = "cpu"):
+    """The channel the workers of a distributed job train and share over; none for a single worker."""
+    if not env.distributed:
+        return contextlib.nullcontext(None)
+    from railyard.distributed import torch_group, xgboost_collective
+
+    if torch_group.uses_torch_group(workflow_cls, env):
+        return torch_group.torch_group(env, device)
+    if not xgboost_collective.uses_collective(workflow_cls, env):
+        raise TrainingError(f"{workflow_cls.__name__}: no collective for engine {getattr(workflow_cls, 'engine', None)!r} "
+                            f"to train on {env.world_size} workers; expected engine 'xgboost' or 'torch'")
+    return xgboost_collective.communicator(env)
+
+
+def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
+                 env: WorkerEnv | None = None) -> dict:
+    """Train, evaluate and persist; return the `result` block of result.json (rank 0's; other workers
+    train their share and return a short summary)."""
+    env = env or WorkerEnv()
+    check_features_for_workflow(spec, workflow_cls)
+    check_workers_for_workflow(spec, workflow_cls, env.world_size)
+    device, warning = resolve_device(spec.compute_resource.value, spec.allow_cpu_fallback)
+    if warning:
+        recorder.progress(f"[railyard] warning: {warning}")
+    with _collective(workflow_cls, env, device) as exchange:
+        table, encoding = load_and_filter(spec, recorder, env, exchange)
+        trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange)
+        del table
+    if trained is None:
+        return {"kind": "training", "worker": env.rank, "steps": recorder.as_list()}
+    model, workflow, holdout, feature_sample = trained.model, trained.workflow, trained.holdout, trained.feature_sample
+    training_rows, holdout_rows = trained.training_rows, trained.holdout_rows
+    label = spec.train.label
+    scored_columns = workflow.feature_columns()
 
     labels = holdout[label]
     labels_as_given = pd.Series(encoding.decode(labels), name=label) if encoding else labels

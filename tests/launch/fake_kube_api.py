@@ -31,14 +31,18 @@ JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^
 CONFIGMAPS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps(?:/(?P<name>[^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+)(?P<log>/log)?)?$")
 NETWORK_POLICIES = re.compile(r"^/apis/networking.k8s.io/v1/namespaces/(?P<ns>[^/]+)/networkpolicies(?:/(?P<name>[^/]+))?$")
-ROUTES = (("jobs", JOBS), ("configmaps", CONFIGMAPS), ("pods", PODS), ("networkpolicies", NETWORK_POLICIES))
+SERVICES = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/services(?:/(?P<name>[^/]+))?$")
+ROUTES = (("jobs", JOBS), ("configmaps", CONFIGMAPS), ("pods", PODS), ("networkpolicies", NETWORK_POLICIES),
+          ("services", SERVICES))
 # kind -> (resource as named in Status messages, List kind, apiVersion)
 KINDS = {
     "jobs": ("jobs.batch", "JobList", "batch/v1"),
     "configmaps": ("configmaps", "ConfigMapList", "v1"),
     "pods": ("pods", "PodList", "v1"),
     "networkpolicies": ("networkpolicies.networking.k8s.io", "NetworkPolicyList", "networking.k8s.io/v1"),
+    "services": ("services", "ServiceList", "v1"),
 }
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 
 
 def now() -> str:
@@ -120,7 +124,9 @@ class FakeKubeAPI:
         obj["status"] = status
         self._store("jobs", obj, "MODIFIED")
 
-    def add_pod(self, job_name: str, pod_name: str, status: dict, namespace: str = "railyard", log: str | bytes = "") -> None:
+    def add_pod(self, job_name: str, pod_name: str, status: dict, namespace: str = "railyard", log: str | bytes = "",
+                index: int | None = None) -> None:
+        """A pod of the Job; `index` is its completion index in an Indexed Job (label and annotation, as the controller sets)."""
         job = self.objects[("jobs", namespace, job_name)]
         pod = {
             "apiVersion": "v1", "kind": "Pod",
@@ -129,6 +135,9 @@ class FakeKubeAPI:
             "spec": copy.deepcopy(job["spec"]["template"]["spec"]),
             "status": status,
         }
+        if index is not None:
+            pod["metadata"]["labels"][COMPLETION_INDEX] = str(index)
+            pod["metadata"]["annotations"] = {COMPLETION_INDEX: str(index)}
         self._store("pods", pod, "ADDED")
         self.logs[pod_name] = log
 

@@ -1,6 +1,8 @@
 """StripeFraudModel: the talk's example workflow, an XGBoost model in a scikit-learn Pipeline.
 
 On a GPU run XGBoost trains with device="cuda" (a CUDA build of XGBoost is needed: see the README).
+With `workers` > 1 each worker fits on its share of the rows inside XGBoost's collective, which
+Railyard sets up around `train`; the code is the same.
 """
 
 import xgboost
@@ -13,6 +15,9 @@ OBJECTIVE_ALIASES = {"reg:linear": "reg:squarederror"}
 
 
 class StripeFraudModel(Workflow):
+    distributed = True
+    engine = "xgboost"
+
     def train(self, training_dataframe, holdout_dataframe):
         params = {"tree_method": "hist", "enable_categorical": True, "device": self.device, **self.custom_params}
         params["objective"] = OBJECTIVE_ALIASES.get(params.get("objective"), params.get("objective", "reg:squarederror"))

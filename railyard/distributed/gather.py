@@ -1,0 +1,45 @@
+"""What the workers of one job share: counts summed, category values united, holdout rows gathered.
+
+Each function takes an exchange (an object with `allgather(value) -> list`, one value per rank in
+rank order) and is called by every worker at the same point, so all of them reach the same
+decision: a check that fails on summed counts fails on every worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class Exchange(Protocol):
+    rank: int
+    world_size: int
+
+    def allgather(self, value: Any) -> list[Any]: ...
+
+
+def summed(exchange: Exchange, count: int) -> int:
+    return int(sum(exchange.allgather(int(count))))
+
+
+def united_values(exchange: Exchange, values: dict[str, list]) -> dict[str, list]:
+    """Per column, the sorted union of every worker's values (None dropped)."""
+    merged: dict[str, set] = {}
+    for shared in exchange.allgather(values):
+        for column, column_values in shared.items():
+            merged.setdefault(column, set()).update(v for v in column_values if v is not None)
+    return {column: sorted(found) for column, found in merged.items()}
+
+
+def holdout_on_rank_0(exchange: Exchange, holdout: pd.DataFrame, order: np.ndarray) -> pd.DataFrame | None:
+    """Rank 0: every worker's holdout rows in input order (by each row's position in the input); others: None."""
+    shares = exchange.allgather((holdout, np.asarray(order)) if exchange.rank != 0 else None)
+    if exchange.rank != 0:
+        return None
+    shares[0] = (holdout, np.asarray(order))
+    frames = [frame for frame, _ in shares]
+    positions = np.concatenate([o for _, o in shares])
+    combined = pd.concat(frames, ignore_index=True)
+    return combined.iloc[np.argsort(positions, kind="stable")].reset_index(drop=True)

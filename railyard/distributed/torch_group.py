@@ -1,0 +1,63 @@
+"""torch.distributed for a job of several workers: the process group, joined from the worker's environment.
+
+    if uses_torch_group(workflow_cls, env):
+        with torch_group(env, device):         # around the workflow's train call
+            model = workflow.train(training, holdout)
+
+Every worker joins with its rank and the world size; the store listens at the
+rendezvous host, port P + 1 (XGBoost's tracker has P itself). The backend is
+gloo on CPU and NCCL on a GPU (one per worker). MASTER_ADDR, MASTER_PORT, RANK
+and WORLD_SIZE are set as torchrun sets them. The group is destroyed when the
+block ends, however it ends. The block gets an exchange (`allgather`) over the
+group, like XGBoost's collective (`xgboost_collective.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from railyard.distributed.env import WorkerEnv
+
+ENGINE = "torch"
+JOIN_TIMEOUT = dt.timedelta(minutes=5)  # how long a worker waits for the others, at the start and at each collective call
+
+
+def uses_torch_group(workflow_cls: type, env: WorkerEnv) -> bool:
+    """True for a torch workflow in a job of several workers."""
+    return env.distributed and getattr(workflow_cls, "engine", None) == ENGINE
+
+
+@contextlib.contextmanager
+def torch_group(env: WorkerEnv, device: str = "cpu") -> Iterator["TorchExchange"]:
+    """Join the job's torch.distributed process group for the block."""
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR=env.rendezvous_host, MASTER_PORT=str(env.torch_port),
+                      RANK=str(env.rank), WORLD_SIZE=str(env.world_size))
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(0)
+    dist.init_process_group(backend, init_method="env://", rank=env.rank, world_size=env.world_size, timeout=JOIN_TIMEOUT)
+    try:
+        yield TorchExchange(env)
+    finally:
+        dist.destroy_process_group()
+
+
+class TorchExchange:
+    """`allgather` of any picklable value over the process group."""
+
+    def __init__(self, env: WorkerEnv):
+        self.rank, self.world_size = env.rank, env.world_size
+
+    def allgather(self, value: Any) -> list[Any]:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return gathered

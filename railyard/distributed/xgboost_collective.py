@@ -1,0 +1,81 @@
+"""XGBoost's collective for a job of several workers: rank 0 runs the tracker, every worker joins.
+
+The workflow's `train` is unchanged: inside `communicator(env)` XGBoost builds its histograms
+from every worker's rows and every worker ends with the same booster. The same channel carries
+the pipeline's own exchanges (`allgather`), so no worker waits on files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any, Iterator
+
+from railyard.distributed.env import WorkerEnv
+
+ENGINE = "xgboost"
+# Seconds a worker waits for the others to join before the run fails.
+JOIN_TIMEOUT_S = 300
+
+
+def uses_collective(workflow_cls: type, env: WorkerEnv) -> bool:
+    """True for an XGBoost workflow in a job of several workers."""
+    return env.distributed and getattr(workflow_cls, "engine", None) == ENGINE
+
+
+@contextlib.contextmanager
+def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
+    """Join XGBoost's collective for the body; rank 0 starts the tracker on the rendezvous port first.
+
+    The tracker sorts workers by task id, zero-padded, so XGBoost's rank is the worker index."""
+    from xgboost import collective
+    from xgboost.core import XGBoostError
+    from xgboost.tracker import RabitTracker
+
+    tracker = None
+    if env.rank == 0:
+        tracker = RabitTracker(n_workers=env.world_size, host_ip=env.rendezvous_host, port=env.tracker_port,
+                               sortby="task", timeout=JOIN_TIMEOUT_S)
+        tracker.start()
+        args = tracker.worker_args()
+    else:
+        args = {"dmlc_tracker_uri": env.rendezvous_host, "dmlc_tracker_port": env.tracker_port}
+    args = {**args, "dmlc_task_id": f"{env.rank:05d}", "dmlc_timeout": JOIN_TIMEOUT_S}
+    failing = False
+    try:
+        context = collective.CommunicatorContext(**args)
+        context.__enter__()
+        try:
+            yield XGBoostExchange(env)
+        except BaseException:
+            failing = True
+            # The run's own error is the news, not the collective's complaint about leaving early.
+            with contextlib.suppress(XGBoostError):
+                context.__exit__(*sys.exc_info())
+            raise
+        context.__exit__(None, None, None)
+        if tracker is not None:
+            tracker.wait_for(JOIN_TIMEOUT_S)
+    except BaseException:
+        failing = True
+        raise
+    finally:
+        if tracker is not None:
+            try:
+                tracker.free()
+            except XGBoostError:
+                if not failing:
+                    raise
+
+
+class XGBoostExchange:
+    """`allgather` over XGBoost's collective: one broadcast from each rank in turn."""
+
+    def __init__(self, env: WorkerEnv):
+        self.rank, self.world_size = env.rank, env.world_size
+
+    def allgather(self, value: Any) -> list[Any]:
+        from xgboost import collective
+
+        # Wrapped, so that a rank may share None.
+        return [collective.broadcast((value,) if root == self.rank else None, root)[0] for root in range(self.world_size)]

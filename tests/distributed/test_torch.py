@@ -1,0 +1,106 @@
+"""The MLP on several workers over torch.distributed (gloo on loopback): every worker ends with the same
+weights, and a 2-worker job gives the same holdout rows as a single worker."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from railyard.launch.binary import resolve
+from railyard.launch.job import JobRequest, JobState
+from railyard.launch.local import LocalExecutor
+from railyard.launch.resources import load_config
+from railyard.spec import parse_spec
+from tests.conftest import REPO, example_spec
+
+pytestmark = pytest.mark.slow
+
+# One worker: trains the MLP on its share of the charges (rank r takes every world_size-th row from r,
+# so the shares differ in size) inside torch_group, and saves its final weights and what it saw.
+WORKER = """
+import json, os, sys
+import pandas as pd, torch, torch.distributed as dist
+from railyard.distributed.env import WorkerEnv
+from railyard.distributed.torch_group import torch_group
+from workflows.mlp.workflow import TabularMLPModel
+
+env = WorkerEnv.from_environ()
+frame = pd.read_parquet(sys.argv[1])
+for column in ("charge_type", "charge_country", "card_country"):
+    frame[column] = frame[column].astype("category")
+frame["has_fraud_dispute"] = frame["has_fraud_dispute"].astype(int)
+share = frame.iloc[env.rank :: env.world_size].iloc[: 3000 + 500 * env.rank]
+workflow = TabularMLPModel(custom_params={"epochs": 2, "batch_size": 256, "hidden_sizes": [16]}, classifier_label="has_fraud_dispute",
+                           classifier_features=["charge_type", "charge_amount", "charge_country", "card_country", "countries_used_24h"])
+with torch_group(env) as exchange:
+    seen = {"backend": dist.get_backend(), "master_port": os.environ["MASTER_PORT"],
+            "gathered": exchange.allgather(env.rank)}
+    model = workflow.train(share.iloc[:-400], share.iloc[-400:])
+seen["initialized_after"] = dist.is_initialized()
+torch.save(model.state_dict(), sys.argv[2])
+print(json.dumps(seen))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_workers_end_with_the_same_weights(tmp_path, charges_path):
+    import torch
+
+    port = free_port()
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(charges_path), str(tmp_path / f"weights-{rank}.pt")], cwd=REPO,
+                         env={**os.environ, "RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": str(rank),
+                              "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for rank in range(2)
+    ]
+    outcomes = [worker.communicate(timeout=300) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], [err[-3000:] for _, err in outcomes]
+    for out, _ in outcomes:
+        seen = json.loads(out.splitlines()[-1])
+        assert seen == {"backend": "gloo", "master_port": str(port + 1), "gathered": [0, 1], "initialized_after": False}
+    first, second = (torch.load(tmp_path / f"weights-{rank}.pt") for rank in range(2))
+    assert list(first) == list(second)
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+    torch.manual_seed(0)  # the weights moved from where both started
+    initial = torch.nn.Linear(first["network.0.weight"].shape[1], 16).weight
+    assert not torch.allclose(initial, first["network.0.weight"])
+
+
+def run_job(tmp_path, charges_path, workers: int):
+    spec = example_spec("mlp", charges_path, workers=workers)
+    executor = LocalExecutor(load_config(), tmp_path / "jobs")
+    job_id = f"mlp-{workers}-{time.monotonic_ns()}"
+    output = tmp_path / "runs" / job_id
+    executor.submit(JobRequest(job_id, parse_spec(spec), resolve("dev"), str(output)))
+    return executor, job_id, output
+
+
+def test_a_two_worker_mlp_job_gives_the_single_workers_holdout_rows(tmp_path, charges_path):
+    executor, job_id, output = run_job(tmp_path, charges_path, workers=2)
+    final = list(executor.watch(job_id, timeout_seconds=600))[-1]
+    assert final.state is JobState.complete, (final, executor.logs(job_id)[-3000:])
+    assert "[worker 1] " in executor.logs(job_id)
+    single_executor, single_id, single = run_job(tmp_path, charges_path, workers=1)
+    assert list(single_executor.watch(single_id, timeout_seconds=600))[-1].state is JobState.complete
+
+    result = json.loads((output / "result.json").read_text())
+    single_result = json.loads((single / "result.json").read_text())
+    assert result["status"]["transition"]["job_state"] == "complete"
+    assert (result["result"]["training_rows"], result["result"]["holdout_rows"]) == (
+        single_result["result"]["training_rows"], single_result["result"]["holdout_rows"])
+    assert (output / "labels.tsv").read_text() == (single / "labels.tsv").read_text()
+    scores = (output / "scores.tsv").read_text().splitlines()
+    assert len(scores) == len((single / "scores.tsv").read_text().splitlines())
+    assert result["result"]["metrics"]["roc_auc"] > 0.6
+    assert (output / "model" / result["result"]["model_id"]).is_file()

@@ -1,0 +1,135 @@
+"""The fraud workflow on 2 and 3 workers, each a trainer process, over XGBoost's collective on loopback.
+
+A job of N workers evaluates the same holdout rows, in the same order, as a job of one, with
+about the same AUC; worker 0 writes the job's outputs and the others only their logs.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import railyard
+from railyard import trainer
+from tests.conftest import example_spec, read_result, run_trainer, write_spec
+from tests.distributed.holdout import holdout_frame
+from tests.distributed.workers import output_files, run_workers
+
+RANDOM = {"sampling_function": "RANDOM", "random_sampling": {"fraction": 0.2, "seed": 3}}
+OUTPUTS = ["charts.json", "labels.tsv", "metrics.json", "progress.json", "report.html", "result.json", "scores.tsv", "trainer.log"]
+
+
+def fraud_spec(data_path, workers: int, **overrides) -> dict:
+    spec = example_spec("fraud", data_path, workers=workers, **overrides)
+    spec["train"]["custom_params"]["n_estimators"] = 30
+    return spec
+
+
+def train_one_worker(tmp_path, spec: dict) -> dict:
+    output = tmp_path / "one"
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec, "one.json")), "--output", str(output), "--job-id", "one"]) == 0
+    return read_result(output)["result"]
+
+
+def train_on_workers(tmp_path, spec: dict, workers: int) -> dict:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    output = tmp_path / f"on-{workers}"
+    spec_path = write_spec(tmp_path, {**spec, "workers": workers}, f"on-{workers}.json")
+    finished = run_workers(workers, "--spec", spec_path, "--output", output, "--job-id", f"on-{workers}")
+    assert [w.returncode for w in finished] == [0] * workers, [w.stderr[-2000:] for w in finished]
+    result = read_result(output)
+    assert result["status"]["transition"]["job_state"] == "complete"
+    return result["result"]
+
+
+def scores_and_labels(result: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (pd.read_csv(result["evaluation_holdout_data_path"], sep="\t"),
+            pd.read_csv(result["evaluation_holdout_label_path"], sep="\t"))
+
+
+def assert_scores_are_the_holdout_rows(tmp_path, result: dict, rows: pd.DataFrame) -> None:
+    """scores.tsv is the run's model scoring `rows`, row for row: the run evaluated exactly these rows."""
+    model = railyard.load_model(result["model_id"], root=str(tmp_path))
+    scores, _ = scores_and_labels(result)
+    np.testing.assert_allclose(model.score(rows), scores["score"].to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory, charges_path):
+    tmp_path = tmp_path_factory.mktemp("one-worker")
+    return tmp_path, train_one_worker(tmp_path, fraud_spec(charges_path, 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [2, 3])
+def test_fraud_on_workers_evaluates_the_single_workers_holdout(workers, one_worker, tmp_path, charges_path):
+    one_tmp, one = one_worker
+    spec = fraud_spec(charges_path, workers)
+    result = train_on_workers(tmp_path, spec, workers)
+
+    assert (result["training_rows"], result["holdout_rows"]) == (one["training_rows"], one["holdout_rows"])
+    scores, labels = scores_and_labels(result)
+    pd.testing.assert_frame_equal(labels, scores_and_labels(one)[1])
+    assert len(scores) == result["holdout_rows"]
+    assert abs(result["metrics"]["roc_auc"] - one["metrics"]["roc_auc"]) < 0.01
+    assert_scores_are_the_holdout_rows(tmp_path, result, holdout_frame(spec))
+
+    output = tmp_path / f"on-{workers}"
+    workers_files = [f"workers/{i}/{name}" for i in range(1, workers) for name in ("progress.json", "trainer.log")]
+    assert output_files(output) == sorted(OUTPUTS + [f"model/{result['model_id']}"] + workers_files)
+    for i in range(1, workers):
+        assert f"worker {i} of {workers}: trained its share" in (output / "workers" / str(i) / "trainer.log").read_text()
+
+
+@pytest.mark.slow
+def test_random_holdout_is_the_same_on_one_and_three_workers(tmp_path, charges_path):
+    spec = fraud_spec(charges_path, 1, holdout_sampling=RANDOM)
+    one = train_one_worker(tmp_path, spec)
+    three = train_on_workers(tmp_path, spec, 3)
+
+    pd.testing.assert_frame_equal(scores_and_labels(three)[1], scores_and_labels(one)[1])
+    rows = holdout_frame(spec)
+    assert len(rows) == one["holdout_rows"] == three["holdout_rows"]
+    assert_scores_are_the_holdout_rows(tmp_path, one, rows)
+    assert_scores_are_the_holdout_rows(tmp_path, three, rows)
+    assert abs(three["metrics"]["roc_auc"] - one["metrics"]["roc_auc"]) < 0.01
+
+
+def test_one_worker_writes_what_it_always_wrote(tmp_path, charges_path):
+    result = train_one_worker(tmp_path, fraud_spec(charges_path, 1))
+    assert output_files(tmp_path / "one") == sorted(OUTPUTS + [f"model/{result['model_id']}"])
+    assert [s["name"] for s in result["steps"]] == ["load", "filter", "split", "train", "evaluate", "serialize"]
+
+
+def test_workers_with_a_workflow_that_is_not_distributed_exits_2_naming_it(tmp_path, charges_path):
+    spec_path = write_spec(tmp_path, example_spec("logreg", charges_path, workers=2))
+    finished = run_trainer("--spec", spec_path, "--output", tmp_path / "run", "--job-id", "logreg")
+    assert finished.returncode == 2
+    result = read_result(tmp_path / "run")
+    assert result["exception_info"]["type"] == "SpecError"
+    assert result["exception_info"]["message"].startswith("workers: workflow LogisticRegressionModel trains on one worker only")
+
+    planned = run_trainer("--plan", "--spec", spec_path)
+    assert planned.returncode == 2 and "LogisticRegressionModel" in json.loads(planned.stdout)["error"]
+
+
+@pytest.mark.slow
+def test_a_share_without_holdout_rows_fails_every_worker_with_one_line(tmp_path, charges_path):
+    one_week = {"sampling_function": "DATE_RANGE",
+                "date_range_sampling": {"date_column": "created_at", "start_date": "2018-12-20", "end_date": "2018-12-27"}}
+    spec_path = write_spec(tmp_path, fraud_spec(charges_path, 3, holdout_sampling=one_week))
+    finished = run_workers(3, "--spec", spec_path, "--output", tmp_path / "run", "--job-id", "short")
+    assert [w.returncode for w in finished] == [2, 2, 2]
+    result = read_result(tmp_path / "run")
+    assert result["exception_info"]["type"] == "DataError"
+    assert "share of the input has no holdout rows after the split" in result["exception_info"]["message"]
+    assert not (tmp_path / "run" / "workers" / "1" / "result.json").exists()
+
+
+@pytest.mark.slow
+def test_two_worker_runs_of_one_spec_make_the_same_model(tmp_path, charges_path):
+    spec = fraud_spec(charges_path, 2)
+    first = train_on_workers(tmp_path / "first", spec, 2)
+    second = train_on_workers(tmp_path / "second", spec, 2)
+    assert first["model_id"] == second["model_id"]

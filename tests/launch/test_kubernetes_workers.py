@@ -1,0 +1,116 @@
+"""A job with several workers through the Kubernetes executor, against the test API server: submit creates the
+Indexed Job with its headless Service (owned by the Job); it is complete when the Job completes; one worker's
+failure fails the job naming that worker; logs are every worker's, prefixed; cancel removes Job and Service."""
+
+import dataclasses
+import json
+
+import pytest
+
+from railyard.launch.job import JobState
+from tests.launch.test_kubernetes import (  # noqa: F401 (fixtures)
+    JOB_ID,
+    NAME,
+    RUNNING,
+    eventually,
+    executor,
+    fake,
+    job,
+    later,
+    terminated,
+)
+
+SERVICE = ("services", "railyard", f"{NAME}-workers")
+WORKERS = 4
+
+
+@pytest.fixture
+def workers_job(job):
+    return dataclasses.replace(job, spec=job.spec.model_copy(update={"workers": WORKERS}))
+
+
+def worker_pods(fake, statuses: dict[int, dict], logs: dict[int, str] | None = None) -> None:
+    for index, status in statuses.items():
+        fake.add_pod(NAME, f"{NAME}-{index}-x{index}", status, index=index, log=(logs or {}).get(index, ""))
+
+
+def test_submit_creates_the_indexed_job_and_its_service(executor, fake, workers_job):
+    executor.submit(workers_job)
+    created = fake.job(NAME)
+    assert created["spec"]["completionMode"] == "Indexed" and created["spec"]["completions"] == WORKERS
+    service = fake.objects[SERVICE]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    assert created["spec"]["template"]["spec"]["subdomain"] == service["metadata"]["name"]
+    policy = fake.objects[("networkpolicies", "railyard", f"{NAME}-network")]
+    assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": service["spec"]["selector"]}}]
+    created_service = fake.requests.index(("POST", "/api/v1/namespaces/railyard/services"))
+    assert created_service < fake.requests.index(("PATCH", f"/apis/batch/v1/namespaces/railyard/jobs/{NAME}"))
+    executor.submit(workers_job)  # a retried submit keeps the one Service
+    assert len([k for k in fake.objects if k[0] == "services"]) == 1
+
+
+def test_complete_when_the_indexed_job_completes(executor, fake, workers_job):
+    executor.submit(workers_job)
+    later(0.3, lambda: (fake.set_job_status(NAME, {"active": WORKERS}), worker_pods(fake, dict.fromkeys(range(WORKERS), RUNNING))))
+    later(0.8, lambda: fake.set_job_status(NAME, {"succeeded": WORKERS, "completedIndexes": "0-3",
+                                                  "conditions": [{"type": "Complete", "status": "True"}]}))
+    states = [s.state for s in executor.watch(JOB_ID, timeout_seconds=20)]
+    assert states == [JobState.queued, JobState.running, JobState.complete]
+
+
+def test_a_failed_worker_fails_the_job_naming_it(executor, fake, workers_job, aws):
+    lost_link = {"type": "XGBoostError", "message": "worker 0 lost its link to worker 2", "exit_code": 1}
+    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",  # worker 0's, not the cause
+                   Body=json.dumps({"status": {}, "result": None, "exception_info": lost_link}))
+    executor.submit(workers_job)
+    broken = terminated("Error", 1)
+    broken["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:05Z"
+    lost = terminated("Error", 1)  # the others lose their link to it afterwards
+    lost["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:09Z"
+    worker_pods(fake, {0: lost, 1: lost, 2: broken, 3: RUNNING})
+    fake.set_job_status(NAME, {"failed": 3, "failedIndexes": "2", "conditions": [
+        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    assert (status.reason, status.exit_code, status.message) == ("WorkerFailed", 1, "worker 2 exited with 1")
+
+
+def test_worker_0s_own_exception_info_is_reported(executor, fake, workers_job, aws):
+    info = {"type": "DataError", "message": "min_training_examples: There should be at least 500 examples, got 312", "exit_code": 1}
+    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
+                   Body=json.dumps({"status": {}, "result": None, "exception_info": info}))
+    executor.submit(workers_job)
+    worker_pods(fake, {0: terminated("Error", 1), 1: RUNNING})
+    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "0", "conditions": [
+        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    assert (status.reason, status.message) == ("DataError", info["message"])
+
+
+def test_a_failed_worker_is_named_from_the_job_when_no_pod_says_why(executor, fake, workers_job):
+    executor.submit(workers_job)
+    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "2", "conditions": [
+        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    assert status.describe() == "failed: WorkerFailed: worker 2 failed: Job has failed indexes"
+
+
+def test_logs_are_every_workers_with_a_prefix(executor, fake, workers_job):
+    executor.submit(workers_job)
+    worker_pods(fake, {1: RUNNING, 0: RUNNING}, logs={0: "tracker up\nround 1\n", 1: "joined\n"})
+    logs = executor.logs(JOB_ID)
+    assert "[worker 0] tracker up\n[worker 0] round 1\n" in logs and "[worker 1] joined\n" in logs
+    assert logs.index("[worker 0]") < logs.index("[worker 1]")
+    page, _ = executor.read_log(JOB_ID)
+    assert page == b"tracker up\nround 1\n"  # a page of log is worker 0's
+
+
+def test_cancel_removes_the_job_and_its_service(executor, fake, workers_job):
+    executor.submit(workers_job)
+    worker_pods(fake, dict.fromkeys(range(WORKERS), RUNNING))
+    fake.set_job_status(NAME, {"active": WORKERS})
+    eventually(lambda: executor.status(JOB_ID).state is JobState.running)
+    executor.cancel(JOB_ID)
+    assert fake.job(NAME) is None
+    assert not [k for k in fake.objects if k[0] in ("pods", "services", "configmaps", "networkpolicies")]
+    assert executor.status(JOB_ID).state is JobState.cancelled
