@@ -57,6 +57,7 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.api_vs_mlflow
 	$(BIN)/python -m bench.kube_follow
 	$(BIN)/python -m bench.replicas
+	$(BIN)/python -m bench.workers
 
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links

@@ -1,0 +1,130 @@
+"""One model trained by 1, 2 and 4 workers side by side: each worker's peak memory, wall time, holdout AUC.
+
+    python -m bench.workers [--rows 10000000] [--trees 100] [--mlp-rows 1000000]
+
+The fraud spec (XGBoost through its collective) runs with 1, 2 and 4 workers on
+the same generated charges, the MLP spec (torch.distributed) with 1 and 2. The
+workers are started as the local executor starts them: one trainer process
+each, the same command line, their own RAILYARD_WORKER_INDEX, the machine's
+cores shared out as OMP_NUM_THREADS. Peak memory is each worker process's
+own (the kernel's rusage). Targets: with 4 workers each worker under 0.35× the
+single worker's peak, AUC within 0.005 of it. Results also go to
+bench/out/workers.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+
+from workflows.data import charges
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(argv: list[str], env: dict, log: Path) -> int:
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(REPO)
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.execve(argv[0], argv, env)
+    return pid
+
+
+def run_job(name: str, data: Path, workers: int, **params) -> dict:
+    """Train the example spec `name` on `data` with `workers` trainer processes; wall time, each worker's peak
+    memory, holdout metrics."""
+    spec = spec_for(name, data, workers, **params)
+    output = OUT / f"{name}-{workers}"
+    argv = [sys.executable, "-m", "railyard.trainer", "--spec", str(spec), "--output", str(output), "--job-id", f"{name}-{workers}"]
+    port, threads = free_port(), str(max(1, len(os.sched_getaffinity(0)) // workers))
+    started = time.perf_counter()
+    pids = {}
+    for index in range(workers):
+        env = dict(os.environ)
+        if workers > 1:
+            env.update(RAILYARD_WORKERS=str(workers), RAILYARD_WORKER_INDEX=str(index), RAILYARD_RENDEZVOUS_HOST="127.0.0.1",
+                       RAILYARD_RENDEZVOUS_PORT=str(port), OMP_NUM_THREADS=threads)
+        pids[spawn(argv, env, OUT / f"{name}-{workers}-worker-{index}.log")] = index
+    peaks = [0] * workers
+    while pids:
+        pid, status, usage = os.wait4(-1, 0)
+        index = pids.pop(pid)
+        peaks[index] = usage.ru_maxrss * 1024
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{name} with {workers} workers: worker {index} failed; see {OUT}/{name}-{workers}-worker-{index}.log")
+    wall = time.perf_counter() - started
+    result = json.loads((output / "result.json").read_text())["result"]
+    return {"workers": workers, "wall_seconds": round(wall, 2), "peak_rss_bytes": peaks,
+            "holdout_rows": result["holdout_rows"], "roc_auc": result["metrics"].get("roc_auc")}
+
+
+def spec_for(name: str, data: Path, workers: int, **params) -> Path:
+    spec = json.loads((REPO / "workflows" / name / "spec.json").read_text())
+    spec["data"]["features"][0]["path"] = str(data)
+    spec["train"]["custom_params"].update(params)
+    spec["workers"] = workers
+    path = OUT / f"{name}-{workers}-spec.json"
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+def data_of(rows: int) -> Path:
+    data = OUT / f"charges-{rows}.parquet"
+    if not data.exists():
+        print(f"generating {rows:,} charges into {data} ...", flush=True)
+        charges.write(rows, data)
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--mlp-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    fraud_data, mlp_data = data_of(args.rows), data_of(args.mlp_rows)
+    runs = {"fraud": [], "mlp": []}
+    for workers in (1, 2, 4):
+        print(f"fraud, {workers} worker(s) ...", flush=True)
+        runs["fraud"].append(run_job("fraud", fraud_data, workers, n_estimators=args.trees))
+    for workers in (1, 2):
+        print(f"mlp, {workers} worker(s) ...", flush=True)
+        runs["mlp"].append(run_job("mlp", mlp_data, workers))
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+              "rows": args.rows, "trees": args.trees, "mlp_rows": args.mlp_rows, "runs": runs}
+    (OUT / "workers.json").write_text(json.dumps(report, indent=2))
+
+    mib = 2**20
+    for name, rows in (("fraud", args.rows), ("mlp", args.mlp_rows)):
+        single = runs[name][0]
+        print(f"\n{name}, {rows:,} rows ({report['machine']})")
+        print(f"{'workers':>8}{'wall s':>9}{'peak MiB per worker':>26}{'× single':>10}{'ROC AUC':>10}{'Δ AUC':>9}")
+        for run in runs[name]:
+            peak = max(run["peak_rss_bytes"])
+            delta = run["roc_auc"] - single["roc_auc"]
+            print(f"{run['workers']:>8}{run['wall_seconds']:>9.1f}{' / '.join(f'{p / mib:.0f}' for p in run['peak_rss_bytes']):>26}"
+                  f"{peak / max(single['peak_rss_bytes']):>10.2f}{run['roc_auc']:>10.4f}{delta:>+9.4f}")
+    print("\ntargets: 4 workers each under 0.35x the single worker's peak; AUC within 0.005 of the single worker's")
+
+
+if __name__ == "__main__":
+    main()
