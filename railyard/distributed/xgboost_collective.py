@@ -8,14 +8,32 @@ the pipeline's own exchanges (`allgather`), so no worker waits on files.
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
+import time
 from typing import Any, Iterator
 
-from railyard.distributed.env import WorkerEnv
+from railyard.distributed.env import WorkerEnv, WorkerEnvError
 
 ENGINE = "xgboost"
 # Seconds a worker waits for the others to join before the run fails.
 JOIN_TIMEOUT_S = 300
+# XGBoost waits about 2 s between attempts to reach the tracker: enough attempts to last the join timeout,
+# since worker 0 (the tracker) may start well after the others (a pod pulling its image, say).
+TRACKER_ATTEMPTS = JOIN_TIMEOUT_S // 2
+
+
+def wait_until_resolved(host: str, timeout_s: float = JOIN_TIMEOUT_S) -> None:
+    """Wait for the rendezvous name to resolve: a pod's DNS name exists only once its headless Service lists it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.getaddrinfo(host, None)
+            return
+        except socket.gaierror as exc:
+            if time.monotonic() >= deadline:
+                raise WorkerEnvError(f"RAILYARD_RENDEZVOUS_HOST {host} did not resolve within {timeout_s:.0f} s: {exc.strerror}") from None
+            time.sleep(1)
 
 
 def uses_collective(workflow_cls: type, env: WorkerEnv) -> bool:
@@ -32,6 +50,7 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
     from xgboost.core import XGBoostError
     from xgboost.tracker import RabitTracker
 
+    wait_until_resolved(env.rendezvous_host)
     tracker = None
     if env.rank == 0:
         tracker = RabitTracker(n_workers=env.world_size, host_ip=env.rendezvous_host, port=env.tracker_port,
@@ -40,7 +59,7 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
         args = tracker.worker_args()
     else:
         args = {"dmlc_tracker_uri": env.rendezvous_host, "dmlc_tracker_port": env.tracker_port}
-    args = {**args, "dmlc_task_id": f"{env.rank:05d}", "dmlc_timeout": JOIN_TIMEOUT_S}
+    args = {**args, "dmlc_task_id": f"{env.rank:05d}", "dmlc_timeout": JOIN_TIMEOUT_S, "dmlc_retry": TRACKER_ATTEMPTS}
     failing = False
     try:
         context = collective.CommunicatorContext(**args)

@@ -133,3 +133,37 @@ def test_two_worker_runs_of_one_spec_make_the_same_model(tmp_path, charges_path)
     first = train_on_workers(tmp_path / "first", spec, 2)
     second = train_on_workers(tmp_path / "second", spec, 2)
     assert first["model_id"] == second["model_id"]
+
+
+@pytest.mark.slow
+def test_workers_wait_for_a_late_worker_0(tmp_path, charges_path):
+    """Worker 0 runs the tracker; the others keep trying to reach it, as pods that start seconds apart must."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO, free_port
+
+    output, port = tmp_path / "late", free_port()
+    spec_path = write_spec(tmp_path, fraud_spec(charges_path, 2), "late.json")
+    processes = []
+    for index in (1, 0):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": str(index),
+               "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port)}
+        processes.append(subprocess.Popen([sys.executable, "-m", "railyard.trainer", "--spec", str(spec_path), "--output", str(output),
+                                           "--job-id", "late"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          text=True))
+        if index == 1:
+            time.sleep(15)  # well past XGBoost's own few seconds of retries
+    outcomes = [(p.wait(timeout=300), p.stderr.read()[-2000:]) for p in processes]
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
+    assert read_result(output)["status"]["transition"]["job_state"] == "complete"
+
+
+def test_a_rendezvous_name_that_never_resolves_is_one_line():
+    from railyard.distributed.env import WorkerEnvError
+    from railyard.distributed.xgboost_collective import wait_until_resolved
+
+    with pytest.raises(WorkerEnvError, match=r"^RAILYARD_RENDEZVOUS_HOST no-such-worker-0\.invalid did not resolve within 2 s"):
+        wait_until_resolved("no-such-worker-0.invalid", timeout_s=2)
