@@ -14,7 +14,7 @@ import railyard
 from railyard import trainer
 from tests.conftest import example_spec, read_result, run_trainer, write_spec
 from tests.distributed.holdout import holdout_frame
-from tests.distributed.workers import output_files, run_workers
+from tests.distributed.workers import output_files, run_workers, start_worker
 
 RANDOM = {"sampling_function": "RANDOM", "random_sampling": {"fraction": 0.2, "seed": 3}}
 OUTPUTS = ["charts.json", "labels.tsv", "metrics.json", "progress.json", "report.html", "result.json", "scores.tsv", "trainer.log"]
@@ -138,24 +138,15 @@ def test_two_worker_runs_of_one_spec_make_the_same_model(tmp_path, charges_path)
 @pytest.mark.slow
 def test_workers_wait_for_a_late_worker_0(tmp_path, charges_path):
     """Worker 0 runs the tracker; the others keep trying to reach it, as pods that start seconds apart must."""
-    import os
-    import subprocess
-    import sys
     import time
 
-    from tests.conftest import REPO, free_port
+    from tests.conftest import free_port
 
     output, port = tmp_path / "late", free_port()
-    spec_path = write_spec(tmp_path, fraud_spec(charges_path, 2), "late.json")
-    processes = []
-    for index in (1, 0):
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": str(index),
-               "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port)}
-        processes.append(subprocess.Popen([sys.executable, "-m", "railyard.trainer", "--spec", str(spec_path), "--output", str(output),
-                                           "--job-id", "late"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          text=True))
-        if index == 1:
-            time.sleep(15)  # well past XGBoost's own few seconds of retries
+    args = ("--spec", write_spec(tmp_path, fraud_spec(charges_path, 2), "late.json"), "--output", output, "--job-id", "late")
+    late = start_worker(1, 2, port, *args)
+    time.sleep(15)  # well past XGBoost's own few seconds of retries
+    processes = [late, start_worker(0, 2, port, *args)]
     outcomes = [(p.wait(timeout=300), p.stderr.read()[-2000:]) for p in processes]
     assert [code for code, _ in outcomes] == [0, 0], outcomes
     assert read_result(output)["status"]["transition"]["job_state"] == "complete"
