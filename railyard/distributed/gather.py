@@ -1,8 +1,9 @@
 """What the workers of one job share: counts summed, category values united, holdout rows gathered.
 
 Each function takes an exchange (an object with `allgather(value) -> list`, one value per rank in
-rank order) and is called by every worker at the same point, so all of them reach the same
-decision: a check that fails on summed counts fails on every worker.
+rank order, and `gather(value)`, the same list on rank 0 only) and is called by every worker at the
+same point, so all of them reach the same decision: a check that fails on summed counts fails on
+every worker.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class Exchange(Protocol):
     world_size: int
 
     def allgather(self, value: Any) -> list[Any]: ...
+
+    def gather(self, value: Any) -> list[Any] | None: ...
 
 
 def summed(exchange: Exchange, count: int) -> int:
@@ -35,8 +38,8 @@ def united_values(exchange: Exchange, values: dict[str, list]) -> dict[str, list
 
 def holdout_on_rank_0(exchange: Exchange, holdout: pd.DataFrame, order: np.ndarray) -> pd.DataFrame | None:
     """Rank 0: every worker's holdout rows in input order (by each row's position in the input); others: None."""
-    shares = exchange.allgather((holdout, np.asarray(order)) if exchange.rank != 0 else None)
-    if exchange.rank != 0:
+    shares = exchange.gather((holdout, np.asarray(order)) if exchange.rank != 0 else None)
+    if shares is None:
         return None
     shares[0] = (holdout, np.asarray(order))
     frames = [frame for frame, _ in shares]

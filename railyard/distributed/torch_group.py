@@ -50,7 +50,7 @@ def torch_group(env: WorkerEnv, device: str = "cpu") -> Iterator["TorchExchange"
 
 
 class TorchExchange:
-    """`allgather` of any picklable value over the process group."""
+    """`allgather` and `gather` (to rank 0) of any picklable value over the process group."""
 
     def __init__(self, env: WorkerEnv):
         self.rank, self.world_size = env.rank, env.world_size
@@ -60,4 +60,11 @@ class TorchExchange:
 
         gathered: list[Any] = [None] * self.world_size
         dist.all_gather_object(gathered, value)
+        return gathered
+
+    def gather(self, value: Any) -> list[Any] | None:
+        import torch.distributed as dist
+
+        gathered: list[Any] | None = [None] * self.world_size if self.rank == 0 else None
+        dist.gather_object(value, gathered, dst=0)
         return gathered

@@ -88,7 +88,7 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
 
 
 class XGBoostExchange:
-    """`allgather` over XGBoost's collective: one broadcast from each rank in turn."""
+    """`allgather` and `gather` over XGBoost's collective: one broadcast from each rank in turn."""
 
     def __init__(self, env: WorkerEnv):
         self.rank, self.world_size = env.rank, env.world_size
@@ -98,3 +98,16 @@ class XGBoostExchange:
 
         # Wrapped, so that a rank may share None.
         return [collective.broadcast((value,) if root == self.rank else None, root)[0] for root in range(self.world_size)]
+
+    def gather(self, value: Any) -> list[Any] | None:
+        """Every rank's value on rank 0; None elsewhere. A broadcast reaches every rank, so the others
+        drop each value as it arrives and never hold more than one rank's share."""
+        from xgboost import collective
+
+        kept = []
+        for root in range(self.world_size):
+            received = collective.broadcast((value,) if root == self.rank else None, root)[0]
+            if self.rank == 0:
+                kept.append(received)
+            del received
+        return kept if self.rank == 0 else None

@@ -38,7 +38,7 @@ workflow = TabularMLPModel(custom_params={"epochs": 2, "batch_size": 256, "hidde
                            classifier_features=["charge_type", "charge_amount", "charge_country", "card_country", "countries_used_24h"])
 with torch_group(env) as exchange:
     seen = {"backend": dist.get_backend(), "master_port": os.environ["MASTER_PORT"],
-            "gathered": exchange.allgather(env.rank)}
+            "gathered": exchange.allgather(env.rank), "on_rank_0": exchange.gather(env.rank)}
     model = workflow.train(share.iloc[:-400], share.iloc[-400:])
 seen["initialized_after"] = dist.is_initialized()
 torch.save(model.state_dict(), sys.argv[2])
@@ -65,9 +65,10 @@ def test_two_workers_end_with_the_same_weights(tmp_path, charges_path):
     ]
     outcomes = [worker.communicate(timeout=300) for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], [err[-3000:] for _, err in outcomes]
-    for out, _ in outcomes:
+    for rank, (out, _) in enumerate(outcomes):
         seen = json.loads(out.splitlines()[-1])
-        assert seen == {"backend": "gloo", "master_port": str(port + 1), "gathered": [0, 1], "initialized_after": False}
+        assert seen == {"backend": "gloo", "master_port": str(port + 1), "gathered": [0, 1], "on_rank_0": [0, 1] if rank == 0 else None,
+                        "initialized_after": False}
     first, second = (torch.load(tmp_path / f"weights-{rank}.pt") for rank in range(2))
     assert list(first) == list(second)
     assert all(torch.equal(first[name], second[name]) for name in first)
