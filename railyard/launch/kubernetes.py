@@ -251,6 +251,8 @@ class KubernetesExecutor(Executor):
                 return JobStatus(JobState.cancelled, reason="Cancelled")
             raise self._unknown(job_id)
         status = job_status(job, pods)
+        if job_id in self.cancelled and not status.state.finished:
+            return JobStatus(JobState.cancelled, reason="Cancelled")  # the watch has not yet seen the cancel
         # result.json is worker 0's: it explains a failure of worker 0 (or of the one worker), not another's
         if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2)
                                                  and not failed_worker(job, pods)):
