@@ -4,6 +4,8 @@
     RAILYARD_WORKER_INDEX      0..N-1 (absent on Kubernetes: JOB_COMPLETION_INDEX, set by Indexed Jobs)
     RAILYARD_RENDEZVOUS_HOST   worker 0's host
     RAILYARD_RENDEZVOUS_PORT   base port P: XGBoost's tracker listens on P, torch.distributed's store on P+1
+    RAILYARD_RENDEZVOUS_DIR    optional: a private directory every worker can write, for workers on one
+                               machine; torch.distributed's store is then a file there, not a TCP server
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class WorkerEnv:
     world_size: int = 1
     rendezvous_host: str = "127.0.0.1"
     rendezvous_port: int = 0
+    rendezvous_dir: str | None = None
 
     @property
     def distributed(self) -> bool:
@@ -56,7 +59,8 @@ class WorkerEnv:
         port = _integer(environ, "RAILYARD_RENDEZVOUS_PORT", None)
         if not 0 < port < 65535:
             raise WorkerEnvError(f"RAILYARD_RENDEZVOUS_PORT: expected a port in 1..65534, got {port}")
-        return cls(rank=rank, world_size=world_size, rendezvous_host=host, rendezvous_port=port)
+        return cls(rank=rank, world_size=world_size, rendezvous_host=host, rendezvous_port=port,
+                   rendezvous_dir=environ.get("RAILYARD_RENDEZVOUS_DIR") or None)
 
 
 def _integer(environ: Mapping[str, str], name: str, default: str | None) -> int:

@@ -4,12 +4,16 @@
         with torch_group(env, device):         # around the workflow's train call
             model = workflow.train(training, holdout)
 
-Every worker joins with its rank and the world size; the store listens at the
-rendezvous host, port P + 1 (XGBoost's tracker has P itself). The backend is
+Every worker joins with its rank and the world size. The store is a file in
+RAILYARD_RENDEZVOUS_DIR when the launcher gives one (workers on one machine:
+nothing listens), else a TCP server on worker 0 at the rendezvous host, port
+P + 1 (XGBoost's tracker has P itself); on loopback gloo binds to `lo` only. The backend is
 gloo on CPU and NCCL on a GPU (one per worker). MASTER_ADDR, MASTER_PORT, RANK
 and WORLD_SIZE are set as torchrun sets them. The group is destroyed when the
 block ends, however it ends. The block gets an exchange (`allgather`) over the
-group, like XGBoost's collective (`xgboost_collective.py`).
+group, like XGBoost's collective (`xgboost_collective.py`). A block that ends
+well ends with a barrier, so that no worker tears its links down while another
+still reads from them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from railyard.distributed.env import WorkerEnv
 
 ENGINE = "torch"
 JOIN_TIMEOUT = dt.timedelta(minutes=5)  # how long a worker waits for the others, at the start and at each collective call
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def uses_torch_group(workflow_cls: type, env: WorkerEnv) -> bool:
@@ -39,14 +44,26 @@ def torch_group(env: WorkerEnv, device: str = "cpu") -> Iterator["TorchExchange"
 
     os.environ.update(MASTER_ADDR=env.rendezvous_host, MASTER_PORT=str(env.torch_port),
                       RANK=str(env.rank), WORLD_SIZE=str(env.world_size))
+    if env.rendezvous_host in LOOPBACK_HOSTS:
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(0)
-    dist.init_process_group(backend, init_method="env://", rank=env.rank, world_size=env.world_size, timeout=JOIN_TIMEOUT)
+    dist.init_process_group(backend, store=_store(env), rank=env.rank, world_size=env.world_size, timeout=JOIN_TIMEOUT)
     try:
         yield TorchExchange(env)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _store(env: WorkerEnv):
+    import torch.distributed as dist
+
+    if env.rendezvous_dir:
+        return dist.FileStore(os.path.join(env.rendezvous_dir, "torch-store"), env.world_size)
+    return dist.TCPStore(env.rendezvous_host, env.torch_port, env.world_size, is_master=env.rank == 0,
+                         timeout=JOIN_TIMEOUT)
 
 
 class TorchExchange:

@@ -21,6 +21,9 @@ JOIN_TIMEOUT_S = 300
 # XGBoost waits about 2 s between attempts to reach the tracker: enough attempts to last the join timeout,
 # since worker 0 (the tracker) may start well after the others (a pod pulling its image, say).
 TRACKER_ATTEMPTS = JOIN_TIMEOUT_S // 2
+# Seconds worker 0, failing, keeps its tracker for the others to leave: they are stopped by then when one fails
+# for good (the launcher stops every worker), and fail within moments of each other on an error they share.
+LEAVE_TIMEOUT_S = 60
 
 
 def wait_until_resolved(host: str, timeout_s: float = JOIN_TIMEOUT_S) -> None:
@@ -77,6 +80,10 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
             tracker.wait_for(JOIN_TIMEOUT_S)
     except BaseException:
         failing = True
+        if tracker is not None:
+            # Workers that fail later still say goodbye to the tracker, and would retry for minutes were it gone.
+            with contextlib.suppress(XGBoostError):
+                tracker.wait_for(LEAVE_TIMEOUT_S)
         raise
     finally:
         if tracker is not None:

@@ -16,6 +16,12 @@ def test_worker_index_and_rendezvous():
     env = WorkerEnv.from_environ({"RAILYARD_WORKERS": "3", "RAILYARD_WORKER_INDEX": "2", **RENDEZVOUS})
     assert (env.rank, env.world_size, env.rendezvous_host) == (2, 3, "10.0.0.5")
     assert (env.tracker_port, env.torch_port) == (29400, 29401)
+    assert env.rendezvous_dir is None
+
+
+def test_a_rendezvous_directory_for_workers_on_one_machine():
+    env = WorkerEnv.from_environ({"RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": "1", "RAILYARD_RENDEZVOUS_DIR": "/job/work/rv", **RENDEZVOUS})
+    assert env.rendezvous_dir == "/job/work/rv"
 
 
 def test_indexed_job_completion_index_when_worker_index_is_absent():

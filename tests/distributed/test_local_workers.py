@@ -26,7 +26,8 @@ argv = sys.argv[1:]
 output = argv[argv.index("--output") + 1]
 index = os.environ["RAILYARD_WORKER_INDEX"]
 os.makedirs(output, exist_ok=True)
-names = ("RAILYARD_WORKERS", "RAILYARD_WORKER_INDEX", "RAILYARD_RENDEZVOUS_HOST", "RAILYARD_RENDEZVOUS_PORT", "OMP_NUM_THREADS")
+names = ("RAILYARD_WORKERS", "RAILYARD_WORKER_INDEX", "RAILYARD_RENDEZVOUS_HOST", "RAILYARD_RENDEZVOUS_PORT", "RAILYARD_RENDEZVOUS_DIR",
+         "OMP_NUM_THREADS")
 record = {{"env": {{n: os.environ.get(n) for n in names}}, "argv": argv, "pgid": os.getpgid(0)}}
 with open(os.path.join(output, f"started-{{index}}.json"), "w") as f:
     json.dump(record, f)
@@ -80,6 +81,11 @@ def test_every_worker_runs_the_same_command_with_its_own_environment(tmp_path, c
     assert {s["env"]["RAILYARD_RENDEZVOUS_HOST"] for s in started} == {"127.0.0.1"}
     assert len({s["env"]["RAILYARD_RENDEZVOUS_PORT"] for s in started}) == 1
     assert 1024 <= int(started[0]["env"]["RAILYARD_RENDEZVOUS_PORT"]) < 65535
+    rendezvous_dirs = {s["env"]["RAILYARD_RENDEZVOUS_DIR"] for s in started}
+    assert len(rendezvous_dirs) == 1  # one private directory the workers share, in the job's own directory
+    rendezvous_dir = Path(rendezvous_dirs.pop())
+    assert rendezvous_dir.is_dir() and rendezvous_dir.is_relative_to(executor.job_dir(job_id))
+    assert rendezvous_dir.stat().st_mode & 0o077 == 0
     share = os.environ.get("OMP_NUM_THREADS") or str(max(1, len(os.sched_getaffinity(0)) // 3))
     assert {s["env"]["OMP_NUM_THREADS"] for s in started} == {share}  # three workers share this machine's cores
     assert started[0]["argv"] == started[1]["argv"] == started[2]["argv"]

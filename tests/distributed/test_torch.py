@@ -105,3 +105,45 @@ def test_a_two_worker_mlp_job_gives_the_single_workers_holdout_rows(tmp_path, ch
     assert len(scores) == len((single / "scores.tsv").read_text().splitlines())
     assert result["result"]["metrics"]["roc_auc"] > 0.6
     assert (output / "model" / result["result"]["model_id"]).is_file()
+
+
+# One worker on this machine: joins the group through a rendezvous directory and reports the TCP
+# addresses its own process listens on.
+LISTENER = """
+import os, sys
+from railyard.distributed.env import WorkerEnv
+from railyard.distributed.torch_group import torch_group
+
+def listening():
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            inodes.add(os.readlink(f"/proc/self/fd/{fd}").removeprefix("socket:[").rstrip("]"))
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    rows = [line.split() for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6") for line in open(table).readlines()[1:]]
+    return [row[1].split(":")[0] for row in rows if row[3] == "0A" and row[9] in inodes]
+
+with torch_group(WorkerEnv.from_environ()) as exchange:
+    print(" ".join(listening()), exchange.allgather(1) == [1, 1], flush=True)
+"""
+LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net lists them
+
+
+def test_workers_on_one_machine_listen_on_loopback_only(tmp_path):
+    rendezvous = tmp_path / "rendezvous"
+    rendezvous.mkdir(mode=0o700)
+    port = free_port()
+    workers = [
+        subprocess.Popen([sys.executable, "-c", LISTENER], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": str(rank),
+                              "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port),
+                              "RAILYARD_RENDEZVOUS_DIR": str(rendezvous)})
+        for rank in range(2)
+    ]
+    outcomes = [worker.communicate(timeout=300) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], [err[-3000:] for _, err in outcomes]
+    for out, _ in outcomes:
+        *addresses, exchanged = out.split()
+        assert exchanged == "True"
+        assert addresses and set(addresses) <= LOOPBACK_HEX  # gloo's own links; no store server at all

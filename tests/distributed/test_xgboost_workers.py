@@ -5,6 +5,7 @@ about the same AUC; worker 0 writes the job's outputs and the others only their 
 """
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -158,3 +159,42 @@ def test_a_rendezvous_name_that_never_resolves_is_one_line():
 
     with pytest.raises(WorkerEnvError, match=r"^RAILYARD_RENDEZVOUS_HOST no-such-worker-0\.invalid did not resolve within 2 s"):
         wait_until_resolved("no-such-worker-0.invalid", timeout_s=2)
+
+
+# Worker `rank` of a collective that fails inside it, worker 0 first and the others `rank` seconds later.
+FAILING_LATE = """
+import os
+import time
+from railyard.distributed.env import WorkerEnv
+from railyard.distributed.xgboost_collective import communicator
+
+env = WorkerEnv.from_environ()
+try:
+    with communicator(env) as exchange:
+        exchange.allgather(env.rank)
+        time.sleep(env.rank)
+        raise ValueError(f"worker {env.rank} failed")
+except ValueError as exc:
+    print(exc, flush=True)
+"""
+
+
+def test_workers_failing_after_worker_0_still_exit_at_once():
+    """Worker 0's tracker is gone by the time the others fail; leaving must not wait on it for minutes."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, free_port
+
+    port = free_port()
+    processes = [subprocess.Popen([sys.executable, "-c", FAILING_LATE], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "RAILYARD_WORKERS": "3", "RAILYARD_WORKER_INDEX": str(rank),
+                                       "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port)})
+                 for rank in range(3)]
+    try:
+        outcomes = [p.communicate(timeout=60) for p in processes]  # XGBoost's retries would take 300 s
+    finally:
+        for p in processes:
+            p.kill()
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    assert [out.splitlines()[-1] for out, _ in outcomes] == ["worker 0 failed", "worker 1 failed", "worker 2 failed"]
