@@ -3,13 +3,16 @@
 `UserError` and its subclasses mean the request itself is wrong (bad spec, data
 that does not fit the spec): the trainer exits with code 2 and the message is
 meant to be read as is. `TrainingError` means the workflow failed while
-training: exit code 1. Library exceptions are wrapped at the boundary that
+training: exit code 1. `WorkerLinkLost` means a worker of a job of several lost
+its link to another: exit code 3, so that launchers tell the other worker's own
+failure first. Library exceptions are wrapped at the boundary that
 raised them so that every message names the field, column or value at fault.
 """
 
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_SPEC = 2
+EXIT_LINK_LOST = 3
 EXIT_TERMINATED = 128 + 15
 
 
@@ -51,3 +54,9 @@ class ModelFormatError(RailyardError):
 
 class TrainingError(RailyardError):
     """The workflow's own code failed while training or scoring."""
+
+
+class WorkerLinkLost(RailyardError):
+    """A worker's exchange with the job's other workers broke: another worker failed or left first."""
+
+    exit_code = EXIT_LINK_LOST

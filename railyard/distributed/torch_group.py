@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,15 @@ from railyard.distributed.env import WorkerEnv
 ENGINE = "torch"
 JOIN_TIMEOUT = dt.timedelta(minutes=5)  # how long a worker waits for the others, at the start and at each collective call
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_link_error(exc: BaseException) -> bool:
+    """True for torch.distributed's error when a peer is gone: gloo's transport, or the backend's own error type."""
+    dist = sys.modules.get("torch.distributed")  # not imported: not its error (and torch may not be installed)
+    if dist is None:
+        return False
+    return isinstance(exc, (dist.DistBackendError, dist.DistNetworkError)) or (
+        isinstance(exc, RuntimeError) and "gloo/transport/" in str(exc))
 
 
 def uses_torch_group(workflow_cls: type, env: WorkerEnv) -> bool:

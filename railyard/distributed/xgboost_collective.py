@@ -39,6 +39,12 @@ def wait_until_resolved(host: str, timeout_s: float = JOIN_TIMEOUT_S) -> None:
             time.sleep(1)
 
 
+def is_link_error(exc: BaseException) -> bool:
+    """True for XGBoost's error from its collective layer (a peer or the tracker gone), not from training."""
+    core = sys.modules.get("xgboost.core")  # not imported: not its error
+    return core is not None and isinstance(exc, core.XGBoostError) and "src/collective/" in str(exc)
+
+
 def uses_collective(workflow_cls: type, env: WorkerEnv) -> bool:
     """True for an XGBoost workflow in a job of several workers."""
     return env.distributed and getattr(workflow_cls, "engine", None) == ENGINE

@@ -8,11 +8,13 @@ trainer's exit code); a pod stuck pulling its image; running pods; else queued.
 A job with several workers (an Indexed Job) fails as soon as one worker does:
 `WorkerFailed`, naming that worker (`worker 2 exited with 1`; `worker 2: …` for
 OOMKilled and Evicted), from the Job's `failedIndexes` and its pods' completion
-index, preferring the worker that failed first.
+index, preferring the worker that failed first on its own: a worker that exits 3
+lost its link to the others (`WorkerLinkLost`) because another failed.
 """
 
 from __future__ import annotations
 
+from railyard.errors import EXIT_LINK_LOST
 from railyard.launch.job import (
     BACKOFF_LIMIT_EXCEEDED,
     DEADLINE_EXCEEDED,
@@ -65,12 +67,15 @@ def failed_indexes(job: dict) -> set[int]:
 
 
 def _failing_pod(pods: list[dict], failed: set[int]) -> tuple[dict, JobStatus] | None:
-    """The pod with the most telling failure, and that failure: of the workers in `failed` first, then the
-    first to finish (the others of a job with several workers fail after it), else the newest pod."""
-    def worker_order(pod: dict) -> tuple[bool, str]:
+    """The pod with the most telling failure, and that failure: of the workers in `failed` first, then one that
+    failed on its own rather than losing its link to the others (exit 3), then the first to finish (the others
+    of a job with several workers fail after it), else the newest pod."""
+    def worker_order(pod: dict) -> tuple[bool, bool, str]:
         if worker_index(pod) is None:
-            return False, ""
-        return worker_index(pod) not in failed, min((t.get("finishedAt") or "~" for t in _terminated(pod)), default="~")
+            return False, False, ""
+        terminated = _terminated(pod)
+        link_lost = any(t.get("exitCode") == EXIT_LINK_LOST for t in terminated)
+        return worker_index(pod) not in failed, link_lost, min((t.get("finishedAt") or "~" for t in terminated), default="~")
 
     newest_first = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", reverse=True)
     for pod in sorted(newest_first, key=worker_order):

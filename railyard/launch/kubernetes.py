@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from railyard.errors import RailyardError, UserError
+from railyard.errors import EXIT_BAD_SPEC, RailyardError, UserError
 from railyard.launch.job import (
     IMAGE_PULL_BACK_OFF,
     LOG_PAGE_BYTES,
@@ -253,9 +253,10 @@ class KubernetesExecutor(Executor):
         status = job_status(job, pods)
         if job_id in self.cancelled and not status.state.finished:
             return JobStatus(JobState.cancelled, reason="Cancelled")  # the watch has not yet seen the cancel
-        # result.json is worker 0's: it explains a failure of worker 0 (or of the one worker), not another's
-        if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2)
-                                                 and not failed_worker(job, pods)):
+        # result.json is worker 0's: it explains a failure of worker 0 (or of the one worker), or an error in the
+        # spec or data (exit 2) that every worker finds, whichever worker ended first; not another worker's own
+        if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2, 3)
+                                                 and (status.exit_code == EXIT_BAD_SPEC or not failed_worker(job, pods))):
             status = self._with_result(job_id, job, status)
         return status
 

@@ -14,7 +14,8 @@ resident memory of each group; a worker over the limit has its group killed at
 once (OOMKilled), as the kernel's cgroup OOM killer would in a Kubernetes pod.
 When any worker exits non-zero or is killed, the others are stopped and the job
 fails with `WorkerFailed`, naming the worker (worker 0's own `exception_info`
-wins when it failed on its own). The job is complete only when every worker
+wins when it failed on its own). A worker whose link to the others broke exits 3
+(`WorkerLinkLost`): it is named only when no worker failed on its own. The job is complete only when every worker
 exited 0 and worker 0's result.json says complete. Past the deadline, or on
 SIGTERM (cancel), every group gets SIGTERM and, after a grace period, SIGKILL.
 
@@ -49,7 +50,7 @@ import time
 from pathlib import Path
 
 from railyard.capped_log import CappedLog
-from railyard.errors import EXIT_BAD_SPEC
+from railyard.errors import EXIT_BAD_SPEC, EXIT_LINK_LOST
 from railyard.launch.binary import command
 from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, WORKER_FAILED, Binary, JobState, JobStatus, checked_result
 from railyard.launch.local_state import write_state
@@ -221,14 +222,20 @@ def worker_failed(index: int, returncode: int, workers: int, output: str) -> Job
     if info and (index == 0 or returncode == EXIT_BAD_SPEC == info.get("exit_code")):
         return JobStatus.trainer_failed(info, returncode)
     how = f"{returncode} ({signal.Signals(-returncode).name})" if returncode < 0 and -returncode in signal.valid_signals() else str(returncode)
+    if returncode == EXIT_LINK_LOST:
+        how += ", its link to the other workers lost; no worker failed on its own"
     return JobStatus(JobState.failed, reason=WORKER_FAILED, message=f"worker {index} exited with {how}", exit_code=returncode)
 
 
-def first_failure(returncodes: list[int | None]) -> int | None:
-    """The worker whose failure ends the job: one killed by a signal (the others' errors follow from it), else the first."""
-    failed = [i for i, code in enumerate(returncodes) if code not in (None, 0)]
+def first_failure(returncodes: list[int | None], ended: list[int] = ()) -> int | None:
+    """The worker whose failure ends the job: one killed by a signal (the others' errors follow from it), else the
+    first that failed on its own, else the first whose link to the others broke (exit 3). `ended` lists the
+    workers in the order they were seen to end; "first" follows it, then the index."""
+    seen = {index: place for place, index in enumerate(ended)}
+    failed = sorted((i for i, code in enumerate(returncodes) if code not in (None, 0)), key=lambda i: (seen.get(i, len(seen)), i))
     killed = [i for i in failed if returncodes[i] < 0]
-    return (killed or failed or [None])[0]
+    own = [i for i in failed if returncodes[i] != EXIT_LINK_LOST]
+    return (killed or own or failed or [None])[0]
 
 
 class Supervisor:
@@ -238,6 +245,7 @@ class Supervisor:
         self.cancelled = False
         self.processes: list[subprocess.Popen] = []
         self.pumps: list[OutputPump] = []
+        self.ended: list[int] = []
         signal.signal(signal.SIGTERM, self._on_cancel)
 
     def _on_cancel(self, signum, frame):
@@ -273,14 +281,11 @@ class Supervisor:
         limit, deadline = request["memory_limit_bytes"], request["deadline_seconds"]
         lead = self.processes[0]
         while True:
-            returncodes = [p.poll() for p in self.processes]
-            failed = first_failure(returncodes)
-            if failed is not None:
-                if failed != 0 and returncodes[0] is None:
-                    try:  # a moment for worker 0 to record a failure of its own (an error every worker finds)
-                        lead.wait(timeout=SETTLE_SECONDS)
-                    except subprocess.TimeoutExpired:
-                        pass
+            returncodes = self._poll()
+            if first_failure(returncodes) is not None:
+                if workers > 1:
+                    returncodes = self._settled()
+                failed = first_failure(returncodes, self.ended)
                 self._stop()
                 return self._finish(worker_failed(failed, returncodes[failed], workers, request["output"]))
             if all(code == 0 for code in returncodes):
@@ -302,6 +307,23 @@ class Supervisor:
             if self.cancelled:
                 self._stop()
                 return self._finish(JobStatus(JobState.cancelled, reason="Cancelled", exit_code=lead.returncode))
+            time.sleep(POLL_SECONDS)
+
+    def _poll(self) -> list[int | None]:
+        """Every worker's exit code (None while it runs), noting in `ended` the order they are seen to end."""
+        codes = [p.poll() for p in self.processes]
+        self.ended += [i for i, code in enumerate(codes) if code is not None and i not in self.ended]
+        return codes
+
+    def _settled(self) -> list[int | None]:
+        """The workers' exit codes after a moment for them to end on their own once one failed: worker 0 to
+        record an error every worker finds, the worker that failed first to outlive those whose link it broke."""
+        end = time.monotonic() + SETTLE_SECONDS
+        while True:
+            codes = self._poll()
+            own = [code for code in codes if code not in (None, 0, EXIT_LINK_LOST)]
+            if (own and codes[0] is not None) or None not in codes or time.monotonic() >= end:
+                return codes
             time.sleep(POLL_SECONDS)
 
     def _stop(self) -> None:

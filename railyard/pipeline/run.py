@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from railyard.devices import resolve_device
 from railyard.distributed import gather
 from railyard.distributed.env import WorkerEnv
-from railyard.errors import TrainingError
+from railyard.errors import TrainingError, WorkerLinkLost
 from railyard.model import build_artifact
 from railyard.pipeline import evaluate as evaluation
 from railyard.pipeline import serialize
@@ -210,6 +210,32 @@ def _collective(workflow_cls: type[Workflow], env: WorkerEnv, device: str = "cpu
     return xgboost_collective.communicator(env)
 
 
+@contextlib.contextmanager
+def _links_told(env: WorkerEnv):
+    """A worker's broken exchange with the others, however deep (a workflow's fit wraps it), is WorkerLinkLost."""
+    try:
+        yield
+    except Exception as exc:
+        broken = _link_error(exc) if env.distributed else None
+        if broken is None:
+            raise
+        first_line = next((line for line in str(broken).splitlines() if line.strip()), type(broken).__name__)
+        raise WorkerLinkLost(f"worker {env.rank} of {env.world_size} lost its link to the others (another worker failed "
+                             f"or left first; its log says why): {first_line.strip()}") from exc
+
+
+def _link_error(exc: BaseException | None) -> BaseException | None:
+    from railyard.distributed import torch_group, xgboost_collective
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if xgboost_collective.is_link_error(exc) or torch_group.is_link_error(exc):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
                  env: WorkerEnv | None = None) -> dict:
     """Train, evaluate and persist; return the `result` block of result.json (rank 0's; other workers
@@ -220,7 +246,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
     device, warning = resolve_device(spec.compute_resource.value, spec.allow_cpu_fallback)
     if warning:
         recorder.progress(f"[railyard] warning: {warning}")
-    with _collective(workflow_cls, env, device) as exchange:
+    with _links_told(env), _collective(workflow_cls, env, device) as exchange:
         table, encoding = load_and_filter(spec, recorder, env, exchange)
         trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange)
         del table

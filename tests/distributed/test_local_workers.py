@@ -18,7 +18,7 @@ from railyard.spec import parse_spec
 from tests.conftest import example_spec
 
 # A trainer that records what it was started with, says hello on two lines, then does what
-# RAILYARD_TEST_WORKER_<index> says: "exit:<code>", "sleep", "hold:<MiB>" (for 3 s, then finish),
+# RAILYARD_TEST_WORKER_<index> says: "exit:<code>[:<after seconds, 0.5>]", "sleep", "hold:<MiB>" (for 3 s, then finish),
 # or (the default) finish; worker 0 writes a complete result.json once it has finished.
 WORKER = f"""#!{sys.executable}
 import json, os, sys, time
@@ -39,8 +39,9 @@ if todo.startswith("hold:"):
     held = b"x" * (int(todo[5:]) * 2**20)
     time.sleep(3)
 if todo.startswith("exit:"):
-    time.sleep(0.5)
-    sys.exit(int(todo[5:]))
+    code, _, delay = todo[5:].partition(":")
+    time.sleep(float(delay or 0.5))
+    sys.exit(int(code))
 if todo == "sleep":
     time.sleep(300)
 if index == "0":
@@ -115,16 +116,32 @@ def test_one_worker_has_no_distributed_environment(tmp_path, charges_path):
 def test_a_worker_that_fails_stops_the_others_and_fails_the_job_naming_it(tmp_path, charges_path, monkeypatch):
     monkeypatch.setenv("RAILYARD_TEST_WORKER_0", "sleep")
     monkeypatch.setenv("RAILYARD_TEST_WORKER_2", "sleep")
-    monkeypatch.setenv("RAILYARD_TEST_WORKER_1", "exit:3")
+    monkeypatch.setenv("RAILYARD_TEST_WORKER_1", "exit:4")
     executor, job_id, output = launch(tmp_path, charges_path, workers=3)
     began = time.monotonic()
     final = list(executor.watch(job_id, timeout_seconds=60))[-1]
     assert (final.state, final.reason, final.message, final.exit_code) == (JobState.failed, "WorkerFailed",
-                                                                           "worker 1 exited with 3", 3)
+                                                                           "worker 1 exited with 4", 4)
     assert time.monotonic() - began < 30  # the sleeping workers were stopped, not waited for
     for pgid in (executor.job_dir(job_id) / "trainer.pgid").read_text().split():
         assert not group_alive(int(pgid))
     assert not (output / "result.json").exists()
+
+
+def test_the_worker_that_failed_on_its_own_is_named_not_those_whose_link_it_broke(tmp_path, charges_path, monkeypatch):
+    monkeypatch.setenv("RAILYARD_TEST_WORKER_0", "exit:3:0.2")  # WorkerLinkLost, seen before worker 1 has ended
+    monkeypatch.setenv("RAILYARD_TEST_WORKER_1", "exit:1:1")
+    monkeypatch.setenv("RAILYARD_TEST_WORKER_2", "sleep")
+    executor, job_id, _ = launch(tmp_path, charges_path, workers=3)
+    final = list(executor.watch(job_id, timeout_seconds=60))[-1]
+    assert (final.reason, final.message, final.exit_code) == ("WorkerFailed", "worker 1 exited with 1", 1)
+
+    for index in range(3):  # no worker failed on its own: the first whose link broke is named, and says so
+        monkeypatch.setenv(f"RAILYARD_TEST_WORKER_{index}", f"exit:3:{0.2 * (3 - index)}")
+    executor, job_id, _ = launch(tmp_path, charges_path, workers=3)
+    final = list(executor.watch(job_id, timeout_seconds=60))[-1]
+    assert (final.reason, final.exit_code) == ("WorkerFailed", 3)
+    assert final.message == "worker 2 exited with 3, its link to the other workers lost; no worker failed on its own"
 
 
 def test_the_memory_limit_applies_to_each_worker(tmp_path, charges_path, monkeypatch):

@@ -147,3 +147,31 @@ def test_workers_on_one_machine_listen_on_loopback_only(tmp_path):
         *addresses, exchanged = out.split()
         assert exchanged == "True"
         assert addresses and set(addresses) <= LOOPBACK_HEX  # gloo's own links; no store server at all
+
+
+FLAKY_MODELS = """
+import time
+from workflows.mlp.workflow import TabularMLPModel
+
+class FlakyMLPModel(TabularMLPModel):
+    def train(self, training_dataframe, holdout_dataframe):
+        if self.rank == 1:
+            time.sleep(1)  # worker 0 waits on worker 1 in its first exchange by now
+            raise RuntimeError("worker 1's own bug")
+        return super().train(training_dataframe, holdout_dataframe)
+"""
+
+
+def test_a_torch_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charges_path, monkeypatch):
+    from tests.conftest import read_result, write_spec
+    from tests.distributed.workers import run_workers
+
+    (tmp_path / "flaky_mlp.py").write_text(FLAKY_MODELS)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    spec = example_spec("mlp", charges_path, workers=2)
+    spec["train"]["workflow_name"] = "FlakyMLPModel"
+    finished = run_workers(2, "--spec", write_spec(tmp_path, spec), "--output", tmp_path / "run", "--job-id", "flaky",
+                           "--workflow-module", "flaky_mlp")
+    assert [w.returncode for w in finished] == [3, 1], [w.stderr[-2000:] for w in finished]
+    info = read_result(tmp_path / "run")["exception_info"]
+    assert info["type"] == "WorkerLinkLost" and "\n" not in info["message"]

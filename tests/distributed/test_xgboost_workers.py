@@ -198,3 +198,32 @@ def test_workers_failing_after_worker_0_still_exit_at_once():
             p.kill()
     assert [p.returncode for p in processes] == [0, 0, 0]
     assert [out.splitlines()[-1] for out, _ in outcomes] == ["worker 0 failed", "worker 1 failed", "worker 2 failed"]
+
+
+FLAKY_MODELS = """
+import time
+from workflows.fraud.workflow import StripeFraudModel
+
+class FlakyFraudModel(StripeFraudModel):
+    def train(self, training_dataframe, holdout_dataframe):
+        if self.rank == 1:
+            time.sleep(1)  # worker 0 is inside XGBoost's fit, waiting on worker 1, by now
+            raise RuntimeError("worker 1's own bug")
+        return super().train(training_dataframe, holdout_dataframe)
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charges_path, monkeypatch):
+    (tmp_path / "flaky_models.py").write_text(FLAKY_MODELS)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    spec = fraud_spec(charges_path, 2)
+    spec["train"]["workflow_name"] = "FlakyFraudModel"
+    finished = run_workers(2, "--spec", write_spec(tmp_path, spec), "--output", tmp_path / "run", "--job-id", "flaky",
+                           "--workflow-module", "flaky_models")
+    assert [w.returncode for w in finished] == [3, 1], [w.stderr[-2000:] for w in finished]
+    assert "worker 1's own bug" in finished[1].stderr
+    info = read_result(tmp_path / "run")["exception_info"]
+    assert info["type"] == "WorkerLinkLost" and info["exit_code"] == 3
+    assert info["message"].startswith("worker 0 of 2 lost its link to the others (another worker failed or left first")
+    assert "\n" not in info["message"]

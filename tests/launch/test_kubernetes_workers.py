@@ -87,6 +87,31 @@ def test_worker_0s_own_exception_info_is_reported(executor, fake, workers_job, a
     assert (status.reason, status.message) == ("DataError", info["message"])
 
 
+def test_a_worker_that_lost_its_link_is_not_named_though_it_ended_first(executor, fake, workers_job):
+    executor.submit(workers_job)
+    lost = terminated("Error", 3)  # WorkerLinkLost: worker 0 noticed before worker 1's own failure ended its pod
+    lost["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:05Z"
+    broken = terminated("Error", 1)
+    broken["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:06Z"
+    worker_pods(fake, {0: lost, 1: broken, 2: RUNNING, 3: RUNNING})
+    fake.set_job_status(NAME, {"failed": 2, "failedIndexes": "0,1", "conditions": [
+        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    assert (status.reason, status.exit_code, status.message) == ("WorkerFailed", 1, "worker 1 exited with 1")
+
+
+def test_an_error_in_the_data_is_told_from_worker_0s_result_whichever_worker_ended_first(executor, fake, workers_job, aws):
+    info = {"type": "DataError", "message": "train.label: column has_fraud_dispute has 3 values", "exit_code": 2}
+    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
+                   Body=json.dumps({"status": {}, "result": None, "exception_info": info}))
+    executor.submit(workers_job)
+    worker_pods(fake, {0: RUNNING, 1: terminated("Error", 2), 2: RUNNING, 3: RUNNING})
+    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "1", "conditions": [
+        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    assert (status.reason, status.exit_code, status.message) == ("DataError", 2, info["message"])
+
+
 def test_a_failed_worker_is_named_from_the_job_when_no_pod_says_why(executor, fake, workers_job):
     executor.submit(workers_job)
     fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "2", "conditions": [
