@@ -4,6 +4,9 @@
     RAILYARD_WORKER_INDEX      0..N-1 (absent on Kubernetes: JOB_COMPLETION_INDEX, set by Indexed Jobs)
     RAILYARD_RENDEZVOUS_HOST   worker 0's host
     RAILYARD_RENDEZVOUS_PORT   base port P: XGBoost's tracker listens on P, torch.distributed's store on P+1
+    RAILYARD_EXCHANGE_TIMEOUT  optional: seconds one exchange may wait for the other workers once they have
+                               all joined (absent: 6 hours); the launchers give the job's deadline. Joining
+                               itself waits 5 minutes at most.
     RAILYARD_RENDEZVOUS_DIR    optional: a private directory every worker can write, for workers on one
                                machine; torch.distributed's store is then a file there, not a TCP server
 """
@@ -17,6 +20,9 @@ from typing import Mapping
 from railyard.errors import UserError
 
 
+DEFAULT_EXCHANGE_TIMEOUT_S = 6 * 3600
+
+
 class WorkerEnvError(UserError):
     """The worker environment variables are missing or inconsistent."""
 
@@ -28,6 +34,7 @@ class WorkerEnv:
     rendezvous_host: str = "127.0.0.1"
     rendezvous_port: int = 0
     rendezvous_dir: str | None = None
+    exchange_timeout_s: int = DEFAULT_EXCHANGE_TIMEOUT_S
 
     @property
     def distributed(self) -> bool:
@@ -59,8 +66,11 @@ class WorkerEnv:
         port = _integer(environ, "RAILYARD_RENDEZVOUS_PORT", None)
         if not 0 < port < 65535:
             raise WorkerEnvError(f"RAILYARD_RENDEZVOUS_PORT: expected a port in 1..65534, got {port}")
+        exchange_timeout = _integer(environ, "RAILYARD_EXCHANGE_TIMEOUT", str(DEFAULT_EXCHANGE_TIMEOUT_S))
+        if exchange_timeout < 1:
+            raise WorkerEnvError(f"RAILYARD_EXCHANGE_TIMEOUT: expected seconds >= 1, got {exchange_timeout}")
         return cls(rank=rank, world_size=world_size, rendezvous_host=host, rendezvous_port=port,
-                   rendezvous_dir=environ.get("RAILYARD_RENDEZVOUS_DIR") or None)
+                   rendezvous_dir=environ.get("RAILYARD_RENDEZVOUS_DIR") or None, exchange_timeout_s=exchange_timeout)
 
 
 def _integer(environ: Mapping[str, str], name: str, default: str | None) -> int:

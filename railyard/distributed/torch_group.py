@@ -28,7 +28,7 @@ from typing import Any
 from railyard.distributed.env import WorkerEnv
 
 ENGINE = "torch"
-JOIN_TIMEOUT = dt.timedelta(minutes=5)  # how long a worker waits for the others, at the start and at each collective call
+JOIN_TIMEOUT = dt.timedelta(minutes=5)  # how long a worker waits to reach the store; each exchange: env.exchange_timeout_s
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -59,7 +59,8 @@ def torch_group(env: WorkerEnv, device: str = "cpu") -> Iterator["TorchExchange"
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(0)
-    dist.init_process_group(backend, store=_store(env), rank=env.rank, world_size=env.world_size, timeout=JOIN_TIMEOUT)
+    dist.init_process_group(backend, store=_store(env), rank=env.rank, world_size=env.world_size,
+                            timeout=dt.timedelta(seconds=env.exchange_timeout_s))
     try:
         yield TorchExchange(env)
         dist.barrier()

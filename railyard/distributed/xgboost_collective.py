@@ -16,7 +16,8 @@ from typing import Any, Iterator
 from railyard.distributed.env import WorkerEnv, WorkerEnvError
 
 ENGINE = "xgboost"
-# Seconds a worker waits for the others to join before the run fails.
+# Seconds a worker waits for the others to join (and, at the end, to leave) before the run fails; once joined, one
+# exchange may wait up to the worker environment's exchange timeout (a worker with a larger share loads longer).
 JOIN_TIMEOUT_S = 300
 # XGBoost waits about 2 s between attempts to reach the tracker: enough attempts to last the join timeout,
 # since worker 0 (the tracker) may start well after the others (a pod pulling its image, say).
@@ -68,7 +69,7 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
         args = tracker.worker_args()
     else:
         args = {"dmlc_tracker_uri": env.rendezvous_host, "dmlc_tracker_port": env.tracker_port}
-    args = {**args, "dmlc_task_id": f"{env.rank:05d}", "dmlc_timeout": JOIN_TIMEOUT_S, "dmlc_retry": TRACKER_ATTEMPTS}
+    args = {**args, "dmlc_task_id": f"{env.rank:05d}", "dmlc_timeout": env.exchange_timeout_s, "dmlc_retry": TRACKER_ATTEMPTS}
     failing = False
     try:
         context = collective.CommunicatorContext(**args)

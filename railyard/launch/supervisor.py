@@ -7,7 +7,8 @@ trainer command line N times; for N > 1 each worker gets the distributed
 environment (RAILYARD_WORKERS, RAILYARD_WORKER_INDEX, RAILYARD_RENDEZVOUS_HOST
 127.0.0.1, RAILYARD_RENDEZVOUS_PORT: a base port P with P and P + 1 free, and
 RAILYARD_RENDEZVOUS_DIR: a fresh directory only the job's user may open, where
-torch.distributed keeps its store as a file rather than a listening server).
+torch.distributed keeps its store as a file rather than a listening server;
+RAILYARD_EXCHANGE_TIMEOUT: the job's deadline).
 
 Each worker runs in its own process group. Every poll the supervisor sums the
 resident memory of each group; a worker over the limit has its group killed at
@@ -38,6 +39,7 @@ not inherit it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import signal
@@ -123,7 +125,8 @@ def free_base_port(host: str = LOOPBACK) -> int:
     raise OSError(f"no two consecutive free ports on {host}")
 
 
-def worker_environment(index: int, workers: int, port: int | None, rendezvous_dir: str | None = None) -> dict[str, str]:
+def worker_environment(index: int, workers: int, port: int | None, rendezvous_dir: str | None = None,
+                       deadline_seconds: float | None = None) -> dict[str, str]:
     """The distributed environment of worker `index`; none for a job of one worker. Workers sharing this
     machine share its cores: each gets its part as OMP_NUM_THREADS (unless the caller set it), since
     N workers each starting a thread per core slow collective training down many times over."""
@@ -132,7 +135,8 @@ def worker_environment(index: int, workers: int, port: int | None, rendezvous_di
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, len(os.sched_getaffinity(0)) // workers))
     return {"RAILYARD_WORKERS": str(workers), "RAILYARD_WORKER_INDEX": str(index),
             "RAILYARD_RENDEZVOUS_HOST": LOOPBACK, "RAILYARD_RENDEZVOUS_PORT": str(port), "OMP_NUM_THREADS": threads,
-            **({"RAILYARD_RENDEZVOUS_DIR": rendezvous_dir} if rendezvous_dir else {})}
+            **({"RAILYARD_RENDEZVOUS_DIR": rendezvous_dir} if rendezvous_dir else {}),
+            **({"RAILYARD_EXCHANGE_TIMEOUT": str(max(1, math.ceil(deadline_seconds)))} if deadline_seconds else {})}
 
 
 class SharedLog:
@@ -269,7 +273,7 @@ class Supervisor:
         for index in range(workers):
             try:
                 process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           env={**environment, **worker_environment(index, workers, port, rendezvous_dir)}, start_new_session=True)
+                                           env={**environment, **worker_environment(index, workers, port, rendezvous_dir, request["deadline_seconds"])}, start_new_session=True)
             except OSError as exc:
                 return self._launch_failed(f"cannot start the trainer binary {request['binary']['path']}: {exc.strerror or exc}")
             self.processes.append(process)

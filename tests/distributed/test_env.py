@@ -17,11 +17,17 @@ def test_worker_index_and_rendezvous():
     assert (env.rank, env.world_size, env.rendezvous_host) == (2, 3, "10.0.0.5")
     assert (env.tracker_port, env.torch_port) == (29400, 29401)
     assert env.rendezvous_dir is None
+    assert env.exchange_timeout_s == 6 * 3600
 
 
 def test_a_rendezvous_directory_for_workers_on_one_machine():
     env = WorkerEnv.from_environ({"RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": "1", "RAILYARD_RENDEZVOUS_DIR": "/job/work/rv", **RENDEZVOUS})
     assert env.rendezvous_dir == "/job/work/rv"
+
+
+def test_the_exchange_timeout_is_the_launchers():
+    env = WorkerEnv.from_environ({"RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": "0", "RAILYARD_EXCHANGE_TIMEOUT": "900", **RENDEZVOUS})
+    assert env.exchange_timeout_s == 900
 
 
 def test_indexed_job_completion_index_when_worker_index_is_absent():
@@ -36,6 +42,8 @@ def test_indexed_job_completion_index_when_worker_index_is_absent():
     ({"RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": "0", "RAILYARD_RENDEZVOUS_PORT": "29400"}, "RAILYARD_RENDEZVOUS_HOST"),
     ({"RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": "0", "RAILYARD_RENDEZVOUS_HOST": "h", "RAILYARD_RENDEZVOUS_PORT": "0"},
      "RAILYARD_RENDEZVOUS_PORT: expected a port in 1..65534, got 0"),
+    ({"RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": "0", "RAILYARD_EXCHANGE_TIMEOUT": "0", **RENDEZVOUS},
+     "RAILYARD_EXCHANGE_TIMEOUT: expected seconds >= 1, got 0"),
 ])
 def test_bad_environment_is_one_line_naming_the_variable(environ, message):
     with pytest.raises(WorkerEnvError) as raised:

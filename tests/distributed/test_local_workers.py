@@ -27,7 +27,7 @@ output = argv[argv.index("--output") + 1]
 index = os.environ["RAILYARD_WORKER_INDEX"]
 os.makedirs(output, exist_ok=True)
 names = ("RAILYARD_WORKERS", "RAILYARD_WORKER_INDEX", "RAILYARD_RENDEZVOUS_HOST", "RAILYARD_RENDEZVOUS_PORT", "RAILYARD_RENDEZVOUS_DIR",
-         "OMP_NUM_THREADS")
+         "RAILYARD_EXCHANGE_TIMEOUT", "OMP_NUM_THREADS")
 record = {{"env": {{n: os.environ.get(n) for n in names}}, "argv": argv, "pgid": os.getpgid(0)}}
 with open(os.path.join(output, f"started-{{index}}.json"), "w") as f:
     json.dump(record, f)
@@ -82,6 +82,8 @@ def test_every_worker_runs_the_same_command_with_its_own_environment(tmp_path, c
     assert {s["env"]["RAILYARD_RENDEZVOUS_HOST"] for s in started} == {"127.0.0.1"}
     assert len({s["env"]["RAILYARD_RENDEZVOUS_PORT"] for s in started}) == 1
     assert 1024 <= int(started[0]["env"]["RAILYARD_RENDEZVOUS_PORT"]) < 65535
+    deadline = load_config().resource_class("CPU").deadline_seconds  # one exchange may wait as long as the job may run
+    assert {s["env"]["RAILYARD_EXCHANGE_TIMEOUT"] for s in started} == {str(deadline)}
     rendezvous_dirs = {s["env"]["RAILYARD_RENDEZVOUS_DIR"] for s in started}
     assert len(rendezvous_dirs) == 1  # one private directory the workers share, in the job's own directory
     rendezvous_dir = Path(rendezvous_dirs.pop())

@@ -61,6 +61,7 @@ def test_every_worker_gets_the_environment_contract():
         "metadata.annotations['batch.kubernetes.io/job-completion-index']"
     assert env["RAILYARD_RENDEZVOUS_HOST"]["value"] == f"{NAME}-0.{SERVICE}"
     assert env["RAILYARD_RENDEZVOUS_PORT"]["value"] == str(RENDEZVOUS_PORT)
+    assert env["RAILYARD_EXCHANGE_TIMEOUT"]["value"] == str(job["spec"]["activeDeadlineSeconds"])
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == manifests(with_resource("mlp", "GPU"))[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
 
