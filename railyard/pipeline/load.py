@@ -104,7 +104,8 @@ def read_source(source: Source, columns: list[str], filters: pc.Expression | Non
         row_groups_total = sum(f.num_row_groups for f in fragments)
         rows_in_source = _rows(fragments)
         if filters is not None:
-            fragments = [rg for f in dataset.get_fragments(filter=filters) for rg in f.split_by_row_group(filter=filters)]
+            fragments = [rg for f in dataset.get_fragments(filter=filters)
+                         for rg in f.split_by_row_group(filter=filters, schema=dataset.schema)]
         pruned = ds.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
         table = pruned.to_table(columns=columns, filter=filters, use_threads=True)
     except (OSError, pa.ArrowException) as exc:
@@ -136,20 +137,26 @@ def read_positioned(source: Source, columns: list[str], filters: pc.Expression |
                     rank: int = 0, world_size: int = 1) -> Loaded:
     """Like `read_source`, over this worker's share of the row groups, with `ROW_POSITION` added.
 
-    Each kept row group is read with the filter columns and filtered in memory, so a row's place
-    in its row group is known; pruning by statistics is the same as `read_source`'s.
+    The kept row groups are read in one ordered scan (Arrow reads ahead), each batch with the filter
+    columns and filtered in memory, so a row's place in its row group is known; pruning by
+    statistics is the same as `read_source`'s.
     """
     dataset = source.dataset
     needed = list(dict.fromkeys(columns + list(filter_columns)))
     try:
         groups = share(row_groups(source), rank, world_size)
-        kept = [(i, g) for i, g in groups if filters is None or g.split_by_row_group(filter=filters)]
+        kept = [(i, g) for i, g in groups if filters is None or g.split_by_row_group(filter=filters, schema=dataset.schema)]
+        bases = {(g.path, g.row_groups[0].id): _position_base(source, i, g.row_groups[0].id, g.row_groups[0].num_rows)
+                 for i, g in kept}
+        scanner = ds.FileSystemDataset([g for _, g in kept], dataset.schema, dataset.format, dataset.filesystem).scanner(
+            columns=needed, use_threads=True)
         parts = []
-        for file_index, group in kept:
-            part = ds.FileSystemDataset([group], dataset.schema, dataset.format, dataset.filesystem).to_table(
-                columns=needed, use_threads=True)
-            base = _position_base(source, file_index, group.row_groups[0].id, part.num_rows)
-            part = part.append_column(ROW_POSITION, pa.array(np.arange(base, base + part.num_rows, dtype=np.int64)))
+        for tagged in scanner.scan_batches():  # in order: row group after row group, batch after batch
+            key = (tagged.fragment.path, tagged.fragment.row_groups[0].id)
+            start = bases[key]
+            bases[key] += tagged.record_batch.num_rows
+            part = pa.Table.from_batches([tagged.record_batch]).append_column(
+                ROW_POSITION, pa.array(np.arange(start, start + tagged.record_batch.num_rows, dtype=np.int64)))
             if filters is not None:
                 part = part.filter(filters)
             parts.append(part.select(columns + [ROW_POSITION]))

@@ -54,3 +54,19 @@ def test_another_seed_draws_another_holdout(charges_path):
     _, holdout = holdout_positions(spec)
     _, other = holdout_positions(reseeded)
     assert len(np.intersect1d(holdout, other)) < 0.5 * len(holdout)
+
+
+def test_a_filter_on_a_partition_column_reads_only_its_partitions(partitioned_charges_path):
+    december = {"feature_name": "month", "predicate": "IsIn", "feature_value": {"string_vals": ["2018-12"]}}
+    raw = example_spec("fraud", partitioned_charges_path, filters=[december])
+    raw["data"]["features"][0]["names"].append("month")
+    spec = TrainingSpec.model_validate(raw)
+    recorder = StepRecorder(progress=lambda line: None)
+    table, _ = load_and_filter(spec, recorder)
+    months = table.column("created_at").to_pandas().dt.strftime("%Y-%m")
+    assert len(table) > 0 and set(months) == {"2018-12"}
+    read, total = map(int, recorder.steps[0].details["row_groups_read"].split("/"))
+    assert read < total  # the other months are never opened
+
+    shares = [holdout_positions(spec, rank, 3)[0] for rank in range(3)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(shares)), np.sort(table.column(ROW_POSITION).to_numpy()))
