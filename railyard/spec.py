@@ -17,6 +17,7 @@ import difflib
 import enum
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -286,6 +287,9 @@ class TrainingSpec(_Strict):
         most = MAX_WORKERS[self.compute_resource]
         if self.workers > most:
             raise ValueError(f"workers: at most {most} for compute_resource {self.compute_resource.value}, got {self.workers}")
+        if self.workers > 1 and self.allow_cpu_fallback:
+            raise ValueError("allow_cpu_fallback: applies to one worker only; with workers > 1 every worker must train on "
+                             "the device asked for, as the workers of one job must agree on it")
         return self
 
     def with_paths_relative_to(self, base: str | Path) -> "TrainingSpec":
@@ -352,6 +356,8 @@ def describe_error(error: dict[str, Any]) -> str:
         expected = error.get("ctx", {}).get("expected", "")
         return f"{_json_path(loc)}: expected one of {expected.replace(' or ', ', ')}; got {error['input']!r}"
     message = error["msg"].removeprefix("Value error, ")
+    if not loc and re.match(r"[a-z_]+", message) and re.match(r"[a-z_]+", message)[0] in TrainingSpec.model_fields:
+        return message  # a check across fields, which names its own
     return f"{_json_path(loc)}: {message}"
 
 

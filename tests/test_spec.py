@@ -242,3 +242,17 @@ def test_classifier_features_may_be_empty():
     # Whether the workflow can train without features is checked against the workflow (tests/pipeline/test_checks.py).
     assert parse_spec(modified(train__classifier_features=[])).train.classifier_features == []
     assert parse_spec(modified(train__classifier_features=KeyError)).train.classifier_features == []
+
+
+def test_workers_are_bounded_by_the_resource_class():
+    assert parse_spec(modified(workers=64)).workers == 64
+    [problem] = errors_of(modified(workers=65))
+    assert problem == "workers: at most 64 for compute_resource CPU, got 65"
+    [problem] = errors_of(modified(workers=0))
+    assert problem.startswith("workers: ")
+
+
+def test_workers_cannot_fall_back_to_the_cpu_one_by_one():
+    assert parse_spec(modified(compute_resource="GPU", allow_cpu_fallback=True)).allow_cpu_fallback
+    [problem] = errors_of(modified(compute_resource="GPU", workers=2, allow_cpu_fallback=True))
+    assert problem.startswith("allow_cpu_fallback: applies to one worker only; with workers > 1 every worker must train on")

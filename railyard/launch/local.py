@@ -80,6 +80,7 @@ class LocalExecutor(Executor):
             "arguments": job.explanation.arguments() if job.explanation else ["--spec", str(directory / "spec.json")],
             "trainer_args": list(job.trainer_args),
             "workers": job.workers,
+            "gpu": job.spec.compute_resource.value == "GPU",
             "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
         }

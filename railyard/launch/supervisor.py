@@ -126,17 +126,28 @@ def free_base_port(host: str = LOOPBACK) -> int:
 
 
 def worker_environment(index: int, workers: int, port: int | None, rendezvous_dir: str | None = None,
-                       deadline_seconds: float | None = None) -> dict[str, str]:
+                       deadline_seconds: float | None = None, gpu: bool = False) -> dict[str, str]:
     """The distributed environment of worker `index`; none for a job of one worker. Workers sharing this
     machine share its cores: each gets its part as OMP_NUM_THREADS (unless the caller set it), since
-    N workers each starting a thread per core slow collective training down many times over."""
+    N workers each starting a thread per core slow collective training down many times over. Workers of a GPU
+    job get one GPU each (the index-th of CUDA_VISIBLE_DEVICES, or of all), which each sees as `cuda:0`."""
     if workers == 1:
         return {}
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, len(os.sched_getaffinity(0)) // workers))
     return {"RAILYARD_WORKERS": str(workers), "RAILYARD_WORKER_INDEX": str(index),
             "RAILYARD_RENDEZVOUS_HOST": LOOPBACK, "RAILYARD_RENDEZVOUS_PORT": str(port), "OMP_NUM_THREADS": threads,
             **({"RAILYARD_RENDEZVOUS_DIR": rendezvous_dir} if rendezvous_dir else {}),
-            **({"RAILYARD_EXCHANGE_TIMEOUT": str(max(1, math.ceil(deadline_seconds)))} if deadline_seconds else {})}
+            **({"RAILYARD_EXCHANGE_TIMEOUT": str(max(1, math.ceil(deadline_seconds)))} if deadline_seconds else {}),
+            **({"CUDA_VISIBLE_DEVICES": _one_gpu(index)} if gpu else {})}
+
+
+def _one_gpu(index: int) -> str:
+    """Worker `index`'s GPU: the index-th visible one; none ("") when there are fewer, so it fails saying so."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return str(index)
+    devices = [d for d in visible.split(",") if d.strip()]
+    return devices[index] if index < len(devices) else ""
 
 
 class SharedLog:
@@ -271,9 +282,10 @@ class Supervisor:
         rendezvous_dir = tempfile.mkdtemp(prefix="rendezvous-", dir=work) if workers > 1 else None
         self.log = SharedLog(CappedLog(self.directory / "trainer.log"))
         for index in range(workers):
+            own = worker_environment(index, workers, port, rendezvous_dir, request["deadline_seconds"], request.get("gpu", False))
             try:
                 process = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           env={**environment, **worker_environment(index, workers, port, rendezvous_dir, request["deadline_seconds"])}, start_new_session=True)
+                                           env={**environment, **own}, start_new_session=True)
             except OSError as exc:
                 return self._launch_failed(f"cannot start the trainer binary {request['binary']['path']}: {exc.strerror or exc}")
             self.processes.append(process)

@@ -198,3 +198,13 @@ def test_an_error_in_the_data_that_every_worker_finds_fails_the_job_with_it(tmp_
     final = list(executor.watch("too-few", timeout_seconds=240))[-1]
     assert (final.state, final.reason, final.exit_code) == (JobState.failed, "DataError", 2)
     assert "There should be at least 1000000000 examples" in final.message
+
+
+def test_the_workers_of_a_gpu_job_get_one_gpu_each(monkeypatch):
+    from railyard.launch.supervisor import worker_environment
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert [worker_environment(i, 2, 29500, gpu=True)["CUDA_VISIBLE_DEVICES"] for i in range(2)] == ["0", "1"]
+    assert "CUDA_VISIBLE_DEVICES" not in worker_environment(0, 2, 29500)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert [worker_environment(i, 3, 29500, gpu=True)["CUDA_VISIBLE_DEVICES"] for i in range(3)] == ["3", "5", ""]
