@@ -27,6 +27,18 @@ def summed(exchange: Exchange, count: int) -> int:
     return int(sum(exchange.allgather(int(count))))
 
 
+def whole_job_steps(exchange: Exchange, steps: list) -> None:
+    """Rank 0's step records (each with `rows_in` and `rows_out`) become the whole job's: each count summed over
+    every worker's record of the same step."""
+    counts = exchange.gather([(s.rows_in, s.rows_out) for s in steps])
+    if counts is None:
+        return
+    for index, step in enumerate(steps):
+        ins, outs = zip(*(worker[index] for worker in counts))
+        step.rows_in = None if None in ins else sum(ins)
+        step.rows_out = None if None in outs else sum(outs)
+
+
 def united_values(exchange: Exchange, values: dict[str, list]) -> dict[str, list]:
     """Per column, the sorted union of every worker's values (None dropped)."""
     merged: dict[str, set] = {}

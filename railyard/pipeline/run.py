@@ -135,7 +135,7 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
     features, label = spec.train.classifier_features, spec.train.label
     columns = list(dict.fromkeys(features + [label] + ([spec.data.date_column] if spec.data.date_column else [])))
     with recorder.step("split") as step:
-        step.rows_in = table.num_rows
+        step.rows_in = step.rows_out = table.num_rows
         table = table.unify_dictionaries()
         if encoding is not None:
             table = encode_label(table, label, encoding)
@@ -147,7 +147,6 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
         shares = exchange.allgather((training_rows, holdout_rows)) if exchange is not None else []
         if shares:
             training_rows, holdout_rows = sum(t for t, _ in shares), sum(h for _, h in shares)
-        step.rows_out = training_rows + holdout_rows
         step.details = {"training_rows": training_rows, "holdout_rows": holdout_rows}
     check_split_sizes(spec, training_rows, holdout_rows)
     if shares:
@@ -250,6 +249,8 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         table, encoding = load_and_filter(spec, recorder, env, exchange)
         trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange)
         del table
+        if exchange is not None:
+            gather.whole_job_steps(exchange, recorder.steps)
     if trained is None:
         return {"kind": "training", "worker": env.rank, "steps": recorder.as_list()}
     model, workflow, holdout, feature_sample = trained.model, trained.workflow, trained.holdout, trained.feature_sample
