@@ -12,14 +12,16 @@ gloo on CPU and NCCL on a GPU (one per worker). MASTER_ADDR, MASTER_PORT, RANK
 and WORLD_SIZE are set as torchrun sets them. The group is destroyed when the
 block ends, however it ends. The block gets an exchange (`allgather`) over the
 group, like XGBoost's collective (`xgboost_collective.py`). A block that ends
-well ends with a barrier, so that no worker tears its links down while another
-still reads from them.
+well frees what still holds the group (a DistributedDataParallel wrapper left
+in a reference cycle) and ends with a barrier, so that no worker tears its
+links down while another still uses them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -63,8 +65,12 @@ def torch_group(env: WorkerEnv, device: str = "cpu") -> Iterator["TorchExchange"
                             timeout=dt.timedelta(seconds=env.exchange_timeout_s))
     try:
         yield TorchExchange(env)
+        gc.collect()
         dist.barrier()
     finally:
+        # A DistributedDataParallel wrapper lives on in a reference cycle after `train` returns; freed later, with
+        # the group and the other workers gone, its teardown aborts the process. Free it while both are there.
+        gc.collect()
         dist.destroy_process_group()
 
 
