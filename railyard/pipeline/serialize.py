@@ -8,6 +8,8 @@ one line per holdout row, in the same order.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,11 +21,16 @@ from railyard.storage import Store
 SCORES, LABELS, METRICS = "scores.tsv", "labels.tsv", "metrics.json"
 
 
-def _tsv(columns: dict[str, np.ndarray]) -> bytes:
-    sink = pa.BufferOutputStream()
+def _write_tsv(store: Store, relpath: str, columns: dict[str, np.ndarray]) -> str:
+    """Written to a local temporary file first, then to the store: never whole in memory, as a large holdout's
+    text would be."""
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-    pacsv.write_csv(pa.table(columns), sink, write_options=options)
-    return ("\t".join(columns) + "\n").encode() + sink.getvalue().to_pybytes()
+    with tempfile.TemporaryDirectory(prefix="railyard-tsv-") as directory:
+        path = Path(directory) / relpath
+        with open(path, "wb") as out:
+            out.write(("\t".join(columns) + "\n").encode())
+            pacsv.write_csv(pa.table(columns), out, write_options=options)
+        return store.put_file(relpath, path)
 
 
 def _values(values) -> np.ndarray:
@@ -39,8 +46,8 @@ def write_holdout(store: Store, scores, labels: pd.Series) -> tuple[str, str]:
         score_columns = {str(name): _values(scores[name].to_numpy()) for name in scores.columns}
     else:
         score_columns = {"score": _values(np.asarray(scores).reshape(-1))}
-    scores_path = store.write_bytes(SCORES, _tsv(score_columns))
-    labels_path = store.write_bytes(LABELS, _tsv({str(labels.name): _values(labels.to_numpy())}))
+    scores_path = _write_tsv(store, SCORES, score_columns)
+    labels_path = _write_tsv(store, LABELS, {str(labels.name): _values(labels.to_numpy())})
     return scores_path, labels_path
 
 
