@@ -287,7 +287,7 @@ class TrainingSpec(_Strict):
         most = MAX_WORKERS[self.compute_resource]
         if self.workers > most:
             raise ValueError(f"workers: at most {most} for compute_resource {self.compute_resource.value}, got {self.workers}")
-        if self.workers > 1 and self.allow_cpu_fallback:
+        if self.workers > 1 and self.allow_cpu_fallback and self.compute_resource is ComputeResource.GPU:
             raise ValueError("allow_cpu_fallback: applies to one worker only; with workers > 1 every worker must train on "
                              "the device asked for, as the workers of one job must agree on it")
         return self

@@ -254,5 +254,6 @@ def test_workers_are_bounded_by_the_resource_class():
 
 def test_workers_cannot_fall_back_to_the_cpu_one_by_one():
     assert parse_spec(modified(compute_resource="GPU", allow_cpu_fallback=True)).allow_cpu_fallback
+    assert parse_spec(modified(workers=2, allow_cpu_fallback=True)).workers == 2  # on the CPU the flag changes nothing
     [problem] = errors_of(modified(compute_resource="GPU", workers=2, allow_cpu_fallback=True))
     assert problem.startswith("allow_cpu_fallback: applies to one worker only; with workers > 1 every worker must train on")

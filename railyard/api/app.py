@@ -47,7 +47,10 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
         loc = list(error["loc"])
         message = error["msg"]
         if loc[:2] == ["body", "spec"]:
-            message = describe_error({**error, "loc": tuple(loc[2:])}).split(": ", 1)[-1]
+            inside = tuple(loc[2:])
+            described = describe_error({**error, "loc": inside})
+            # loc names the field; a check across fields names its own in the message
+            message = described.split(": ", 1)[-1] if inside else described.removeprefix("(spec): ")
         detail.append({"loc": loc, "msg": message, "type": error["type"]})
     if len(errors) > MAX_PROBLEMS:
         detail.append({"loc": ["body"], "msg": f"… and {len(errors) - MAX_PROBLEMS} more problems", "type": "value_error"})

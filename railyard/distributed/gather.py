@@ -28,15 +28,16 @@ def summed(exchange: Exchange, count: int) -> int:
 
 
 def whole_job_steps(exchange: Exchange, steps: list) -> None:
-    """Rank 0's step records (each with `rows_in` and `rows_out`) become the whole job's: each count summed over
-    every worker's record of the same step."""
+    """Rank 0's step records (StepRecord) become the whole job's: each count summed over every worker's record of
+    the same step, what every worker counts alike (`same_on_every_worker`) counted once."""
     counts = exchange.gather([(s.rows_in, s.rows_out) for s in steps])
     if counts is None:
         return
     for index, step in enumerate(steps):
         ins, outs = zip(*(worker[index] for worker in counts))
-        step.rows_in = None if None in ins else sum(ins)
-        step.rows_out = None if None in outs else sum(outs)
+        same_in, same_out = step.same_on_every_worker
+        step.rows_in = None if None in ins else sum(ins) - same_in * (len(ins) - 1)
+        step.rows_out = None if None in outs else sum(outs) - same_out * (len(outs) - 1)
 
 
 def united_values(exchange: Exchange, values: dict[str, list]) -> dict[str, list]:

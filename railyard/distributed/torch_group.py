@@ -35,11 +35,11 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def is_link_error(exc: BaseException) -> bool:
-    """True for torch.distributed's error when a peer is gone: gloo's transport, or the backend's own error type."""
+    """True for torch.distributed's error when a peer is gone: gloo's transport, or the store's network error."""
     dist = sys.modules.get("torch.distributed")  # not imported: not its error (and torch may not be installed)
     if dist is None:
         return False
-    return isinstance(exc, (dist.DistBackendError, dist.DistNetworkError)) or (
+    return isinstance(exc, dist.DistNetworkError) or (
         isinstance(exc, RuntimeError) and "gloo/transport/" in str(exc))
 
 
@@ -57,12 +57,14 @@ def torch_group(env: WorkerEnv, device: str = "cpu") -> Iterator["TorchExchange"
     os.environ.update(MASTER_ADDR=env.rendezvous_host, MASTER_PORT=str(env.torch_port),
                       RANK=str(env.rank), WORLD_SIZE=str(env.world_size))
     if env.rendezvous_host in LOOPBACK_HOSTS:
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(0)
-    dist.init_process_group(backend, store=_store(env), rank=env.rank, world_size=env.world_size,
-                            timeout=dt.timedelta(seconds=env.exchange_timeout_s))
+    store = _store(env)
+    exchange_timeout = dt.timedelta(seconds=env.exchange_timeout_s)
+    dist.init_process_group(backend, store=store, rank=env.rank, world_size=env.world_size, timeout=exchange_timeout)
+    store.set_timeout(exchange_timeout)  # joined: the store now serves exchanges (NCCL sets its links up through it)
     try:
         yield TorchExchange(env)
         gc.collect()

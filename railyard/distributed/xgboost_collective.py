@@ -8,23 +8,26 @@ the pipeline's own exchanges (`allgather`), so no worker waits on files.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import sys
 import time
 from typing import Any, Iterator
 
 from railyard.distributed.env import WorkerEnv, WorkerEnvError
+from railyard.errors import TrainingError
 
 ENGINE = "xgboost"
 # Seconds a worker waits for the others to join (and, at the end, to leave) before the run fails; once joined, one
 # exchange may wait up to the worker environment's exchange timeout (a worker with a larger share loads longer).
 JOIN_TIMEOUT_S = 300
-# XGBoost waits about 2 s between attempts to reach the tracker: enough attempts to last the join timeout,
-# since worker 0 (the tracker) may start well after the others (a pod pulling its image, say).
-TRACKER_ATTEMPTS = JOIN_TIMEOUT_S // 2
+# XGBoost waits 2 s longer before each attempt to reach the tracker (2, 4, 6 ... s), so n attempts last n(n - 1) s:
+# enough to last the join timeout, since worker 0 (the tracker) may start well after the others (a pod pulling
+# its image, say).
+TRACKER_ATTEMPTS = math.ceil((1 + math.sqrt(1 + 4 * JOIN_TIMEOUT_S)) / 2)
 # Seconds worker 0, failing, keeps its tracker for the others to leave: they are stopped by then when one fails
 # for good (the launcher stops every worker), and fail within moments of each other on an error they share.
-LEAVE_TIMEOUT_S = 60
+LEAVE_TIMEOUT_S = 10
 
 
 def wait_until_resolved(host: str, timeout_s: float = JOIN_TIMEOUT_S) -> None:
@@ -63,9 +66,15 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
     wait_until_resolved(env.rendezvous_host)
     tracker = None
     if env.rank == 0:
-        tracker = RabitTracker(n_workers=env.world_size, host_ip=env.rendezvous_host, port=env.tracker_port,
-                               sortby="task", timeout=JOIN_TIMEOUT_S)
-        tracker.start()
+        try:
+            tracker = RabitTracker(n_workers=env.world_size, host_ip=env.rendezvous_host, port=env.tracker_port,
+                                   sortby="task", timeout=JOIN_TIMEOUT_S)
+            tracker.start()
+        except XGBoostError as exc:
+            from railyard.distributed.links import reason
+
+            raise TrainingError(f"worker 0 cannot start XGBoost's tracker at {env.rendezvous_host}:{env.tracker_port}: "
+                                f"{reason(exc)}") from None
         args = tracker.worker_args()
     else:
         args = {"dmlc_tracker_uri": env.rendezvous_host, "dmlc_tracker_port": env.tracker_port}
@@ -85,9 +94,9 @@ def communicator(env: WorkerEnv) -> Iterator["XGBoostExchange"]:
         context.__exit__(None, None, None)
         if tracker is not None:
             tracker.wait_for(JOIN_TIMEOUT_S)
-    except BaseException:
+    except BaseException as exc:
         failing = True
-        if tracker is not None:
+        if tracker is not None and isinstance(exc, Exception):  # not when stopped: the launcher stops the others too
             # Workers that fail later still say goodbye to the tracker, and would retry for minutes were it gone.
             with contextlib.suppress(XGBoostError):
                 tracker.wait_for(LEAVE_TIMEOUT_S)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import abc
 import enum
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from railyard.errors import RailyardError
+from railyard.errors import EXIT_LINK_LOST, RailyardError
 from railyard.result import is_complete, read_result
 from railyard.spec import TrainingSpec
 from railyard.states import JobState
@@ -58,6 +59,14 @@ class JobStatus:
 
 class UnknownJob(RailyardError):
     """The executor has no record of this job id: never submitted here, or its record is gone."""
+
+
+def worker_exited(index: int, code: int) -> str:
+    """How a job of several workers names the worker whose exit failed it: `worker 2 exited with -9 (SIGKILL)`."""
+    how = f"{code} ({signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else str(code)
+    if code == EXIT_LINK_LOST:
+        how += ", its link to the other workers lost; no worker failed on its own"
+    return f"worker {index} exited with {how}"
 
 
 def checked_result(status: JobStatus, output: str) -> JobStatus:

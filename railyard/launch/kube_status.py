@@ -24,6 +24,7 @@ from railyard.launch.job import (
     WORKER_FAILED,
     JobState,
     JobStatus,
+    worker_exited,
 )
 
 CANCELLED_ANNOTATION = "railyard.io/cancelled"
@@ -93,8 +94,7 @@ def _failing_pod(pods: list[dict], failed: set[int]) -> tuple[dict, JobStatus] |
                 return pod, JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=code,
                                       message=f"{worker}the trainer went over its memory limit")
             if code and index is not None:
-                return pod, JobStatus(JobState.failed, reason=WORKER_FAILED, exit_code=code,
-                                      message=f"worker {index} exited with {code}")
+                return pod, JobStatus(JobState.failed, reason=WORKER_FAILED, exit_code=code, message=worker_exited(index, code))
             if code:
                 return pod, JobStatus(JobState.failed, reason="Error", exit_code=code,
                                       message=f"the trainer exited with code {code}")

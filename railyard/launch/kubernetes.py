@@ -258,6 +258,8 @@ class KubernetesExecutor(Executor):
         if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2, 3)
                                                  and (status.exit_code == EXIT_BAD_SPEC or not failed_worker(job, pods))):
             status = self._with_result(job_id, job, status)
+            if status.exit_code == EXIT_BAD_SPEC and (status.exception_info or {}).get("exit_code") != EXIT_BAD_SPEC:
+                status = job_status(job, pods)  # worker 0 failed otherwise (its link lost, say): not this error's story
         return status
 
     def _with_result(self, job_id: str, job: dict, status: JobStatus) -> JobStatus:

@@ -54,7 +54,16 @@ from pathlib import Path
 from railyard.capped_log import CappedLog
 from railyard.errors import EXIT_BAD_SPEC, EXIT_LINK_LOST
 from railyard.launch.binary import command
-from railyard.launch.job import DEADLINE_EXCEEDED, OOM_KILLED, WORKER_FAILED, Binary, JobState, JobStatus, checked_result
+from railyard.launch.job import (
+    DEADLINE_EXCEEDED,
+    OOM_KILLED,
+    WORKER_FAILED,
+    Binary,
+    JobState,
+    JobStatus,
+    checked_result,
+    worker_exited,
+)
 from railyard.launch.local_state import write_state
 from railyard.result import read_result
 from railyard.storage import LocalStore
@@ -236,10 +245,7 @@ def worker_failed(index: int, returncode: int, workers: int, output: str) -> Job
     info = (read_result(output) or {}).get("exception_info")
     if info and (index == 0 or returncode == EXIT_BAD_SPEC == info.get("exit_code")):
         return JobStatus.trainer_failed(info, returncode)
-    how = f"{returncode} ({signal.Signals(-returncode).name})" if returncode < 0 and -returncode in signal.valid_signals() else str(returncode)
-    if returncode == EXIT_LINK_LOST:
-        how += ", its link to the other workers lost; no worker failed on its own"
-    return JobStatus(JobState.failed, reason=WORKER_FAILED, message=f"worker {index} exited with {how}", exit_code=returncode)
+    return JobStatus(JobState.failed, reason=WORKER_FAILED, message=worker_exited(index, returncode), exit_code=returncode)
 
 
 def first_failure(returncodes: list[int | None], ended: list[int] = ()) -> int | None:
@@ -333,12 +339,14 @@ class Supervisor:
 
     def _settled(self) -> list[int | None]:
         """The workers' exit codes after a moment for them to end on their own once one failed: worker 0 to
-        record an error every worker finds, the worker that failed first to outlive those whose link it broke."""
-        end = time.monotonic() + SETTLE_SECONDS
+        record an error every worker finds (SETTLE_SECONDS), and, while those that ended only lost their link
+        (exit 3), the worker that broke it, which may take longer to end (GRACE_SECONDS)."""
+        started = time.monotonic()
         while True:
             codes = self._poll()
             own = [code for code in codes if code not in (None, 0, EXIT_LINK_LOST)]
-            if (own and codes[0] is not None) or None not in codes or time.monotonic() >= end:
+            waited = time.monotonic() - started
+            if None not in codes or (own and (codes[0] is not None or waited >= SETTLE_SECONDS)) or waited >= GRACE_SECONDS:
                 return codes
             time.sleep(POLL_SECONDS)
 

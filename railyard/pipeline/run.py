@@ -78,6 +78,7 @@ def load_and_filter(spec: TrainingSpec, recorder: StepRecorder, env: WorkerEnv |
         tables = [loaded.table for loaded in loads]
         step.rows_in = sum(loaded.rows_in_source for loaded in loads)
         step.rows_out = sum(t.num_rows for t in tables)
+        step.same_on_every_worker = (sum(x.rows_in_source for x in loads[1:]), sum(x.table.num_rows for x in loads[1:]))
         step.details = {
             "columns": len(kept),
             "row_groups_read": f"{sum(x.row_groups_read for x in loads)}/{sum(x.row_groups_total for x in loads)}",
@@ -87,6 +88,7 @@ def load_and_filter(spec: TrainingSpec, recorder: StepRecorder, env: WorkerEnv |
             step.details["share"] = f"worker {env.rank} of {env.world_size}"
     with recorder.step("filter") as step:
         step.rows_in = sum(t.num_rows for t in tables)
+        step.same_on_every_worker = (sum(t.num_rows for t in tables[1:]), 0)
         table = tables[0] if len(tables) == 1 else join_sources(tables, spec.data.join_keys)
         step.rows_out = table.num_rows
         step.details = {"filters_pushed_into_load": len(spec.filters), "sources_joined": len(tables)}
@@ -211,28 +213,18 @@ def _collective(workflow_cls: type[Workflow], env: WorkerEnv, device: str = "cpu
 
 @contextlib.contextmanager
 def _links_told(env: WorkerEnv):
-    """A worker's broken exchange with the others, however deep (a workflow's fit wraps it), is WorkerLinkLost."""
+    """A worker's broken exchange with the others, however deep (a workflow's fit wraps it), is WorkerLinkLost.
+    Entered once the worker has joined: failing to join or to listen is the worker's own failure."""
     try:
         yield
     except Exception as exc:
-        broken = _link_error(exc) if env.distributed else None
+        from railyard.distributed import links
+
+        broken = links.link_error(exc) if env.distributed else None
         if broken is None:
             raise
-        first_line = next((line for line in str(broken).splitlines() if line.strip()), type(broken).__name__)
         raise WorkerLinkLost(f"worker {env.rank} of {env.world_size} lost its link to the others (another worker failed "
-                             f"or left first; its log says why): {first_line.strip()}") from exc
-
-
-def _link_error(exc: BaseException | None) -> BaseException | None:
-    from railyard.distributed import torch_group, xgboost_collective
-
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if xgboost_collective.is_link_error(exc) or torch_group.is_link_error(exc):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
+                             f"or left first; its log says why): {links.reason(broken)}") from exc
 
 
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
@@ -245,7 +237,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
     device, warning = resolve_device(spec.compute_resource.value, spec.allow_cpu_fallback)
     if warning:
         recorder.progress(f"[railyard] warning: {warning}")
-    with _links_told(env), _collective(workflow_cls, env, device) as exchange:
+    with _collective(workflow_cls, env, device) as exchange, _links_told(env):
         table, encoding = load_and_filter(spec, recorder, env, exchange)
         trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange)
         del table

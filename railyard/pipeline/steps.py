@@ -45,9 +45,13 @@ class StepRecord:
     rows_out: int | None = None
     peak_memory_bytes: int = 0
     details: dict = field(default_factory=dict)
+    # Of rows_in and rows_out, what every worker of a job of several counts alike (sources read whole by each).
+    same_on_every_worker: tuple[int, int] = (0, 0)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        found = asdict(self)
+        del found["same_on_every_worker"]
+        return found
 
     def summary(self) -> str:
         counts = [f"{n:,}" for n in (self.rows_in, self.rows_out) if n is not None]

@@ -40,6 +40,8 @@ def test_invalid_spec_is_422_with_paths_and_allowed_values(client, charges_path)
     raw["spec"]["filters"][0]["predicate"] = "IsOneOf"
     [problem] = client.post("/train", json=raw).json()["detail"]
     assert problem["loc"] == ["body", "spec", "filters", 0, "predicate"]
+    [problem] = client.post("/train", json=body(charges_path, compute_resource="GPU", workers=2, allow_cpu_fallback=True)).json()["detail"]
+    assert problem["msg"].startswith("allow_cpu_fallback: applies to one worker only")  # a check across fields names its own
 
 
 def test_dry_run_and_validate_count_rows_without_queueing(client, charges_path):

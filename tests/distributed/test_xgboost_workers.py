@@ -230,3 +230,24 @@ def test_a_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charg
     assert info["type"] == "WorkerLinkLost" and info["exit_code"] == 3
     assert info["message"].startswith("worker 0 of 2 lost its link to the others (another worker failed or left first")
     assert "\n" not in info["message"]
+    reason = info["message"].split("its log says why): ", 1)[1]
+    assert not reason.startswith(("[", "-")) and "[bt]" not in reason, reason  # XGBoost's reason, not its location header
+
+
+def test_worker_0_that_cannot_listen_fails_on_its_own_not_as_a_lost_link(tmp_path, charges_path):
+    import socket
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))  # the tracker's port, held by someone else
+        taken.listen()
+        spec_path = write_spec(tmp_path, fraud_spec(charges_path, 2))
+        worker = start_worker(0, 2, port, "--spec", spec_path, "--output", tmp_path / "run", "--job-id", "taken")
+        _, stderr = worker.communicate(timeout=120)
+    assert worker.returncode == 1, stderr[-2000:]
+    info = read_result(tmp_path / "run")["exception_info"]
+    assert (info["type"], info["exit_code"]) == ("TrainingError", 1)
+    assert info["message"] == (f"worker 0 cannot start XGBoost's tracker at 127.0.0.1:{port}: "
+                               "Failed to bind socket. system error:Address already in use")
