@@ -170,10 +170,21 @@ def read_positioned(source: Source, columns: list[str], filters: pc.Expression |
     return Loaded(table, rows, sum(g.row_groups[0].num_rows for _, g in kept), len(kept), len(groups))
 
 
+def _joinable(table: pa.Table, join_keys: list[str]) -> pa.Table:
+    """Each row group's strings come with their own dictionary, and Arrow's join does not unify differing ones:
+    one dictionary per column, and join keys decoded."""
+    table = table.unify_dictionaries()
+    for name in join_keys:
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(table.schema.get_field_index(name), name, column.cast(column.type.value_type))
+    return table
+
+
 def join_sources(tables: list[pa.Table], join_keys: list[str]) -> pa.Table:
     """Inner-join the sources on join_keys, first source's columns first."""
-    joined = tables[0]
-    for right in tables[1:]:
+    joined = _joinable(tables[0], join_keys)
+    for right in (_joinable(table, join_keys) for table in tables[1:]):
         overlap = [c for c in right.column_names if c in joined.column_names and c not in join_keys]
         if overlap:
             raise DataError(

@@ -251,3 +251,24 @@ def test_worker_0_that_cannot_listen_fails_on_its_own_not_as_a_lost_link(tmp_pat
     assert (info["type"], info["exit_code"]) == ("TrainingError", 1)
     assert info["message"] == (f"worker 0 cannot start XGBoost's tracker at 127.0.0.1:{port}: "
                                "Failed to bind socket. system error:Address already in use")
+
+
+@pytest.mark.slow
+def test_steps_of_two_joined_sources_count_the_second_source_once(tmp_path, charges_path):
+    import pyarrow.dataset as ds
+
+    frame = ds.dataset(charges_path).to_table().to_pandas()
+    charges_only, amounts = tmp_path / "charges.parquet", tmp_path / "amounts.parquet"
+    frame.drop(columns=["charge_amount"]).to_parquet(charges_only, row_group_size=2_000)
+    frame[["charge_id", "charge_amount"]].iloc[::2].to_parquet(amounts)  # half the charges have an amount
+    spec = fraud_spec(charges_path, 1)
+    spec["data"]["features"] = [
+        {"names": ["charge_id", "created_at", "charge_type", "charge_country", "has_fraud_dispute"], "path": str(charges_only)},
+        {"names": ["charge_id", "charge_amount"], "path": str(amounts)},
+    ]
+    spec["data"]["join_keys"] = ["charge_id"]
+    one = train_one_worker(tmp_path, spec)
+    two = train_on_workers(tmp_path, spec, 2)
+    counted = [(s["name"], s["rows_in"], s["rows_out"]) for s in two["steps"]]
+    assert counted == [(s["name"], s["rows_in"], s["rows_out"]) for s in one["steps"]]
+    assert counted[0][1] == len(frame) + len(frame.iloc[::2])
