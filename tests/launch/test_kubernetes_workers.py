@@ -34,6 +34,27 @@ def worker_pods(fake, statuses: dict[int, dict], logs: dict[int, str] | None = N
         fake.add_pod(NAME, f"{NAME}-{index}-x{index}", status, index=index, log=(logs or {}).get(index, ""))
 
 
+def ended(code: int, at: str) -> dict:
+    """A pod status of a trainer that exited with `code` at second `at` of the run."""
+    status = terminated("Error", code)
+    status["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = f"2026-11-27T00:00:{at}Z"
+    return status
+
+
+def fail_indexes(fake, indexes: str, failed: int) -> None:
+    fake.set_job_status(NAME, {"failed": failed, "failedIndexes": indexes, "conditions": [
+        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+
+
+def worker_0_result(aws, info: dict) -> None:
+    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
+                   Body=json.dumps({"status": {}, "result": None, "exception_info": info}))
+
+
+def failed_status(executor):
+    return eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+
+
 def test_submit_creates_the_indexed_job_and_its_service(executor, fake, workers_job):
     executor.submit(workers_job)
     created = fake.job(NAME)
@@ -60,64 +81,44 @@ def test_complete_when_the_indexed_job_completes(executor, fake, workers_job):
 
 
 def test_a_failed_worker_fails_the_job_naming_it(executor, fake, workers_job, aws):
-    lost_link = {"type": "XGBoostError", "message": "worker 0 lost its link to worker 2", "exit_code": 1}
-    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",  # worker 0's, not the cause
-                   Body=json.dumps({"status": {}, "result": None, "exception_info": lost_link}))
+    # worker 0's result, not the cause
+    worker_0_result(aws, {"type": "XGBoostError", "message": "worker 0 lost its link to worker 2", "exit_code": 1})
     executor.submit(workers_job)
-    broken = terminated("Error", 1)
-    broken["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:05Z"
-    lost = terminated("Error", 1)  # the others lose their link to it afterwards
-    lost["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:09Z"
-    worker_pods(fake, {0: lost, 1: lost, 2: broken, 3: RUNNING})
-    fake.set_job_status(NAME, {"failed": 3, "failedIndexes": "2", "conditions": [
-        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
-    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    lost = ended(1, "09")  # the others lose their link to it afterwards
+    worker_pods(fake, {0: lost, 1: lost, 2: ended(1, "05"), 3: RUNNING})
+    fail_indexes(fake, "2", failed=3)
+    status = failed_status(executor)
     assert (status.reason, status.exit_code, status.message) == ("WorkerFailed", 1, "worker 2 exited with 1")
 
 
-def test_worker_0s_own_exception_info_is_reported(executor, fake, workers_job, aws):
-    info = {"type": "DataError", "message": "min_training_examples: There should be at least 500 examples, got 312", "exit_code": 1}
-    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
-                   Body=json.dumps({"status": {}, "result": None, "exception_info": info}))
+@pytest.mark.parametrize("failed_worker, code", [
+    (0, 1),  # worker 0's own failure
+    (1, 2),  # an error in the data, which every worker finds: worker 1 happened to end first
+])
+def test_worker_0s_exception_info_is_reported(failed_worker, code, executor, fake, workers_job, aws):
+    info = {"type": "DataError", "message": "min_training_examples: There should be at least 500 examples, got 312",
+            "exit_code": code}
+    worker_0_result(aws, info)
     executor.submit(workers_job)
-    worker_pods(fake, {0: terminated("Error", 1), 1: RUNNING})
-    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "0", "conditions": [
-        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
-    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
-    assert (status.reason, status.message) == ("DataError", info["message"])
+    worker_pods(fake, {**dict.fromkeys(range(WORKERS), RUNNING), failed_worker: terminated("Error", code)})
+    fail_indexes(fake, str(failed_worker), failed=1)
+    status = failed_status(executor)
+    assert (status.reason, status.exit_code, status.message) == ("DataError", code, info["message"])
 
 
 def test_a_worker_that_lost_its_link_is_not_named_though_it_ended_first(executor, fake, workers_job):
     executor.submit(workers_job)
-    lost = terminated("Error", 3)  # WorkerLinkLost: worker 0 noticed before worker 1's own failure ended its pod
-    lost["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:05Z"
-    broken = terminated("Error", 1)
-    broken["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = "2026-11-27T00:00:06Z"
-    worker_pods(fake, {0: lost, 1: broken, 2: RUNNING, 3: RUNNING})
-    fake.set_job_status(NAME, {"failed": 2, "failedIndexes": "0,1", "conditions": [
-        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
-    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
+    # WorkerLinkLost (exit 3): worker 0 noticed before worker 1's own failure ended its pod
+    worker_pods(fake, {0: ended(3, "05"), 1: ended(1, "06"), 2: RUNNING, 3: RUNNING})
+    fail_indexes(fake, "0,1", failed=2)
+    status = failed_status(executor)
     assert (status.reason, status.exit_code, status.message) == ("WorkerFailed", 1, "worker 1 exited with 1")
-
-
-def test_an_error_in_the_data_is_told_from_worker_0s_result_whichever_worker_ended_first(executor, fake, workers_job, aws):
-    info = {"type": "DataError", "message": "train.label: column has_fraud_dispute has 3 values", "exit_code": 2}
-    aws.put_object(Bucket="railyard-artifacts", Key=f"runs/{JOB_ID}/result.json",
-                   Body=json.dumps({"status": {}, "result": None, "exception_info": info}))
-    executor.submit(workers_job)
-    worker_pods(fake, {0: RUNNING, 1: terminated("Error", 2), 2: RUNNING, 3: RUNNING})
-    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "1", "conditions": [
-        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
-    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
-    assert (status.reason, status.exit_code, status.message) == ("DataError", 2, info["message"])
 
 
 def test_a_failed_worker_is_named_from_the_job_when_no_pod_says_why(executor, fake, workers_job):
     executor.submit(workers_job)
-    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "2", "conditions": [
-        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
-    status = eventually(lambda: (s := executor.status(JOB_ID)).state is JobState.failed and s)
-    assert status.describe() == "failed: WorkerFailed: worker 2 failed: Job has failed indexes"
+    fail_indexes(fake, "2", failed=1)
+    assert failed_status(executor).describe() == "failed: WorkerFailed: worker 2 failed: Job has failed indexes"
 
 
 def test_logs_are_every_workers_with_a_prefix(executor, fake, workers_job):
