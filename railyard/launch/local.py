@@ -50,6 +50,10 @@ def is_job_name(job_id: str) -> bool:
     return 0 < len(job_id) <= MAX_JOB_ID_LENGTH and job_id not in (".", "..") and "/" not in job_id and "\0" not in job_id
 
 
+# Workers of one job on this one machine: enough to try a distributed job out, not so many that one job starves it.
+MAX_LOCAL_WORKERS = 8
+
+
 class LocalExecutor(Executor):
     def __init__(self, config: LaunchConfig, root: str | Path | None = None, *, outputs: str | None = None,
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
@@ -69,6 +73,9 @@ class LocalExecutor(Executor):
         if not is_job_name(job.job_id):
             raise UserError(f"job id {job.job_id[:MAX_JOB_ID_LENGTH]!r}: expected a name of 1 to {MAX_JOB_ID_LENGTH} "
                             "characters without '/', other than '.' and '..'")
+        if job.workers > MAX_LOCAL_WORKERS:
+            raise UserError(f"workers: the local executor runs at most {MAX_LOCAL_WORKERS} workers of a job on this "
+                            f"machine, got {job.workers}; submit it to the Kubernetes executor")
         resource = self.config.resource_class(job.spec.compute_resource.value)
         directory = self.job_dir(job.job_id)
         directory.mkdir(parents=True, exist_ok=False)

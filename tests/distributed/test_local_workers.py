@@ -208,3 +208,11 @@ def test_the_workers_of_a_gpu_job_get_one_gpu_each(monkeypatch):
     assert "CUDA_VISIBLE_DEVICES" not in worker_environment(0, 2, 29500)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     assert [worker_environment(i, 3, 29500, gpu=True)["CUDA_VISIBLE_DEVICES"] for i in range(3)] == ["3", "5", ""]
+
+
+def test_a_job_of_more_workers_than_one_machine_takes_is_refused_before_anything_starts(tmp_path, charges_path):
+    from railyard.errors import UserError
+
+    with pytest.raises(UserError, match=r"^workers: the local executor runs at most 8 workers of a job on this machine, got 9;"):
+        launch(tmp_path, charges_path, workers=9)
+    assert not list((tmp_path / "jobs").glob("*"))
