@@ -146,6 +146,20 @@ def test_the_worker_that_failed_on_its_own_is_named_not_those_whose_link_it_brok
     assert final.message == "worker 2 exited with 3, its link to the other workers lost; no worker failed on its own"
 
 
+def test_cancel_stops_every_worker(tmp_path, charges_path, monkeypatch):
+    for index in range(3):
+        monkeypatch.setenv(f"RAILYARD_TEST_WORKER_{index}", "sleep")
+    executor, job_id, _ = launch(tmp_path, charges_path, workers=3)
+    deadline = time.monotonic() + 30
+    while executor.status(job_id).state is not JobState.running or len(executor.logs(job_id).splitlines()) < 6:
+        assert time.monotonic() < deadline, executor.logs(job_id)
+        time.sleep(0.1)
+    executor.cancel(job_id)
+    assert list(executor.watch(job_id, timeout_seconds=60))[-1].state is JobState.cancelled
+    for pgid in (executor.job_dir(job_id) / "trainer.pgid").read_text().split():
+        assert not group_alive(int(pgid))
+
+
 def test_the_memory_limit_applies_to_each_worker(tmp_path, charges_path, monkeypatch):
     for index in range(3):
         monkeypatch.setenv(f"RAILYARD_TEST_WORKER_{index}", "hold:150")  # 450 MiB in all, under 250 MiB each
