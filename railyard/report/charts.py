@@ -51,20 +51,29 @@ def _operating_point(name: str, point: dict, x_key: str, y_key: str, index: int)
                   tips=[summary])
 
 
+def _curves(runs: Mapping[str, dict | None], curves: dict[str, dict], x: tuple[str, str], y: tuple[str, str],
+            area: tuple[str, str]) -> list[Series]:
+    """Each run's curve (y against x, each a (key, name) of the curve block) with its area in the legend and its
+    operating point."""
+    series = []
+    for i, (name, curve) in enumerate(curves.items()):
+        (x_key, x_name), (y_key, y_name), (area_key, area_name) = x, y, area
+        legend = f" ({area_name} {number(curve.get(area_key), 3)})" if finite(curve.get(area_key)) else ""
+        tips = [f"threshold {number(t)}: {y_name} {number(b, 3)}, {x_name} {number(a, 3)}"
+                for a, b, t in zip(curve.get(x_key) or [], curve.get(y_key) or [], curve.get("threshold") or [])]
+        series.append(Series(f"{name}{legend}", _pairs(curve.get(x_key), curve.get(y_key)), i, tips=tips))
+        mark = _operating_point(name, runs[name].get("operating_point") or {}, x_key, y_key, i)
+        if mark:
+            series.append(mark)
+    return series
+
+
 def roc_chart(runs: Mapping[str, dict | None]) -> str | None:
     curves = _blocks(runs, "roc")
     if not curves:
         return None
-    series = [Series("chance", [(0, 0), (1, 1)], REFERENCE, markers="none")]
-    for i, (name, roc) in enumerate(curves.items()):
-        auc = f" (AUC {number(roc.get('auc'), 3)})" if finite(roc.get("auc")) else ""
-        tips = [f"threshold {number(t)}: TPR {number(y, 3)}, FPR {number(x, 3)}"
-                for x, y, t in zip(roc.get("fpr") or [], roc.get("tpr") or [], roc.get("threshold") or [])]
-        series.append(Series(f"{name}{auc}", _pairs(roc.get("fpr"), roc.get("tpr")), i, tips=tips))
-        point = (runs[name].get("operating_point") or {})
-        mark = _operating_point(name, point, "fpr", "tpr", i)
-        if mark:
-            series.append(mark)
+    series = [Series("chance", [(0, 0), (1, 1)], REFERENCE, markers="none"),
+              *_curves(runs, curves, ("fpr", "FPR"), ("tpr", "TPR"), ("auc", "AUC"))]
     return line_chart("ROC curve", series, x=Axis("False positive rate", (0, 1)), y=Axis("True positive rate", (0, 1)),
                       description="True positive rate against false positive rate as the score threshold falls.")
 
@@ -78,14 +87,7 @@ def precision_recall_chart(runs: Mapping[str, dict | None]) -> str | None:
         rate = next(iter(curves.values())).get("positive_rate")
         if finite(rate):
             series.append(Series(f"no skill (positive rate {number(rate, 3)})", [(0, rate), (1, rate)], REFERENCE, markers="none"))
-    for i, (name, pr) in enumerate(curves.items()):
-        ap = f" (AP {number(pr.get('average_precision'), 3)})" if finite(pr.get("average_precision")) else ""
-        tips = [f"threshold {number(t)}: precision {number(y, 3)}, recall {number(x, 3)}"
-                for x, y, t in zip(pr.get("recall") or [], pr.get("precision") or [], pr.get("threshold") or [])]
-        series.append(Series(f"{name}{ap}", _pairs(pr.get("recall"), pr.get("precision")), i, tips=tips))
-        mark = _operating_point(name, runs[name].get("operating_point") or {}, "recall", "precision", i)
-        if mark:
-            series.append(mark)
+    series += _curves(runs, curves, ("recall", "recall"), ("precision", "precision"), ("average_precision", "AP"))
     return line_chart("Precision–recall curve", series, x=Axis("Recall", (0, 1)), y=Axis("Precision", (0, 1)),
                       description="Precision against recall as the score threshold falls.")
 
