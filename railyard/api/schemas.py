@@ -132,6 +132,7 @@ class StatusResponse(BaseModel):
     model_name: str
     workflow: str
     compute_resource: str
+    workers: int = Field(default=1, description="how many workers train the model together (the spec's `workers`)")
     shipped: bool | None
     shipped_by: str | None
     shipped_at: dt.datetime | None
@@ -161,6 +162,7 @@ class JobSummary(BaseModel):
     model_name: str
     workflow: str
     compute_resource: str
+    workers: int = Field(default=1, description="how many workers train the model together (the spec's `workers`)")
     model_id: str | None
     shipped: bool | None
     kind: JobKind = JobKind.training

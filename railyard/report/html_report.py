@@ -65,7 +65,8 @@ def spec_summary(spec: dict) -> list[tuple[str, str]]:
     rows = [
         ("Description", _e(metadata.get("model_description"))),
         ("Owner / project", f"{_e(metadata.get('owner'))} / {_e(metadata.get('project'))}"),
-        ("Workflow", f"{_e(train.get('workflow_name'))} on {_e(spec.get('compute_resource', 'CPU'))}"),
+        ("Workflow", f"{_e(train.get('workflow_name'))} on {_e(spec.get('compute_resource', 'CPU'))}"
+                     + (f", {_e(spec['workers'])} workers" if (spec.get("workers") or 1) > 1 else "")),
         ("Label", f"<code>{_e(train.get('label'))}</code>"),
         (f"Features ({len(features)})", ", ".join(f"<code>{_e(f)}</code>" for f in features[:50])
          + (f" and {len(features) - 50} more" if len(features) > 50 else "")),

@@ -265,3 +265,13 @@ def test_another_site_cannot_change_anything_on_a_laptop_service(client, charges
     assert client.get(f"/job/{job_id}/status", headers=evil).json()["job_state"] == "queued"
     same_site = {"Origin": "http://testserver"}
     assert client.post(f"/job/{job_id}/cancel", headers=same_site).json()["job_state"] == "cancelled"
+
+
+def test_a_job_of_several_workers_says_so(client, charges_path):
+    job_id = client.post("/train", json=body(charges_path, workers=4)).json()["job_id"]
+    assert client.get(f"/job/{job_id}/status").json()["workers"] == 4
+    assert [job["workers"] for job in client.get("/jobs").json()["jobs"]] == [4]
+    assert "StripeFraudModel on CPU, 4 workers" in client.get(f"/ui/job/{job_id}").text
+    single = client.post("/train", json=body(charges_path)).json()["job_id"]
+    assert client.get(f"/job/{single}/status").json()["workers"] == 1
+    assert "StripeFraudModel on CPU</td>" in client.get(f"/ui/job/{single}").text

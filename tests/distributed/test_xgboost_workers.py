@@ -75,6 +75,7 @@ def test_fraud_on_workers_evaluates_the_single_workers_holdout(workers, one_work
     assert len(scores) == result["holdout_rows"]
     assert abs(result["metrics"]["roc_auc"] - one["metrics"]["roc_auc"]) < 0.01
     assert_scores_are_the_holdout_rows(tmp_path, result, holdout_frame(spec))
+    assert (result["workers"], one["workers"]) == (workers, 1)
     # the steps count the whole job's rows, as one worker's do
     assert [(s["name"], s["rows_in"], s["rows_out"]) for s in result["steps"]] == [
         (s["name"], s["rows_in"], s["rows_out"]) for s in one["steps"]]

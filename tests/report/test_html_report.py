@@ -57,6 +57,13 @@ def test_a_report_without_charts_still_has_the_result():
     assert "job-2" in page and "rmse" in page and "1.5" in page and "<svg" not in page
 
 
+def test_the_report_says_how_many_workers_trained_the_model(charges_path):
+    spec = example_spec("fraud", charges_path, workers=4)
+    assert "StripeFraudModel on CPU, 4 workers" in render_report(job_id="job-3", spec=spec, result={}, charts=None)
+    spec["workers"] = 1
+    assert "StripeFraudModel on CPU</td>" in render_report(job_id="job-3", spec=spec, result={}, charts=None)
+
+
 def fraud_run(tmp_path, charges_path) -> tuple[int, dict]:
     spec = example_spec("fraud", charges_path)
     spec["train"]["custom_params"]["n_estimators"] = 20

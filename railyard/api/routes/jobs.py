@@ -35,9 +35,13 @@ def status_of(job: Job) -> StatusResponse:
         job_id=job.id, log_file=f"{job.output}/trainer.log", transition=transitions[-1], transitions=transitions,
         job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
-        workflow=job.workflow, compute_resource=job.compute_resource, shipped=job.shipped,
+        workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), shipped=job.shipped,
         shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
     )
+
+
+def workers_of(job: Job) -> int:
+    return int((job.spec or {}).get("workers") or 1) if job.kind != JobKind.explanation.value else 1
 
 
 def explains_of(job: Job) -> Explains | None:
@@ -59,7 +63,8 @@ def summary_of(job: Job) -> JobSummary:
     return JobSummary(
         job_id=job.id, created_at=job.created_at, finished_at=job.finished_at, duration_seconds=duration,
         job_state=job.state, reason=job.reason, message=job.message, owner=job.owner, project=job.project, model_name=job.model_name,
-        workflow=job.workflow, compute_resource=job.compute_resource, model_id=job.model_id, shipped=job.shipped,
+        workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), model_id=job.model_id,
+        shipped=job.shipped,
         kind=job.kind,
     )
 
