@@ -69,6 +69,11 @@ def worker_exited(index: int, code: int) -> str:
     return f"worker {index} exited with {how}"
 
 
+def too_many_workers(executor: "Executor", workers: int) -> str:
+    return (f"workers: the {type(executor).__name__} runs at most {executor.max_workers} workers of a job, got {workers}; "
+            "use fewer, or a service on Kubernetes")
+
+
 def checked_result(status: JobStatus, output: str) -> JobStatus:
     """A `complete` status only when the job's result.json says complete too; otherwise failed with NoResult."""
     if status.state is not JobState.complete or is_complete(read_result(output)):
@@ -142,6 +147,9 @@ class Executor(abc.ABC):
     `logs`, `read_log` and `cancel` of a job id the executor has no record of raise
     `UnknownJob`; the API answers it with 404.
     """
+
+    # The most workers one job may have on this backend; None: as many as the spec's resource class allows.
+    max_workers: int | None = None
 
     @abc.abstractmethod
     def output_uri(self, job_id: str) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from railyard import artifacts
 from railyard.errors import UserError
-from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus, UnknownJob
+from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus, UnknownJob, too_many_workers
 from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
@@ -55,6 +55,7 @@ MAX_LOCAL_WORKERS = 8
 
 
 class LocalExecutor(Executor):
+    max_workers = MAX_LOCAL_WORKERS
     def __init__(self, config: LaunchConfig, root: str | Path | None = None, *, outputs: str | None = None,
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
         self.config = config
@@ -73,9 +74,8 @@ class LocalExecutor(Executor):
         if not is_job_name(job.job_id):
             raise UserError(f"job id {job.job_id[:MAX_JOB_ID_LENGTH]!r}: expected a name of 1 to {MAX_JOB_ID_LENGTH} "
                             "characters without '/', other than '.' and '..'")
-        if job.workers > MAX_LOCAL_WORKERS:
-            raise UserError(f"workers: the local executor runs at most {MAX_LOCAL_WORKERS} workers of a job on this "
-                            f"machine, got {job.workers}; submit it to the Kubernetes executor")
+        if job.workers > self.max_workers:
+            raise UserError(too_many_workers(self, job.workers))
         resource = self.config.resource_class(job.spec.compute_resource.value)
         directory = self.job_dir(job.job_id)
         directory.mkdir(parents=True, exist_ok=False)

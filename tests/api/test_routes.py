@@ -275,3 +275,10 @@ def test_a_job_of_several_workers_says_so(client, charges_path):
     single = client.post("/train", json=body(charges_path)).json()["job_id"]
     assert client.get(f"/job/{single}/status").json()["workers"] == 1
     assert "StripeFraudModel on CPU</td>" in client.get(f"/ui/job/{single}").text
+
+    too_many = client.post("/train", json=body(charges_path, workers=9))  # this service runs jobs on its own machine
+    assert too_many.status_code == 422
+    [problem] = too_many.json()["detail"]
+    assert problem["loc"] == ["body", "spec", "workers"]
+    assert problem["msg"].startswith("the LocalExecutor runs at most 8 workers of a job, got 9")
+    assert len(client.get("/jobs").json()["jobs"]) == 2

@@ -227,6 +227,6 @@ def test_the_workers_of_a_gpu_job_get_one_gpu_each(monkeypatch):
 def test_a_job_of_more_workers_than_one_machine_takes_is_refused_before_anything_starts(tmp_path, charges_path):
     from railyard.errors import UserError
 
-    with pytest.raises(UserError, match=r"^workers: the local executor runs at most 8 workers of a job on this machine, got 9;"):
+    with pytest.raises(UserError, match=r"^workers: the LocalExecutor runs at most 8 workers of a job, got 9; use fewer"):
         launch(tmp_path, charges_path, workers=9)
     assert not list((tmp_path / "jobs").glob("*"))

@@ -29,7 +29,7 @@ from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
-from railyard.launch.job import Executor
+from railyard.launch.job import Executor, too_many_workers
 from railyard.states import JobState
 
 router = APIRouter(tags=["training"])
@@ -97,6 +97,8 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
     """Record the job as queued, or replay the first answer to its Idempotency-Key."""
     spec = body.spec
     authorize_submission(principal, spec)
+    if executor.max_workers is not None and spec.workers > executor.max_workers:
+        raise Unprocessable(too_many_workers(executor, spec.workers).removeprefix("workers: "), loc=("body", "spec", "workers"))
     chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
