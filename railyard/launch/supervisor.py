@@ -16,9 +16,10 @@ once (OOMKilled), as the kernel's cgroup OOM killer would in a Kubernetes pod.
 When any worker exits non-zero or is killed, the others are stopped and the job
 fails with `WorkerFailed`, naming the worker (worker 0's own `exception_info`
 wins when it failed on its own). A worker whose link to the others broke exits 3
-(`WorkerLinkLost`): it is named only when no worker failed on its own. The job is complete only when every worker
-exited 0 and worker 0's result.json says complete. Past the deadline, or on
-SIGTERM (cancel), every group gets SIGTERM and, after a grace period, SIGKILL.
+(`WorkerLinkLost`): it is named only when no worker failed on its own. The job
+is complete only when every worker exited 0 and worker 0's result.json says
+complete. Past the deadline, or on SIGTERM (cancel), every group gets SIGTERM
+and, after a grace period, SIGKILL.
 
 The workers' stdout and stderr come through pipes that threads copy to
 `trainer.log`, capped (`railyard.capped_log`: head and tail kept, the middle

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from railyard.devices import resolve_device
-from railyard.distributed import gather
+from railyard.distributed import gather, links
 from railyard.distributed.env import WorkerEnv
 from railyard.errors import TrainingError, WorkerLinkLost
 from railyard.model import build_artifact
@@ -218,8 +218,6 @@ def _links_told(env: WorkerEnv):
     try:
         yield
     except Exception as exc:
-        from railyard.distributed import links
-
         broken = links.link_error(exc) if env.distributed else None
         if broken is None:
             raise
