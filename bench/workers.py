@@ -47,6 +47,23 @@ def resident_bytes(pid: int) -> int:
         return 0
 
 
+def peaks_until_done(pids: list[int], logs: list[Path]) -> list[int]:
+    """Each process's peak resident memory, sampled until every one has ended; SystemExit naming the log of one
+    that fails."""
+    running, peaks = dict(zip(pids, range(len(pids)))), [0] * len(pids)
+    while running:
+        for pid, index in running.items():
+            peaks[index] = max(peaks[index], resident_bytes(pid))
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            time.sleep(SAMPLE_SECONDS)
+            continue
+        index = running.pop(pid)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"process {index} failed; see {logs[index]}")
+    return peaks
+
+
 def spawn(argv: list[str], env: dict, log: Path) -> int:
     pid = os.fork()
     if pid == 0:
@@ -67,24 +84,15 @@ def run_job(name: str, data: Path, workers: int, **params) -> dict:
     argv = [sys.executable, "-m", "railyard.trainer", "--spec", str(spec), "--output", str(output), "--job-id", f"{name}-{workers}"]
     port, threads = free_port(), str(max(1, len(os.sched_getaffinity(0)) // workers))
     started = time.perf_counter()
-    pids = {}
-    for index in range(workers):
+    logs = [OUT / f"{name}-{workers}-worker-{index}.log" for index in range(workers)]
+    pids = []
+    for index, log in enumerate(logs):
         env = dict(os.environ)
         if workers > 1:
             env.update(RAILYARD_WORKERS=str(workers), RAILYARD_WORKER_INDEX=str(index), RAILYARD_RENDEZVOUS_HOST="127.0.0.1",
                        RAILYARD_RENDEZVOUS_PORT=str(port), OMP_NUM_THREADS=threads)
-        pids[spawn(argv, env, OUT / f"{name}-{workers}-worker-{index}.log")] = index
-    peaks = [0] * workers
-    while pids:
-        for pid, index in pids.items():
-            peaks[index] = max(peaks[index], resident_bytes(pid))
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        if pid == 0:
-            time.sleep(SAMPLE_SECONDS)
-            continue
-        index = pids.pop(pid)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{name} with {workers} workers: worker {index} failed; see {OUT}/{name}-{workers}-worker-{index}.log")
+        pids.append(spawn(argv, env, log))
+    peaks = peaks_until_done(pids, logs)
     wall = time.perf_counter() - started
     result = json.loads((output / "result.json").read_text())["result"]
     return {"workers": workers, "wall_seconds": round(wall, 2), "peak_rss_bytes": peaks,
@@ -108,12 +116,9 @@ FIXED = {"fraud": f"{IMPORTS}, xgboost, workflows.fraud.workflow", "mlp": f"{IMP
 
 def fixed_bytes(name: str) -> int:
     """Resident memory of a worker's imports alone, with nothing read."""
-    pid = spawn([sys.executable, "-c", f"import {FIXED[name]}; import time; time.sleep(2)"], dict(os.environ), OUT / "fixed.log")
-    peak = 0
-    while os.waitpid(pid, os.WNOHANG)[0] == 0:
-        peak = max(peak, resident_bytes(pid))
-        time.sleep(SAMPLE_SECONDS)
-    return peak
+    log = OUT / "fixed.log"
+    pid = spawn([sys.executable, "-c", f"import {FIXED[name]}; import time; time.sleep(2)"], dict(os.environ), log)
+    return peaks_until_done([pid], [log])[0]
 
 
 def data_of(rows: int) -> Path:

@@ -356,7 +356,7 @@ def describe_error(error: dict[str, Any]) -> str:
         expected = error.get("ctx", {}).get("expected", "")
         return f"{_json_path(loc)}: expected one of {expected.replace(' or ', ', ')}; got {error['input']!r}"
     message = error["msg"].removeprefix("Value error, ")
-    if not loc and re.match(r"[a-z_]+", message) and re.match(r"[a-z_]+", message)[0] in TrainingSpec.model_fields:
+    if not loc and (field := re.match(r"[a-z_]+", message)) and field[0] in TrainingSpec.model_fields:
         return message  # a check across fields, which names its own
     return f"{_json_path(loc)}: {message}"
 

@@ -257,9 +257,10 @@ class KubernetesExecutor(Executor):
         # spec or data (exit 2) that every worker finds, whichever worker ended first; not another worker's own
         if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2, 3)
                                                  and (status.exit_code == EXIT_BAD_SPEC or not failed_worker(job, pods))):
-            status = self._with_result(job_id, job, status)
-            if status.exit_code == EXIT_BAD_SPEC and (status.exception_info or {}).get("exit_code") != EXIT_BAD_SPEC:
-                status = job_status(job, pods)  # worker 0 failed otherwise (its link lost, say): not this error's story
+            told = self._with_result(job_id, job, status)
+            # an exit 2 is worker 0's story only when its result says exit 2 too (not its lost link, say)
+            if status.exit_code != EXIT_BAD_SPEC or (told.exception_info or {}).get("exit_code") == EXIT_BAD_SPEC:
+                status = told
         return status
 
     def _with_result(self, job_id: str, job: dict, status: JobStatus) -> JobStatus:

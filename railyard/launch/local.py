@@ -56,6 +56,7 @@ MAX_LOCAL_WORKERS = 8
 
 class LocalExecutor(Executor):
     max_workers = MAX_LOCAL_WORKERS
+
     def __init__(self, config: LaunchConfig, root: str | Path | None = None, *, outputs: str | None = None,
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
         self.config = config

@@ -2,10 +2,6 @@
 weights, and a 2-worker job gives the same holdout rows as a single worker."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,7 +11,8 @@ from railyard.launch.job import JobRequest, JobState
 from railyard.launch.local import LocalExecutor
 from railyard.launch.resources import load_config
 from railyard.spec import parse_spec
-from tests.conftest import REPO, example_spec
+from tests.conftest import example_spec, free_port, read_result
+from tests.distributed.workers import run, run_with_worker_1_failing
 
 pytestmark = pytest.mark.slow
 
@@ -41,32 +38,19 @@ with torch_group(env) as exchange:
             "gathered": exchange.allgather(env.rank), "on_rank_0": exchange.gather(env.rank)}
     model = workflow.train(share.iloc[:-400], share.iloc[-400:])
 seen["initialized_after"] = dist.is_initialized()
-torch.save(model.state_dict(), sys.argv[2])
+torch.save(model.state_dict(), os.path.join(sys.argv[2], f"weights-{env.rank}.pt"))
 print(json.dumps(seen))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_workers_end_with_the_same_weights(tmp_path, charges_path):
     import torch
 
     port = free_port()
-    workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(charges_path), str(tmp_path / f"weights-{rank}.pt")], cwd=REPO,
-                         env={**os.environ, "RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": str(rank),
-                              "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port)},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for rank in range(2)
-    ]
-    outcomes = [worker.communicate(timeout=300) for worker in workers]
-    assert [w.returncode for w in workers] == [0, 0], [err[-3000:] for _, err in outcomes]
-    for rank, (out, _) in enumerate(outcomes):
-        seen = json.loads(out.splitlines()[-1])
+    workers = run(["-c", WORKER, charges_path, tmp_path], 2, port=port)
+    assert [w.returncode for w in workers] == [0, 0], [w.stderr[-3000:] for w in workers]
+    for rank, worker in enumerate(workers):
+        seen = json.loads(worker.stdout.splitlines()[-1])
         assert seen == {"backend": "gloo", "master_port": str(port + 1), "gathered": [0, 1], "on_rank_0": [0, 1] if rank == 0 else None,
                         "initialized_after": False}
     first, second = (torch.load(tmp_path / f"weights-{rank}.pt") for rank in range(2))
@@ -133,45 +117,17 @@ LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and
 def test_workers_on_one_machine_listen_on_loopback_only(tmp_path):
     rendezvous = tmp_path / "rendezvous"
     rendezvous.mkdir(mode=0o700)
-    port = free_port()
-    workers = [
-        subprocess.Popen([sys.executable, "-c", LISTENER], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "RAILYARD_WORKERS": "2", "RAILYARD_WORKER_INDEX": str(rank),
-                              "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port),
-                              "RAILYARD_RENDEZVOUS_DIR": str(rendezvous)})
-        for rank in range(2)
-    ]
-    outcomes = [worker.communicate(timeout=300) for worker in workers]
-    assert [w.returncode for w in workers] == [0, 0], [err[-3000:] for _, err in outcomes]
-    for out, _ in outcomes:
-        *addresses, exchanged = out.split()
+    workers = run(["-c", LISTENER], 2, RAILYARD_RENDEZVOUS_DIR=str(rendezvous))
+    assert [w.returncode for w in workers] == [0, 0], [w.stderr[-3000:] for w in workers]
+    for worker in workers:
+        *addresses, exchanged = worker.stdout.split()
         assert exchanged == "True"
         assert addresses and set(addresses) <= LOOPBACK_HEX  # gloo's own links; no store server at all
 
 
-FLAKY_MODELS = """
-import time
-from workflows.mlp.workflow import TabularMLPModel
-
-class FlakyMLPModel(TabularMLPModel):
-    def train(self, training_dataframe, holdout_dataframe):
-        if self.rank == 1:
-            time.sleep(1)  # worker 0 waits on worker 1 in its first exchange by now
-            raise RuntimeError("worker 1's own bug")
-        return super().train(training_dataframe, holdout_dataframe)
-"""
-
-
-def test_a_torch_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charges_path, monkeypatch):
-    from tests.conftest import read_result, write_spec
-    from tests.distributed.workers import run_workers
-
-    (tmp_path / "flaky_mlp.py").write_text(FLAKY_MODELS)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    spec = example_spec("mlp", charges_path, workers=2)
-    spec["train"]["workflow_name"] = "FlakyMLPModel"
-    finished = run_workers(2, "--spec", write_spec(tmp_path, spec), "--output", tmp_path / "run", "--job-id", "flaky",
-                           "--workflow-module", "flaky_mlp")
+def test_a_torch_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charges_path):
+    # worker 0 waits on worker 1 in its first exchange when worker 1 fails
+    finished = run_with_worker_1_failing(tmp_path, example_spec("mlp", charges_path), "workflows.mlp.workflow:TabularMLPModel")
     assert [w.returncode for w in finished] == [3, 1], [w.stderr[-2000:] for w in finished]
     info = read_result(tmp_path / "run")["exception_info"]
     assert info["type"] == "WorkerLinkLost" and "\n" not in info["message"]

@@ -5,7 +5,6 @@ about the same AUC; worker 0 writes the job's outputs and the others only their 
 """
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ import railyard
 from railyard import trainer
 from tests.conftest import example_spec, read_result, run_trainer, write_spec
 from tests.distributed.holdout import holdout_frame
-from tests.distributed.workers import output_files, run_workers, start_worker
+from tests.distributed.workers import finish, output_files, run, run_with_worker_1_failing, run_workers, start_worker
 
 RANDOM = {"sampling_function": "RANDOM", "random_sampling": {"fraction": 0.2, "seed": 3}}
 OUTPUTS = ["charts.json", "labels.tsv", "metrics.json", "progress.json", "report.html", "result.json", "scores.tsv", "trainer.log"]
@@ -151,9 +150,8 @@ def test_workers_wait_for_a_late_worker_0(tmp_path, charges_path):
     args = ("--spec", write_spec(tmp_path, fraud_spec(charges_path, 2), "late.json"), "--output", output, "--job-id", "late")
     late = start_worker(1, 2, port, *args)
     time.sleep(15)  # well past XGBoost's own few seconds of retries
-    processes = [late, start_worker(0, 2, port, *args)]
-    outcomes = [(p.wait(timeout=300), p.stderr.read()[-2000:]) for p in processes]
-    assert [code for code, _ in outcomes] == [0, 0], outcomes
+    finished = finish([late, start_worker(0, 2, port, *args)], timeout=300)
+    assert [w.returncode for w in finished] == [0, 0], [w.stderr[-2000:] for w in finished]
     assert read_result(output)["status"]["transition"]["job_state"] == "complete"
 
 
@@ -167,7 +165,6 @@ def test_a_rendezvous_name_that_never_resolves_is_one_line():
 
 # Worker `rank` of a collective that fails inside it, worker 0 first and the others `rank` seconds later.
 FAILING_LATE = """
-import os
 import time
 from railyard.distributed.env import WorkerEnv
 from railyard.distributed.xgboost_collective import communicator
@@ -185,46 +182,15 @@ except ValueError as exc:
 
 def test_workers_failing_after_worker_0_still_exit_at_once():
     """Worker 0's tracker is gone by the time the others fail; leaving must not wait on it for minutes."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO, free_port
-
-    port = free_port()
-    processes = [subprocess.Popen([sys.executable, "-c", FAILING_LATE], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env={**os.environ, "RAILYARD_WORKERS": "3", "RAILYARD_WORKER_INDEX": str(rank),
-                                       "RAILYARD_RENDEZVOUS_HOST": "127.0.0.1", "RAILYARD_RENDEZVOUS_PORT": str(port)})
-                 for rank in range(3)]
-    try:
-        outcomes = [p.communicate(timeout=60) for p in processes]  # XGBoost's retries would take 300 s
-    finally:
-        for p in processes:
-            p.kill()
-    assert [p.returncode for p in processes] == [0, 0, 0]
-    assert [out.splitlines()[-1] for out, _ in outcomes] == ["worker 0 failed", "worker 1 failed", "worker 2 failed"]
-
-
-FLAKY_MODELS = """
-import time
-from workflows.fraud.workflow import StripeFraudModel
-
-class FlakyFraudModel(StripeFraudModel):
-    def train(self, training_dataframe, holdout_dataframe):
-        if self.rank == 1:
-            time.sleep(1)  # worker 0 is inside XGBoost's fit, waiting on worker 1, by now
-            raise RuntimeError("worker 1's own bug")
-        return super().train(training_dataframe, holdout_dataframe)
-"""
+    finished = run(["-c", FAILING_LATE], 3, timeout=60)  # XGBoost's retries would take 300 s
+    assert [w.returncode for w in finished] == [0, 0, 0]
+    assert [w.stdout.splitlines()[-1] for w in finished] == ["worker 0 failed", "worker 1 failed", "worker 2 failed"]
 
 
 @pytest.mark.slow
-def test_a_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charges_path, monkeypatch):
-    (tmp_path / "flaky_models.py").write_text(FLAKY_MODELS)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    spec = fraud_spec(charges_path, 2)
-    spec["train"]["workflow_name"] = "FlakyFraudModel"
-    finished = run_workers(2, "--spec", write_spec(tmp_path, spec), "--output", tmp_path / "run", "--job-id", "flaky",
-                           "--workflow-module", "flaky_models")
+def test_a_worker_whose_link_broke_exits_3_with_worker_link_lost(tmp_path, charges_path):
+    # worker 0 is inside XGBoost's fit, waiting on worker 1, when worker 1 fails
+    finished = run_with_worker_1_failing(tmp_path, fraud_spec(charges_path, 2), "workflows.fraud.workflow:StripeFraudModel")
     assert [w.returncode for w in finished] == [3, 1], [w.stderr[-2000:] for w in finished]
     assert "worker 1's own bug" in finished[1].stderr
     info = read_result(tmp_path / "run")["exception_info"]
