@@ -4,7 +4,8 @@ A pex is a `#!` line that runs Python followed by a zip file. A Railyard
 trainer's zip carries pex's own `__main__.py` and `PEX-INFO` (naming the entry
 point) and `railyard/_build_info.json` (stamped by the `railyard_pex` rule: git
 commit, dirty flag, Bazel target, locked requirements). Only the first line,
-the zip's directory and the two small JSON members are read.
+the zip's directory and the two small JSON members are read, each inflated to
+at most `MAX_MEMBER_BYTES` whatever the zip declares (railyard.binaries.zip_member).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from railyard.binaries.zip_member import BadMember, read_member
 from railyard.errors import UserError
 
 BUILD_INFO = "railyard/_build_info.json"
@@ -31,7 +33,6 @@ MAX_DIRECTORY_BYTES = 32 * 2**20  # the fraud trainer's is 39 KiB
 MAX_UNCOMPRESSED_BYTES = 8 * 2**30
 MAX_REQUIREMENTS = 2_000
 MAX_REQUIREMENT_CHARS = 512
-_MEMBER_LIMIT = 1 << 20
 _NOTHING_ADDED = ("script", "pex_path", "pex_paths", "inject_args", "inject_python_args", "inject_env")
 _NOT_SOURCES = (".deps/", "__pex__/", ".bootstrap/", ".prereqs/", ".railyard/")
 _BOOT = ("__main__.py", "__pex_main__.py")  # railyard's boot and pex's own
@@ -94,12 +95,13 @@ def _check_entries(archive: zipfile.ZipFile, start: int) -> None:
             raise NotATrainer(f"it has no {name}: build it with a railyard_trainer Bazel target")
 
 
-def _member(archive: zipfile.ZipFile, name: str) -> dict:
-    info = archive.getinfo(name)
-    if info.file_size > _MEMBER_LIMIT:
-        raise NotATrainer(f"its {name} is {info.file_size} bytes, more than a stamp can be")
+def _member(file, archive: zipfile.ZipFile, name: str) -> dict:
     try:
-        value = json.loads(archive.read(info))
+        data = read_member(file, archive.getinfo(name))
+    except BadMember as exc:
+        raise NotATrainer(f"its {exc}") from None
+    try:
+        value = json.loads(data)
     except ValueError as exc:
         raise NotATrainer(f"its {name} is not JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -144,7 +146,7 @@ def build_info(path: str | Path) -> BuildInfo:
             _check_directory(file)
             with zipfile.ZipFile(file) as archive:
                 _check_entries(archive, start)
-                pex_info, stamp = _member(archive, "PEX-INFO"), _member(archive, BUILD_INFO)
+                pex_info, stamp = _member(file, archive, "PEX-INFO"), _member(file, archive, BUILD_INFO)
     except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError, EOFError) as exc:  # RuntimeError: encrypted or unsupported
         raise NotATrainer(f"not a pex (a zip file): {exc}") from None
     _check_pex_info(pex_info)

@@ -12,8 +12,10 @@ import os
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
+from railyard.binaries.zip_member import read_member
 from railyard.buildinfo import build_info, sha256_file
 from railyard.errors import UserError
 from railyard.launch.job import Binary
@@ -64,7 +66,7 @@ def stamped_commit(binary: Binary) -> str:
     if binary.path == DEV:
         return build_info()["git_commit"]
     try:
-        with zipfile.ZipFile(binary.path) as archive:
-            return json.loads(archive.read("railyard/_build_info.json"))["git_commit"]
-    except (KeyError, zipfile.BadZipFile, OSError):
+        with open(binary.path, "rb") as file, zipfile.ZipFile(file) as archive:
+            return json.loads(read_member(file, archive.getinfo("railyard/_build_info.json")))["git_commit"]
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile, zlib.error, OSError):  # ValueError: BadMember, JSON
         return "unknown"

@@ -3,13 +3,16 @@
 import io
 import json
 import struct
+import tracemalloc
 import warnings
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from railyard.binaries import inspect
 from railyard.binaries.inspect import NotATrainer, build_info
+from railyard.binaries.zip_member import MAX_MEMBER_BYTES
 from tests.trainer_pex import COMMIT
 
 SHEBANG = b"#!/usr/bin/env python3.11\n"
@@ -204,3 +207,61 @@ def test_an_absurd_uncompressed_total_is_refused(tmp_path):
 def test_a_member_listed_twice_is_refused(tmp_path):
     content = members() + [("PEX-INFO", json.dumps({"entry_point": "os:system"}))]
     assert refused(pex(tmp_path, content)) == "its zip lists a member name more than once"
+
+
+def inflating_pex(path: Path, inflated: int, declared: int | None = None, compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """A trainer pex whose PEX-INFO is `inflated` bytes of spaces, written in pieces (never held whole), and whose
+    zip directory declares it `declared` bytes (default: the truth)."""
+    with open(path, "wb") as out:
+        out.write(SHEBANG)
+        with zipfile.ZipFile(out, "w", compression) as archive:
+            for name, data in members():
+                if name != "PEX-INFO":
+                    archive.writestr(name, data)
+            with archive.open("PEX-INFO", "w") as member:
+                block = b" " * 2**20
+                for start in range(0, inflated, len(block)):
+                    member.write(block[:inflated - start])
+            if declared is not None:
+                archive.getinfo("PEX-INFO").file_size = declared  # the central directory is written at close
+    return path
+
+
+TOO_LARGE = "its PEX-INFO inflates to more than 1048576 bytes (1 MiB), the most read of one member"
+
+
+def test_a_member_of_the_most_bytes_allowed_is_read(tmp_path):
+    text = json.dumps(PEX_INFO)[:-1] + ', "padding": ""}'
+    content = members(pex_info={"padding": " " * (MAX_MEMBER_BYTES - len(text))})
+    assert len(dict(content)["PEX-INFO"]) == MAX_MEMBER_BYTES
+    assert build_info(pex(tmp_path, content)).name == "fraud_train"
+
+
+@pytest.mark.parametrize("declared", [None, 100], ids=["declared", "declared-small"])
+def test_a_member_over_the_cap_is_refused_naming_it_and_the_cap(tmp_path, declared):
+    path = inflating_pex(tmp_path / "bomb.pex", MAX_MEMBER_BYTES + 1, declared)
+    assert refused(str(path)) == TOO_LARGE
+
+
+def test_a_member_that_lies_about_its_size_is_inflated_no_further_than_the_cap(tmp_path):
+    path = inflating_pex(tmp_path / "bomb.pex", 64 * 2**20, declared=100)
+    tracemalloc.start()
+    try:
+        assert refused(str(path)) == TOO_LARGE
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"inflating PEX-INFO held {peak / 2**20:.0f} MiB"
+
+
+def test_a_member_whose_bytes_differ_from_its_crc_is_refused(tmp_path):
+    body = bytearray(zip_bytes(members()))
+    header = body.index(b"PEX-INFO", body.index(b"PK\x01\x02")) - 46
+    body[header + 16:header + 20] = struct.pack("<I", 0)  # CRC-32, as declared
+    assert refused(pex(tmp_path, bytes(body))) == "its PEX-INFO does not match its CRC-32"
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_members_compressed_without_an_output_limit_are_refused(tmp_path, compression):
+    path = inflating_pex(tmp_path / "bomb.pex", 1000, compression=compression)
+    assert refused(str(path)) == f"its PEX-INFO is compressed with method {compression}; only stored and deflated members are read"
