@@ -1,4 +1,5 @@
-"""Build the FastAPI application from Settings: store, executor, dispatcher, routes."""
+"""Build the FastAPI application from Settings: store, executor, dispatcher, routes, and the layers every request
+passes before any route, outermost first: security headers, allowed hosts, authentication, request bodies."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from railyard.api import fair_share
 from railyard.api.auth import TokenFile
+from railyard.api.authentication import Authenticate, revoke_sessions
 from railyard.api.body_limit import BodySizeLimit
 from railyard.api.dispatcher import Dispatcher
+from railyard.api.headers import SecurityHeaders
 from railyard.api.metrics import Metrics
 from railyard.api.deps import SignInRequired
 from railyard.api.planning import Planner
@@ -19,6 +26,7 @@ from railyard.api.problems import problem_response
 from railyard.api.routes import binaries, dashboard, docs, explain, health, jobs, signin, train
 from railyard.api.settings import Settings
 from railyard.api.store.db import hold_single_replica, make_engine, migrate, session_factory, write_lock
+from railyard.api.throttle import FailureThrottle
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError
 from railyard.launch.job import Executor
@@ -72,14 +80,19 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     executor = executor or make_executor(settings, config)
     metrics = Metrics()
     binary_store = BinaryStore(settings.binaries_dir)
-    dispatcher = Dispatcher(sessions, executor, settings.concurrency, metrics, settings.poll_seconds,
-                            binary_store=binary_store, dev=settings.dev, fingerprint_seconds=settings.fingerprint_seconds)
+    limits = fair_share.Limits(settings.concurrency, settings.max_running_per_owner, settings.owner_weights)
+    dispatcher = Dispatcher(sessions, executor, limits, metrics, settings.poll_seconds,
+                            binary_store=binary_store, dev=settings.dev)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if settings.dispatch:
             dispatcher.start()
+        if tokens is not None:
+            tokens.watch(lambda gone: revoke_sessions(sessions, app.state.write_lock, gone))
         yield
+        if tokens is not None:
+            tokens.close()
         dispatcher.stop()
         engine.dispose()
         if replica_lock is not None:
@@ -98,14 +111,21 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.sessions = sessions
     app.state.engine = engine
     app.state.write_lock = write_lock(engine)
-    app.state.tokens = TokenFile(settings.auth_tokens) if settings.auth_tokens else None
+    app.state.tokens = tokens = TokenFile(settings.auth_tokens) if settings.auth_tokens else None
+    app.state.throttle = throttle = FailureThrottle(settings.failed_tokens_burst, settings.failed_tokens_per_second)
     app.state.launch_config = config
     app.state.executor = executor
     app.state.dispatcher = dispatcher
     app.state.metrics = metrics
     app.state.binary_store = binary_store
     app.state.planner = Planner(settings)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes})
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes},
+                       seconds=settings.body_seconds, max_held_bytes=settings.max_bodies_bytes)
+    app.add_middleware(Authenticate, tokens=tokens, sessions=sessions, write_lock=app.state.write_lock, throttle=throttle,
+                       behind_tls=settings.behind_tls)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_names())
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(packages=[("railyard.api", "static")]), name="static")
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SignInRequired, sign_in_first)
     app.add_exception_handler(RailyardError, problem_response)

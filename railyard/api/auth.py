@@ -14,9 +14,11 @@ The tokens file (JSON or YAML) maps each token, or better its SHA-256, to a prin
 (none: no data at all). Tokens are hashed as the file is read and compared in
 constant time; the service never holds or logs a token itself. The file is
 read again when it changes (within `RECHECK_SECONDS`), so a removed token stops
-working, sessions included, without a restart; a change that does not parse is
-logged and the previous table kept. Without a tokens file every request acts
-as `anonymous`, which is allowed only on loopback.
+working without a restart, and its browser sessions are deleted for good
+(putting the token back does not bring them back). A file that cannot be read
+or parsed fails closed: no token is valid until it is fixed, and the log says
+so at error level every time it is looked at. Without a tokens file every
+request acts as `anonymous`, which is allowed only on loopback.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ log = logging.getLogger("railyard.auth")
 HASHED = re.compile(r"^sha256:[0-9a-f]{64}$")
 MIN_TOKEN_CHARS = 16
 RECHECK_SECONDS = 1.0
+BROKEN_REMINDER_SECONDS = 60.0
 KEYS = {"owner", "teams", "admin", "publish", "data_prefixes"}
 
 
@@ -112,8 +115,9 @@ def _principal(path: Path, index: int, key: str, entry) -> Principal:
 
 
 class TokenTable:
-    def __init__(self, principals: list[Principal]):
+    def __init__(self, principals: list[Principal], broken: str | None = None):
         self._entries = [(p.token_hash.encode(), p) for p in principals]
+        self.broken = broken  # why the file could not be taken; no token is valid meanwhile
 
     @classmethod
     def load(cls, path: str | Path) -> "TokenTable":
@@ -127,6 +131,10 @@ class TokenTable:
             raise UserError(f"--auth-tokens {path}: expected a mapping of token (or sha256:HEX) to {{owner, teams, ...}}")
         principals = [_principal(path, i + 1, str(key), entry) for i, (key, entry) in enumerate(raw.items())]
         return cls(principals)
+
+    @property
+    def hashes(self) -> set[str]:
+        return {known.decode() for known, _ in self._entries}
 
     def by_hash(self, digest: str) -> Principal | None:
         """The principal of a token's hash, checking every entry so that timing reveals nothing."""
@@ -142,14 +150,22 @@ class TokenTable:
 
 
 class TokenFile:
-    """The tokens file's table, read again whenever the file changes."""
+    """The tokens file's table, read again whenever the file changes.
+
+    `watch(revoke)` looks at the file every RECHECK_SECONDS in a thread of its own, so a token
+    removed and put back between two requests is still seen removed; `revoke(hashes)` is called
+    with the hashes of the tokens that left the table.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._stamp = self._stat()
         self._table = TokenTable.load(self.path)  # a bad file at start stops the service
+        self._taken = self._table  # the last table that parsed: what a removal is seen against
         self._checked = time.monotonic()
         self._lock = threading.Lock()
+        self._revoke = None
+        self._stop = threading.Event()
 
     def _stat(self) -> tuple[int, int, int] | None:
         try:
@@ -158,20 +174,50 @@ class TokenFile:
             return None
         return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
+    def watch(self, revoke) -> None:
+        self._revoke = revoke
+        threading.Thread(target=self._watch, name="railyard-tokens", daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        told = time.monotonic()
+        while not self._stop.wait(RECHECK_SECONDS):
+            try:
+                self._reload()
+                if self._table.broken and time.monotonic() - told > BROKEN_REMINDER_SECONDS:
+                    told = time.monotonic()
+                    log.error("tokens file %s still cannot be taken; no token is valid: %s", self.path, self._table.broken)
+            except Exception:  # keep watching whatever one look hit
+                log.exception("tokens file %s: looking at it failed", self.path)
+
     def _fresh(self) -> TokenTable:
-        if time.monotonic() - self._checked < RECHECK_SECONDS:
-            return self._table
+        if time.monotonic() - self._checked >= RECHECK_SECONDS:
+            self._reload()
+        return self._table
+
+    def _reload(self) -> None:
         with self._lock:
             self._checked = time.monotonic()
             stamp = self._stat()
-            if stamp != self._stamp:
-                self._stamp = stamp
-                try:
-                    self._table = TokenTable.load(self.path)
-                    log.info("tokens file %s read again", self.path)
-                except UserError as exc:
-                    log.error("tokens file changed but was not taken: %s", exc)
-        return self._table
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            try:
+                self._table = TokenTable.load(self.path)
+                log.info("tokens file %s read again", self.path)
+            except UserError as exc:
+                self._table = TokenTable([], broken=str(exc))
+                log.error("tokens file %s changed and cannot be taken; no token is valid until it is fixed: %s", self.path, exc)
+                return
+            gone, self._taken = self._taken.hashes - self._table.hashes, self._table
+        if gone and self._revoke is not None:
+            self._revoke(gone)
+
+    @property
+    def broken(self) -> bool:
+        return self._fresh().broken is not None
 
     def by_hash(self, digest: str) -> Principal | None:
         return self._fresh().by_hash(digest)

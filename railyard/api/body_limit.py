@@ -1,48 +1,77 @@
-"""Refuse request bodies over a size limit with 413, whether or not they declare a Content-Length.
+"""Request bodies: a size limit, a time limit, and a cap on the bytes held for all requests together.
 
 The body (at most the limit, 1 MiB by default) is read before the route runs,
-so a chunked body over the limit is answered 413 like a declared one. A route
-that streams its body to disk (publishing a binary) has its own, larger limit.
+so a chunked body over the limit is answered 413 like a declared one. A client
+that takes longer than `seconds` to send its whole body is answered 408 and
+dropped. While the bodies held for the requests in flight add up to
+`max_held_bytes`, another body is answered 503 with Retry-After rather than
+held. A route that streams its body to disk (publishing a binary) has its own,
+larger size limit and must send something every `seconds`. Authentication runs
+before this layer: a request without a principal never gets here with a body.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import time
+
+from railyard.api.problems import send_problem as _answer
 
 
 class BodySizeLimit:
-    def __init__(self, app, max_bytes: int, streamed: dict[str, int] | None = None):
+    def __init__(self, app, max_bytes: int, streamed: dict[str, int] | None = None, *, seconds: float = 30.0,
+                 max_held_bytes: int = 64 << 20):
         self.app = app
         self.max_bytes = max_bytes
         self.streamed = streamed or {}
+        self.seconds = seconds
+        self.max_held_bytes = max_held_bytes
+        self.held = 0  # one event loop: no lock needed
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope.get("method") == "POST" and scope.get("path") in self.streamed:
-            return await self.app(scope, receive, send)  # the route enforces its own limit as it streams
+            return await self.app(scope, self._each_chunk_in_time(receive), send)  # the route enforces its own limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._too_large(send)
-        chunks, seen = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return await self.app(scope, _replay([message], receive), send)  # the client went away
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
-            if seen > self.max_bytes:
-                return await self._too_large(send)
-            if not message.get("more_body", False):
-                break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], receive), send)
+            return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes")
+        chunks, seen, taken = [], 0, 0
+        deadline = time.monotonic() + self.seconds
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    return await _answer(send, 408, f"the request body took longer than {self.seconds:g} s to arrive",
+                                         {"Connection": "close"})
+                if message["type"] != "http.request":
+                    return await self.app(scope, _replay([message], receive), send)  # the client went away
+                chunk = message.get("body", b"")
+                seen += len(chunk)
+                if seen > self.max_bytes:
+                    return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes")
+                if self.held + len(chunk) > self.max_held_bytes:
+                    return await _answer(send, 503, "the service is holding as many request bodies as it may; try again shortly",
+                                         {"Retry-After": "5", "Connection": "close"})
+                self.held += len(chunk)
+                taken += len(chunk)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            await self.app(scope, _replay([body], receive), send)
+        finally:
+            self.held -= taken
 
-    async def _too_large(self, send):
-        body = json.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    def _each_chunk_in_time(self, receive):
+        async def timed():
+            try:
+                return await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                return {"type": "http.disconnect"}  # the route sees a client that went away
+
+        return timed
 
 
 def _replay(messages: list[dict], receive):

@@ -6,8 +6,8 @@ to be waited for (up to the pool's timeout), and the loop serves every other
 request meanwhile. Dependencies that query are sync (FastAPI runs them in its
 thread pool) or hand the query to the pool.
 
-A principal comes from the bearer token (API clients; every route accepts it)
-or from a browser's session cookie set at sign-in. A cookie-authenticated
+The principal is found before any route runs (railyard.api.authentication),
+from a bearer token or a browser's session cookie. A cookie-authenticated
 request that changes something must carry the session's CSRF token, in the
 `X-CSRF-Token` header or the `csrf_token` form field.
 """
@@ -21,22 +21,21 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from railyard.api import access
-from railyard.api.auth import ANONYMOUS, Principal
+from railyard.api.auth import Principal
+from railyard.api.authentication import Identity
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
 from railyard.api.problems import BadRequest, Forbidden, Unauthenticated
 from railyard.api.settings import Settings
 from railyard.api.store import service
-from railyard.api.store.browser_sessions import find_session
 from railyard.api.store.models import Job
 from railyard.binaries.store import BinaryStore
 from railyard.launch.job import Executor
 
-SESSION_COOKIE = "railyard_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FORM_FIELDS = 32
 
@@ -89,34 +88,20 @@ def same_origin(request: Request) -> bool:
 
 
 async def get_principal(request: Request) -> Principal:
-    tokens = request.app.state.tokens
-    if tokens is None:
-        if request.method not in SAFE_METHODS and not same_origin(request):
+    """The principal `authentication.Authenticate` found; 401 without one. A browser session's request that changes
+    something must carry its CSRF token; without tokens, a change must come from this site's own pages."""
+    identity: Identity | None = request.state.identity
+    if identity is None:
+        raise unauthenticated()
+    if request.method not in SAFE_METHODS:
+        if identity.principal.anonymous and not same_origin(request):
             raise Forbidden("a request from another site may not change anything here")  # a page attacking a laptop's service
-        return ANONYMOUS
-    header = request.headers.get("authorization")
-    if header is not None:
-        scheme, _, presented = header.partition(" ")
-        principal = tokens.principal(presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
-        if principal is None:
-            raise unauthenticated()
-        return principal
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id:
-        record = await run_in_threadpool(_browser_session, request.app.state.sessions, session_id[:128])
-        principal = tokens.by_hash(record.token_hash) if record else None
-        if principal is not None:
-            if request.method not in SAFE_METHODS and not await _csrf_ok(request, record.csrf_token):
-                raise Forbidden("this form is missing its CSRF token; reload the page and try again")
-            request.state.csrf_token = record.csrf_token
-            request.state.session_id = session_id
-            return principal
-    raise unauthenticated()
-
-
-def _browser_session(sessions: sessionmaker[Session], session_id: str):
-    with sessions() as session:
-        return find_session(session, session_id=session_id)
+        if identity.session_id is not None and not await _csrf_ok(request, identity.csrf_token):
+            raise Forbidden("this form is missing its CSRF token; reload the page and try again")
+    if identity.session_id is not None:
+        request.state.csrf_token = identity.csrf_token
+        request.state.session_id = identity.session_id
+    return identity.principal
 
 
 async def get_page_principal(request: Request) -> Principal:

@@ -7,6 +7,8 @@ A 422 carries the location of the bad input, as FastAPI's own validation does.
 
 from __future__ import annotations
 
+import json
+
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
@@ -89,3 +91,12 @@ async def problem_response(request: Request, exc: RailyardError) -> JSONResponse
     else:
         detail = str(exc)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def send_problem(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """The same answer as `problem_response`, sent by a layer that runs before the application (raw ASGI)."""
+    body = json.dumps({"detail": detail}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]})
+    await send({"type": "http.response.body", "body": body})

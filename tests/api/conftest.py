@@ -70,7 +70,7 @@ def app_factory(tmp_path, db_url):
     clients = []
 
     def make(**overrides) -> TestClient:
-        client = TestClient(create_app(settings_for(tmp_path, db_url, **overrides)))
+        client = TestClient(create_app(settings_for(tmp_path, db_url, **overrides)), base_url="http://127.0.0.1")
         client.__enter__()
         clients.append(client)
         return client

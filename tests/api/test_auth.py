@@ -120,5 +120,36 @@ def test_a_token_removed_from_the_file_stops_working_without_a_restart(tmp_path,
     assert tokens.principal("carol-token-0123456789").owner == "carol"
     path.write_text("alice-token-0123456789: {owner: alice}\n")
     assert tokens.principal("carol-token-0123456789") is None
-    path.write_text("this: [is not: a tokens file\n")  # a bad edit keeps the last good table
+
+
+
+def test_a_tokens_file_that_does_not_parse_fails_closed_and_says_so(tmp_path, monkeypatch, caplog):
+    from railyard.api import auth
+
+    monkeypatch.setattr(auth, "RECHECK_SECONDS", 0.0)
+    path = tmp_path / "tokens.yaml"
+    path.write_text("alice-token-0123456789: {owner: alice}\n")
+    tokens = auth.TokenFile(path)
+    path.write_text("this: [is not: a tokens file\n")
+    assert tokens.principal("alice-token-0123456789") is None
+    assert any(r.levelname == "ERROR" and "no token is valid" in r.getMessage() for r in caplog.records)
+    path.unlink()  # a file that cannot be read at all
+    assert tokens.principal("alice-token-0123456789") is None
+    path.write_text("alice-token-0123456789: {owner: alice}\n")
     assert tokens.principal("alice-token-0123456789").owner == "alice"
+
+
+def test_a_token_removed_while_the_file_was_broken_is_still_revoked(tmp_path, monkeypatch):
+    from railyard.api import auth
+
+    monkeypatch.setattr(auth, "RECHECK_SECONDS", 0.0)
+    path = tmp_path / "tokens.yaml"
+    path.write_text("carol-token-0123456789: {owner: carol}\nalice-token-0123456789: {owner: alice}\n")
+    tokens = auth.TokenFile(path)
+    revoked = []
+    tokens._revoke = revoked.append
+    path.write_text("not: [a tokens file\n")
+    tokens.principal("x" * 20)
+    path.write_text("alice-token-0123456789: {owner: alice}\n")
+    tokens.principal("x" * 20)
+    assert revoked == [{auth.token_hash("carol-token-0123456789")}]

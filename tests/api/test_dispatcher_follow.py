@@ -43,7 +43,7 @@ class ScriptedExecutor(Executor):
 @pytest.fixture
 def service(tmp_path, db_url):
     executor = ScriptedExecutor(tmp_path / "runs")
-    with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True), executor=executor)) as client:
+    with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True), executor=executor), base_url="http://127.0.0.1") as client:
         yield client, executor, client.app.state.dispatcher
 
 

@@ -283,7 +283,7 @@ def test_upgrading_a_0002_database_keeps_every_earlier_job_as_training(tmp_path,
         connection.execute(tables.tables["transitions"].insert().values(job_id=job_id, state="complete", at=at))
     engine.dispose()
 
-    with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True))) as client:
+    with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True)), base_url="http://127.0.0.1") as client:
         [listed] = client.get("/jobs").json()["jobs"]
         assert (listed["job_id"], listed["kind"], listed["job_state"]) == (job_id, "training", "complete")
         status = client.get(f"/job/{job_id}/status").json()

@@ -1,8 +1,11 @@
 """Sign-in for browsers, which send no bearer header: the token is posted once and a session cookie follows.
 
-The cookie holds a random session id (HttpOnly, SameSite=Strict, Secure when
-served over HTTPS); the database keeps only the id's hash, the token's hash and
-the session's CSRF token. Sessions end at sign-out or after `session_hours`.
+The cookie holds a random session id (HttpOnly, SameSite=Strict; when the
+service is told it sits behind TLS, `Secure` and named with the `__Host-`
+prefix); the database keeps only the id's hash, the token's hash and the
+session's CSRF token. Sessions end at sign-out, after `session_hours`, or when
+their token leaves the tokens file. A wrong token counts against its client as
+a wrong bearer token does.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from railyard.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, form_fields, same_origin
-from railyard.api.problems import Forbidden
+from railyard.api.authentication import session_cookie_name
+from railyard.api.deps import PrincipalDep, SessionDep, form_fields, same_origin
+from railyard.api.problems import Forbidden, TooManyRequests
 from railyard.api.routes.dashboard import templates
 from railyard.api.store.browser_sessions import close_session, open_session
 
@@ -38,15 +42,21 @@ async def signin(request: Request, session: SessionDep):
         raise Forbidden("sign in from this site's own sign-in page")  # no signing a victim in as someone else
     fields = await form_fields(request)
     token, next = fields.get("token", "")[:512], fields.get("next", "/")[:2048]
-    tokens = request.app.state.tokens
+    tokens, throttle = request.app.state.tokens, request.app.state.throttle
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        raise TooManyRequests("too many wrong tokens from this address; wait and try again", headers={"Retry-After": str(wait)})
     principal = tokens.principal(token.strip()) if tokens is not None and token.strip() else None
     if principal is None:
+        throttle.failed(client)
         return RedirectResponse(f"/signin?failed=true&next={quote(_safe_next(next))}", status_code=303)
     lifetime = dt.timedelta(hours=request.app.state.settings.session_hours)
     session_id = await run_in_threadpool(record_session, request.app.state.write_lock, session, principal.token_hash, lifetime)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(lifetime.total_seconds()), httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    behind_tls = request.app.state.settings.behind_tls
+    response.set_cookie(session_cookie_name(behind_tls), session_id, max_age=int(lifetime.total_seconds()), httponly=True,
+                        samesite="strict", secure=behind_tls, path="/")
     return response
 
 
@@ -65,5 +75,6 @@ def signout(request: Request, session: SessionDep, principal: PrincipalDep):
         with request.app.state.write_lock:
             session.commit()
     response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    behind_tls = request.app.state.settings.behind_tls
+    response.delete_cookie(session_cookie_name(behind_tls), path="/", secure=behind_tls, httponly=True, samesite="strict")
     return response

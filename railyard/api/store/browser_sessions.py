@@ -38,3 +38,8 @@ def close_session(session: Session, *, session_id: str) -> None:
 
 def forget_expired_sessions(session: Session) -> int:
     return session.execute(delete(BrowserSession).where(BrowserSession.expires_at <= utcnow())).rowcount
+
+
+def close_sessions_of(session: Session, *, token_hashes: set[str]) -> int:
+    """End every session signed in with one of these tokens (they left the tokens file)."""
+    return session.execute(delete(BrowserSession).where(BrowserSession.token_hash.in_(sorted(token_hashes)))).rowcount
