@@ -27,6 +27,7 @@ TARGET_OR_PEX is a Bazel target (//workflows:fraud_train, built first), a
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 import time
@@ -40,6 +41,7 @@ from railyard.launch.job import Executor, JobRequest
 from railyard.states import JobState
 from railyard.launch.render import check_job_id, output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
+from railyard.printable import printable
 from railyard.progress_bar import follow
 from railyard.pipeline.progress_file import read_progress
 from railyard.spec import load_spec
@@ -139,7 +141,8 @@ def _client():
 
 
 def _print(data, as_json: bool, text: str) -> None:
-    print(json.dumps(data, indent=2) if as_json else text)
+    """Print a command's answer: JSON (which escapes every control character) or text without any."""
+    print(json.dumps(data, indent=2) if as_json else printable(text))
 
 
 def describe_status(status: dict) -> str:
@@ -191,7 +194,7 @@ def wait_for(client, job_id: str) -> int:
         return status["job_state"], lines, status.get("progress")
 
     if follow(poll, FINISHED) == "failed" and status.get("message"):
-        print(f"{job_id} {status['message']}", file=sys.stderr)
+        print(printable(f"{job_id} {status['message']}"), file=sys.stderr)
     return 0 if status["job_state"] == "complete" else 1
 
 
@@ -199,7 +202,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     client = _client()
     spec = json.loads(load_spec(args.spec).with_paths_relative_to(Path.cwd()).to_json())
     job_id = client.submit(spec, args.binary, args.workflow_module, idempotency_key=args.idempotency_key)
-    print(job_id, flush=True)
+    print(printable(job_id), flush=True)
     return wait_for(client, job_id) if args.wait else 0
 
 
@@ -211,7 +214,7 @@ def cmd_submit_explain(args: argparse.Namespace) -> int:
     answer = client.explain(model_id=model_id, training_job_id=training_job_id, data=data, rows=args.rows, key_columns=args.key,
                             compute_resource=args.compute_resource, idempotency_key=args.idempotency_key)
     job_id = answer["job_id"]
-    print(job_id, flush=True)
+    print(printable(job_id), flush=True)
     return wait_for(client, job_id) if args.wait else 0
 
 
@@ -256,11 +259,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
     client, offset = _client(), 0
     while True:
         text, offset = client.logs(args.job_id, offset)
-        sys.stdout.write(text)
+        sys.stdout.write(printable(text))
         sys.stdout.flush()
         if not args.follow or client.status(args.job_id)["job_state"] in FINISHED:
             if args.follow:
-                sys.stdout.write(client.logs(args.job_id, offset)[0])
+                sys.stdout.write(printable(client.logs(args.job_id, offset)[0]))
             return 0
         time.sleep(1)
 
@@ -269,8 +272,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     page = _client().jobs(owner=args.owner, project=args.project, model_name=args.model_name, workflow=args.workflow,
                           state=args.state, limit=args.limit, cursor=args.cursor)
     header = f"{'CREATED':<20} {'STATE':<10} {'KIND':<12} {'OWNER':<24} {'MODEL':<28} {'REASON':<20} JOB"
+    shown = [{k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in j.items()} for j in page["jobs"]]
     rows = [f"{j['created_at'][:19].replace('T', ' '):<20} {j['job_state']:<10} {j.get('kind', 'training'):<12} {j['owner'][:24]:<24} "
-            f"{j['model_name'][:28]:<28} {(j['reason'] or '')[:20]:<20} {j['job_id']}" for j in page["jobs"]]
+            f"{j['model_name'][:28]:<28} {(j['reason'] or '')[:20]:<20} {j['job_id']}" for j in shown]
     if page["next_cursor"]:
         rows.append(f"(more: --cursor {page['next_cursor']})")
     _print(page, args.json, "\n".join([header, *rows]))
@@ -278,12 +282,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def follow_launched_log(executor: Executor, job_id: str, follow: bool) -> int:
-    offset = 0
+    offset, decoder = 0, codecs.getincrementaldecoder("utf-8")(errors="replace")
     while True:
         finished = executor.status(job_id).state.finished
         while True:
             page, offset = executor.read_log(job_id, offset)
-            sys.stdout.buffer.write(page)
+            sys.stdout.write(printable(decoder.decode(page)))
             if not page:
                 break
         sys.stdout.flush()
@@ -435,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return HANDLERS[args.command](args)
     except RailyardError as exc:
-        print(f"railyard {args.command}: {exc}", file=sys.stderr)
+        print(printable(f"railyard {args.command}: {exc}"), file=sys.stderr)
         return exc.exit_code
 
 

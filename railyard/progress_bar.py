@@ -8,6 +8,8 @@ Elsewhere (a pipe, a CI log), the same facts as plain lines without the bar, a
 line per change and at most one every few seconds, never a carriage return.
 Where no progress is known the line names the step, or the job's state.
 `render` and `duration` are pure; `ProgressLine` draws; `follow` polls a job to its end.
+Every line is printed without control characters (railyard.printable): its
+text comes from the job.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 import time
 from collections.abc import Callable, Collection
 from typing import TextIO
+
+from railyard.printable import printable
 
 BAR_MAX = 30
 BAR_MIN = 8
@@ -43,7 +47,8 @@ def _loss(progress: dict) -> str | None:
 
 def render(progress: dict | None, state: str, width: int | None = DEFAULT_WIDTH) -> str:
     """The job's line: with a bar of `width` columns at most (width None: no bar, no limit)."""
-    progress = progress or {}
+    progress = {k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in (progress or {}).items()}
+    state = printable(state, multiline=False)
     label = progress.get("step") if state == "running" and progress.get("step") else state
     iteration, total = progress.get("iteration"), progress.get("total")
     unit = f"{progress.get('unit') or 'iteration'}s"
@@ -111,7 +116,7 @@ class ProgressLine:
         """Print a line of its own (a state change) above the drawn line."""
         drawn = self._drawn
         self._clear()
-        print(text, file=stream or sys.stdout, flush=True)
+        print(printable(text), file=stream or sys.stdout, flush=True)
         if drawn:
             self._draw(drawn)
 
@@ -159,7 +164,7 @@ def follow(poll: Callable[[], tuple[str, list[str], dict | None]], finished: Col
         if state in finished:
             line.close()
             for text in lines:
-                print(text, file=out or sys.stdout, flush=True)
+                print(printable(text), file=out or sys.stdout, flush=True)
             return state
         for text in lines:
             line.message(text, out)

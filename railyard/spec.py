@@ -21,9 +21,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from railyard.errors import SpecError
+from railyard.printable import first_control
 
 MAX_FILTERS = 256
 MAX_FILTER_VALUES = 100_000  # per filter's feature_value
@@ -51,6 +52,17 @@ def _json_at_most(limit: int):
             raise ValueError(f"at most {limit // 1024} KiB ({limit} bytes) of JSON, got {size} bytes")
         return value
     return BeforeValidator(check)
+
+
+def _printable(multiline: bool = False):
+    """An after-validator: text holding a control character (an escape, a C1 control, a bidi override;
+    a newline or a tab unless `multiline`) is rejected, as a terminal that printed it would act on it."""
+    def check(value: str) -> str:
+        found = first_control(value, multiline=multiline)
+        if found is not None:
+            raise ValueError(f"holds the control character U+{ord(found):04X}; expected printable text")
+        return value
+    return AfterValidator(check)
 
 
 class _Strict(BaseModel):
@@ -103,11 +115,11 @@ MAX_WORKERS = {ComputeResource.CPU: 64, ComputeResource.GPU: 16, ComputeResource
 
 
 class Metadata(_Strict):
-    model_name: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
-    model_description: str = ""
-    project: str = ""
-    trainer: str = ""
+    model_name: Annotated[str, Field(min_length=1), _printable()]
+    owner: Annotated[str, Field(min_length=1), _printable()]
+    model_description: Annotated[str, _printable(multiline=True)] = ""
+    project: Annotated[str, _printable()] = ""
+    trainer: Annotated[str, _printable()] = ""
 
 
 class FeatureSource(_Strict):

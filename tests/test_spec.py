@@ -121,6 +121,19 @@ def test_required_fields():
     assert errors_of(modified(train__label=KeyError)) == ["train.label: required field is missing"]
 
 
+@pytest.mark.parametrize("field", ["model_name", "owner", "project", "trainer", "model_description"])
+@pytest.mark.parametrize("control", ["\x1b", "\x07", "\x9b", "\u202e", "\r"])
+def test_metadata_holding_a_control_character_is_refused(field, control):
+    assert errors_of(modified(**{f"metadata__{field}": f"fraud{control}]0;pwned"})) == [
+        f"metadata.{field}: holds the control character U+{ord(control):04X}; expected printable text"]
+
+
+def test_only_the_description_may_hold_lines_and_tabs():
+    assert parse_spec(modified(metadata__model_description="line 1\n\tline 2")).metadata.model_description == "line 1\n\tline 2"
+    assert errors_of(modified(metadata__model_name="a\nb")) == ["metadata.model_name: holds the control character U+000A; expected printable text"]
+    assert parse_spec(modified(metadata__model_name="modèle de fraude — v2")).metadata.model_name == "modèle de fraude — v2"
+
+
 def test_every_problem_is_reported_at_once():
     problems = errors_of(modified(metadata__owner=KeyError, compute_resource="TPU"))
     assert [p.split(":")[0] for p in problems] == ["metadata.owner", "compute_resource"]
