@@ -118,11 +118,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings(host=args.host, port=args.port, executor=args.executor, auth_tokens=args.auth_tokens,
                         launch_config=args.config, dispatch=not args.no_dispatch, dev=args.dev, metrics_open=args.metrics_open)
-    for item in args.concurrency:
-        resource, _, count = item.partition("=")
-        if not count.isdigit() or int(count) < 1:
-            raise UserError(f"--concurrency {item}: expected RESOURCE=N with N a whole number of at least 1, e.g. CPU=4")
-        settings.concurrency[resource] = int(count)
+    settings.concurrency.update(_assignments("--concurrency", args.concurrency, "RESOURCE=N", "CPU=4"))
+    settings.max_running_per_owner.update(_assignments("--max-running-per-owner", args.max_running_per_owner, "RESOURCE=N", "CPU=2"))
+    settings.owner_weights.update(_assignments("--owner-weight", args.owner_weight, "OWNER=W", "fraud-team=2", float))
+    if args.max_queued_per_owner is not None:
+        settings.max_queued_per_owner = args.max_queued_per_owner
     if args.db:
         settings.db = args.db
     if args.artifacts:
@@ -132,6 +132,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
+
+
+def _assignments(flag: str, items: list[str], form: str, example: str, number=int) -> dict:
+    """Repeated `NAME=N` flags as {NAME: N}; Settings.check says which numbers are allowed."""
+    found = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            if not name:
+                raise ValueError(item)
+            found[name] = number(value)
+        except ValueError:
+            raise UserError(f"{flag} {item}: expected {form}, e.g. {example}") from None
+    return found
 
 
 def _client():
@@ -364,6 +378,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-open", action="store_true", help="serve /metrics without a token")
     serve.add_argument("--concurrency", action="append", default=[], metavar="RESOURCE=N",
                        help="how many jobs of a compute resource run at once, across replicas (default CPU=2, GPU=1, HIGH_MEMORY=1)")
+    serve.add_argument("--max-queued-per-owner", type=int, metavar="N",
+                       help="queued jobs one owner (a person or a team) may have; POST /train and /explain answer 429 beyond "
+                            "(default 500)")
+    serve.add_argument("--max-running-per-owner", action="append", default=[], metavar="RESOURCE=N",
+                       help="jobs of a compute resource one owner runs at once (repeatable; default: the resource's concurrency)")
+    serve.add_argument("--owner-weight", action="append", default=[], metavar="OWNER=W",
+                       help="an owner's share of each compute resource's slots against owners of weight 1 (repeatable; default 1)")
 
     publish = commands.add_parser("publish", help="publish a trainer binary to the service (builds a Bazel target first)")
     publish.add_argument("binary", metavar="TARGET_OR_PEX")

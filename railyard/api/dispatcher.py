@@ -2,8 +2,9 @@
 
 Each tick it (1) asks the executor about every dispatched, unfinished job and
 records new states, with the model id and provenance from result.json when a
-job ends; (2) dispatches queued jobs oldest first while each compute resource
-has fewer running jobs than its concurrency limit.
+job ends; (2) dispatches queued jobs while each compute resource has fewer
+running jobs than its concurrency limit, taken fairly across owners
+(fair_share.py: round-robin, fewest running first, within per-owner caps).
 
 Restarts are safe, `kill -9` included: a job's dispatch is recorded after the
 executor has it, and before dispatching the executor is asked whether it
@@ -21,7 +22,9 @@ replica holds is skipped this tick), and dispatching is one replica's turn at a
 time (a transaction-scoped advisory lock), so every job is dispatched exactly
 once and the concurrency limits hold across replicas. A replica killed with
 `kill -9` holds nothing: its transactions end with its connections, and the
-others go on following its jobs. SQLite serves one replica.
+others go on following its jobs. SQLite serves one replica. Fair share sees
+every replica's running jobs, but each replica remembers only the dispatches it
+made itself: with several, an owner's job may wait one more job per replica.
 
 An explanation job runs the binary of the training job whose model it explains,
 with the explanation's arguments in place of the spec, and has no data
@@ -41,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from railyard.api import fair_share
 from railyard.api.metrics import Metrics
 from railyard.api.store import service
 from railyard.api.store.browser_sessions import forget_expired_sessions
@@ -74,12 +78,13 @@ def job_request(job: Job, binary: Binary) -> JobRequest:
 
 
 class Dispatcher:
-    def __init__(self, sessions: sessionmaker[Session], executor: Executor, concurrency: dict[str, int],
+    def __init__(self, sessions: sessionmaker[Session], executor: Executor, limits: fair_share.Limits,
                  metrics: Metrics, poll_seconds: float = 0.5, *, binary_store: BinaryStore | None = None,
                  dev: bool = False, fingerprint_seconds: float = 30.0):
         self.sessions = sessions
         self.executor = executor
-        self.concurrency = concurrency
+        self.limits = limits
+        self.served: dict[fair_share.Key, float] = {}  # when this replica last dispatched a job of each (resource, owner)
         self.metrics = metrics
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -136,7 +141,7 @@ class Dispatcher:
             session.commit()
 
     def _dispatch_queued(self) -> None:
-        """Dispatch queued jobs oldest first within each resource's concurrency; one replica at a time.
+        """Dispatch the queued jobs fair_share.to_dispatch picks, in its order; one replica at a time.
 
         Binaries are found before any job is locked (a --dev Bazel target is built then), so a cancel
         never waits for a build; each job is then dispatched under the lock cancel takes, briefly.
@@ -147,28 +152,35 @@ class Dispatcher:
             with self.sessions() as session:
                 active = service.jobs_in_states(session, states=ACTIVE)
                 session.commit()  # no connection held while binaries are found
-                running = Counter(j.compute_resource for j in active if j.dispatched_at is not None)
-                planned, chosen, found = Counter(), {}, {}
-                for job in active:
-                    resource = job.compute_resource
-                    if job.dispatched_at is not None or job.state != JobState.queued.value \
-                            or running[resource] + planned[resource] >= self.concurrency.get(resource, 1):
-                        continue
-                    planned[resource] += 1
-                    key = (job.binary, job.binary_sha256)
-                    if key not in found:
-                        found[key] = self._binary(job)
-                    chosen[job.id] = (resource, found[key])
-                for job_id, (resource, binary) in chosen.items():
-                    if running[resource] >= self.concurrency.get(resource, 1):
-                        continue
+                chosen = fair_share.to_dispatch(*self._shares(active), self.limits)
+                jobs = {job.id: job for job in active}
+                found: dict[tuple, Binary | RailyardError] = {}
+                for pick in chosen:
+                    job = jobs[pick.job_id]
+                    if (job.binary, job.binary_sha256) not in found:
+                        found[job.binary, job.binary_sha256] = self._binary(job)
+                for pick in chosen:
                     with self.lock:
-                        job = service.lock_job(session, job_id=job_id, wait=False)
+                        job = service.lock_job(session, job_id=pick.job_id, wait=False)
                         if job is not None and job.dispatched_at is None and job.state == JobState.queued.value:
-                            self._dispatch(session, job, binary)
-                            running[resource] += 1
+                            self._dispatch(session, job, found[job.binary, job.binary_sha256])
+                            if job.dispatched_at is not None:
+                                self.served[pick.resource, pick.owner] = job.dispatched_at.timestamp()
                         session.commit()
             turn.commit()
+
+    def _shares(self, active: list[Job]) -> tuple[list[fair_share.Queued], Counter, dict[fair_share.Key, float]]:
+        """fair_share.to_dispatch's view of the active jobs: the queued ones oldest first, the running count and
+        the last dispatch of each (resource, owner), by this replica or any (a running job's dispatch)."""
+        queued = [fair_share.Queued(j.id, j.owner, j.compute_resource) for j in active
+                  if j.dispatched_at is None and j.state == JobState.queued.value]
+        dispatched = [j for j in active if j.dispatched_at is not None]
+        running = Counter((j.compute_resource, j.owner) for j in dispatched)
+        served = dict(self.served)
+        for job in dispatched:
+            key = (job.compute_resource, job.owner)
+            served[key] = max(served.get(key, 0.0), job.dispatched_at.timestamp())
+        return queued, running, served
 
     def _dispatch(self, session: Session, job: Job, binary: Binary | RailyardError) -> None:
         try:

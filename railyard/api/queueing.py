@@ -1,4 +1,10 @@
-"""Queueing a new job once: its Idempotency-Key's first answer is replayed, and two racing requests with one key make one job."""
+"""Queueing a new job once: its Idempotency-Key's first answer is replayed, and two racing requests with one key make one job.
+
+An owner (a person or a team) has at most `max_queued_per_owner` queued jobs: beyond, 429 with Retry-After.
+The count and the new job's commit happen together, one submit of the owner at a time (SQLite's one writer
+under the write lock; on PostgreSQL, a transaction-scoped advisory lock per owner), so concurrent submits
+cannot pass the limit together.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from railyard.api.auth import Principal
 from railyard.api.metrics import Metrics
-from railyard.api.problems import Conflict
+from railyard.api.problems import Conflict, TooManyRequests
 from railyard.api.store import service
 from railyard.api.store.models import Job
+
+RETRY_AFTER = "30"  # seconds before a refused submit is worth trying again
 
 
 def replay(session: Session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
@@ -24,15 +32,20 @@ def replay(session: Session, key: str, principal: str, request_hash: str) -> JSO
 
 
 def queue(session: Session, write_lock, job: Job, response: dict, principal: Principal, metrics: Metrics,
-          idempotency_key: str | None, request_hash: str) -> JSONResponse:
+          idempotency_key: str | None, request_hash: str, max_queued: int) -> JSONResponse:
     """Commit `job` as queued with `response` as its key's answer (202), or the answer of the request
-    with the same key that committed first."""
-    service.create_job(session, job=job, actor=principal.owner)
-    if idempotency_key:
-        service.remember_response(session, key=idempotency_key, principal=principal.owner,
-                                  request_hash=request_hash, status_code=202, response=response)
+    with the same key that committed first; 429 when its owner already has `max_queued` queued jobs."""
     try:
         with write_lock:
+            service.hold_owner_queue(session, owner=job.owner)
+            if service.count_queued(session, owner=job.owner, up_to=max_queued) >= max_queued:
+                session.rollback()
+                raise TooManyRequests(f"{job.owner} has {max_queued} queued jobs, the most one owner may have "
+                                      "(max_queued_per_owner); submit more as they start", headers={"Retry-After": RETRY_AFTER})
+            service.create_job(session, job=job, actor=principal.owner)
+            if idempotency_key:
+                service.remember_response(session, key=idempotency_key, principal=principal.owner,
+                                          request_hash=request_hash, status_code=202, response=response)
             session.commit()
     except IntegrityError:
         session.rollback()  # a concurrent request with the same Idempotency-Key won the race

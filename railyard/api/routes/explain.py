@@ -39,6 +39,7 @@ ERRORS = {
     409: {"description": "The training job is not complete, its binary is no longer published, "
                          "or the Idempotency-Key was used with a different body"},
     422: {"description": "A bad field, named in `loc`"},
+    429: {"description": "The training job's owner has too many queued jobs (max_queued_per_owner)"},
 }
 
 
@@ -97,4 +98,5 @@ def explain(
                      "rows": body.rows, "key_columns": list(body.key_columns)},
     )
     response = ExplainResponse(job_id=job_id, model_id=training.model_id, training_job_id=training.id).model_dump()
-    return queue(session, request.app.state.write_lock, job, response, principal, metrics, idempotency_key, request_hash)
+    return queue(session, request.app.state.write_lock, job, response, principal, metrics, idempotency_key, request_hash,
+                 settings.max_queued_per_owner)

@@ -36,7 +36,8 @@ router = APIRouter(tags=["training"])
 SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
 ACCESS_ERRORS = {401: {"description": "No valid token"},
                  403: {"description": "Not this principal's owner or team, or data outside its data prefixes"},
-                 429: {"description": "This principal has too many validations under way"},
+                 429: {"description": "This principal has too many validations under way, or the job's owner too many "
+                                      "queued jobs (max_queued_per_owner)"},
                  503: {"description": "Every validation slot is busy"}}
 
 
@@ -117,4 +118,4 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
         workflow_modules=body.workflow_modules, output=output,
     )
     return queue(session, write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, metrics, idempotency_key,
-                 request_hash)
+                 request_hash, settings.max_queued_per_owner)

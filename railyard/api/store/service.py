@@ -144,6 +144,23 @@ def jobs_in_states(session: Session, *, states: tuple[str, ...]) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.state.in_(states)).order_by(Job.created_at)))
 
 
+def count_queued(session: Session, *, owner: str, up_to: int) -> int:
+    """How many queued jobs `owner` has, counted no further than `up_to` (all a limit needs). SQLite and
+    PostgreSQL read it through an index on state: the queued jobs, never an owner's finished history."""
+    waiting = select(Job.id).where(Job.state == JobState.queued.value, Job.owner == owner).limit(up_to).subquery()
+    return session.scalar(select(func.count()).select_from(waiting))
+
+
+QUEUE_LOCKS = 0x51554555  # "QUEU": the PostgreSQL advisory locks of one owner's queue, one per owner
+
+
+def hold_owner_queue(session: Session, *, owner: str) -> None:
+    """On PostgreSQL, hold `owner`'s queue until this session's transaction ends: one submit per owner counts
+    and adds at a time. SQLite writers are already one at a time (db.write_lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:locks, hashtext(:owner))"), {"locks": QUEUE_LOCKS, "owner": owner})
+
+
 def count_by_state(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
 
