@@ -4,7 +4,7 @@ The head goes to the file as it is written, so a reader of the live file sees
 it grow; the tail is kept in memory and written by `close()`, after a line such as
 ``[railyard] … 1048576 bytes of log omitted …``. The file only ever grows, so
 a reader paging through it by offset never sees bytes change. A writer killed
-with SIGKILL loses its tail.
+with SIGKILL loses its tail. A log it creates is readable by its writer's user alone.
 
     RAILYARD_LOG_HEAD_BYTES   bytes kept from the start (default 4 MiB)
     RAILYARD_LOG_TAIL_BYTES   bytes kept from the end (default 4 MiB)
@@ -16,6 +16,8 @@ import collections
 import logging
 import os
 from pathlib import Path
+
+from railyard.storage.local import FILE_MODE
 
 HEAD_BYTES = 4 * 2**20
 TAIL_BYTES = 4 * 2**20
@@ -41,7 +43,7 @@ class CappedLog:
     def __init__(self, path: str | Path, head: int | None = None, tail: int | None = None):
         self.head = _env_bytes(HEAD_ENV, HEAD_BYTES) if head is None else head
         self.tail = _env_bytes(TAIL_ENV, TAIL_BYTES) if tail is None else tail
-        self._file = open(path, "ab")
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE), "ab")
         self._written = 0  # of the head
         self._last = b"\n"  # the last byte of the head
         self._chunks: collections.deque[bytes] = collections.deque()  # the tail, possibly with extra bytes in front

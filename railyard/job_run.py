@@ -30,6 +30,7 @@ from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, Rail
 from railyard.pipeline.steps import StepRecorder
 from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
 from railyard.storage import LocalStore, open_store
+from railyard.storage.local import private_dirs
 
 LOG_FILE = "trainer.log"
 log = logging.getLogger("railyard")
@@ -90,7 +91,7 @@ class JobRun:
         self.store = open_store(output)
         self._local = isinstance(self.store, LocalStore)
         self._log_dir = Path(self.store.root) if self._local else Path(tempfile.mkdtemp(prefix="railyard-log-"))
-        self._log_dir.mkdir(parents=True, exist_ok=True)
+        private_dirs(self._log_dir)
         self._handler = _setup_logging(self._log_dir / LOG_FILE)
         self.result_file = ResultFile(self.store, job_id, self.store.url(LOG_FILE), build_info(), spec_hash)
         self.recorder = StepRecorder(progress=log.info)

@@ -1,7 +1,11 @@
 """The binary store: published trainer pex files, content-addressed and read-only.
 
-    <root>/<sha256>.pex     mode 0555, written once by an atomic rename
+    <root>/<sha256>.pex     mode 0500, written once by an atomic rename
     <root>/incoming/        uploads while they stream in
+
+The store is the service's user's alone (directories 0700): that user reads a
+binary to check it and runs it (the local executor, validation); nobody else
+needs to, or may read the code and requirements another team published.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from railyard.errors import UserError
+from railyard.storage.local import private_dirs
+
+BINARY_MODE = 0o500
 
 
 class TooLarge(UserError):
@@ -33,7 +40,7 @@ class BinaryStore:
     async def receive(self, chunks: AsyncIterator[bytes], max_bytes: int) -> tuple[Path, str, int]:
         """Stream an upload to a temporary file: (its path, sha256, size). The caller keeps or discards it."""
         incoming = self.root / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
+        private_dirs(incoming)
         fd, name = tempfile.mkstemp(dir=incoming, suffix=".part")
         digest, size = hashlib.sha256(), 0
         try:
@@ -57,6 +64,6 @@ class BinaryStore:
         if target.exists():
             upload.unlink()
             return target
-        os.chmod(upload, 0o555)
+        os.chmod(upload, BINARY_MODE)
         os.replace(upload, target)
         return target

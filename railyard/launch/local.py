@@ -10,6 +10,9 @@
                     work/          the trainer's working directory
 
 The live supervisor holds an flock on <root>/<job-id>/ itself (local_state.py).
+The root and every job directory are 0700 and every file in them 0600: a job's
+spec, log and outputs are the service's user's alone. The supervisor and the
+workers it starts run with umask 077, so what the trainer writes is too.
 The supervisor (`python -m railyard.launch.supervisor JOB_DIR`) outlives the
 command that submitted the job. It enforces the resource class's memory limit
 (the resident memory of each worker's whole process group; going over kills it,
@@ -40,6 +43,7 @@ from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, 
 from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
+from railyard.storage.local import DIR_MODE, FILE_MODE, private_dirs
 
 POLL_SECONDS = 0.2
 MAX_JOB_ID_LENGTH = 200
@@ -79,8 +83,9 @@ class LocalExecutor(Executor):
             raise UserError(too_many_workers(self, job.workers))
         resource = self.config.resource_class(job.spec.compute_resource.value)
         directory = self.job_dir(job.job_id)
-        directory.mkdir(parents=True, exist_ok=False)
-        (directory / "spec.json").write_text(job.spec.to_json())
+        private_dirs(self.root)
+        directory.mkdir(mode=DIR_MODE)
+        LocalStore(directory).write_text("spec.json", job.spec.to_json())
         request = {
             "job_id": job.job_id,
             "binary": {"path": job.binary.path, "sha256": job.binary.sha256, "target": job.binary.target},
@@ -92,11 +97,11 @@ class LocalExecutor(Executor):
             "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
         }
-        (directory / "request.json").write_text(json.dumps(request, indent=2))
+        LocalStore(directory).write_text("request.json", json.dumps(request, indent=2))
         lock = take_lock(directory)
         try:
             write_state(directory, JobStatus(JobState.queued))
-            with open(directory / "supervisor.log", "ab") as log:
+            with os.fdopen(os.open(directory / "supervisor.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "ab") as log:
                 supervisor = subprocess.Popen(
                     [sys.executable, "-m", "railyard.launch.supervisor", str(directory)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, pass_fds=(lock,),

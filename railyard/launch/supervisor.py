@@ -68,6 +68,7 @@ from railyard.launch.job import (
 from railyard.launch.local_state import write_state
 from railyard.result import read_result
 from railyard.storage import LocalStore
+from railyard.storage.local import PRIVATE_UMASK
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
@@ -370,4 +371,5 @@ class Supervisor:
 
 
 if __name__ == "__main__":
+    os.umask(PRIVATE_UMASK)  # the workers inherit it: every file of the job is the service's user's alone
     Supervisor(Path(sys.argv[1])).run()

@@ -1,4 +1,9 @@
-"""A store on the local filesystem; atomic writes by temp file, fsync and rename."""
+"""A store on the local filesystem; atomic writes by temp file, fsync and rename.
+
+What it writes is the writer's alone: files `FILE_MODE` (0600), the directories
+it makes `DIR_MODE` (0700), parents included. A run's outputs (models, scores,
+labels, reports) are other teams' secrets to every other user of the machine.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,23 @@ from urllib.parse import unquote, urlparse
 
 from railyard.errors import StorageError
 from railyard.storage.base import Store, check_range
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+PRIVATE_UMASK = 0o077  # for processes whose every write is private: the local executor's supervisor and trainers
+
+
+def private_dirs(path: str | Path) -> None:
+    """Make the directory `path` and its missing parents, each `DIR_MODE` (a directory already there is left as it is)."""
+    path, missing = Path(path), []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass  # made meanwhile by another writer
 
 
 class LocalStore(Store):
@@ -30,14 +52,14 @@ class LocalStore(Store):
     def _atomic(self, relpath: str, fill) -> str:
         target = self._path(relpath)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(target.parent)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             try:
                 with os.fdopen(fd, "wb") as out:
                     fill(out)
                     out.flush()
                     os.fsync(out.fileno())
-                os.chmod(tmp, 0o644)
+                os.chmod(tmp, FILE_MODE)
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -4,6 +4,9 @@ Credentials, region and endpoint come from the standard AWS configuration:
 environment variables (`AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3` included),
 `~/.aws/config` and instance or pod identity. A single PUT or a completed
 multipart upload is atomic in S3, so objects never appear half written.
+Objects are written with no ACL: private to the bucket's owner, S3's default
+and the only form a bucket with ACLs disabled accepts. Who else reads them is
+the bucket policy's to say, and Railyard never changes it.
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def test_publishing_is_idempotent_and_needs_publish_rights(app_factory, tokens_f
     assert again.status_code == 200 and again.json() == record
     assert client.post("/binaries", content=small_pex.read_bytes(), headers=ALICE).status_code == 403
     stored = client.app.state.binary_store.path(record["sha256"])
-    assert stored.stat().st_mode & 0o777 == 0o555
+    assert stored.stat().st_mode & 0o777 == 0o500
     assert [b["sha256"] for b in client.get("/binaries", headers=BOB).json()["binaries"]] == [record["sha256"]]
     not_a_pex = client.post("/binaries", content=b"#!/bin/sh\necho hi\n", headers=CI)
     assert not_a_pex.status_code == 422 and "not a Railyard trainer pex" in not_a_pex.json()["detail"][0]["msg"]

@@ -1,4 +1,9 @@
-"""Local store: atomic writes leave either the old object or the new one, never a fragment; ranged reads."""
+"""Local store: atomic writes leave either the old object or the new one, never a fragment; ranged reads;
+what it writes is readable by its user alone."""
+
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +45,25 @@ def test_read_range(tmp_path):
         store.read_range("missing.log", 0, 4)
     with pytest.raises(ValueError, match="expected a non-negative offset and length"):
         store.read_range("trainer.log", -4, 4)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_what_it_writes_is_its_users_alone(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        store = open_store(str(tmp_path / "runs" / "job-1"))
+        store.write_text("model/sha256.X", "model")
+        store.put_file("scores.tsv", Path(store.write_text("labels.tsv", "1\n")))
+    finally:
+        os.umask(old)
+    for made in ("runs", "runs/job-1", "runs/job-1/model"):
+        assert stat.S_IMODE((tmp_path / made).stat().st_mode) == 0o700, made
+    for written in ("model/sha256.X", "scores.tsv", "labels.tsv"):
+        assert stat.S_IMODE((tmp_path / "runs/job-1" / written).stat().st_mode) == 0o600, written
+
+
+def test_a_directory_already_there_keeps_its_mode(tmp_path):
+    (tmp_path / "shared").mkdir(mode=0o755)
+    open_store(str(tmp_path / "shared")).write_text("a/result.json", "{}")
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "shared" / "a").stat().st_mode) == 0o700

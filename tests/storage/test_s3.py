@@ -72,3 +72,14 @@ def test_s3_data_errors_name_the_path(aws, s3_env, tmp_path):
     run = run_trainer("--spec", write_spec(tmp_path, spec), "--output", tmp_path / "out", env=s3_env)
     assert run.returncode == 2
     assert "data.features[0].path: s3://ml-data/absent/charges.parquet does not exist" in run.stderr
+
+
+def test_objects_are_written_private(aws, tmp_path):
+    store = open_store("s3://ml-data/runs/job-4")
+    store.write_text("result.json", "{}")
+    (tmp_path / "scores.tsv").write_text("0.5\n")
+    store.put_file("scores.tsv", tmp_path / "scores.tsv")
+    for key in ("runs/job-4/result.json", "runs/job-4/scores.tsv"):
+        grants = aws.get_object_acl(Bucket="ml-data", Key=key)["Grants"]
+        assert [g["Grantee"].get("URI") for g in grants] == [None], grants  # the owner's one grant, to no group
+        assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import threading
 from pathlib import Path
 
@@ -12,17 +13,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from railyard.errors import UserError
+from railyard.storage.local import FILE_MODE, private_dirs
 
 # Package data (Alembic reads `package:dir` through importlib.resources): found in a pex or an installed wheel too.
 MIGRATIONS = "railyard.api.store:migrations"
 
 
 def normalize_url(url: str) -> str:
-    """postgresql:// → the psycopg 3 driver; a bare path → a SQLite file."""
+    """postgresql:// → the psycopg 3 driver; a bare path → a SQLite file, made the service's user's alone
+    (0600; SQLite gives its journal and WAL the database file's mode) when it does not exist yet."""
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     if "://" not in url:
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(Path(url).parent)
+        os.close(os.open(url, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE))
         return f"sqlite:///{Path(url).absolute()}"
     return url
 
