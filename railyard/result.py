@@ -1,7 +1,8 @@
 """result.json: the talk's result shape, written atomically at each state change.
 
 `status` says where the job is (job id, log file, latest transition, every
-transition, git commit); `result` says what it produced (holdout scores and
+transition, git commit, and the data fingerprint: each input file's size and
+modification time as the run opened it); `result` says what it produced (holdout scores and
 labels paths, model id, metrics, per-step measurements); `exception_info` is
 null or the error. The file says `complete` only once every other output has
 been written, so a run killed at any point never looks finished.
@@ -63,7 +64,12 @@ class ResultFile:
             "binary_sha256": build["binary_sha256"],
             "build_target": build["target"],
             "spec_hash": spec_hash,
+            "data_fingerprint": None,
         }
+
+    def record_fingerprint(self, fingerprint: list[dict]) -> None:
+        """What the data looked like when the run opened it; written with the next state."""
+        self.status["data_fingerprint"] = fingerprint
 
     def write(self, job_state: str, result: dict | None = None, exception_info: dict | None = None) -> str:
         transition = {"created_at": now(), "job_state": job_state}

@@ -14,7 +14,7 @@ A job the principal may not read is answered as if it did not exist.
 from __future__ import annotations
 
 from railyard.api.auth import Principal
-from railyard.api.data_access import check_data_access, check_paths
+from railyard.api.data_access import check_data_access, check_paths, prefixes_of
 from railyard.api.problems import Forbidden, NotFound
 from railyard.api.store.models import Job
 from railyard.spec import TrainingSpec
@@ -34,7 +34,7 @@ def authorize_job(principal: Principal, job: Job | None, job_id: str) -> Job:
 def authorize_submission(principal: Principal, spec: TrainingSpec) -> None:
     if not principal.may_act_as(spec.metadata.owner):
         raise Forbidden(f"{principal.owner} may not submit jobs owned by {spec.metadata.owner}")
-    check_data_access(spec, None if principal.anonymous else principal.data_prefixes)
+    check_data_access(spec, prefixes_of(principal))
 
 
 def authorize_explanation(principal: Principal, training: Job | None, named: str, data: str) -> Job:
@@ -42,7 +42,7 @@ def authorize_explanation(principal: Principal, training: Job | None, named: str
     as for any job; then 403 when the data lies outside the principal's data prefixes."""
     if training is None or not may_read(principal, training):
         raise NotFound(f"no {named}")
-    check_paths([("data", data)], None if principal.anonymous else principal.data_prefixes)
+    check_paths([("data", data)], prefixes_of(principal))
     return training
 
 

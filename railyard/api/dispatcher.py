@@ -29,18 +29,18 @@ made itself: with several, an owner's job may wait one more job per replica.
 An explanation job runs the binary of the training job whose model it explains,
 with the explanation's arguments in place of the spec, and has no data
 fingerprint. A job runs the published binary it was accepted with, from the binary store;
-only a `--dev` service resolves other binaries here. The data fingerprint is
-taken beside the dispatch, in a small pool, and dropped if it is late: a slow
-or hanging data source never holds up other jobs.
+only a `--dev` service resolves other binaries here, with the data prefixes
+recorded at submit. Nothing here opens a job's data: the trainer takes the data
+fingerprint as it opens the data, and it is recorded from result.json when the job ends.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,34 +53,36 @@ from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
 from railyard.launch.job import Binary, Executor, Explanation, JobKind, JobRequest, JobState, UnknownJob
-from railyard.pipeline.load import fingerprint
 from railyard.result import read_result
 from railyard.spec import parse_spec
 
 log = logging.getLogger("railyard.dispatcher")
 ACTOR = "dispatcher"
 PURGE_SECONDS = 3600
-FINGERPRINT_WORKERS = 2
+MAX_FINGERPRINT_BYTES = 1 << 20  # a fingerprint of more files than this holds is not recorded
 ACTIVE = (JobState.queued.value, JobState.running.value)
 
 
 def job_request(job: Job, binary: Binary) -> JobRequest:
     """What the executor runs for a job: its spec, or an explanation of its model sized by the job's compute resource."""
     git_commit = job.git_commit or binaries.stamped_commit(binary)
+    prefixes = None if job.data_prefixes is None else tuple(job.data_prefixes)
     if job.kind == JobKind.explanation.value:
         explained = job.explanation
         spec = parse_spec({**job.spec, "compute_resource": job.compute_resource})
         explanation = Explanation(model=explained["model"], data=explained["data"], rows=explained.get("rows"),
                                   key_columns=tuple(explained.get("key_columns") or ()))
-        return JobRequest(job.id, spec, binary, job.output, git_commit=git_commit, explanation=explanation)
+        return JobRequest(job.id, spec, binary, job.output, git_commit=git_commit, explanation=explanation,
+                          data_prefixes=prefixes)
     return JobRequest(job.id, parse_spec(job.spec), binary, job.output, git_commit=git_commit,
-                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)))
+                      trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)),
+                      data_prefixes=prefixes)
 
 
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], executor: Executor, limits: fair_share.Limits,
                  metrics: Metrics, poll_seconds: float = 0.5, *, binary_store: BinaryStore | None = None,
-                 dev: bool = False, fingerprint_seconds: float = 30.0):
+                 dev: bool = False):
         self.sessions = sessions
         self.executor = executor
         self.limits = limits
@@ -93,9 +95,6 @@ class Dispatcher:
         self._last_purge = 0.0
         self.binary_store = binary_store
         self.dev = dev
-        self.fingerprint_seconds = fingerprint_seconds
-        self._fingerprints = ThreadPoolExecutor(FINGERPRINT_WORKERS, thread_name_prefix="railyard-fingerprint")
-        self._fingerprinting = threading.Semaphore(FINGERPRINT_WORKERS * 4)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="railyard-dispatcher", daemon=True)
@@ -105,7 +104,6 @@ class Dispatcher:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=30)
-        self._fingerprints.shutdown(wait=False, cancel_futures=True)
 
     @property
     def alive(self) -> bool:
@@ -198,8 +196,6 @@ class Dispatcher:
                 return
             job.binary_sha256 = binary.sha256 or None
             job.git_commit = request.git_commit
-            if request.explanation is None:
-                self._fingerprint_later(job.id, request.spec)
         job.dispatched_at = utcnow()
 
     def _binary(self, job: Job) -> Binary | RailyardError:
@@ -213,31 +209,6 @@ class Dispatcher:
             return binaries.resolve(job.binary)
         except RailyardError as exc:
             return exc
-
-    def _fingerprint_later(self, job_id: str, spec) -> None:
-        """Record what the data is as the job starts, unless fingerprinting is backed up or takes too long."""
-        if not self._fingerprinting.acquire(blocking=False):
-            log.warning("job %s: data fingerprint skipped, the fingerprint pool is busy", job_id)
-            return
-
-        def record() -> None:
-            try:
-                started = time.monotonic()
-                found = fingerprint(spec)
-                if time.monotonic() - started > self.fingerprint_seconds:
-                    log.warning("job %s: data fingerprint dropped, it took over %g s", job_id, self.fingerprint_seconds)
-                    return
-                with self.sessions() as session:
-                    job = service.get_job(session, job_id=job_id)
-                    if job is not None:
-                        job.data_fingerprint = found
-                        session.commit()
-            except Exception:
-                log.exception("job %s: data fingerprint failed", job_id)
-            finally:
-                self._fingerprinting.release()
-
-        self._fingerprints.submit(record)
 
     def _follow(self, session: Session, job: Job) -> None:
         try:
@@ -259,7 +230,8 @@ class Dispatcher:
             self.metrics.finished(job)
 
     def _record_result(self, job: Job, result: dict | None) -> None:
-        """What result.json adds to the job's record; a field of the wrong type (a trainer's bug) is left out."""
+        """What result.json adds to the job's record; a field of the wrong type (a trainer's bug), or a data
+        fingerprint over MAX_FINGERPRINT_BYTES of JSON, is left out."""
         if not isinstance(result, dict):
             return
 
@@ -272,6 +244,10 @@ class Dispatcher:
         job.binary_sha256 = text("status", "binary_sha256", 64) or job.binary_sha256
         if isinstance(result.get("exception_info"), dict):
             job.exception_info = result["exception_info"]
+        fingerprint = (result.get("status") if isinstance(result.get("status"), dict) else {}).get("data_fingerprint")
+        if isinstance(fingerprint, list) and all(isinstance(f, dict) for f in fingerprint) \
+                and len(json.dumps(fingerprint)) <= MAX_FINGERPRINT_BYTES:
+            job.data_fingerprint = fingerprint
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled.

@@ -6,7 +6,9 @@ in the API process, so a hostile spec can at worst fail its own request. At
 most `plan_concurrency` plans run at once and each principal has at most
 `PER_PRINCIPAL` waiting or running (429 beyond); a request that finds every
 slot busy for `BUSY_WAIT_SECONDS` gets 503. Waiting holds no thread and no
-database connection.
+database connection. The plan runs with the principal's data prefixes
+(RAILYARD_DATA_PREFIXES), so it opens only data under them; a file it refuses
+at open answers 403 with the same line as the check at submit.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
 
-from railyard.api.problems import Busy, TooManyRequests, Unprocessable
+from railyard.api.problems import Busy, Forbidden, TooManyRequests, Unprocessable
 from railyard.api.settings import Settings
 from railyard.spec import TrainingSpec
+from railyard.storage.prefixes import DataAccessDenied, Prefixes, with_prefixes
 
 BUSY_WAIT_SECONDS = 30
 PER_PRINCIPAL = 4
@@ -48,8 +51,10 @@ class Planner:
         memory = self.settings.plan_memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    async def plan(self, principal: str, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
-        """The plan's row counts; 422 with the trainer's one-line message when the spec does not fit its data."""
+    async def plan(self, principal: str, command: list[str], spec: TrainingSpec, workflow_modules: list[str],
+                   data_prefixes: Prefixes | None) -> dict:
+        """The plan's row counts; 422 with the trainer's one-line message when the spec does not fit its data,
+        403 when it reached data outside `data_prefixes` (None: no restriction)."""
         if self.in_flight[principal] >= self.per_principal:
             raise TooManyRequests(f"{principal} has {self.per_principal} validations under way; wait for them",
                                   headers={"Retry-After": "10"})
@@ -60,7 +65,7 @@ class Planner:
             except TimeoutError:
                 raise Busy("every validation slot is busy; try again shortly", headers={"Retry-After": "10"}) from None
             try:
-                return await run_in_threadpool(self._run, command, spec, workflow_modules)
+                return await run_in_threadpool(self._run, command, spec, workflow_modules, data_prefixes)
             finally:
                 self.slots.release()
         finally:
@@ -68,7 +73,8 @@ class Planner:
             if not self.in_flight[principal]:
                 del self.in_flight[principal]
 
-    def _run(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str]) -> dict:
+    def _run(self, command: list[str], spec: TrainingSpec, workflow_modules: list[str],
+             data_prefixes: Prefixes | None) -> dict:
         seconds = self.settings.plan_seconds
         with tempfile.TemporaryDirectory(prefix="railyard-plan-") as work:
             spec_file = Path(work) / "spec.json"
@@ -76,7 +82,8 @@ class Planner:
             argv = command + ["--plan", "--spec", str(spec_file)]
             for module in workflow_modules:
                 argv += ["--workflow-module", module]
-            env = {**os.environ, "TMPDIR": work, "PEX_ROOT": str(Path(self.settings.pex_root).absolute())}
+            env = with_prefixes({**os.environ, "TMPDIR": work, "PEX_ROOT": str(Path(self.settings.pex_root).absolute())},
+                                data_prefixes)
             try:
                 process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                            stderr=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True)
@@ -97,6 +104,8 @@ class Planner:
         if code == 0 and isinstance(answer, dict) and "rows_in" in answer:
             return answer
         if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+            if answer.get("type") == DataAccessDenied.__name__:
+                raise Forbidden(answer["error"])
             raise _problem(answer["error"])
         if code < 0 or code == 137:
             raise _problem(f"checking the spec against its data was stopped (signal {-code if code < 0 else 9}); "

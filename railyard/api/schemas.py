@@ -138,6 +138,9 @@ class StatusResponse(BaseModel):
     shipped_at: dt.datetime | None
     kind: JobKind = Field(default=JobKind.training, description="training, or explanation (of the model in `explains`)")
     explains: Explains | None = None
+    data_fingerprint: list[dict[str, Any]] | None = Field(
+        default=None, description="Once a training job has ended: each source's files (path, size, mtime) as its "
+        "trainer opened them, from result.json; null before, for an explanation, or when the data was never opened.")
     progress: dict[str, Any] | None = Field(
         default=None, description="While the job runs: its progress.json (step, iteration, total, unit, elapsed_s, "
         "remaining_s, metric, training, holdout, updated_at), or null before training reports any.")

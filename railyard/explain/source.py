@@ -6,7 +6,8 @@ columns; or a training spec (a path ending in `.json`), whose data is loaded,
 filtered and split exactly as training did, and whose holdout rows, in the
 order training evaluated them, are explained. The background sample that the
 model-agnostic method compares against comes from the first rows of a
-dataset, or from a spec's training rows.
+dataset, or from a spec's training rows. Every file is looked at and opened through `arrow_filesystem`,
+so a job started with data prefixes reads only under them (a refusal names `data`, as the service's does).
 """
 
 from __future__ import annotations

@@ -119,7 +119,8 @@ class Explanation:
 @dataclass(frozen=True)
 class JobRequest:
     """A job to launch. A training job trains `spec`; an explanation job (`explanation` set) runs the binary that
-    trained the model with `Explanation.arguments()`, and `spec` is the model's training spec (sizing, labels)."""
+    trained the model with `Explanation.arguments()`, and `spec` is the model's training spec (sizing, labels).
+    `data_prefixes`: where every process of the job may read data (RAILYARD_DATA_PREFIXES); None: anywhere."""
 
     job_id: str
     spec: TrainingSpec
@@ -128,6 +129,7 @@ class JobRequest:
     git_commit: str = "unknown"
     trainer_args: tuple[str, ...] = ()
     explanation: Explanation | None = None
+    data_prefixes: tuple[str, ...] | None = None
 
     @property
     def kind(self) -> JobKind:

@@ -1,6 +1,7 @@
 """The local executor: each job runs the trainer as a subprocess, watched by a supervisor process.
 
-    <root>/<job-id>/request.json   what to run (written by submit): `--spec spec.json`, or an explanation's arguments
+    <root>/<job-id>/request.json   what to run (written by submit): `--spec spec.json`, or an explanation's arguments,
+                                   and the data prefixes every worker gets as RAILYARD_DATA_PREFIXES
                     spec.json      the training spec (of the explained model, for an explanation job)
                     state.json     status and transitions (written by the supervisor, atomically)
                     supervisor.pid   where cancel sends SIGTERM
@@ -96,6 +97,7 @@ class LocalExecutor(Executor):
             "gpu": job.spec.compute_resource.value == "GPU",
             "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
             "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
+            "data_prefixes": job.data_prefixes,
         }
         LocalStore(directory).write_text("request.json", json.dumps(request, indent=2))
         lock = take_lock(directory)

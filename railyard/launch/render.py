@@ -14,6 +14,7 @@ A job with several workers (`workers: N`) is an Indexed Job of N pods plus a
 headless Service (`railyard-<id>-workers`) that names them `<job>-<index>.<service>`;
 every worker gets RAILYARD_WORKERS, RAILYARD_WORKER_INDEX (its completion index),
 and worker 0's name and the rendezvous port as RAILYARD_RENDEZVOUS_HOST/_PORT.
+Every worker gets the job's data prefixes as RAILYARD_DATA_PREFIXES (left out: no restriction).
 
 A job id must be a DNS-1123 label short enough that every name made from it
 (`railyard-<id>`, `railyard-<id>-spec`, `-network`, `-workers`) is one too.
@@ -30,6 +31,7 @@ import yaml
 from railyard.errors import UserError
 from railyard.launch.job import JobRequest
 from railyard.launch.resources import LaunchConfig, NetworkPolicySettings
+from railyard.storage.prefixes import environment_value
 
 # Package data, read through importlib.resources: found in a pex or an installed wheel too.
 TEMPLATES = ("railyard.launch", "templates")
@@ -196,6 +198,7 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "spec_json": spec.to_json(),
         "spec_mount": SPEC_MOUNT,
         "trainer_arguments": job.explanation.arguments() if job.explanation else ["--spec", f"{SPEC_MOUNT}/spec.json"],
+        "data_prefixes": environment_value(job.data_prefixes),
         "pod_security": POD_SECURITY,
         "container_security": CONTAINER_SECURITY,
     }

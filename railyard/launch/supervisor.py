@@ -8,7 +8,8 @@ environment (RAILYARD_WORKERS, RAILYARD_WORKER_INDEX, RAILYARD_RENDEZVOUS_HOST
 127.0.0.1, RAILYARD_RENDEZVOUS_PORT: a base port P with P and P + 1 free, and
 RAILYARD_RENDEZVOUS_DIR: a fresh directory only the job's user may open, where
 torch.distributed keeps its store as a file rather than a listening server;
-RAILYARD_EXCHANGE_TIMEOUT: the job's deadline).
+RAILYARD_EXCHANGE_TIMEOUT: the job's deadline). Every worker gets the job's
+data prefixes as RAILYARD_DATA_PREFIXES (none: the variable is removed).
 
 Each worker runs in its own process group. Every poll the supervisor sums the
 resident memory of each group; a worker over the limit has its group killed at
@@ -68,6 +69,7 @@ from railyard.launch.job import (
 from railyard.launch.local_state import write_state
 from railyard.result import read_result
 from railyard.storage import LocalStore
+from railyard.storage.prefixes import with_prefixes
 from railyard.storage.local import PRIVATE_UMASK
 
 POLL_SECONDS = 0.1
@@ -285,7 +287,7 @@ class Supervisor:
             "--job-id", request["job_id"],
             *request["trainer_args"],
         ]
-        environment = {**os.environ, "TMPDIR": str(work / "tmp")}
+        environment = with_prefixes({**os.environ, "TMPDIR": str(work / "tmp")}, request.get("data_prefixes"))
         port = free_base_port() if workers > 1 else None
         rendezvous_dir = tempfile.mkdtemp(prefix="rendezvous-", dir=work) if workers > 1 else None
         self.log = SharedLog(CappedLog(self.directory / "trainer.log"))

@@ -50,7 +50,9 @@ def _string_columns(schema: pa.Schema) -> list[str]:
 
 
 def open_source(index: int, source: FeatureSource) -> Source:
-    filesystem, path = arrow_filesystem(source.path)
+    """The source as a dataset. Every look and open goes through `arrow_filesystem`, so in a job with data
+    prefixes nothing here (not whether the path exists, nor its schema) describes a file outside them."""
+    filesystem, path = arrow_filesystem(source.path, where=f"data.features[{index}].path")
     try:
         info = filesystem.get_file_info(path)
         if info.type == pa.fs.FileType.NotFound:
@@ -198,17 +200,18 @@ def join_sources(tables: list[pa.Table], join_keys: list[str]) -> pa.Table:
     return joined
 
 
-def fingerprint(spec) -> list[dict] | None:
-    """What the data looked like at submission: every file's size and modification time, per source."""
+def fingerprint(sources: list[Source]) -> list[dict]:
+    """What the data looked like when the run opened it: every file's size and modification time, per source
+    (from the listing the run reads, through the same filesystem; no file is opened for it)."""
     found = []
-    try:
-        for index, source in enumerate(spec.data.features):
-            dataset = open_source(index, source).dataset
+    for source in sources:
+        dataset = source.dataset
+        try:
             infos = dataset.filesystem.get_file_info(sorted(dataset.files))
-            found.append({
-                "path": source.path,
-                "files": [{"path": i.path, "size": i.size, "mtime": i.mtime.isoformat() if i.mtime else None} for i in infos],
-            })
-    except (DataError, OSError, pa.ArrowException):
-        return None
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{source.label}.path: cannot read {source.spec.path}: {exc}") from exc
+        found.append({
+            "path": source.spec.path,
+            "files": [{"path": i.path, "size": i.size, "mtime": i.mtime.isoformat() if i.mtime else None} for i in infos],
+        })
     return found

@@ -8,6 +8,7 @@ categories on every worker, and rank 0 gathers the holdout rows, evaluates and p
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ from railyard.pipeline.checks import (
 )
 from railyard.pipeline.filter import combined_expression, value_type
 from railyard.pipeline.labels import encode_label, label_encoding, label_values
-from railyard.pipeline.load import join_sources, open_source, read_positioned, read_source
+from railyard.pipeline.load import fingerprint, join_sources, open_source, read_positioned, read_source
 from railyard.pipeline.progress import ProgressReporter
 from railyard.pipeline.split import describe, holdout_mask, split_with_positions
 from railyard.pipeline.steps import StepRecorder
@@ -49,17 +50,21 @@ def _source_filters(spec: TrainingSpec, source_names: list[str]):
 
 
 def load_and_filter(spec: TrainingSpec, recorder: StepRecorder, env: WorkerEnv | None = None,
-                    exchange: gather.Exchange | None = None) -> tuple[pa.Table, LabelEncoding | None]:
+                    exchange: gather.Exchange | None = None,
+                    fingerprinted: Callable[[list[dict]], None] | None = None) -> tuple[pa.Table, LabelEncoding | None]:
     """Open the sources, check the spec against them, read and filter: one table of the columns training
     needs, and how its label is to be encoded (checked against the label's values).
 
     Every filter names one column of one source, so all of them are pushed down
     into that source's scan; the filter step then joins the sources, if several.
     With an exchange, this worker reads its share of the first source and the label
-    is checked and encoded over every worker's rows.
+    is checked and encoded over every worker's rows. `fingerprinted` is told the data's
+    fingerprint (`load.fingerprint`) as soon as the sources are open.
     """
     env = env or WorkerEnv()
     sources = [open_source(i, s) for i, s in enumerate(spec.data.features)]
+    if fingerprinted is not None:
+        fingerprinted(fingerprint(sources))
     check_spec_against_schema(spec, sources)
     kept = set(spec.train.classifier_features + [spec.train.label] + spec.data.join_keys)
     kept |= {column for _, column in date_columns(spec)}
@@ -226,9 +231,9 @@ def _links_told(env: WorkerEnv):
 
 
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
-                 env: WorkerEnv | None = None) -> dict:
+                 env: WorkerEnv | None = None, fingerprinted: Callable[[list[dict]], None] | None = None) -> dict:
     """Train, evaluate and persist; return the `result` block of result.json (rank 0's; other workers
-    train their share and return a short summary)."""
+    train their share and return a short summary). `fingerprinted` is told the data's fingerprint once it is open."""
     env = env or WorkerEnv()
     check_features_for_workflow(spec, workflow_cls)
     check_workers_for_workflow(spec, workflow_cls, env.world_size)
@@ -236,7 +241,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
     if warning:
         recorder.progress(f"[railyard] warning: {warning}")
     with _collective(workflow_cls, env, device) as exchange, _links_told(env):
-        table, encoding = load_and_filter(spec, recorder, env, exchange)
+        table, encoding = load_and_filter(spec, recorder, env, exchange, fingerprinted)
         trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange)
         del table
         if exchange is not None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from railyard import artifacts
 from railyard.api.access import authorize_explanation
 from railyard.api.auth import Principal
+from railyard.api.data_access import prefixes_of
 from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PrincipalDep, SessionDep, SettingsDep
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.queueing import queue, replay
@@ -93,7 +94,7 @@ def explain(
         workflow=training.workflow, compute_resource=body.compute_resource.value if body.compute_resource else training.compute_resource,
         spec=training.spec, spec_hash=training.spec_hash, binary=training.binary, binary_sha256=training.binary_sha256,
         git_commit=training.git_commit, workflow_modules=[], output=executor.output_uri(job_id),
-        model_id=training.model_id, explains_job_id=training.id,
+        model_id=training.model_id, explains_job_id=training.id, data_prefixes=prefixes_of(principal),
         explanation={"model": artifacts.location("model", training.model_id, base=training.output), "data": body.data,
                      "rows": body.rows, "key_columns": list(body.key_columns)},
     )

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from railyard.api.access import authorize_submission
+from railyard.api.data_access import prefixes_of
 from railyard.api.auth import Principal
 from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from railyard.api.metrics import Metrics
@@ -50,7 +51,7 @@ async def plan_on_data(body: TrainRequest, session: Session, principal: Principa
         command = trainer_command(chosen) if chosen.path else await run_in_threadpool(trainer_command, chosen)  # --dev may build
     except UserError as exc:
         raise Unprocessable(str(exc), loc=("body", "binary")) from None
-    counts = await planner.plan(principal.owner, command, body.spec, body.workflow_modules)
+    counts = await planner.plan(principal.owner, command, body.spec, body.workflow_modules, prefixes_of(principal))
     return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
                             compute_resource=body.spec.compute_resource.value)
 
@@ -115,7 +116,7 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
         model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
         compute_resource=spec.compute_resource.value, spec=json.loads(spec.to_json()), spec_hash=spec.spec_hash(),
         binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
-        workflow_modules=body.workflow_modules, output=output,
+        workflow_modules=body.workflow_modules, output=output, data_prefixes=prefixes_of(principal),
     )
     return queue(session, write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, metrics, idempotency_key,
                  request_hash, settings.max_queued_per_owner)

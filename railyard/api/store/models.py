@@ -55,6 +55,8 @@ class Job(Base):
     binary_sha256: Mapped[str | None] = mapped_column(String(64))
     git_commit: Mapped[str | None] = mapped_column(String(64))
     data_fingerprint: Mapped[list | None] = mapped_column(JSON)
+    # The submitter's data prefixes, which every process opening the job's data enforces; None: no restriction.
+    data_prefixes: Mapped[list | None] = mapped_column(JSON)
     output: Mapped[str] = mapped_column(String(1024))
     model_id: Mapped[str | None] = mapped_column(String(128), index=True)
     exception_info: Mapped[dict | None] = mapped_column(JSON)
