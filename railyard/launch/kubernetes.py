@@ -14,7 +14,10 @@ Configuration comes from the in-cluster service account or, outside a cluster,
 from the kubeconfig ($KUBECONFIG or ~/.kube/config). The trainer binary is
 copied into the artifact store under its sha256 before the Job is created. The
 Job is created suspended and resumed once its ConfigMap and NetworkPolicy (both
-owned by it) exist, so that no pod runs outside its policy.
+owned by it) exist, so that no pod runs outside its policy. With `kueue` in the
+launch config, Kueue resumes the Job when its owner's LocalQueue admits it, which
+may be the moment it exists: the NetworkPolicy and ConfigMap are created first,
+and made the Job's once it exists.
 
 A job with several workers is an Indexed Job with a headless Service (owned by
 the Job too, and deleted with it on cancel): it is complete when the Job is,
@@ -25,6 +28,7 @@ worker's, each line prefixed `[worker i] `; its pages of log are worker 0's.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -60,6 +64,7 @@ SUBMITTED_GRACE_SECONDS = 30  # a job submitted this recently and not yet in the
 SYNC_WAIT_SECONDS = 5  # how long the first look waits for the cache's first LIST
 RESULTS_KEPT = 10_000  # finished jobs whose verdict from result.json is remembered
 TRAINER_LOG = "trainer.log"  # the trainer's log, which it writes next to result.json
+log = logging.getLogger("railyard.kubernetes")
 
 
 class KubernetesError(RailyardError):
@@ -83,6 +88,12 @@ def api_client(context: str | None = None):
 
 def _as_dict(client_api, obj) -> dict:
     return client_api.sanitize_for_serialization(obj)
+
+
+def _owner_reference(job) -> dict:
+    """Makes an object the Job's: deleted with it."""
+    return {"apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name, "uid": job.metadata.uid,
+            "controller": True, "blockOwnerDeletion": True}
 
 
 class KubernetesExecutor(Executor):
@@ -143,8 +154,6 @@ class KubernetesExecutor(Executor):
         return output_uri(self.config, job_id)
 
     def submit(self, job: JobRequest) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         if not job.binary.sha256:
             raise UserError("--binary dev runs only on the local backend; a Kubernetes job needs a .pex or a Bazel target")
         reads = [("model", job.explanation.model), ("data", job.explanation.data)] if job.explanation else \
@@ -156,25 +165,54 @@ class KubernetesExecutor(Executor):
             raise UserError(f"output {job.output} is not an s3:// URI; a Kubernetes job cannot write local files")
         *owned, manifest = render(job, self.config)  # NetworkPolicy, ConfigMap[, Service], Job
         self.upload_binary(job)
-        name = manifest["metadata"]["name"]
         manifest["spec"]["suspend"] = True
+        submit = self._submit_to_kueue if self.config.kueue is not None else self._submit_and_resume
+        submit(job.job_id, manifest, owned)
+        self._remember_submit(job.job_id)
+
+    def _submit_and_resume(self, job_id: str, manifest: dict, owned: list[dict]) -> None:
+        """The suspended Job, then the objects it owns (the NetworkPolicy last), then the Job resumed."""
+        created = self._create_job(job_id, manifest)
+        for obj in sorted(owned, key=lambda o: o["kind"] == "NetworkPolicy"):
+            self._create_owned(obj, _owner_reference(created), self._namespaced("create", obj["kind"]))
+        if created.spec.suspend:
+            name = created.metadata.name
+            self._call(f"resuming Job {name}", self.batch.patch_namespaced_job, name, self.namespace, {"spec": {"suspend": False}})
+
+    def _submit_to_kueue(self, job_id: str, manifest: dict, owned: list[dict]) -> None:
+        """The NetworkPolicy and ConfigMap (and Service) first, then the suspended Job for Kueue to admit and resume;
+        then they are made the Job's, to be deleted with it. Were that to fail, the Job still runs within its policy."""
+        for obj in owned:
+            self._create_owned(obj, None, self._namespaced("create", obj["kind"]))
+        owner = _owner_reference(self._create_job(job_id, manifest))
+        for obj in owned:
+            kind, name = obj["kind"], obj["metadata"]["name"]
+            try:
+                self._call(f"making {kind} {name} the Job's", self._namespaced("patch", kind), name, self.namespace,
+                           {"metadata": {"ownerReferences": [owner]}})
+            except KubernetesError as exc:
+                log.warning("job %s: %s; delete it once the Job is gone", job_id, exc)
+
+    def _create_job(self, job_id: str, manifest: dict):
+        """Create the Job; one that exists already for this job (a retried submit) is kept and returned."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = manifest["metadata"]["name"]
         try:
-            created = self.batch.create_namespaced_job(self.namespace, manifest)
+            return self.batch.create_namespaced_job(self.namespace, manifest)
         except ApiException as exc:
             if exc.status != 409:
                 raise KubernetesError(f"creating Job {name}: {exc.status} {exc.reason}") from exc
             created = self._call("reading the existing Job", self.batch.read_namespaced_job, name, self.namespace)
-            if created.metadata.annotations.get("railyard.io/job-id") != job.job_id:
+            if created.metadata.annotations.get("railyard.io/job-id") != job_id:
                 raise KubernetesError(f"Job {name} already exists for another job") from exc
-        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": created.metadata.name,
-                 "uid": created.metadata.uid, "controller": True, "blockOwnerDeletion": True}
-        creators = {"ConfigMap": self.core.create_namespaced_config_map, "Service": self.core.create_namespaced_service,
-                    "NetworkPolicy": self.networking.create_namespaced_network_policy}
-        for obj in sorted(owned, key=lambda o: o["kind"] == "NetworkPolicy"):  # the policy last, as before
-            self._create_owned(obj, owner, creators[obj["kind"]])
-        if created.spec.suspend:
-            self._call(f"resuming Job {name}", self.batch.patch_namespaced_job, name, self.namespace, {"spec": {"suspend": False}})
-        self._remember_submit(job.job_id)
+            return created
+
+    def _namespaced(self, verb: str, kind: str):
+        """The client call that creates or patches an object the Job owns: `verb` create or patch."""
+        api, resource = {"ConfigMap": (self.core, "config_map"), "Service": (self.core, "service"),
+                         "NetworkPolicy": (self.networking, "network_policy")}[kind]
+        return getattr(api, f"{verb}_namespaced_{resource}")
 
     def _remember_submit(self, job_id: str) -> None:
         now = time.monotonic()
@@ -186,11 +224,13 @@ class KubernetesExecutor(Executor):
         at = self._submitted.get(job_id)
         return at is not None and time.monotonic() - at < SUBMITTED_GRACE_SECONDS
 
-    def _create_owned(self, manifest: dict, owner: dict, create) -> None:
-        """Create an object the Job owns (deleted with it); one that exists already (a retried submit) is kept."""
+    def _create_owned(self, manifest: dict, owner: dict | None, create) -> None:
+        """Create an object the Job owns (deleted with it; `owner` None: made its later); one that exists already
+        (a retried submit) is kept."""
         from kubernetes.client.exceptions import ApiException
 
-        manifest["metadata"]["ownerReferences"] = [owner]
+        if owner is not None:
+            manifest["metadata"]["ownerReferences"] = [owner]
         try:
             create(self.namespace, manifest)
         except ApiException as exc:

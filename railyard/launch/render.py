@@ -16,6 +16,9 @@ every worker gets RAILYARD_WORKERS, RAILYARD_WORKER_INDEX (its completion index)
 and worker 0's name and the rendezvous port as RAILYARD_RENDEZVOUS_HOST/_PORT.
 Every worker gets the job's data prefixes as RAILYARD_DATA_PREFIXES (left out: no restriction).
 
+With `kueue` in the launch config, the Job carries the label `kueue.x-k8s.io/queue-name` naming its
+owner's LocalQueue and is rendered suspended (`spec.suspend: true`): Kueue resumes it once admitted.
+
 A job id must be a DNS-1123 label short enough that every name made from it
 (`railyard-<id>`, `railyard-<id>-spec`, `-network`, `-workers`) is one too.
 """
@@ -36,6 +39,7 @@ from railyard.storage.prefixes import environment_value
 # Package data, read through importlib.resources: found in a pex or an installed wheel too.
 TEMPLATES = ("railyard.launch", "templates")
 PREFIX = "railyard.io"
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 NAME_PREFIX = "railyard-"
 CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX, SERVICE_SUFFIX = "-spec", "-network", "-workers"
 MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX), len(SERVICE_SUFFIX))
@@ -167,6 +171,7 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
     }
     if job.explanation is not None:
         annotations[f"{PREFIX}/explains"] = job.explanation.model
+    job_labels = labels if config.kueue is None else {**labels, KUEUE_QUEUE_LABEL: config.kueue.queue_for(spec.metadata.owner)}
     name = job_name(job.job_id)
     pod_selector = {k: labels[k] for k in ("app.kubernetes.io/name", f"{PREFIX}/job-id")}
     egress, ingress = egress_rules(config.network_policy), []
@@ -191,6 +196,8 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "rendezvous_port": RENDEZVOUS_PORT,
         "job_id": job.job_id,
         "labels": labels,
+        "job_labels": job_labels,
+        "suspend": config.kueue is not None,
         "annotations": annotations,
         "output": job.output,
         "binary_uri": binary_uri(config, job.binary.sha256),

@@ -8,7 +8,8 @@ validated on load, e.g.
 
 Images must be pinned by digest (`name[:tag]@sha256:<64 hex>`) unless the file
 says `allow_unpinned_images: true`; `network_policy` names the only places the
-trainer pods may connect to: the cluster DNS and the artifact store.
+trainer pods may connect to: the cluster DNS and the artifact store. With
+`kueue`, Kueue admits the Jobs: each is created suspended in its owner's LocalQueue.
 """
 
 from __future__ import annotations
@@ -133,6 +134,48 @@ class JobSettings(_Strict):
     ttl_seconds_after_finished: int = Field(default=604800, ge=0)
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_QUEUE_NAME = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+
+
+def _queue_name(name: str) -> str:
+    if not _DNS_LABEL.fullmatch(name):
+        raise ValueError(f"{name!r} is not a LocalQueue name: expected {_QUEUE_NAME}")
+    return name
+
+
+class KueueSettings(_Strict):
+    """Kueue (kueue.x-k8s.io) admits the Jobs: each is created suspended, labelled with the LocalQueue of its
+    owner (a person or a team): `queues` names it per owner; for other owners `queue_pattern` makes it, its
+    `{owner}` replaced by the owner in lowercase with anything but letters, digits and '-' made '-'.
+    Without a pattern, the job of an owner not in `queues` is refused."""
+
+    queues: dict[str, Annotated[str, AfterValidator(_queue_name)]] = Field(default_factory=dict)
+    queue_pattern: str | None = None
+
+    @field_validator("queue_pattern")
+    @classmethod
+    def _pattern_names_the_owner(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            if pattern.replace("{owner}", "") == pattern:
+                raise ValueError(f"{pattern!r} does not name the owner: expected a pattern such as '{{owner}}' or 'team-{{owner}}'")
+            _queue_name(pattern.replace("{owner}", "x"))
+        return pattern
+
+    def queue_for(self, owner: str) -> str:
+        """The LocalQueue that admits `owner`'s jobs; a UserError when the config names none."""
+        if owner in self.queues:
+            return self.queues[owner]
+        if self.queue_pattern is None:
+            raise UserError(f"metadata.owner: {owner!r} has no Kueue LocalQueue; add it to kueue.queues in the launch config, "
+                            "or set kueue.queue_pattern")
+        name = self.queue_pattern.replace("{owner}", re.sub(r"[^a-z0-9-]", "-", owner.lower()))
+        if not _DNS_LABEL.fullmatch(name):
+            raise UserError(f"metadata.owner: {owner!r} gives {name!r} through kueue.queue_pattern, not a LocalQueue name "
+                            f"({_QUEUE_NAME}); add the owner to kueue.queues")
+        return name
+
+
 class LaunchConfig(_Strict):
     namespace: str
     service_account: str
@@ -141,6 +184,7 @@ class LaunchConfig(_Strict):
     images: Images
     network_policy: NetworkPolicySettings
     job: JobSettings = JobSettings()
+    kueue: KueueSettings | None = None
     resource_classes: dict[str, ResourceClass]
 
     @model_validator(mode="after")
