@@ -84,7 +84,8 @@ def test_unknown_job_from_an_executor_is_404():
 
 @pytest.mark.parametrize("written", [
     {"status": "not an object", "result": {"model_id": 7}, "exception_info": "nor this"},
-    {"status": {"git_commit": "x" * 5000, "binary_sha256": ["a"]}, "result": ["model"]},
+    {"status": {"git_commit": "x" * 5000, "binary_sha256": ["a"], "data_fingerprint": [1, 2]}, "result": ["model"]},
+    {"status": {"data_fingerprint": [{"path": "x" * (2 << 20)}]}},
     ["a", "list"],
 ])
 def test_a_result_file_of_the_wrong_shape_still_ends_the_job(service, charges_path, written):
@@ -95,7 +96,7 @@ def test_a_result_file_of_the_wrong_shape_still_ends_the_job(service, charges_pa
     client, executor, dispatcher = service
     job_id = client.post("/train", json=body(charges_path)).json()["job_id"]
 
-    def tick_until(done) -> None:  # a tick skips a job whose row another transaction holds (the data fingerprint's)
+    def tick_until(done) -> None:
         for _ in range(100):
             dispatcher.tick()
             if done():
@@ -110,5 +111,6 @@ def test_a_result_file_of_the_wrong_shape_still_ends_the_job(service, charges_pa
     status = client.get(f"/job/{job_id}/status").json()
     assert (status["job_state"], status["reason"]) == ("failed", "Error")
     assert status["git_commit"] is None or len(status["git_commit"]) <= 64
+    assert status["data_fingerprint"] is None
     [listed] = [j for j in client.get("/jobs").json()["jobs"] if j["job_id"] == job_id]
     assert listed["model_id"] is None
