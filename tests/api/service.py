@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,11 @@ class Service:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+    def peak_resident_bytes(self) -> int:
+        """The service process's peak resident memory so far (the kernel's VmHWM)."""
+        with open(f"/proc/{self.process.pid}/status") as status:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", status.read())[1]) * 1024
 
     def alive(self) -> bool:
         """The process runs and answers /healthz."""
