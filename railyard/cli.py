@@ -129,8 +129,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.artifacts = args.artifacts
     if args.jobs_dir:
         settings.jobs_dir = args.jobs_dir
+    if args.allowed_host:
+        settings.allowed_hosts = [h.strip() for item in args.allowed_host for h in item.split(",") if h.strip()]
+    settings.behind_tls = args.behind_tls
+    settings.body_seconds = args.body_seconds
+    settings.trusted_proxies = args.trusted_proxy
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    # X-Forwarded-* are believed only from the proxies the operator named, never from anyone who sends them.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)
     return 0
 
 
@@ -376,6 +383,15 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev", action="store_true",
                        help="one person on a laptop: also run Bazel targets, .pex paths and 'dev' (loopback only, no tokens)")
     serve.add_argument("--metrics-open", action="store_true", help="serve /metrics without a token")
+    serve.add_argument("--allowed-hosts", dest="allowed_host", action="append", default=[], metavar="NAMES",
+                       help="host names requests may be addressed to, comma-separated (default: the loopback names on "
+                            "loopback, else --host); '*.example.com' matches subdomains")
+    serve.add_argument("--behind-tls", action="store_true",
+                       help="a TLS proxy serves this service: the session cookie is Secure and __Host- prefixed")
+    serve.add_argument("--body-seconds", type=float, default=30.0,
+                       help="the longest a client may take to send a request body (default 30)")
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                       help="a proxy whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable; default: none)")
     serve.add_argument("--concurrency", action="append", default=[], metavar="RESOURCE=N",
                        help="how many jobs of a compute resource run at once, across replicas (default CPU=2, GPU=1, HIGH_MEMORY=1)")
     serve.add_argument("--max-queued-per-owner", type=int, metavar="N",

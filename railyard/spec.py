@@ -30,6 +30,7 @@ MAX_FILTERS = 256
 MAX_FILTER_VALUES = 100_000  # per filter's feature_value
 MAX_CLASSIFIER_FEATURES = 1_000
 MAX_CUSTOM_PARAMS_BYTES = 64 * 1024  # of compact JSON
+MAX_JSON_DEPTH = 32  # levels of nesting inside custom_params
 
 
 def _at_most(limit: int, things: str):
@@ -41,13 +42,32 @@ def _at_most(limit: int, things: str):
     return BeforeValidator(check)
 
 
-def _json_at_most(limit: int):
-    """A before-validator: a value whose compact JSON is over `limit` bytes is rejected."""
+def _too_deep(value: Any, depth: int) -> str | None:
+    """The path (`a.b[0]`) of the first container nested deeper than `depth` levels, found without recursion."""
+    stack = [(value, "", 0)]
+    while stack:
+        item, path, level = stack.pop()
+        if isinstance(item, dict):
+            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in item.items()]
+        elif isinstance(item, (list, tuple)):
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(item)]
+        else:
+            continue
+        if level >= depth:
+            return path or "(top)"
+        stack.extend((child, where, level + 1) for child, where in children)
+    return None
+
+
+def _json_at_most(limit: int, depth: int = MAX_JSON_DEPTH):
+    """A before-validator: a value nested deeper than `depth`, or whose compact JSON is over `limit` bytes, is rejected;
+    the depth is checked first, before anything serializes the value."""
     def check(value: Any) -> Any:
-        try:
-            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
-        except RecursionError:
-            raise ValueError("nested too deeply") from None
+        deep = _too_deep(value, depth)
+        if deep is not None:
+            shown = deep if len(deep) <= 80 else deep[:40] + "…" + deep[-37:]
+            raise ValueError(f"at most {depth} levels of nesting; {shown} is nested deeper")
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
         if size > limit:
             raise ValueError(f"at most {limit // 1024} KiB ({limit} bytes) of JSON, got {size} bytes")
         return value

@@ -77,22 +77,24 @@ class Authenticate:
             identity = Identity(ANONYMOUS)
         else:
             client = (scope.get("client") or ("unknown",))[0]
+            # Answered early, a request's unread body would keep the connection busy: close it instead.
+            closing = {"Connection": "close"} if has_body(headers) else {}
             authorization = headers.get("authorization")
             if authorization is not None:
                 wait = self.throttle.retry_after(client)
                 if wait is not None:
                     return await _answer(send, 429, "too many wrong tokens from this address; wait and try again",
-                                         {"Retry-After": str(wait)})
+                                         {"Retry-After": str(wait), **closing})
                 scheme, _, presented = authorization.partition(" ")
                 principal = self.tokens.principal(presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
                 if principal is None:
                     self.throttle.failed(client)
-                    return await _answer(send, 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+                    return await _answer(send, 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer", **closing})
                 identity = Identity(principal)
             else:
                 identity = await self._from_cookie(headers)
-            if identity is None and has_body(headers) and (scope["method"], scope["path"]) not in UNAUTHENTICATED_BODIES:
-                return await _answer(send, 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+            if identity is None and closing and (scope["method"], scope["path"]) not in UNAUTHENTICATED_BODIES:
+                return await _answer(send, 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer", **closing})
         scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)
 

@@ -17,6 +17,8 @@ import time
 
 from railyard.api.problems import send_problem as _answer
 
+CLOSE = {"Connection": "close"}  # a body left unread would keep the connection busy
+
 
 class BodySizeLimit:
     def __init__(self, app, max_bytes: int, streamed: dict[str, int] | None = None, *, seconds: float = 30.0,
@@ -35,7 +37,7 @@ class BodySizeLimit:
             return await self.app(scope, self._each_chunk_in_time(receive), send)  # the route enforces its own limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes")
+            return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes", CLOSE)
         chunks, seen, taken = [], 0, 0
         deadline = time.monotonic() + self.seconds
         try:
@@ -44,16 +46,16 @@ class BodySizeLimit:
                     message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
                     return await _answer(send, 408, f"the request body took longer than {self.seconds:g} s to arrive",
-                                         {"Connection": "close"})
+                                         CLOSE)
                 if message["type"] != "http.request":
                     return await self.app(scope, _replay([message], receive), send)  # the client went away
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > self.max_bytes:
-                    return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes")
+                    return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes", CLOSE)
                 if self.held + len(chunk) > self.max_held_bytes:
                     return await _answer(send, 503, "the service is holding as many request bodies as it may; try again shortly",
-                                         {"Retry-After": "5", "Connection": "close"})
+                                         {"Retry-After": "5", **CLOSE})
                 self.held += len(chunk)
                 taken += len(chunk)
                 chunks.append(chunk)

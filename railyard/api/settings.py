@@ -56,6 +56,8 @@ class Settings:
             raise UserError(f"--host {self.host}: serving beyond loopback needs --auth-tokens FILE")
         if self.allowed_hosts is None and self.host in WILDCARD_HOSTS:
             raise UserError(f"--host {self.host}: listening on every address needs --allowed-hosts naming the service's host names")
+        if not 0 < self.body_seconds < 3600:
+            raise UserError(f"--body-seconds: expected a number of seconds above 0 and below 3600, got {self.body_seconds!r}")
         if self.allowed_hosts is not None and not all(isinstance(h, str) and h and "/" not in h for h in self.allowed_hosts):
             raise UserError(f"--allowed-hosts: expected host names such as railyard.example.com, got {self.allowed_hosts!r}")
         if self.executor not in ("local", "kubernetes"):
