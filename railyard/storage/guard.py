@@ -39,7 +39,9 @@ def guarded(filesystem: pafs.FileSystem, prefixes: Prefixes, where: str) -> pafs
     """`filesystem` (local or S3), readable only under `prefixes`; refusals name the spec field `where`."""
     if isinstance(filesystem, pafs.S3FileSystem):
         return pafs.PyFileSystem(S3PrefixGuard(filesystem, prefixes, where))
-    return pafs.PyFileSystem(LocalPrefixGuard(prefixes, where))
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        return pafs.PyFileSystem(LocalPrefixGuard(prefixes, where))
+    raise TypeError(f"no prefix guard for a {type(filesystem).__name__}")
 
 
 class _ReadOnly(pafs.FileSystemHandler):
@@ -162,19 +164,19 @@ class LocalPrefixGuard(_ReadOnly):
                 OSError(f"{path} is not a regular file")
         return fd
 
-    def open_input_file(self, path: str):
+    def _natively(self, path: str, opener):
+        """Arrow's own file over the very inode checked: it opens our descriptor's /proc entry, then ours is closed."""
         fd = self._opened_file(path)
         try:
-            return self.local.open_input_file(f"/proc/self/fd/{fd}")
+            return opener(f"/proc/self/fd/{fd}")
         finally:
             os.close(fd)
 
+    def open_input_file(self, path: str):
+        return self._natively(path, self.local.open_input_file)
+
     def open_input_stream(self, path: str):
-        fd = self._opened_file(path)
-        try:
-            return self.local.open_input_stream(f"/proc/self/fd/{fd}")
-        finally:
-            os.close(fd)
+        return self._natively(path, self.local.open_input_stream)
 
 
 class S3PrefixGuard(_ReadOnly):
