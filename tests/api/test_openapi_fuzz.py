@@ -30,7 +30,8 @@ def schema(request, tmp_path_factory, charges_path):
     if request.param == "tokens":
         tokens = tmp_path / "tokens.yaml"
         tokens.write_text(tokens_yaml(charges_path.parent))
-    app = create_app(settings_for(tmp_path, str(tmp_path / "fuzz.db"), dispatch=False, auth_tokens=tokens and str(tokens)))
+    app = create_app(settings_for(tmp_path, str(tmp_path / "fuzz.db"), dispatch=False, auth_tokens=tokens and str(tokens),
+                                  allowed_hosts=["testserver"]))  # the host the ASGI test client names
     headers = ALICE if tokens else {}
     loaded = schemathesis.openapi.from_asgi("/openapi.json", app, headers=headers)
     loaded.headers = headers
