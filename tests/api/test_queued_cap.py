@@ -1,10 +1,13 @@
 """The queued jobs of one owner are capped (max_queued_per_owner), on SQLite and on PostgreSQL: POST /train and
 POST /explain answer 429 with Retry-After and a message naming the limit beyond it, concurrent submits cannot
-pass it together, and other owners are still accepted."""
+pass it together, and other owners are still accepted; bad quota flags of `railyard serve` are refused in one line."""
 
 import threading
 
+import pytest
+
 from railyard.api.store import service
+from railyard.cli import main
 from railyard.states import JobState
 from tests.api.test_explain import MODEL_ID, explain, fraud_body
 
@@ -62,3 +65,16 @@ def test_concurrent_submits_cannot_pass_the_cap_together(app_factory, charges_pa
         thread.join()
     assert sorted(answers) == [202] * CAP + [429] * (12 - CAP)
     assert len(client.get("/jobs", params={"owner": "alice", "state": "queued"}).json()["jobs"]) == CAP
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-queued-per-owner", "0"], "--max-queued-per-owner: expected a whole number of at least 1, got 0"),
+    (["--max-running-per-owner", "CPU"], "--max-running-per-owner CPU: expected RESOURCE=N, e.g. CPU=2"),
+    (["--max-running-per-owner", "GPU=0"], "--max-running-per-owner GPU=0: expected a whole number of at least 1"),
+    (["--owner-weight", "fraud-team=heavy"], "--owner-weight fraud-team=heavy: expected OWNER=W, e.g. fraud-team=2"),
+    (["--owner-weight", "fraud-team=0"], "--owner-weight fraud-team=0.0: expected a number above 0, e.g. 2 or 0.5"),
+    (["--concurrency", "CPU=0"], "--concurrency CPU=0: expected a whole number of at least 1"),
+])
+def test_bad_quota_flags_are_refused_in_one_line(flags, message, tmp_path, capsys):
+    assert main(["serve", "--db", str(tmp_path / "db"), *flags]) == 2
+    assert capsys.readouterr().err == f"railyard serve: {message}\n"
