@@ -207,15 +207,10 @@ def test_the_service_never_parses_a_huge_parquet_footer(service, places):
         job_id = submit(service, spec_for(huge))
         status = service.wait_for(job_id, ("complete", "failed"), timeout=600, headers=ALICE)
         assert status["job_state"] in ("complete", "failed")
-        peak = peak_resident_bytes(service.process.pid)
+        peak = service.peak_resident_bytes()
         assert peak < ONE_GB, f"the service's peak resident memory reached {peak / 2**20:.0f} MiB"
     finally:
         huge.unlink(missing_ok=True)
-
-
-def peak_resident_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmHWM:\s+(\d+) kB", f.read())[1]) * 1024
 
 
 def test_a_completed_job_shows_the_data_fingerprint_its_trainer_took(service, places, trained):

@@ -54,13 +54,6 @@ def still_healthy(request):
             assert request.getfixturevalue(name).alive(), "the service stopped answering /healthz"
 
 
-def peak_memory_kib(service: Service) -> int:
-    for line in open(f"/proc/{service.process.pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
 def signed_in(service: Service) -> httpx.Client:
     browser = httpx.Client(base_url=service.url, follow_redirects=False)
     assert browser.post("/signin", data={"token": ALICE_TOKEN}).status_code == 303
@@ -191,7 +184,7 @@ def _answer(connection: socket.socket, timeout: float) -> bytes:
 
 
 def test_strangers_uploads_are_refused_before_they_are_read(service):
-    before = peak_memory_kib(service)
+    before = service.peak_resident_bytes()
     started = time.monotonic()
     connections = [_stalled_upload(service, "", (1 << 20) - 1) for _ in range(50)]
     answers = [_answer(c, 5) for c in connections]
@@ -199,7 +192,7 @@ def test_strangers_uploads_are_refused_before_they_are_read(service):
         connection.close()
     assert all(a.startswith(b"HTTP/1.1 401") for a in answers), answers[0][:200]
     assert time.monotonic() - started < 30  # answered at once and closed, not held until they finish
-    assert peak_memory_kib(service) - before < 40 * 1024  # far below the 50 MiB they tried to park
+    assert service.peak_resident_bytes() - before < 40 << 20  # far below the 50 MiB they tried to park
 
 
 def test_a_slow_body_is_dropped_at_its_deadline(service):
