@@ -2,7 +2,7 @@
 
 A client is its network address (behind a trusted proxy, the address the
 proxy reports). While a client is throttled its tokens are not even looked
-at, so guessing stays slow whatever it guesses. At most `MAX_CLIENTS` are
+at, and each try counts against it, so guessing stays slow whatever it guesses. At most `MAX_CLIENTS` are
 remembered; beyond that the longest quiet ones are forgotten.
 """
 
@@ -28,17 +28,23 @@ class FailureThrottle:
         return max(0.0, owed - (now - when) * self.per_second)
 
     def retry_after(self, client: str) -> int | None:
-        """Seconds until `client` may try again, or None when it may try now."""
+        """Seconds until `client` may try again, or None when it may try now. A try while it must wait counts as a
+        failure too (up to twice the burst), so a client that keeps guessing stays shut out."""
+        now = time.monotonic()
         with self._lock:
-            owed = self._owed(client, time.monotonic())
-        if owed < self.burst:
-            return None
+            owed = self._owed(client, now)
+            if owed <= self.burst - 1:
+                return None
+            self._set(client, min(owed + 1, 2 * self.burst), now)
         return max(1, math.ceil((owed - self.burst + 1) / self.per_second))
 
     def failed(self, client: str) -> None:
         now = time.monotonic()
         with self._lock:
-            self._buckets[client] = (self._owed(client, now) + 1, now)
-            self._buckets.move_to_end(client)
-            while len(self._buckets) > MAX_CLIENTS:
-                self._buckets.popitem(last=False)
+            self._set(client, self._owed(client, now) + 1, now)
+
+    def _set(self, client: str, owed: float, now: float) -> None:
+        self._buckets[client] = (owed, now)
+        self._buckets.move_to_end(client)
+        while len(self._buckets) > MAX_CLIENTS:
+            self._buckets.popitem(last=False)

@@ -144,21 +144,34 @@ def test_forwarded_proto_from_anyone_does_not_change_the_cookie(service):
     assert cookie.startswith("railyard_session=") and "secure" not in cookie.lower()
 
 
-def test_behind_tls_the_cookie_is_secure_and_host_prefixed(tmp_path, charges_path):
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(tokens_yaml(charges_path.parent))
-    service = Service(tmp_path / "svc", args=("--auth-tokens", str(tokens), "--no-dispatch", "--behind-tls")).start()
-    try:
-        response = httpx.post(f"{service.url}/signin", data={"token": ALICE_TOKEN})
-        cookie = response.headers["set-cookie"]
-        assert cookie.startswith("__Host-railyard_session=") and "Secure" in cookie and "Path=/" in cookie
-        assert "Domain" not in cookie
-        session = cookie.split(";", 1)[0]
-        assert httpx.get(f"{service.url}/jobs", headers={"Cookie": session}).status_code == 200
-        plain = session.replace("__Host-railyard_session", "railyard_session")
-        assert httpx.get(f"{service.url}/jobs", headers={"Cookie": plain}).status_code == 401
-    finally:
+@pytest.fixture
+def own_service(tmp_path, charges_path):
+    """A service of the test's own, with tokens: its tokens file and its throttle are the test's to change."""
+    started = []
+
+    def start(*args: str) -> Service:
+        tokens = tmp_path / "tokens.yaml"
+        tokens.write_text(tokens_yaml(charges_path.parent))
+        service = Service(tmp_path / "svc", args=("--auth-tokens", str(tokens), "--no-dispatch", *args)).start()
+        service.tokens = tokens
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
         service.stop()
+
+
+def test_behind_tls_the_cookie_is_secure_and_host_prefixed(own_service):
+    service = own_service("--behind-tls")
+    response = httpx.post(f"{service.url}/signin", data={"token": ALICE_TOKEN})
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-railyard_session=") and "Secure" in cookie and "Path=/" in cookie
+    assert "Domain" not in cookie
+    session = cookie.split(";", 1)[0]
+    assert httpx.get(f"{service.url}/jobs", headers={"Cookie": session}).status_code == 200
+    plain = session.replace("__Host-railyard_session", "railyard_session")
+    assert httpx.get(f"{service.url}/jobs", headers={"Cookie": plain}).status_code == 401
 
 
 def _stalled_upload(service: Service, headers: str, size: int) -> socket.socket:
@@ -220,51 +233,37 @@ def test_deeply_nested_custom_params_are_422_naming_the_field(service, charges_p
         assert problem["loc"] == ["body", "spec", "train", "custom_params"] and "levels of nesting" in problem["msg"]
 
 
-def test_removing_a_token_ends_its_sessions_for_good(tmp_path, charges_path):
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(tokens_yaml(charges_path.parent))
-    service = Service(tmp_path / "svc", args=("--auth-tokens", str(tokens), "--no-dispatch")).start()
-    try:
-        browser = signed_in(service)
-        assert browser.get("/jobs").status_code == 200
-        original = tokens.read_text()
-        tokens.write_text("\n".join(line for line in original.splitlines() if "alice" not in line) + "\n")
-        time.sleep(2.5)  # the service looks at the file every second, requests or not
-        tokens.write_text(original)
-        time.sleep(2.5)
-        assert browser.get("/jobs").status_code == 401  # the old session did not come back with the token
-        assert httpx.get(f"{service.url}/jobs", headers=ALICE).status_code == 200  # the token itself works again
-        assert signed_in(service).get("/jobs").status_code == 200
-    finally:
-        service.stop()
+def test_removing_a_token_ends_its_sessions_for_good(own_service):
+    service = own_service()
+    tokens = service.tokens
+    browser = signed_in(service)
+    assert browser.get("/jobs").status_code == 200
+    original = tokens.read_text()
+    tokens.write_text("\n".join(line for line in original.splitlines() if "alice" not in line) + "\n")
+    time.sleep(2.5)  # the service looks at the file every second, requests or not
+    tokens.write_text(original)
+    time.sleep(2.5)
+    assert browser.get("/jobs").status_code == 401  # the old session did not come back with the token
+    assert httpx.get(f"{service.url}/jobs", headers=ALICE).status_code == 200  # the token itself works again
+    assert signed_in(service).get("/jobs").status_code == 200
 
 
-def test_a_tokens_file_that_breaks_fails_closed_and_says_so(tmp_path, charges_path):
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(tokens_yaml(charges_path.parent))
-    service = Service(tmp_path / "svc", args=("--auth-tokens", str(tokens), "--no-dispatch")).start()
-    try:
-        assert httpx.get(f"{service.url}/jobs", headers=ALICE).status_code == 200
-        tokens.write_text(tokens.read_text() + "this: [is not yaml\n")
-        time.sleep(2.5)
-        assert httpx.get(f"{service.url}/jobs", headers=ALICE).status_code == 401
-        assert "no token is valid until it is fixed" in (service.workdir / "service.log").read_text()
-        assert service.alive()
-    finally:
-        service.stop()
+def test_a_tokens_file_that_breaks_fails_closed_and_says_so(own_service):
+    service = own_service()
+    assert httpx.get(f"{service.url}/jobs", headers=ALICE).status_code == 200
+    service.tokens.write_text(service.tokens.read_text() + "this: [is not yaml\n")
+    time.sleep(2.5)
+    assert httpx.get(f"{service.url}/jobs", headers=ALICE).status_code == 401
+    assert "no token is valid until it is fixed" in (service.workdir / "service.log").read_text()
+    assert service.alive()
 
 
-def test_guessing_tokens_is_throttled_per_client(tmp_path, charges_path):
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(tokens_yaml(charges_path.parent))
-    service = Service(tmp_path / "svc", args=("--auth-tokens", str(tokens), "--no-dispatch")).start()
-    try:
-        codes = [httpx.get(f"{service.url}/jobs", headers={"Authorization": f"Bearer guess-{i:016d}"}).status_code for i in range(40)]
-        assert codes[:20] == [401] * 20 and codes[-1] == 429
-        throttled = httpx.get(f"{service.url}/jobs", headers=ALICE)  # while throttled, even a right token waits
-        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
-        signin = httpx.post(f"{service.url}/signin", data={"token": ALICE_TOKEN})
-        assert signin.status_code == 429
-        assert service.alive()
-    finally:
-        service.stop()
+def test_guessing_tokens_is_throttled_per_client(own_service):
+    service = own_service()
+    codes = [httpx.get(f"{service.url}/jobs", headers={"Authorization": f"Bearer guess-{i:016d}"}).status_code for i in range(40)]
+    assert codes[:20] == [401] * 20 and codes[-1] == 429
+    throttled = httpx.get(f"{service.url}/jobs", headers=ALICE)  # while throttled, even a right token waits
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+    signin = httpx.post(f"{service.url}/signin", data={"token": ALICE_TOKEN})
+    assert signin.status_code == 429
+    assert service.alive()
