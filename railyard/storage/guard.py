@@ -28,7 +28,7 @@ import stat
 
 import pyarrow.fs as pafs
 
-from railyard.storage.prefixes import Prefixes, denied
+from railyard.storage.prefixes import Prefixes, denied, lexical
 
 _OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC  # non-blocking: a FIFO cannot hold the reader
 _LOOK = os.O_PATH | os.O_CLOEXEC  # a look at what a path names, needing no read permission
@@ -89,14 +89,15 @@ class LocalPrefixGuard(_ReadOnly):
 
     def _check_name(self, path: str) -> None:
         """Refuse a path whose real path leaves the prefixes, before anything looks at what it names."""
-        if "\x00" in path or not self._inside(os.path.realpath(path)):
+        if "\x00" in path or not self._inside(os.path.realpath(lexical(path))):
             raise denied(self.where, path, self.prefixes)
 
     def _open(self, path: str, flags: int) -> tuple[int, os.stat_result]:
-        """A descriptor of what `path` names, once what was opened is known to lie inside the prefixes."""
+        """A descriptor of what `path` names (its `..` taken by name, as checked), once what was opened is known
+        to lie inside the prefixes."""
         self._check_name(path)
         try:
-            fd = os.open(path, flags)
+            fd = os.open(lexical(path), flags)
         except (FileNotFoundError, NotADirectoryError):
             self._check_name(path)  # a link that appeared meanwhile is refused, not reported missing
             raise

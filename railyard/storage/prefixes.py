@@ -43,13 +43,21 @@ def local_path(path: str) -> str | None:
     scheme = _SCHEME.match(path)
     if scheme and scheme[1].lower() == "file":
         path = unquote(urlparse(path).path)
+        if "\x00" in path:
+            raise BadDataPath(f"{path!r} contains a NUL character")
     elif scheme:
         if scheme[1].lower() not in URI_SCHEMES:
             raise BadDataPath(f"{path}: unknown scheme {scheme[1]!r}; expected a local path or one of {', '.join(URI_SCHEMES)}")
         return None
     if not os.path.isabs(path):
         raise BadDataPath(f"{path} is relative; the service needs an absolute path or a URI (the CLI makes paths absolute)")
-    return os.path.realpath(path)
+    return os.path.realpath(lexical(path))
+
+
+def lexical(path: str) -> str:
+    """A local path with its `..` taken by name, as a shell's `cd` does: opened so, a path never walks through a
+    directory outside the prefixes, so whether one exists cannot show in what opening the path answers."""
+    return os.path.normpath(path)
 
 
 def normalize_prefix(prefix: str) -> str:
