@@ -80,14 +80,24 @@ class Settings:
     def host_names(self) -> list[str]:
         """The Host names requests may carry (Starlette's TrustedHostMiddleware matches them, `*.example.com` too)."""
         if self.allowed_hosts is not None:
-            return list(self.allowed_hosts)
-        if is_loopback(self.host):
-            return list(LOOPBACK_NAMES)
-        return [self.host]
+            names = self.allowed_hosts
+        elif is_loopback(self.host):
+            names = LOOPBACK_NAMES
+        else:
+            names = [self.host]
+        return [_as_in_host_header(name) for name in names]
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def _as_in_host_header(name: str) -> str:
+    """An IPv6 address as a Host header writes it, in brackets (`[::1]`); any other name as it is."""
+    try:
+        return f"[{name}]" if ipaddress.ip_address(name).version == 6 else name
+    except ValueError:
+        return name
 
 
 def is_loopback(host: str) -> bool:
