@@ -33,12 +33,9 @@ class BodySizeLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        # A form is never streamed: its fields are read whole (a session's CSRF token), so it keeps the small limit.
-        form = headers.get(b"content-type", b"").lower().startswith(b"application/x-www-form-urlencoded")
-        if scope.get("method") == "POST" and scope.get("path") in self.streamed and not form:
+        if scope.get("method") == "POST" and scope.get("path") in self.streamed:
             return await self.app(scope, self._each_chunk_in_time(receive), send)  # the route enforces its own limit
-        declared = headers.get(b"content-length")
+        declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes", CLOSE)
         chunks, seen, taken = [], 0, 0

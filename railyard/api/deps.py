@@ -29,7 +29,7 @@ from railyard.api.authentication import Identity
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
-from railyard.api.problems import BadRequest, Forbidden, Unauthenticated
+from railyard.api.problems import BadRequest, Forbidden, TooLarge, Unauthenticated
 from railyard.api.settings import Settings
 from railyard.api.store import service
 from railyard.api.store.models import Job
@@ -67,6 +67,10 @@ async def form_fields(request: Request) -> dict[str, str]:
     """The fields of a URL-encoded form post (the only kind the dashboard sends); {} for any other body."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
+    # Read whole, even where a route streams its body (a binary's 2 GiB): only a form of a declared, small length.
+    most, declared = request.app.state.settings.max_body_bytes, request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > most:
+        raise TooLarge(f"a form must declare its length (Content-Length) and be at most {most} bytes")
     try:
         fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=MAX_FORM_FIELDS)
     except ValueError:

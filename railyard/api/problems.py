@@ -51,6 +51,10 @@ class Conflict(Problem):
     status = 409
 
 
+class TooLarge(Problem):
+    status = 413
+
+
 class Unprocessable(Problem):
     status = 422
 
