@@ -147,7 +147,10 @@ def build_info(path: str | Path) -> BuildInfo:
             with zipfile.ZipFile(file) as archive:
                 _check_entries(archive, start)
                 pex_info, stamp = _member(file, archive, "PEX-INFO"), _member(file, archive, BUILD_INFO)
-    except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError, EOFError) as exc:  # RuntimeError: encrypted or unsupported
+    except NotATrainer:
+        raise
+    # RuntimeError: encrypted or unsupported; ValueError: a member name flagged UTF-8 that is not
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError, EOFError, ValueError) as exc:
         raise NotATrainer(f"not a pex (a zip file): {exc}") from None
     _check_pex_info(pex_info)
     return _stamp(stamp)

@@ -41,6 +41,9 @@ async def publish(request: Request, session: SessionDep, principal: PrincipalDep
     except NotATrainer as exc:
         upload.unlink()
         raise NotATrainer(f"not a Railyard trainer pex: {exc}") from None
+    except BaseException:
+        upload.unlink()  # whatever went wrong, no upload is left behind
+        raise
     await run_in_threadpool(store.keep, upload, sha256)
     binary, new = await run_in_threadpool(record, request.app.state.write_lock, session, sha256, info, size, principal.owner)
     return JSONResponse(binary_out(binary).model_dump(mode="json"), status_code=201 if new else 200)
