@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from starlette.requests import ClientDisconnect
+
 from railyard.api.problems import send_problem as _answer
 
 CLOSE = {"Connection": "close"}  # a body left unread would keep the connection busy
@@ -34,7 +36,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope.get("method") == "POST" and scope.get("path") in self.streamed:
-            return await self.app(scope, self._each_chunk_in_time(receive), send)  # the route enforces its own limit
+            return await self._streamed(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes", CLOSE)
@@ -66,14 +68,24 @@ class BodySizeLimit:
         finally:
             self.held -= taken
 
-    def _each_chunk_in_time(self, receive):
+    async def _streamed(self, scope, receive, send):
+        """The route reads the body itself and enforces its own size limit; a stall of `seconds` between chunks is
+        408, and a client that went away is no error of the service's."""
+        stalled = False
+
         async def timed():
+            nonlocal stalled
             try:
                 return await asyncio.wait_for(receive(), self.seconds)
             except TimeoutError:
+                stalled = True
                 return {"type": "http.disconnect"}  # the route sees a client that went away
 
-        return timed
+        try:
+            await self.app(scope, timed, send)
+        except ClientDisconnect:
+            if stalled:
+                await _answer(send, 408, f"the request body stopped arriving for {self.seconds:g} s", CLOSE)
 
 
 def _replay(messages: list[dict], receive):
