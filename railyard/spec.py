@@ -59,6 +59,26 @@ def _too_deep(value: Any, depth: int) -> str | None:
     return None
 
 
+def _unencodable(value: Any) -> tuple[str, str] | None:
+    """(path, character) of the first key or string holding half a surrogate pair (a JSON `\\ud800`), which
+    UTF-8 cannot encode and so nothing could store or print; found without recursion."""
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str) and not item.isascii():
+            try:
+                item.encode()
+            except UnicodeEncodeError as exc:
+                return path.encode(errors="backslashreplace").decode(), item[exc.start]
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                stack += [(key, where), (child, where)]
+        elif isinstance(item, (list, tuple)):
+            stack += [(child, f"{path}[{i}]") for i, child in enumerate(item)]
+    return None
+
+
 def _json_at_most(limit: int, depth: int = MAX_JSON_DEPTH):
     """A before-validator: a value nested deeper than `depth`, or whose compact JSON is over `limit` bytes, is rejected;
     the depth is checked first, before anything serializes the value."""
@@ -313,6 +333,14 @@ class TrainingSpec(_Strict):
     allow_cpu_fallback: bool = False
     min_training_examples: int = Field(default=500, ge=1)
     output_path: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        found = _unencodable(value)
+        if found is not None:
+            raise ValueError(f"{found[0]}: holds U+{ord(found[1]):04X}, half a surrogate pair; expected text UTF-8 can encode")
+        return value
 
     @model_validator(mode="after")
     def _workers_within_the_resource(self) -> "TrainingSpec":
