@@ -219,6 +219,10 @@ class TokenFile:
     def broken(self) -> bool:
         return self._fresh().broken is not None
 
+    @property
+    def hashes(self) -> set[str]:
+        return self._fresh().hashes
+
     def by_hash(self, digest: str) -> Principal | None:
         return self._fresh().by_hash(digest)
 

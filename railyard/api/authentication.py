@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 
 from railyard.api.auth import ANONYMOUS, Principal, TokenFile
 from railyard.api.problems import send_problem as _answer
-from railyard.api.store.browser_sessions import close_sessions_of, find_session
+from railyard.api.store.browser_sessions import close_sessions_not_of, close_sessions_of, find_session
 from railyard.api.throttle import FailureThrottle
 
 SESSION_COOKIE = "railyard_session"
@@ -115,6 +115,15 @@ class Authenticate:
     def _find(self, session_id: str):
         with self.sessions() as session:
             return find_session(session, session_id=session_id)
+
+
+def revoke_sessions_but(sessions, write_lock, token_hashes: set[str]) -> None:
+    """End every browser session of a token not among these, for good: a token removed while the service was
+    stopped is removed all the same."""
+    with sessions() as session:
+        close_sessions_not_of(session, token_hashes=token_hashes)
+        with write_lock:
+            session.commit()
 
 
 def revoke_sessions(sessions, write_lock, token_hashes: set[str]) -> None:

@@ -40,6 +40,11 @@ def forget_expired_sessions(session: Session) -> int:
     return session.execute(delete(BrowserSession).where(BrowserSession.expires_at <= utcnow())).rowcount
 
 
+def close_sessions_not_of(session: Session, *, token_hashes: set[str]) -> int:
+    """End every session signed in with a token that is not one of these (the tokens file's, as the service starts)."""
+    return session.execute(delete(BrowserSession).where(BrowserSession.token_hash.not_in(sorted(token_hashes)))).rowcount
+
+
 def close_sessions_of(session: Session, *, token_hashes: set[str]) -> int:
     """End every session signed in with one of these tokens (they left the tokens file)."""
     return session.execute(delete(BrowserSession).where(BrowserSession.token_hash.in_(sorted(token_hashes)))).rowcount
