@@ -161,6 +161,8 @@ class LocalExecutor(Executor):
         for _ in range(int(30 / POLL_SECONDS)):
             if read_state(directory).state.finished:
                 return
+            if not supervised(directory):
+                break  # it ended without recording it: a SIGTERM that came before it could take it
             time.sleep(POLL_SECONDS)
         self._cancel_orphan(directory)
 

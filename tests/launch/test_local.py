@@ -95,6 +95,15 @@ def test_cancel_stops_every_process(tmp_path, charges_path, outside_path, monkey
     assert [t["state"] for t in transitions] == ["queued", "running", "cancelled"]
 
 
+def test_a_job_cancelled_the_moment_it_was_submitted_ends_cancelled_at_once(tmp_path, charges_path, outside_path, monkeypatch):
+    monkeypatch.setenv("RAILYARD_TEST_MARKER", str(tmp_path / "marker"))
+    executor, job_id = launch(tmp_path, outside(charges_path, "SleepyModel"))  # its supervisor is still importing
+    started = time.monotonic()
+    executor.cancel(job_id)
+    assert executor.status(job_id).state is JobState.cancelled
+    assert time.monotonic() - started < 10  # not the 30 s a supervisor that never answers is given
+
+
 def test_a_supervisor_killed_with_kill_9_is_lost_and_its_trainer_stopped(tmp_path, charges_path, outside_path, monkeypatch):
     executor, job_id = launch_sleeper(tmp_path, charges_path, monkeypatch)
     assert executor.status(job_id).state is JobState.running
