@@ -7,6 +7,7 @@ when set, is sent as the bearer token.
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 
 import httpx
 
@@ -17,6 +18,11 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 class ServiceError(RailyardError):
     """The service answered with an error."""
+
+
+def _segment(job_id: str) -> str:
+    """A job id as one path segment: `/`, `..`, `?` or a control character in it cannot reach another route."""
+    return quote(job_id, safe="") if job_id not in (".", "..") else job_id.replace(".", "%2E")
 
 
 def _field(loc: list) -> list:
@@ -73,17 +79,17 @@ class Client:
         return self._request("POST", "/validate", json={"spec": spec, "binary": binary}).json()
 
     def status(self, job_id: str) -> dict:
-        return self._request("GET", f"/job/{job_id}/status").json()
+        return self._request("GET", f"/job/{_segment(job_id)}/status").json()
 
     def result(self, job_id: str) -> dict:
-        return self._request("GET", f"/job/{job_id}/result").json()
+        return self._request("GET", f"/job/{_segment(job_id)}/result").json()
 
     def logs(self, job_id: str, offset: int = 0) -> tuple[str, int]:
-        response = self._request("GET", f"/job/{job_id}/logs", params={"offset": offset})
+        response = self._request("GET", f"/job/{_segment(job_id)}/logs", params={"offset": offset})
         return response.text, int(response.headers.get("X-Log-Offset", offset))
 
     def jobs(self, **filters) -> dict:
         return self._request("GET", "/jobs", params={k: v for k, v in filters.items() if v is not None}).json()
 
     def action(self, job_id: str, verb: str) -> dict:
-        return self._request("POST", f"/job/{job_id}/{verb}").json()
+        return self._request("POST", f"/job/{_segment(job_id)}/{verb}").json()
