@@ -77,7 +77,8 @@ def hold_single_replica(engine: Engine):
     a second dispatching service on the same file is refused at start. Other databases take replicas: None."""
     if engine.dialect.name != "sqlite" or not engine.url.database:
         return None
-    handle = open(f"{engine.url.database}.replica-lock", "a")
+    # the service's user's alone: anyone who could open it could take the lock and keep the service from starting
+    handle = os.fdopen(os.open(f"{engine.url.database}.replica-lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
