@@ -18,6 +18,7 @@ import enum
 import hashlib
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,9 @@ MAX_FILTER_VALUES = 100_000  # per filter's feature_value
 MAX_CLASSIFIER_FEATURES = 1_000
 MAX_CUSTOM_PARAMS_BYTES = 64 * 1024  # of compact JSON
 MAX_JSON_DEPTH = 32  # levels of nesting inside custom_params
+MAX_NAME_CHARS = 256  # a model name, owner, project or trainer
+MAX_DESCRIPTION_CHARS = 10_000
+INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")  # format characters (zero-width, BOM) and line and paragraph separators
 
 
 def _at_most(limit: int, things: str):
@@ -96,11 +100,17 @@ def _json_at_most(limit: int, depth: int = MAX_JSON_DEPTH):
 
 def _printable(multiline: bool = False):
     """An after-validator: text holding a control character (an escape, a C1 control, a bidi override;
-    a newline or a tab unless `multiline`) is rejected, as a terminal that printed it would act on it."""
+    a newline or a tab unless `multiline`) is rejected, as a terminal that printed it would act on it.
+    A name (not `multiline`) may not hold an invisible character either (a zero-width space, a line
+    separator), so no two names that look the same are different names."""
     def check(value: str) -> str:
         found = first_control(value, multiline=multiline)
         if found is not None:
             raise ValueError(f"holds the control character U+{ord(found):04X}; expected printable text")
+        if not multiline:
+            invisible = next((c for c in value if unicodedata.category(c) in INVISIBLE_CATEGORIES), None)
+            if invisible is not None:
+                raise ValueError(f"holds the invisible character U+{ord(invisible):04X}; expected a name that shows as written")
         return value
     return AfterValidator(check)
 
@@ -155,11 +165,11 @@ MAX_WORKERS = {ComputeResource.CPU: 64, ComputeResource.GPU: 16, ComputeResource
 
 
 class Metadata(_Strict):
-    model_name: Annotated[str, Field(min_length=1), _printable()]
-    owner: Annotated[str, Field(min_length=1), _printable()]
-    model_description: Annotated[str, _printable(multiline=True)] = ""
-    project: Annotated[str, _printable()] = ""
-    trainer: Annotated[str, _printable()] = ""
+    model_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), _printable()]
+    owner: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), _printable()]
+    model_description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS), _printable(multiline=True)] = ""
+    project: Annotated[str, Field(max_length=MAX_NAME_CHARS), _printable()] = ""
+    trainer: Annotated[str, Field(max_length=MAX_NAME_CHARS), _printable()] = ""
 
 
 class FeatureSource(_Strict):

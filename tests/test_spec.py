@@ -134,6 +134,21 @@ def test_only_the_description_may_hold_lines_and_tabs():
     assert parse_spec(modified(metadata__model_name="modèle de fraude — v2")).metadata.model_name == "modèle de fraude — v2"
 
 
+@pytest.mark.parametrize("field", ["model_name", "owner", "project", "trainer"])
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u2028", "\u2060"])
+def test_a_name_that_looks_like_another_is_refused(field, invisible):
+    # "fraud\u200bmodel" shows as "fraudmodel" and would be a different model with its own ship policy.
+    assert errors_of(modified(**{f"metadata__{field}": f"fraud{invisible}model"})) == [
+        f"metadata.{field}: holds the invisible character U+{ord(invisible):04X}; expected a name that shows as written"]
+
+
+def test_names_and_descriptions_have_a_length_limit():
+    assert errors_of(modified(metadata__model_name="m" * 257)) == ["metadata.model_name: String should have at most 256 characters"]
+    assert errors_of(modified(metadata__model_description="d" * 10_001)) == [
+        "metadata.model_description: String should have at most 10000 characters"]
+    assert parse_spec(modified(metadata__model_name="m" * 256)).metadata.model_name == "m" * 256
+
+
 def test_every_problem_is_reported_at_once():
     problems = errors_of(modified(metadata__owner=KeyError, compute_resource="TPU"))
     assert [p.split(":")[0] for p in problems] == ["metadata.owner", "compute_resource"]

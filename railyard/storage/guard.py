@@ -33,6 +33,7 @@ from railyard.storage.prefixes import Prefixes, denied, lexical
 _OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC  # non-blocking: a FIFO cannot hold the reader
 _LOOK = os.O_PATH | os.O_CLOEXEC  # a look at what a path names, needing no read permission
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+MAX_DIRECTORY_DEPTH = 64  # of a directory or hive dataset, below its own path
 
 
 def guarded(filesystem: pafs.FileSystem, prefixes: Prefixes, where: str) -> pafs.PyFileSystem:
@@ -133,29 +134,38 @@ class LocalPrefixGuard(_ReadOnly):
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
         found: list[pafs.FileInfo] = []
         try:
-            self._list(selector.base_dir, selector.recursive, found, set())
+            self._list(selector.base_dir, selector.recursive, found)
         except FileNotFoundError:
             if not selector.allow_not_found:
                 raise
         return found
 
-    def _list(self, directory: str, recursive: bool, found: list, seen: set) -> None:
-        fd, held = self._open(directory, _OPEN | os.O_DIRECTORY)
-        try:
-            if (held.st_dev, held.st_ino) in seen:
-                raise OSError(f"{directory}: a link leads back to a directory above it")
-            seen = seen | {(held.st_dev, held.st_ino)}
-            names = sorted(os.listdir(fd))
-        finally:
-            os.close(fd)
-        base = directory.rstrip("/")
-        for name in names:
-            info = self._info(f"{base}/{name}")
-            if info.type == pafs.FileType.NotFound:
-                continue  # removed meanwhile, or a link to nothing inside the prefixes
-            found.append(info)
-            if recursive and info.type == pafs.FileType.Directory:
-                self._list(info.path, recursive, found, seen)
+    def _list(self, directory: str, recursive: bool, found: list) -> None:
+        """Every entry under `directory` (below it too when `recursive`), each directory opened and checked, depth
+        first in name order, without recursion; at most MAX_DIRECTORY_DEPTH directories deep."""
+        pending = [(directory, frozenset(), 0)]
+        while pending:
+            current, above, depth = pending.pop()
+            if depth > MAX_DIRECTORY_DEPTH:
+                raise OSError(f"{directory}: directories are nested more than {MAX_DIRECTORY_DEPTH} deep")
+            fd, held = self._open(current, _OPEN | os.O_DIRECTORY)
+            try:
+                here = (held.st_dev, held.st_ino)
+                if here in above:
+                    raise OSError(f"{current}: a link leads back to a directory above it")
+                names = sorted(os.listdir(fd))
+            finally:
+                os.close(fd)
+            base = current.rstrip("/")
+            below = []
+            for name in names:
+                info = self._info(f"{base}/{name}")
+                if info.type == pafs.FileType.NotFound:
+                    continue  # removed meanwhile, or a link to nothing inside the prefixes
+                found.append(info)
+                if recursive and info.type == pafs.FileType.Directory:
+                    below.append(info.path)
+            pending.extend((path, above | {here}, depth + 1) for path in reversed(below))
 
     def _opened_file(self, path: str) -> int:
         fd, held = self._open(path, _OPEN)

@@ -308,3 +308,16 @@ def test_the_guard_wraps_only_what_arrow_filesystem_gives(s3_data):
         filesystem.open_input_file("ml-data/other/secret.parquet")
     with pytest.raises(DataAccessDenied):
         guarded(pafs.LocalFileSystem(), (S3_PREFIX,), "data").get_file_info("/etc/passwd")  # an s3 prefix allows no local path
+
+
+def test_a_dataset_nested_too_deep_is_refused_in_one_line_not_a_recursion_error(tmp_path):
+    from railyard.storage.guard import MAX_DIRECTORY_DEPTH
+
+    root = tmp_path / "data"
+    deepest = root.joinpath(*["d"] * (MAX_DIRECTORY_DEPTH + 5))
+    deepest.mkdir(parents=True)
+    filesystem = guarded(pafs.LocalFileSystem(), (f"{tmp_path}/",), "data.features[0].path")
+    with pytest.raises(OSError, match=f"nested more than {MAX_DIRECTORY_DEPTH} deep"):
+        filesystem.get_file_info(pafs.FileSelector(str(root), recursive=True))
+    shallow = filesystem.get_file_info(pafs.FileSelector(str(root.joinpath(*["d"] * 10)), recursive=True))
+    assert len(shallow) == MAX_DIRECTORY_DEPTH + 5 - 10
