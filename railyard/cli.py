@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import gc
 import json
 import sys
 import time
@@ -135,6 +136,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.body_seconds = args.body_seconds
     settings.trusted_proxies = args.trusted_proxy
     app = create_app(settings)
+    gc.collect()
+    gc.freeze()  # what the service built to start lives as long as it does: no full collection walks it again
     # X-Forwarded-* are believed only from the proxies the operator named, never from anyone who sends them.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
                 proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)

@@ -116,6 +116,7 @@ def stored_job(client, tmp_path, *, owner: str, kind: str, minutes: int, result:
                   explains_job_id=explains,
                   explanation={"data": "/data/rows.parquet", "rows": 300, "key_columns": []} if explains else None)
         job_service.create_job(session, job=job, actor=owner)
+        job = job_service.get_job(session, job_id=job_id)
         for reached in ("running", state):
             job_service.transition(session, job=job, state=reached)
         session.commit()

@@ -38,11 +38,11 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(128))
     message: Mapped[str | None] = mapped_column(Text)
     submitted_by: Mapped[str | None] = mapped_column(String(256))
-    owner: Mapped[str] = mapped_column(String(256), index=True)
+    owner: Mapped[str] = mapped_column(String(256))
     project: Mapped[str] = mapped_column(String(256), default="", index=True)
     trainer: Mapped[str] = mapped_column(String(256), default="")
     model_name: Mapped[str] = mapped_column(String(512), index=True)
@@ -74,7 +74,9 @@ class Job(Base):
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 
-    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)
+    # (state, created_at) serves every lookup by state; (owner, state) every lookup by owner, and counts an owner's
+    # queued jobs from the index alone on every submit (the queued-jobs cap).
+    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"), Index("ix_jobs_owner_state", "owner", "state"))
 
 
 class Transition(Base):

@@ -7,8 +7,9 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, bindparam, func, insert, select, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, joinedload
 
 from railyard.api.store.models import IdempotencyKey, Job, Transition, utcnow
 from railyard.launch.job import JobKind
@@ -18,14 +19,21 @@ IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 FINISHED = tuple(state.value for state in JobState if state.finished)
 
 
-def create_job(session: Session, *, job: Job, actor: str | None) -> Job:
-    job.transitions.append(Transition(state=job.state, actor=actor, at=job.created_at))
-    session.add(job)
-    return job
+_COLUMNS = tuple(attribute.key for attribute in sa_inspect(Job).column_attrs)
+_INSERT_JOB, _INSERT_TRANSITION = insert(Job.__table__), insert(Transition.__table__)
+
+
+def create_job(session: Session, *, job: Job, actor: str | None) -> None:
+    """Record a new job and its first transition in the session's transaction: two INSERTs, without the unit of
+    work's bookkeeping (every submit makes one). `job` itself stays out of the session; `get_job` reads it back."""
+    given = job.__dict__
+    session.execute(_INSERT_JOB, {key: given[key] for key in _COLUMNS if key in given})
+    session.execute(_INSERT_TRANSITION, {"job_id": job.id, "state": job.state, "actor": actor, "at": job.created_at})
 
 
 def get_job(session: Session, *, job_id: str) -> Job | None:
-    return session.get(Job, job_id)
+    """The job with its transitions, read in one query."""
+    return session.get(Job, job_id, options=[joinedload(Job.transitions)])
 
 
 def lock_job(session: Session, *, job_id: str, wait: bool = True) -> Job | None:
@@ -144,11 +152,15 @@ def jobs_in_states(session: Session, *, states: tuple[str, ...]) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.state.in_(states)).order_by(Job.created_at)))
 
 
+_COUNT_QUEUED = select(func.count()).select_from(
+    select(Job.owner).where(Job.owner == bindparam("owner"), Job.state == JobState.queued.value)
+    .limit(bindparam("up_to", type_=Integer)).subquery())
+
+
 def count_queued(session: Session, *, owner: str, up_to: int) -> int:
     """How many queued jobs `owner` has, counted no further than `up_to` (all a limit needs). SQLite and
-    PostgreSQL read it through an index on state: the queued jobs, never an owner's finished history."""
-    waiting = select(Job.id).where(Job.state == JobState.queued.value, Job.owner == owner).limit(up_to).subquery()
-    return session.scalar(select(func.count()).select_from(waiting))
+    PostgreSQL count it from the (owner, state) index alone: neither the rows nor an owner's finished history."""
+    return session.scalar(_COUNT_QUEUED, {"owner": owner, "up_to": up_to})
 
 
 QUEUE_LOCKS = 0x51554555  # "QUEU": the PostgreSQL advisory locks of one owner's queue, one per owner
