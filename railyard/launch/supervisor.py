@@ -69,8 +69,8 @@ from railyard.launch.job import (
 from railyard.launch.local_state import write_state
 from railyard.result import read_result
 from railyard.storage import LocalStore
-from railyard.storage.prefixes import with_prefixes
 from railyard.storage.local import PRIVATE_UMASK
+from railyard.storage.prefixes import with_prefixes
 
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
