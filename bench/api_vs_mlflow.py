@@ -10,8 +10,9 @@ with a bearer token. The token's principal submits for its OWNERS teams in turn,
 so that no owner reaches the cap of queued jobs while each submit still counts
 its owner's. MLflow: `mlflow server` on SQLite (one worker, like Railyard);
 load: runs/create and runs/get. Each load runs for --seconds from --clients
-concurrent keep-alive clients in a separate process; it prints throughput and
-p50/p99 latency side by side.
+concurrent keep-alive clients in a separate process; it prints throughput,
+p50/p99 latency and the server's CPU time per request (every process the
+server started included) side by side.
 MLflow comes from bench/mlflow-requirements.txt in its own virtualenv
 (.cache/mlflow-venv), so that it does not enter the project's lock.
 """
@@ -139,12 +140,28 @@ def _load_process(kind: str, base: str, payloads: list[dict], ids: list[str], cl
     queue.put((latencies, len(errors)))
 
 
-def load(kind: str, base: str, payloads: list[dict], ids: list[str], clients: int, seconds: float) -> dict:
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user and system) of every process of the server's session: a server and all it started."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[3]) == server.pid:  # the session id: start() gives each server a session of its own
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def load(kind: str, base: str, payloads: list[dict], ids: list[str], clients: int, seconds: float,
+         server: subprocess.Popen) -> dict:
     queue = multiprocessing.get_context("fork").Queue()
     process = multiprocessing.get_context("fork").Process(target=_load_process, args=(kind, base, payloads, ids, clients, seconds, queue))
+    busy = server_cpu_seconds(server)
     process.start()
     latencies, errors = queue.get()
     process.join()
+    busy = server_cpu_seconds(server) - busy
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -152,6 +169,7 @@ def load(kind: str, base: str, payloads: list[dict], ids: list[str], clients: in
         "throughput_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
+        "server_cpu_ms_per_request": round(busy * 1000 / max(1, len(latencies) + errors), 2),
     }
 
 
@@ -202,8 +220,8 @@ def main() -> None:
         bodies = [{"spec": {**spec, "metadata": {**spec["metadata"], "owner": owner}}, "binary": published["ref"]}
                   for owner in OWNERS]
         try:
-            report["railyard_post_train"] = load("railyard-create", base, bodies, ids, args.clients, args.seconds)
-            report["railyard_get_status"] = load("railyard-get", base, [], ids, args.clients, args.seconds)
+            report["railyard_post_train"] = load("railyard-create", base, bodies, ids, args.clients, args.seconds, server)
+            report["railyard_get_status"] = load("railyard-get", base, [], ids, args.clients, args.seconds, server)
         finally:
             stop(server)
 
@@ -217,8 +235,8 @@ def main() -> None:
         try:
             run_ids = [httpx.post(f"{base}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
                        for _ in range(200)]
-            report["mlflow_create_run"] = load("mlflow-create", base, [], run_ids, args.clients, args.seconds)
-            report["mlflow_get_run"] = load("mlflow-get", base, [], run_ids, args.clients, args.seconds)
+            report["mlflow_create_run"] = load("mlflow-create", base, [], run_ids, args.clients, args.seconds, server)
+            report["mlflow_get_run"] = load("mlflow-get", base, [], run_ids, args.clients, args.seconds, server)
         finally:
             stop(server)
     finally:
@@ -228,10 +246,11 @@ def main() -> None:
     report["get_ratio"] = round(report["railyard_get_status"]["throughput_per_s"] / report["mlflow_get_run"]["throughput_per_s"], 2)
     (OUT / "api_vs_mlflow.json").write_text(json.dumps(report, indent=2))
     print(f"\n{args.clients} clients for {args.seconds:g} s each, Railyard store holding {args.jobs:,} jobs ({report['machine']})")
-    print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'server CPU ms/req':>19}")
     for name in ("railyard_post_train", "mlflow_create_run", "railyard_get_status", "mlflow_get_run"):
         r = report[name]
-        print(f"{name:28}{r['throughput_per_s']:>10.1f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['errors']:>8}")
+        print(f"{name:28}{r['throughput_per_s']:>10.1f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['errors']:>8}"
+              f"{r['server_cpu_ms_per_request']:>19.2f}")
     print(f"throughput ratio, create: {report['create_ratio']}x, get: {report['get_ratio']}x (target >= 5x, Railyard p99 < 50 ms)")
 
 
