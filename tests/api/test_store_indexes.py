@@ -27,19 +27,22 @@ def test_a_migrated_store_has_the_indexes_the_models_declare(db_url):
     engine.dispose()
 
 
-def test_a_0004_store_upgrades_to_the_owner_state_index_and_back(db_url):
-    engine = make_engine(db_url)
+def to_revision(engine, revision: str, step=command.upgrade) -> None:
+    """Alembic's upgrade (or `step=command.downgrade`) of the store to `revision`."""
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
+        step(config, revision)
+
+
+def test_a_0004_store_upgrades_to_the_owner_state_index_and_back(db_url):
+    engine = make_engine(db_url)
+    to_revision(engine, "0004")
     assert {"ix_jobs_owner", "ix_jobs_state"} <= set(indexes(engine, "jobs"))
     migrate(engine)
     assert indexes(engine, "jobs") == declared("jobs")
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0004")
+    to_revision(engine, "0004", step=command.downgrade)
     assert {"ix_jobs_owner", "ix_jobs_state"} <= set(indexes(engine, "jobs")) and "ix_jobs_owner_state" not in indexes(engine, "jobs")
     engine.dispose()
 
