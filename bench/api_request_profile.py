@@ -53,6 +53,7 @@ from railyard.api.trainer_binaries import choose
 from railyard.launch.binary import build_target
 
 CHUNK = 1 << 20
+ROUNDS = 10
 
 
 async def call(app, method: str, path: str, body: bytes = b"", content_type: bytes = b"application/json") -> tuple[int, bytes]:
@@ -97,18 +98,30 @@ def database_in_place():
         anyio.to_thread.run_sync = hop
 
 
-async def cpu_ms(work, repeat: int) -> float:
-    """The median, over five batches, of the process CPU ms one call of `work` (awaited if a coroutine function) takes."""
-    batches = []
-    for _ in range(5):
-        started = time.process_time()
-        for _ in range(repeat // 5):
-            if asyncio.iscoroutinefunction(work):
-                await work()
-            else:
-                work()
-        batches.append((time.process_time() - started) * 1000 / (repeat // 5))
-    return statistics.median(batches)
+async def cpu_ms(work, calls: int) -> float:
+    """The process CPU ms one call of `work` (awaited if a coroutine function) takes, over `calls` calls."""
+    started = time.process_time()
+    for _ in range(calls):
+        if asyncio.iscoroutinefunction(work):
+            await work()
+        else:
+            work()
+    return (time.process_time() - started) * 1000 / calls
+
+
+async def layer_ms(whole, pieces: dict, repeat: int) -> dict[str, float]:
+    """Each layer's CPU ms, the median of ROUNDS rounds that take every measure in turn, so that all of them
+    meet the same machine (a shared one's speed drifts within a minute)."""
+    rounds = {"whole": [], **{piece: [] for piece in pieces}, "served": []}
+    for _ in range(ROUNDS):
+        with database_in_place():
+            rounds["whole"].append(await cpu_ms(whole, repeat // ROUNDS))
+            for piece, work in pieces.items():
+                rounds[piece].append(await cpu_ms(work, repeat // ROUNDS))
+        rounds["served"].append(await cpu_ms(whole, repeat // ROUNDS))
+    ms = {name: statistics.median(values) for name, values in rounds.items()}
+    served = ms.pop("served")
+    return {**ms, "framework": ms["whole"] - sum(ms[piece] for piece in pieces), "thread hop": served - ms["whole"]}
 
 
 async def profile(app, ids: list[str], binary: str, repeat: int) -> dict:
@@ -172,12 +185,7 @@ async def profile(app, ids: list[str], binary: str, repeat: int) -> dict:
             "serialization": lambda: JSONResponse(TrainResponse(job_id=str(uuid.uuid4())).model_dump(), status_code=202),
         }),
     ):
-        with database_in_place():
-            whole_ms = await cpu_ms(whole, repeat)
-            measured = {piece: await cpu_ms(work, repeat) for piece, work in pieces.items()}
-        served_ms = await cpu_ms(whole, repeat)
-        layers[name] = {"whole": whole_ms, **measured, "framework": whole_ms - sum(measured.values()),
-                        "thread hop": served_ms - whole_ms}
+        layers[name] = await layer_ms(whole, pieces, repeat)
     return layers
 
 

@@ -1,6 +1,6 @@
 """The API service under load, against an MLflow tracking server as the reference, in one run.
 
-    python -m bench.api_vs_mlflow [--jobs 100000] [--clients 16] [--seconds 15]
+    python -m bench.api_vs_mlflow [--jobs 100000] [--clients 16] [--seconds 15] [--rounds 3]
 
 Railyard: `railyard serve --no-dispatch --auth-tokens FILE` on SQLite with
 --jobs jobs already in the store, every control in place at its default (allowed
@@ -9,10 +9,12 @@ queued-jobs cap per owner); load: POST /train and GET /job/{id}/status, each
 with a bearer token. The token's principal submits for its OWNERS teams in turn,
 so that no owner reaches the cap of queued jobs while each submit still counts
 its owner's. MLflow: `mlflow server` on SQLite (one worker, like Railyard);
-load: runs/create and runs/get. Each load runs for --seconds from --clients
-concurrent keep-alive clients in a separate process; it prints throughput,
-p50/p99 latency and the server's CPU time per request (every process the
-server started included) side by side.
+load: runs/create and runs/get. Both services run at once; each load runs for
+--seconds from --clients concurrent keep-alive clients in a separate process,
+in --rounds turns that alternate with the other service's load of the same
+kind, so that both meet the same machine. It prints throughput, p50/p99
+latency and the server's CPU time per request (every process the server
+started included) side by side.
 MLflow comes from bench/mlflow-requirements.txt in its own virtualenv
 (.cache/mlflow-venv), so that it does not enter the project's lock.
 """
@@ -34,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -153,24 +156,51 @@ def server_cpu_seconds(server: subprocess.Popen) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def load(kind: str, base: str, payloads: list[dict], ids: list[str], clients: int, seconds: float,
-         server: subprocess.Popen) -> dict:
-    queue = multiprocessing.get_context("fork").Queue()
-    process = multiprocessing.get_context("fork").Process(target=_load_process, args=(kind, base, payloads, ids, clients, seconds, queue))
-    busy = server_cpu_seconds(server)
-    process.start()
-    latencies, errors = queue.get()
-    process.join()
-    busy = server_cpu_seconds(server) - busy
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "throughput_per_s": round(len(latencies) / seconds, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
-        "server_cpu_ms_per_request": round(busy * 1000 / max(1, len(latencies) + errors), 2),
-    }
+@dataclass
+class Load:
+    """One kind of load on one server, run in rounds; what the rounds measured, added up."""
+
+    kind: str
+    base: str
+    server: subprocess.Popen
+    payloads: list[dict]
+    ids: list[str]
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    busy: float = 0.0  # the server's CPU seconds
+
+    def run(self, clients: int, seconds: float) -> None:
+        queue = multiprocessing.get_context("fork").Queue()
+        process = multiprocessing.get_context("fork").Process(
+            target=_load_process, args=(self.kind, self.base, self.payloads, self.ids, clients, seconds, queue))
+        busy = server_cpu_seconds(self.server)
+        process.start()
+        latencies, errors = queue.get()
+        process.join()
+        self.busy += server_cpu_seconds(self.server) - busy
+        self.latencies += latencies
+        self.errors += errors
+        self.seconds += seconds
+
+    def summary(self) -> dict:
+        latencies = sorted(self.latencies)
+        return {
+            "requests": len(latencies),
+            "errors": self.errors,
+            "throughput_per_s": round(len(latencies) / self.seconds, 1),
+            "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
+            "server_cpu_ms_per_request": round(self.busy * 1000 / max(1, len(latencies) + self.errors), 2),
+        }
+
+
+def side_by_side(railyard: Load, mlflow: Load, clients: int, seconds: float, rounds: int) -> None:
+    """`seconds` of each load in `rounds` alternating turns (Railyard first, then MLflow first, ...), so that both
+    services meet the same machine: on a shared one, its speed drifts within a minute."""
+    for turn in range(rounds):
+        for load in (railyard, mlflow) if turn % 2 == 0 else (mlflow, railyard):
+            load.run(clients, seconds / rounds)
 
 
 def start(argv: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
@@ -199,6 +229,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="railyard-api-bench-"))
@@ -206,40 +237,42 @@ def main() -> None:
     for source in spec["data"]["features"]:
         source["path"] = str(REPO / source["path"])  # as the CLI sends it: a service with tokens takes absolute paths
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-              "stored_jobs": args.jobs, "clients": args.clients, "seconds": args.seconds}
+              "stored_jobs": args.jobs, "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds}
+    servers = []
     try:
         print(f"filling the Railyard store with {args.jobs:,} jobs ...", flush=True)
         ids = fill_store(work / "railyard.db", args.jobs, spec)
         port = free_port()
-        server = start([sys.executable, "-m", "railyard.cli", "serve", "--no-dispatch", "--port", str(port),
-                        "--db", str(work / "railyard.db"), "--jobs-dir", str(work / "jobs"),
-                        "--auth-tokens", str(tokens_file(work / "tokens.json"))], work / "railyard.log")
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/healthz", server, work / "railyard.log")
-        published = Client(base, token=TOKEN, timeout=600).publish(build_target("//workflows:fraud_train"))
+        railyard = start([sys.executable, "-m", "railyard.cli", "serve", "--no-dispatch", "--port", str(port),
+                          "--db", str(work / "railyard.db"), "--jobs-dir", str(work / "jobs"),
+                          "--auth-tokens", str(tokens_file(work / "tokens.json"))], work / "railyard.log")
+        servers.append(railyard)
+        railyard_base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{railyard_base}/healthz", railyard, work / "railyard.log")
+        published = Client(railyard_base, token=TOKEN, timeout=600).publish(build_target("//workflows:fraud_train"))
         bodies = [{"spec": {**spec, "metadata": {**spec["metadata"], "owner": owner}}, "binary": published["ref"]}
                   for owner in OWNERS]
-        try:
-            report["railyard_post_train"] = load("railyard-create", base, bodies, ids, args.clients, args.seconds, server)
-            report["railyard_get_status"] = load("railyard-get", base, [], ids, args.clients, args.seconds, server)
-        finally:
-            stop(server)
 
-        mlflow = ensure_mlflow()
         port = free_port()
-        server = start([str(mlflow), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+        mlflow = start([str(ensure_mlflow()), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
                         "--default-artifact-root", str(work / "mlartifacts"), "--host", "127.0.0.1", "--port", str(port),
                         "--workers", "1"], work / "mlflow.log")
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/health", server, work / "mlflow.log")
-        try:
-            run_ids = [httpx.post(f"{base}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
-                       for _ in range(200)]
-            report["mlflow_create_run"] = load("mlflow-create", base, [], run_ids, args.clients, args.seconds, server)
-            report["mlflow_get_run"] = load("mlflow-get", base, [], run_ids, args.clients, args.seconds, server)
-        finally:
-            stop(server)
+        servers.append(mlflow)
+        mlflow_base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{mlflow_base}/health", mlflow, work / "mlflow.log")
+        run_ids = [httpx.post(f"{mlflow_base}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+                   for _ in range(200)]
+
+        loads = {"railyard_post_train": Load("railyard-create", railyard_base, railyard, bodies, ids),
+                 "mlflow_create_run": Load("mlflow-create", mlflow_base, mlflow, [], run_ids),
+                 "railyard_get_status": Load("railyard-get", railyard_base, railyard, [], ids),
+                 "mlflow_get_run": Load("mlflow-get", mlflow_base, mlflow, [], run_ids)}
+        side_by_side(loads["railyard_post_train"], loads["mlflow_create_run"], args.clients, args.seconds, args.rounds)
+        side_by_side(loads["railyard_get_status"], loads["mlflow_get_run"], args.clients, args.seconds, args.rounds)
+        report.update({name: load.summary() for name, load in loads.items()})
     finally:
+        for server in servers:
+            stop(server)
         shutil.rmtree(work, ignore_errors=True)
 
     report["create_ratio"] = round(report["railyard_post_train"]["throughput_per_s"] / report["mlflow_create_run"]["throughput_per_s"], 2)
