@@ -55,6 +55,7 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.trainer_vs_plain
 	$(BIN)/python -m bench.packaging
 	$(BIN)/python -m bench.api_vs_mlflow
+	$(BIN)/python -m bench.api_request_profile
 	$(BIN)/python -m bench.kube_follow
 	$(BIN)/python -m bench.replicas
 	$(BIN)/python -m bench.workers
