@@ -46,40 +46,38 @@ def _at_most(limit: int, things: str):
     return BeforeValidator(check)
 
 
-def _too_deep(value: Any, depth: int) -> str | None:
-    """The path (`a.b[0]`) of the first container nested deeper than `depth` levels, found without recursion."""
+def _walk(value: Any):
+    """(item, path such as `a.b[0]`, depth) of `value` and of everything inside it, dict keys too, depth first,
+    without recursion."""
     stack = [(value, "", 0)]
     while stack:
         item, path, level = stack.pop()
+        yield item, path, level
         if isinstance(item, dict):
-            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in item.items()]
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                stack += [(key, where, level + 1), (child, where, level + 1)]
         elif isinstance(item, (list, tuple)):
-            children = [(v, f"{path}[{i}]") for i, v in enumerate(item)]
-        else:
-            continue
-        if level >= depth:
+            stack += [(child, f"{path}[{i}]", level + 1) for i, child in enumerate(item)]
+
+
+def _too_deep(value: Any, depth: int) -> str | None:
+    """The path of the first container nested deeper than `depth` levels."""
+    for item, path, level in _walk(value):
+        if level >= depth and isinstance(item, (dict, list, tuple)):
             return path or "(top)"
-        stack.extend((child, where, level + 1) for child, where in children)
     return None
 
 
 def _unencodable(value: Any) -> tuple[str, str] | None:
     """(path, character) of the first key or string holding half a surrogate pair (a JSON `\\ud800`), which
-    UTF-8 cannot encode and so nothing could store or print; found without recursion."""
-    stack = [(value, "")]
-    while stack:
-        item, path = stack.pop()
+    UTF-8 cannot encode and so nothing could store or print."""
+    for item, path, _ in _walk(value):
         if isinstance(item, str) and not item.isascii():
             try:
                 item.encode()
             except UnicodeEncodeError as exc:
                 return path.encode(errors="backslashreplace").decode(), item[exc.start]
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                where = f"{path}.{key}" if path else str(key)
-                stack += [(key, where), (child, where)]
-        elif isinstance(item, (list, tuple)):
-            stack += [(child, f"{path}[{i}]") for i, child in enumerate(item)]
     return None
 
 

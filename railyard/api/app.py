@@ -14,7 +14,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from railyard.api import fair_share
 from railyard.api.auth import TokenFile
-from railyard.api.authentication import Authenticate, revoke_sessions, revoke_sessions_but
+from railyard.api.authentication import Authenticate, revoke_sessions
 from railyard.api.body_limit import BodySizeLimit
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.headers import SecurityHeaders
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         if settings.dispatch:
             dispatcher.start()
         if tokens is not None:
-            revoke_sessions_but(sessions, app.state.write_lock, tokens.hashes)
+            revoke_sessions(sessions, app.state.write_lock, tokens.hashes, all_but=True)
             tokens.watch(lambda gone: revoke_sessions(sessions, app.state.write_lock, gone))
         yield
         if tokens is not None:

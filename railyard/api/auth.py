@@ -17,7 +17,7 @@ read again when it changes (within `RECHECK_SECONDS`), so a removed token stops
 working without a restart, and its browser sessions are deleted for good
 (putting the token back does not bring them back). A file that cannot be read
 or parsed fails closed: no token is valid until it is fixed, and the log says
-so at error level every time it is looked at. Without a tokens file every
+so at error level when it happens and every minute after. Without a tokens file every
 request acts as `anonymous`, which is allowed only on loopback.
 """
 

@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from railyard.api.auth import ANONYMOUS, Principal, TokenFile
-from railyard.api.problems import send_problem as _answer
-from railyard.api.store.browser_sessions import close_sessions_not_of, close_sessions_of, find_session
+from railyard.api.problems import CLOSE, send_problem as _answer
+from railyard.api.store.browser_sessions import close_sessions_of, find_session
 from railyard.api.throttle import FailureThrottle
 
 SESSION_COOKIE = "railyard_session"
@@ -78,7 +78,7 @@ class Authenticate:
         else:
             client = (scope.get("client") or ("unknown",))[0]
             # Answered early, a request's unread body would keep the connection busy: close it instead.
-            closing = {"Connection": "close"} if has_body(headers) else {}
+            closing = CLOSE if has_body(headers) else {}
             authorization = headers.get("authorization")
             if authorization is not None:
                 wait = self.throttle.retry_after(client)
@@ -117,18 +117,10 @@ class Authenticate:
             return find_session(session, session_id=session_id)
 
 
-def revoke_sessions_but(sessions, write_lock, token_hashes: set[str]) -> None:
-    """End every browser session of a token not among these, for good: a token removed while the service was
-    stopped is removed all the same."""
+def revoke_sessions(sessions, write_lock, token_hashes: set[str], *, all_but: bool = False) -> None:
+    """End every browser session of these tokens for good; with `all_but`, of every token but these (a token
+    removed while the service was stopped is removed all the same)."""
     with sessions() as session:
-        close_sessions_not_of(session, token_hashes=token_hashes)
-        with write_lock:
-            session.commit()
-
-
-def revoke_sessions(sessions, write_lock, token_hashes: set[str]) -> None:
-    """End every browser session of these tokens, for good."""
-    with sessions() as session:
-        close_sessions_of(session, token_hashes=token_hashes)
+        close_sessions_of(session, token_hashes=token_hashes, all_but=all_but)
         with write_lock:
             session.commit()

@@ -17,9 +17,7 @@ import time
 
 from starlette.requests import ClientDisconnect
 
-from railyard.api.problems import send_problem as _answer
-
-CLOSE = {"Connection": "close"}  # a body left unread would keep the connection busy
+from railyard.api.problems import CLOSE, send_problem as _answer
 
 
 class BodySizeLimit:

@@ -97,6 +97,9 @@ async def problem_response(request: Request, exc: RailyardError) -> JSONResponse
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+CLOSE = {"Connection": "close"}  # for an answer that leaves the request's body unread: it would keep the connection busy
+
+
 async def send_problem(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
     """The same answer as `problem_response`, sent by a layer that runs before the application (raw ASGI)."""
     body = json.dumps({"detail": detail}).encode()

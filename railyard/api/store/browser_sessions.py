@@ -40,11 +40,8 @@ def forget_expired_sessions(session: Session) -> int:
     return session.execute(delete(BrowserSession).where(BrowserSession.expires_at <= utcnow())).rowcount
 
 
-def close_sessions_not_of(session: Session, *, token_hashes: set[str]) -> int:
-    """End every session signed in with a token that is not one of these (the tokens file's, as the service starts)."""
-    return session.execute(delete(BrowserSession).where(BrowserSession.token_hash.not_in(sorted(token_hashes)))).rowcount
-
-
-def close_sessions_of(session: Session, *, token_hashes: set[str]) -> int:
-    """End every session signed in with one of these tokens (they left the tokens file)."""
-    return session.execute(delete(BrowserSession).where(BrowserSession.token_hash.in_(sorted(token_hashes)))).rowcount
+def close_sessions_of(session: Session, *, token_hashes: set[str], all_but: bool = False) -> int:
+    """End every session signed in with one of these tokens (they left the tokens file), or with `all_but`, with
+    any token but these (the tokens file's, as the service starts)."""
+    signed_in_with = BrowserSession.token_hash.in_(sorted(token_hashes))
+    return session.execute(delete(BrowserSession).where(~signed_in_with if all_but else signed_in_with)).rowcount
