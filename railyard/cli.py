@@ -133,7 +133,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.allowed_host:
         settings.allowed_hosts = [h.strip() for item in args.allowed_host for h in item.split(",") if h.strip()]
     settings.behind_tls = args.behind_tls
-    settings.body_seconds = args.body_seconds
+    if args.body_seconds is not None:
+        settings.body_seconds = args.body_seconds
     settings.trusted_proxies = args.trusted_proxy
     app = create_app(settings)
     gc.collect()
@@ -391,7 +392,7 @@ def parser() -> argparse.ArgumentParser:
                             "loopback, else --host); '*.example.com' matches subdomains")
     serve.add_argument("--behind-tls", action="store_true",
                        help="a TLS proxy serves this service: the session cookie is Secure and __Host- prefixed")
-    serve.add_argument("--body-seconds", type=float, default=30.0,
+    serve.add_argument("--body-seconds", type=float, metavar="S",
                        help="the longest a client may take to send a request body (default 30)")
     serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                        help="a proxy whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable; default: none)")
