@@ -72,6 +72,11 @@ def _too_deep(value: Any, depth: int) -> str | None:
 def _unencodable(value: Any) -> tuple[str, str] | None:
     """(path, character) of the first key or string holding half a surrogate pair (a JSON `\\ud800`), which
     UTF-8 cannot encode and so nothing could store or print."""
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode()
+        return None  # the common case, found at the speed of the JSON encoder
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        pass  # look for where
     for item, path, _ in _walk(value):
         if isinstance(item, str) and not item.isascii():
             try:

@@ -13,7 +13,6 @@ before this layer: a request without a principal never gets here with a body.
 from __future__ import annotations
 
 import asyncio
-import time
 
 from starlette.requests import ClientDisconnect
 
@@ -35,15 +34,19 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         if scope.get("method") == "POST" and scope.get("path") in self.streamed:
             return await self._streamed(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if b"transfer-encoding" not in headers and (declared is None or declared.strip() == b"0"):
+            return await self.app(scope, receive, send)  # HTTP/1.1: no body follows
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes", CLOSE)
         chunks, seen, taken = [], 0, 0
-        deadline = time.monotonic() + self.seconds
+        deadline = asyncio.get_running_loop().time() + self.seconds
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
                 except TimeoutError:
                     return await _answer(send, 408, f"the request body took longer than {self.seconds:g} s to arrive",
                                          CLOSE)
@@ -74,7 +77,8 @@ class BodySizeLimit:
         async def timed():
             nonlocal stalled
             try:
-                return await asyncio.wait_for(receive(), self.seconds)
+                async with asyncio.timeout(self.seconds):
+                    return await receive()
             except TimeoutError:
                 stalled = True
                 return {"type": "http.disconnect"}  # the route sees a client that went away

@@ -4,7 +4,8 @@ the service's parts (settings, executor, dispatcher, planner, binary store, metr
 No database call runs on the event loop: on PostgreSQL a connection may have
 to be waited for (up to the pool's timeout), and the loop serves every other
 request meanwhile. Dependencies that query are sync (FastAPI runs them in its
-thread pool) or hand the query to the pool.
+thread pool) or hand the query to the pool; reading one job and queueing one
+take turns of their own there (`point_work`).
 
 The principal is found before any route runs (railyard.api.authentication),
 from a bearer token or a browser's session cookie. A cookie-authenticated
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -135,12 +137,17 @@ def job_or_404(session: Session, job_id: str, principal: Principal) -> Job:
     return job
 
 
-def readable_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
-    return job_or_404(session, job_id, principal)
+async def point_work(request: Request, work, *args):
+    """`work(*args)`, a request's point work on the database, in the thread pool in one of its turns (db.point_work_turns)."""
+    return await anyio.to_thread.run_sync(work, *args, limiter=request.app.state.point_work_turns)
 
 
-def readable_job_page(job_id: str, session: SessionDep, principal: PagePrincipalDep) -> Job:
-    return job_or_404(session, job_id, principal)
+async def readable_job(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Job:
+    return await point_work(request, job_or_404, session, job_id, principal)
+
+
+async def readable_job_page(job_id: str, request: Request, session: SessionDep, principal: PagePrincipalDep) -> Job:
+    return await point_work(request, job_or_404, session, job_id, principal)
 
 
 JobDep = Annotated[Job, Depends(readable_job)]

@@ -7,7 +7,6 @@ database work runs in the thread pool, never on the event loop.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import Annotated
 
@@ -19,7 +18,8 @@ from sqlalchemy.orm import Session
 from railyard.api.access import authorize_submission
 from railyard.api.data_access import prefixes_of
 from railyard.api.auth import Principal
-from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from railyard.api.deps import (BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep,
+                               point_work)
 from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
 from railyard.api.problems import Unprocessable
@@ -90,8 +90,8 @@ async def train(
     if dry_run:
         counts = await plan_on_data(body, session, principal, settings, store, planner)
         return JSONResponse(counts.model_dump(), status_code=200)
-    return await run_in_threadpool(queue_job, body, request.app.state.write_lock, session, principal, settings, store,
-                                   executor, metrics, idempotency_key)
+    return await point_work(request, queue_job, body, request.app.state.write_lock, session, principal, settings, store,
+                            executor, metrics, idempotency_key)
 
 
 def queue_job(body: TrainRequest, write_lock, session: Session, principal: Principal, settings: Settings, store: BinaryStore,
@@ -102,7 +102,7 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
     if executor.max_workers is not None and spec.workers > executor.max_workers:
         raise Unprocessable(too_many_workers(executor, spec.workers).removeprefix("workers: "), loc=("body", "spec", "workers"))
     chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
-    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else ""
     if idempotency_key:
         earlier = replay(session, idempotency_key, principal.owner, request_hash)
         if earlier is not None:
@@ -114,7 +114,7 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
         id=job_id, created_at=utcnow(), state=JobState.queued.value, submitted_by=principal.owner,
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
         model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
-        compute_resource=spec.compute_resource.value, spec=json.loads(spec.to_json()), spec_hash=spec.spec_hash(),
+        compute_resource=spec.compute_resource.value, spec=spec.model_dump(mode="json", exclude_none=True), spec_hash=spec.spec_hash(),
         binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
         workflow_modules=body.workflow_modules, output=output, data_prefixes=prefixes_of(principal),
     )

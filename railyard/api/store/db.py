@@ -8,6 +8,7 @@ import os
 import threading
 from pathlib import Path
 
+import anyio
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +56,17 @@ def write_lock(engine: Engine):
     """SQLite takes one writer at a time and makes the others sleep and retry; queueing writers in
     the process instead keeps commit latency flat. Other databases need no such lock."""
     return threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
+def point_work_turns(engine: Engine) -> anyio.CapacityLimiter:
+    """How many requests' point work on the database (reading one job, queueing one) runs at once in the thread pool.
+
+    SQLite: one. Its writers take turns anyway (write_lock) and reading one job takes a fraction of a
+    millisecond, so more threads only take turns at the interpreter's lock and wake each other: on two cores,
+    under bench/api_vs_mlflow's load, one thread took 25% less CPU per job read and 8% less per submit than
+    forty. Other databases: as many as the pool keeps connections, since their queries wait on the network
+    and on locks."""
+    return anyio.CapacityLimiter(1 if engine.dialect.name == "sqlite" else engine.pool.size())
 
 
 def migrate(engine: Engine) -> None:
