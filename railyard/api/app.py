@@ -24,7 +24,8 @@ from railyard.api.planning import Planner
 from railyard.api.problems import problem_response
 from railyard.api.routes import binaries, dashboard, docs, explain, health, jobs, signin, train
 from railyard.api.settings import Settings
-from railyard.api.store.db import hold_single_replica, make_engine, migrate, point_work_turns, session_factory, write_lock
+from railyard.api.store.db import (WalCheckpoints, hold_single_replica, make_engine, migrate, point_work_turns, session_factory,
+                                   write_lock)
 from railyard.api.throttle import FailureThrottle
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError
@@ -71,7 +72,8 @@ async def sign_in_first(request: Request, exc: SignInRequired) -> RedirectRespon
 def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check()
-    engine = make_engine(settings.db)
+    engine = make_engine(settings.db, background_checkpoints=True)
+    checkpoints = WalCheckpoints(engine) if engine.dialect.name == "sqlite" else None
     replica_lock = hold_single_replica(engine) if settings.dispatch else None
     migrate(engine)
     sessions = session_factory(engine)
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if checkpoints is not None:
+            checkpoints.start()
         if settings.dispatch:
             dispatcher.start()
         if tokens is not None:
@@ -94,6 +98,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         if tokens is not None:
             tokens.close()
         dispatcher.stop()
+        if checkpoints is not None:
+            checkpoints.stop()
         engine.dispose()
         if replica_lock is not None:
             replica_lock.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 from pathlib import Path
@@ -18,6 +19,7 @@ from railyard.storage.local import FILE_MODE, private_dirs
 
 # Package data (Alembic reads `package:dir` through importlib.resources): found in a pex or an installed wheel too.
 MIGRATIONS = "railyard.api.store:migrations"
+log = logging.getLogger(__name__)
 
 
 def normalize_url(url: str) -> str:
@@ -32,7 +34,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
+    """An engine for `url`; on SQLite with `background_checkpoints`, no commit copies the write-ahead log into
+    the database: a `WalCheckpoints` thread does."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         # Unbounded overflow: a checkout never waits, so a query on the event loop can never block the loop
@@ -46,6 +50,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if background_checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine
@@ -56,6 +62,40 @@ def write_lock(engine: Engine):
     """SQLite takes one writer at a time and makes the others sleep and retry; queueing writers in
     the process instead keeps commit latency flat. Other databases need no such lock."""
     return threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
+class WalCheckpoints:
+    """SQLite: a thread copies the write-ahead log into the database every `seconds`, so that no request does.
+
+    Left to SQLite, the commit that takes the log past 1,000 pages copies them and syncs the file, and every
+    submit queued behind the write lock waits for it. A passive checkpoint waits for no reader or writer;
+    what it cannot copy yet, the next one does. Should the service stop, SQLite replays the log on opening."""
+
+    def __init__(self, engine: Engine, seconds: float = 1.0):
+        self.engine = engine
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.checkpoint()
+            except Exception:  # the next turn tries again; the log only grows meanwhile
+                log.exception("checkpointing the SQLite write-ahead log failed")
 
 
 def point_work_turns(engine: Engine) -> anyio.CapacityLimiter:
