@@ -32,6 +32,8 @@ def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path):
     while db.stat().st_size < 1500 * 4000 and time.monotonic() < deadline:
         time.sleep(0.05)
     checkpoints.stop()
+    checkpoints.start()  # a lifespan that runs again starts it again
+    checkpoints.stop()
     engine.dispose()
     assert db.stat().st_size >= 1500 * 4000
     with sqlite3.connect(db) as connection:

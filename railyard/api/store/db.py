@@ -9,7 +9,6 @@ import os
 import threading
 from pathlib import Path
 
-import anyio
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,38 +74,31 @@ class WalCheckpoints:
         self.engine = engine
         self.seconds = seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the thread (again, after `stop`: an application's lifespan may run more than once)."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="wal-checkpoints", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._thread.join()
+            self._thread = None
         self.checkpoint()
 
     def checkpoint(self) -> None:
         with self.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.seconds):
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.seconds):
             try:
                 self.checkpoint()
             except Exception:  # the next turn tries again; the log only grows meanwhile
                 log.exception("checkpointing the SQLite write-ahead log failed")
-
-
-def point_work_turns(engine: Engine) -> anyio.CapacityLimiter:
-    """How many requests' point work on the database (reading one job, queueing one) runs at once in the thread pool.
-
-    SQLite: one. Its writers take turns anyway (write_lock) and reading one job takes a fraction of a
-    millisecond, so more threads only take turns at the interpreter's lock and wake each other: on two cores,
-    under bench/api_vs_mlflow's load, one thread took 25% less CPU per job read and 8% less per submit than
-    forty. Other databases: as many as the pool keeps connections, since their queries wait on the network
-    and on locks."""
-    return anyio.CapacityLimiter(1 if engine.dialect.name == "sqlite" else engine.pool.size())
 
 
 def migrate(engine: Engine) -> None:
