@@ -44,6 +44,7 @@ from fastapi.responses import JSONResponse
 
 from bench.api_vs_mlflow import OUT, OWNERS, REPO, TOKEN, fill_store, tokens_file
 from railyard.api.app import create_app
+from railyard.api.point_work import PointWork
 from railyard.api.routes.jobs import status_of
 from railyard.api.schemas import TrainRequest, TrainResponse
 from railyard.api.settings import Settings
@@ -85,17 +86,21 @@ async def call(app, method: str, path: str, body: bytes = b"", content_type: byt
 
 @contextlib.contextmanager
 def database_in_place():
-    """The thread pool's calls run in the calling thread: a request's work without the hop to a worker thread."""
-    hop = anyio.to_thread.run_sync
+    """The thread pool's calls and the point work run in the calling thread: a request's work without the hop
+    to a worker thread."""
+    hop, point_hop = anyio.to_thread.run_sync, PointWork.run
 
     async def in_place(func, *args, abandon_on_cancel=False, cancellable=None, limiter=None):
         return func(*args)
 
-    anyio.to_thread.run_sync = in_place
+    async def point_work_in_place(self, func, *args):
+        return func(*args)
+
+    anyio.to_thread.run_sync, PointWork.run = in_place, point_work_in_place
     try:
         yield
     finally:
-        anyio.to_thread.run_sync = hop
+        anyio.to_thread.run_sync, PointWork.run = hop, point_hop
 
 
 async def cpu_ms(work, calls: int) -> float:

@@ -21,11 +21,11 @@ from railyard.api.headers import SecurityHeaders
 from railyard.api.metrics import Metrics
 from railyard.api.deps import SignInRequired
 from railyard.api.planning import Planner
+from railyard.api.point_work import PointWork, threads_for
 from railyard.api.problems import problem_response
 from railyard.api.routes import binaries, dashboard, docs, explain, health, jobs, signin, train
 from railyard.api.settings import Settings
-from railyard.api.store.db import (WalCheckpoints, hold_single_replica, make_engine, migrate, point_work_turns, session_factory,
-                                   write_lock)
+from railyard.api.store.db import WalCheckpoints, hold_single_replica, make_engine, migrate, session_factory, write_lock
 from railyard.api.throttle import FailureThrottle
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         if tokens is not None:
             tokens.close()
         dispatcher.stop()
+        point_work.close()
         if checkpoints is not None:
             checkpoints.stop()
         engine.dispose()
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.sessions = sessions
     app.state.engine = engine
     app.state.write_lock = write_lock(engine)
-    app.state.point_work_turns = point_work_turns(engine)
+    app.state.point_work = point_work = PointWork(threads_for(engine))
     app.state.tokens = tokens = TokenFile(settings.auth_tokens) if settings.auth_tokens else None
     app.state.throttle = throttle = FailureThrottle(settings.failed_tokens_burst, settings.failed_tokens_per_second)
     app.state.launch_config = config

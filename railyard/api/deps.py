@@ -5,7 +5,7 @@ No database call runs on the event loop: on PostgreSQL a connection may have
 to be waited for (up to the pool's timeout), and the loop serves every other
 request meanwhile. Dependencies that query are sync (FastAPI runs them in its
 thread pool) or hand the query to the pool; reading one job and queueing one
-take turns of their own there (`point_work`).
+go to threads of their own (`point_work`).
 
 The principal is found before any route runs (railyard.api.authentication),
 from a bearer token or a browser's session cookie. A cookie-authenticated
@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
-import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -138,8 +137,8 @@ def job_or_404(session: Session, job_id: str, principal: Principal) -> Job:
 
 
 async def point_work(request: Request, work, *args):
-    """`work(*args)`, a request's point work on the database, in the thread pool in one of its turns (db.point_work_turns)."""
-    return await anyio.to_thread.run_sync(work, *args, limiter=request.app.state.point_work_turns)
+    """`work(*args)`, a request's point work on the database, in the threads of its own (railyard.api.point_work)."""
+    return await request.app.state.point_work.run(work, *args)
 
 
 async def readable_job(job_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Job:
