@@ -26,9 +26,9 @@ _INSERT_JOB, _INSERT_TRANSITION = insert(Job.__table__), insert(Transition.__tab
 def create_job(session: Session, *, job: Job, actor: str | None) -> None:
     """Record a new job and its first transition in the session's transaction: two INSERTs, without the unit of
     work's bookkeeping (every submit makes one). `job` itself stays out of the session; `get_job` reads it back."""
-    given = job.__dict__
-    session.execute(_INSERT_JOB, {key: given[key] for key in _COLUMNS if key in given})
-    session.execute(_INSERT_TRANSITION, {"job_id": job.id, "state": job.state, "actor": actor, "at": job.created_at})
+    given, connection = job.__dict__, session.connection()  # Core statements: the ORM's execute adds nothing here
+    connection.execute(_INSERT_JOB, {key: given[key] for key in _COLUMNS if key in given})
+    connection.execute(_INSERT_TRANSITION, {"job_id": job.id, "state": job.state, "actor": actor, "at": job.created_at})
 
 
 def get_job(session: Session, *, job_id: str) -> Job | None:
@@ -160,7 +160,7 @@ _COUNT_QUEUED = select(func.count()).select_from(
 def count_queued(session: Session, *, owner: str, up_to: int) -> int:
     """How many queued jobs `owner` has, counted no further than `up_to` (all a limit needs). SQLite and
     PostgreSQL count it from the (owner, state) index alone: neither the rows nor an owner's finished history."""
-    return session.scalar(_COUNT_QUEUED, {"owner": owner, "up_to": up_to})
+    return session.connection().scalar(_COUNT_QUEUED, {"owner": owner, "up_to": up_to})
 
 
 QUEUE_LOCKS = 0x51554555  # "QUEU": the PostgreSQL advisory locks of one owner's queue, one per owner
