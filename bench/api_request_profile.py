@@ -15,7 +15,7 @@ time, so that each figure is CPU time free of other requests' contention:
     database       the route's reads and writes, in a session of its own
     serialization  the answer built and rendered as JSON
     framework      what the whole request takes beyond those
-    thread hop     the same request with its database work in the thread pool,
+    thread hop     the same request with its database work in the point-work thread,
                    as served, less the request run in place
 
 The HTTP server (uvicorn parsing and writing the request) comes on top: the

@@ -1,7 +1,8 @@
 """POST /train (and its dry run, POST /validate): accept a training spec and queue a job.
 
 The routes are async (a dry run awaits a slot for the trainer's plan); their
-database work runs in the thread pool, never on the event loop.
+database work runs off the event loop: queueing a job in the point-work thread
+(railyard.api.point_work), a dry run's lookups in the thread pool.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
         id=job_id, created_at=utcnow(), state=JobState.queued.value, submitted_by=principal.owner,
         owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
         model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
-        compute_resource=spec.compute_resource.value, spec=spec.model_dump(mode="json", exclude_none=True), spec_hash=spec.spec_hash(),
-        binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
+        compute_resource=spec.compute_resource.value, spec=spec.model_dump(mode="json", exclude_none=True),
+        spec_hash=spec.spec_hash(), binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
         workflow_modules=body.workflow_modules, output=output, data_prefixes=prefixes_of(principal),
     )
     return queue(session, write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, metrics, idempotency_key,
