@@ -13,12 +13,15 @@ whatever else it writes under `workers/<i>/` of the output location.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import shutil
 import signal
 import sys
 import tempfile
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Callable
@@ -42,8 +45,28 @@ class Terminated(BaseException):
     exit_code = EXIT_TERMINATED
 
 
+REDELIVER_SECONDS = 1.0
+_redelivering = threading.Lock()
+
+
 def _on_sigterm(signum, frame):
+    if _redelivering.acquire(blocking=False):
+        threading.Thread(target=_redeliver, name="sigterm-again", daemon=True).start()
     raise Terminated("terminated by SIGTERM")
+
+
+def _redeliver() -> None:
+    """Raised where Python swallows exceptions (a finalizer, a weakref callback: "Exception ignored in ..."), a
+    Terminated would be lost and the work go on. Until the run has taken it, and so set SIGTERM aside, it is
+    raised again every REDELIVER_SECONDS."""
+    try:
+        while True:
+            time.sleep(REDELIVER_SECONDS)
+            if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+                return
+            _thread.interrupt_main(signal.SIGTERM)
+    finally:
+        _redelivering.release()
 
 
 def resolve(path: str) -> str:
