@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from railyard.api.auth import ANONYMOUS, Principal, TokenFile
+from railyard.api.body_limit import has_body
 from railyard.api.problems import CLOSE, send_problem as _answer
 from railyard.api.store.browser_sessions import close_sessions_of, find_session
 from railyard.api.throttle import FailureThrottle
@@ -43,11 +44,6 @@ class Identity:
 
 def session_cookie_name(behind_tls: bool) -> str:
     return TLS_SESSION_COOKIE if behind_tls else SESSION_COOKIE
-
-
-def has_body(headers: Headers) -> bool:
-    length = headers.get("content-length")
-    return "transfer-encoding" in headers or (length is not None and length.strip() not in ("", "0"))
 
 
 def _cookie(headers: Headers, name: str) -> str | None:

@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 
 from railyard.api.problems import CLOSE, send_problem as _answer
+
+
+def has_body(headers: Headers) -> bool:
+    """Whether a body follows the headers (HTTP/1.1: a chunked one, or a Content-Length other than 0)."""
+    length = headers.get("content-length")
+    return "transfer-encoding" in headers or (length is not None and length.strip() not in ("", "0"))
 
 
 class BodySizeLimit:
@@ -34,10 +41,10 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         if scope.get("method") == "POST" and scope.get("path") in self.streamed:
             return await self._streamed(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if b"transfer-encoding" not in headers and (declared is None or declared.strip() == b"0"):
-            return await self.app(scope, receive, send)  # HTTP/1.1: no body follows
+        headers = Headers(scope=scope)
+        if not has_body(headers):
+            return await self.app(scope, receive, send)
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _answer(send, 413, f"request body is larger than {self.max_bytes} bytes", CLOSE)
         chunks, seen, taken = [], 0, 0
