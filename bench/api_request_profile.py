@@ -154,14 +154,14 @@ async def profile(app, ids: list[str], binary: str, repeat: int) -> dict:
 
     job = read_job()
     request = TrainRequest.model_validate_json(bodies[0])
-    store = state.binary_store
+    store = state.parts.binary_store
 
     def write_job():
         owner = OWNERS[next(turn) % len(OWNERS)]
         with state.sessions() as session:
             chosen = choose(session, store, binary, [], dev=False)
-            with state.write_lock:
-                service.count_queued(session, owner=owner, up_to=state.settings.max_queued_per_owner)
+            with state.parts.write_lock:
+                service.count_queued(session, owner=owner, up_to=state.parts.settings.max_queued_per_owner)
                 job_id = str(uuid.uuid4())
                 service.create_job(session, actor="bench", job=Job(
                     id=job_id, created_at=utcnow(), state="queued", submitted_by="bench", owner=owner, project="p",
@@ -178,12 +178,12 @@ async def profile(app, ids: list[str], binary: str, repeat: int) -> dict:
     layers = {}
     for name, whole, pieces in (
         ("GET /job/{id}/status", get_status, {
-            "auth": lambda: state.tokens.principal(TOKEN),
+            "auth": lambda: state.parts.tokens.principal(TOKEN),
             "database": read_job,
             "serialization": lambda: status_of(job).model_dump_json(),
         }),
         ("POST /train", post_train, {
-            "auth": lambda: state.tokens.principal(TOKEN),
+            "auth": lambda: state.parts.tokens.principal(TOKEN),
             "body": lambda: TrainRequest.model_validate(json.loads(bodies[0])),
             "database": write_job,
             "route checks": route_checks,

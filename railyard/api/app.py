@@ -16,10 +16,10 @@ from railyard.api import fair_share
 from railyard.api.auth import TokenFile
 from railyard.api.authentication import Authenticate, revoke_sessions
 from railyard.api.body_limit import BodySizeLimit
+from railyard.api.deps import Parts, SignInRequired
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.headers import SecurityHeaders
 from railyard.api.metrics import Metrics
-from railyard.api.deps import SignInRequired
 from railyard.api.planning import Planner
 from railyard.api.point_work import PointWork, threads_for
 from railyard.api.problems import problem_response
@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         if settings.dispatch:
             dispatcher.start()
         if tokens is not None:
-            revoke_sessions(sessions, app.state.write_lock, tokens.hashes, all_but=True)
-            tokens.watch(lambda gone: revoke_sessions(sessions, app.state.write_lock, gone))
+            revoke_sessions(sessions, parts.write_lock, tokens.hashes, all_but=True)
+            tokens.watch(lambda gone: revoke_sessions(sessions, parts.write_lock, gone))
         yield
         if tokens is not None:
             tokens.close()
@@ -114,22 +114,18 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
     app.state.sessions = sessions
     app.state.engine = engine
-    app.state.write_lock = write_lock(engine)
     app.state.point_work = point_work = PointWork(threads_for(engine))
-    app.state.tokens = tokens = TokenFile(settings.auth_tokens) if settings.auth_tokens else None
-    app.state.throttle = throttle = FailureThrottle(settings.failed_tokens_burst, settings.failed_tokens_per_second)
-    app.state.launch_config = config
-    app.state.executor = executor
-    app.state.dispatcher = dispatcher
-    app.state.metrics = metrics
-    app.state.binary_store = binary_store
-    app.state.planner = Planner(settings)
+    app.state.parts = parts = Parts(
+        settings=settings, executor=executor, dispatcher=dispatcher, planner=Planner(settings), binary_store=binary_store,
+        metrics=metrics, write_lock=write_lock(engine),
+        tokens=TokenFile(settings.auth_tokens) if settings.auth_tokens else None,
+        throttle=FailureThrottle(settings.failed_tokens_burst, settings.failed_tokens_per_second))
+    tokens = parts.tokens
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes},
                        seconds=settings.body_seconds, max_held_bytes=settings.max_bodies_bytes)
-    app.add_middleware(Authenticate, tokens=tokens, sessions=sessions, write_lock=app.state.write_lock, throttle=throttle,
+    app.add_middleware(Authenticate, tokens=tokens, sessions=sessions, write_lock=parts.write_lock, throttle=parts.throttle,
                        behind_tls=settings.behind_tls)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_names())
     app.add_middleware(SecurityHeaders)

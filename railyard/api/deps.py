@@ -1,5 +1,5 @@
 """Dependencies the routes declare: a database session, the authenticated principal, the jobs it may reach, and
-the service's parts (settings, executor, dispatcher, planner, binary store, metrics).
+the service's parts (`Parts`: settings, executor, dispatcher, planner, binary store, metrics, ...).
 
 No database call runs on the event loop: on PostgreSQL a connection may have
 to be waited for (up to the pool's timeout), and the loop serves every other
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from railyard.api import access
-from railyard.api.auth import Principal
+from railyard.api.auth import Principal, TokenFile
 from railyard.api.authentication import Identity
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.metrics import Metrics
@@ -34,6 +36,7 @@ from railyard.api.problems import BadRequest, Forbidden, TooLarge, Unauthenticat
 from railyard.api.settings import Settings
 from railyard.api.store import service
 from railyard.api.store.models import Job
+from railyard.api.throttle import FailureThrottle
 from railyard.binaries.store import BinaryStore
 from railyard.launch.job import Executor
 
@@ -69,7 +72,7 @@ async def form_fields(request: Request) -> dict[str, str]:
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
     # Read whole, even where a route streams its body (a binary's 2 GiB): only a form of a declared, small length.
-    most, declared = request.app.state.settings.max_body_bytes, request.headers.get("content-length", "")
+    most, declared = request.app.state.parts.settings.max_body_bytes, request.headers.get("content-length", "")
     if not declared.isdigit() or int(declared) > most:
         raise TooLarge(f"a form must declare its length (Content-Length) and be at most {most} bytes")
     try:
@@ -153,17 +156,24 @@ JobDep = Annotated[Job, Depends(readable_job)]
 JobPageDep = Annotated[Job, Depends(readable_job_page)]
 
 
-def _part(name: str):
-    """A dependency giving one of the parts create_app put on the application."""
-    async def part(request: Request):
-        return getattr(request.app.state, name)
+@dataclass(frozen=True)
+class Parts:
+    """The service's parts, built once by create_app: what routes use besides their request, session and principal.
+    One dependency for all of them: each dependency a route declares costs every request it serves."""
 
-    return part
+    settings: Settings
+    executor: Executor
+    dispatcher: Dispatcher
+    planner: Planner
+    binary_store: BinaryStore
+    metrics: Metrics
+    write_lock: AbstractContextManager  # db.write_lock
+    tokens: TokenFile | None
+    throttle: FailureThrottle
 
 
-SettingsDep = Annotated[Settings, Depends(_part("settings"))]
-ExecutorDep = Annotated[Executor, Depends(_part("executor"))]
-DispatcherDep = Annotated[Dispatcher, Depends(_part("dispatcher"))]
-PlannerDep = Annotated[Planner, Depends(_part("planner"))]
-BinaryStoreDep = Annotated[BinaryStore, Depends(_part("binary_store"))]
-MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
+async def get_parts(request: Request) -> Parts:
+    return request.app.state.parts
+
+
+PartsDep = Annotated[Parts, Depends(get_parts)]

@@ -32,7 +32,7 @@ def service(tmp_path, db_url):
                             base_url="http://127.0.0.1")
         client.__enter__()
         made.append(client)
-        return client, executor, client.app.state.dispatcher
+        return client, executor, client.app.state.parts.dispatcher
 
     made = []
     yield make

@@ -44,7 +44,7 @@ class ScriptedExecutor(Executor):
 def service(tmp_path, db_url):
     executor = ScriptedExecutor(tmp_path / "runs")
     with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True), executor=executor), base_url="http://127.0.0.1") as client:
-        yield client, executor, client.app.state.dispatcher
+        yield client, executor, client.app.state.parts.dispatcher
 
 
 def test_an_executor_that_cannot_answer_is_asked_again_and_an_unknown_job_is_lost(service, charges_path):

@@ -161,7 +161,7 @@ def test_publishing_is_idempotent_and_needs_publish_rights(app_factory, tokens_f
     again = client.post("/binaries", content=small_pex.read_bytes(), headers=ADMIN)
     assert again.status_code == 200 and again.json() == record
     assert client.post("/binaries", content=small_pex.read_bytes(), headers=ALICE).status_code == 403
-    stored = client.app.state.binary_store.path(record["sha256"])
+    stored = client.app.state.parts.binary_store.path(record["sha256"])
     assert stored.stat().st_mode & 0o777 == 0o500
     assert [b["sha256"] for b in client.get("/binaries", headers=BOB).json()["binaries"]] == [record["sha256"]]
     not_a_pex = client.post("/binaries", content=b"#!/bin/sh\necho hi\n", headers=CI)
@@ -245,7 +245,7 @@ def test_busy_validation_slots_are_503_and_one_principal_may_not_queue_many(app_
     from concurrent.futures import ThreadPoolExecutor
 
     client = app_factory(dispatch=False, dev=True, plan_concurrency=1)
-    planner = client.app.state.planner
+    planner = client.app.state.parts.planner
     planner.busy_wait_seconds = 0.2
     with ThreadPoolExecutor(2) as pool:
         codes = sorted(r.status_code for r in pool.map(lambda _: client.post("/validate", json=body(charges_path)), range(2)))

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from railyard.api.access import authorize_publish
-from railyard.api.deps import PrincipalDep, SessionDep
+from railyard.api.deps import PartsDep, PrincipalDep, SessionDep
 from railyard.api.schemas import BinariesPage, BinaryOut
 from railyard.api.store import binaries as published
 from railyard.api.store.models import PublishedBinary
@@ -31,10 +31,10 @@ def binary_out(binary: PublishedBinary) -> BinaryOut:
              responses={200: {"description": "These bytes were published already", "model": BinaryOut},
                         403: {"description": "Not allowed to publish"}, 413: {"description": "Larger than the binary size limit"},
                         422: {"description": "Not a Railyard trainer pex"}})
-async def publish(request: Request, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+async def publish(request: Request, session: SessionDep, principal: PrincipalDep, parts: PartsDep) -> JSONResponse:
     """Publish a trainer pex (the request body, streamed to disk). Its stamped build info is read without running it."""
     authorize_publish(principal)
-    store, settings = request.app.state.binary_store, request.app.state.settings
+    store, settings = parts.binary_store, parts.settings
     upload, sha256, size = await store.receive(request.stream(), settings.max_binary_bytes)
     try:
         info = await run_in_threadpool(build_info, upload)
@@ -45,7 +45,7 @@ async def publish(request: Request, session: SessionDep, principal: PrincipalDep
         upload.unlink()  # whatever went wrong, no upload is left behind
         raise
     await run_in_threadpool(store.keep, upload, sha256)
-    binary, new = await run_in_threadpool(record, request.app.state.write_lock, session, sha256, info, size, principal.owner)
+    binary, new = await run_in_threadpool(record, parts.write_lock, session, sha256, info, size, principal.owner)
     return JSONResponse(binary_out(binary).model_dump(mode="json"), status_code=201 if new else 200)
 
 

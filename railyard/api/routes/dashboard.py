@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from railyard.api.deps import DispatcherDep, JobPageDep, PagePrincipalDep, PrincipalDep, SessionDep, job_or_404
+from railyard.api.deps import JobPageDep, PagePrincipalDep, PartsDep, PrincipalDep, SessionDep, job_or_404
 from railyard.api.problems import NotFound
 from railyard.api.routes.jobs import ACTIONS, change, result_file, status_of, summary_of
 from railyard.api.store import service
@@ -266,8 +266,8 @@ def compare_page(request: Request, session: SessionDep, principal: PagePrincipal
 
 
 @router.post("/ui/job/{job_id}/{action}")
-def job_action(action: str, session: SessionDep, principal: PrincipalDep, job: JobPageDep, dispatcher: DispatcherDep):
+def job_action(action: str, session: SessionDep, principal: PrincipalDep, job: JobPageDep, parts: PartsDep):
     """The job page's buttons: cancel, ship, unship (the CSRF token was checked with the principal)."""
     if action in ACTIONS:
-        change(action, job, session, principal, dispatcher)
+        change(action, job, session, principal, parts.dispatcher)
     return RedirectResponse(f"/ui/job/{job.id}", status_code=303)

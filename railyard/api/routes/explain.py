@@ -16,14 +16,14 @@ import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from sqlalchemy.orm import Session
 
 from railyard import artifacts
 from railyard.api.access import authorize_explanation
 from railyard.api.auth import Principal
 from railyard.api.data_access import prefixes_of
-from railyard.api.deps import BinaryStoreDep, ExecutorDep, MetricsDep, PrincipalDep, SessionDep, SettingsDep
+from railyard.api.deps import PartsDep, PrincipalDep, SessionDep
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.queueing import queue, replay
 from railyard.api.routes.train import ACCESS_ERRORS
@@ -69,18 +69,14 @@ def runnable_binary(training: Job, store, dev: bool) -> None:
 @router.post("/explain", status_code=202, response_model=ExplainResponse, responses=ERRORS)
 def explain(
     body: ExplainRequest,
-    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    settings: SettingsDep,
-    store: BinaryStoreDep,
-    executor: ExecutorDep,
-    metrics: MetricsDep,
+    parts: PartsDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
     """Explain a trained model's scores on the given rows, with the binary that trained it; a job of kind `explanation`."""
     training = training_job(session, principal, body)
-    runnable_binary(training, store, settings.dev)
+    runnable_binary(training, parts.binary_store, parts.settings.dev)
     request_hash = hashlib.sha256(b"explain " + body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
         earlier = replay(session, idempotency_key, principal.owner, request_hash)
@@ -93,11 +89,11 @@ def explain(
         owner=training.owner, project=training.project, trainer=training.trainer, model_name=training.model_name,
         workflow=training.workflow, compute_resource=body.compute_resource.value if body.compute_resource else training.compute_resource,
         spec=training.spec, spec_hash=training.spec_hash, binary=training.binary, binary_sha256=training.binary_sha256,
-        git_commit=training.git_commit, workflow_modules=[], output=executor.output_uri(job_id),
+        git_commit=training.git_commit, workflow_modules=[], output=parts.executor.output_uri(job_id),
         model_id=training.model_id, explains_job_id=training.id, data_prefixes=prefixes_of(principal),
         explanation={"model": artifacts.location("model", training.model_id, base=training.output), "data": body.data,
                      "rows": body.rows, "key_columns": list(body.key_columns)},
     )
     response = ExplainResponse(job_id=job_id, model_id=training.model_id, training_job_id=training.id).model_dump()
-    return queue(session, request.app.state.write_lock, job, response, principal, metrics, idempotency_key, request_hash,
-                 settings.max_queued_per_owner)
+    return queue(session, parts.write_lock, job, response, principal, parts.metrics, idempotency_key, request_hash,
+                 parts.settings.max_queued_per_owner)

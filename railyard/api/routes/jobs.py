@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from railyard.api.auth import Principal
-from railyard.api.deps import DispatcherDep, ExecutorDep, JobDep, PrincipalDep, SessionDep
+from railyard.api.deps import JobDep, PartsDep, PrincipalDep, SessionDep
 from railyard.api.dispatcher import Dispatcher
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
@@ -92,13 +92,13 @@ def result(job: JobDep) -> ResultResponse:
 
 
 @router.get("/job/{job_id}/logs", response_class=PlainTextResponse, responses=NOT_FOUND)
-def logs(job: JobDep, executor: ExecutorDep, offset: Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)] = 0,
+def logs(job: JobDep, parts: PartsDep, offset: Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)] = 0,
          limit: Annotated[int, Query(ge=1, le=LOG_PAGE_BYTES)] = LOG_PAGE_BYTES) -> PlainTextResponse:
     """At most `limit` bytes of the trainer's log from byte `offset`; the X-Log-Offset header is where the next read starts."""
     data, following = b"", offset
     if job.dispatched_at:
         try:
-            data, following = executor.read_log(job.id, offset, limit)
+            data, following = parts.executor.read_log(job.id, offset, limit)
         except RailyardError:
             pass
     return PlainTextResponse(data.decode(errors="replace"), headers={"X-Log-Offset": str(following)})
@@ -159,18 +159,18 @@ ACTIONS = ("cancel", "ship", "unship")
 
 
 @router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses=NOT_FOUND)
-def cancel(session: SessionDep, principal: PrincipalDep, job: JobDep, dispatcher: DispatcherDep) -> StatusResponse:
+def cancel(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep) -> StatusResponse:
     """Stop the job wherever it is; its state becomes cancelled."""
-    return change("cancel", job, session, principal, dispatcher)
+    return change("cancel", job, session, principal, parts.dispatcher)
 
 
 @router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 409: {"description": "Not complete"}})
-def ship(session: SessionDep, principal: PrincipalDep, job: JobDep, dispatcher: DispatcherDep) -> StatusResponse:
+def ship(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep) -> StatusResponse:
     """Mark the job's model SHIPPED, recording who and when."""
-    return change("ship", job, session, principal, dispatcher)
+    return change("ship", job, session, principal, parts.dispatcher)
 
 
 @router.post("/job/{job_id}/unship", response_model=StatusResponse, responses=NOT_FOUND)
-def unship(session: SessionDep, principal: PrincipalDep, job: JobDep, dispatcher: DispatcherDep) -> StatusResponse:
+def unship(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep) -> StatusResponse:
     """Mark the job's model NOT SHIPPED, recording who and when."""
-    return change("unship", job, session, principal, dispatcher)
+    return change("unship", job, session, principal, parts.dispatcher)

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from railyard.api.authentication import session_cookie_name
-from railyard.api.deps import PrincipalDep, SessionDep, form_fields, same_origin
+from railyard.api.deps import PartsDep, PrincipalDep, SessionDep, form_fields, same_origin
 from railyard.api.problems import Forbidden, TooManyRequests
 from railyard.api.routes.dashboard import templates
 from railyard.api.store.browser_sessions import close_session, open_session
@@ -37,12 +37,12 @@ def signin_page(request: Request, next: str | None = None, failed: bool = False)
 
 
 @router.post("/signin")
-async def signin(request: Request, session: SessionDep):
+async def signin(request: Request, session: SessionDep, parts: PartsDep):
     if not same_origin(request):
         raise Forbidden("sign in from this site's own sign-in page")  # no signing a victim in as someone else
     fields = await form_fields(request)
     token, next = fields.get("token", "")[:512], fields.get("next", "/")[:2048]
-    tokens, throttle = request.app.state.tokens, request.app.state.throttle
+    tokens, throttle = parts.tokens, parts.throttle
     client = request.client.host if request.client else "unknown"
     wait = throttle.retry_after(client)
     if wait is not None:
@@ -51,10 +51,10 @@ async def signin(request: Request, session: SessionDep):
     if principal is None:
         throttle.failed(client)
         return RedirectResponse(f"/signin?failed=true&next={quote(_safe_next(next))}", status_code=303)
-    lifetime = dt.timedelta(hours=request.app.state.settings.session_hours)
-    session_id = await run_in_threadpool(record_session, request.app.state.write_lock, session, principal.token_hash, lifetime)
+    lifetime = dt.timedelta(hours=parts.settings.session_hours)
+    session_id = await run_in_threadpool(record_session, parts.write_lock, session, principal.token_hash, lifetime)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    behind_tls = request.app.state.settings.behind_tls
+    behind_tls = parts.settings.behind_tls
     response.set_cookie(session_cookie_name(behind_tls), session_id, max_age=int(lifetime.total_seconds()), httponly=True,
                         samesite="strict", secure=behind_tls, path="/")
     return response
@@ -68,13 +68,13 @@ def record_session(write_lock, session, token_hash: str, lifetime: dt.timedelta)
 
 
 @router.post("/signout")
-def signout(request: Request, session: SessionDep, principal: PrincipalDep):
+def signout(request: Request, session: SessionDep, principal: PrincipalDep, parts: PartsDep):
     session_id = getattr(request.state, "session_id", None)
     if session_id:
         close_session(session, session_id=session_id)
-        with request.app.state.write_lock:
+        with parts.write_lock:
             session.commit()
     response = RedirectResponse("/signin", status_code=303)
-    behind_tls = request.app.state.settings.behind_tls
+    behind_tls = parts.settings.behind_tls
     response.delete_cookie(session_cookie_name(behind_tls), path="/", secure=behind_tls, httponly=True, samesite="strict")
     return response

@@ -19,19 +19,15 @@ from sqlalchemy.orm import Session
 from railyard.api.access import authorize_submission
 from railyard.api.data_access import prefixes_of
 from railyard.api.auth import Principal
-from railyard.api.deps import (BinaryStoreDep, ExecutorDep, MetricsDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep,
-                               point_work)
-from railyard.api.metrics import Metrics
-from railyard.api.planning import Planner
+from railyard.api.deps import Parts, PartsDep, PrincipalDep, SessionDep, point_work
 from railyard.api.problems import Unprocessable
 from railyard.api.queueing import queue, replay
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
-from railyard.api.settings import Settings
 from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
-from railyard.launch.job import Executor, too_many_workers
+from railyard.launch.job import too_many_workers
 from railyard.states import JobState
 
 router = APIRouter(tags=["training"])
@@ -43,16 +39,15 @@ ACCESS_ERRORS = {401: {"description": "No valid token"},
                  503: {"description": "Every validation slot is busy"}}
 
 
-async def plan_on_data(body: TrainRequest, session: Session, principal: Principal, settings: Settings, store: BinaryStore,
-                       planner: Planner) -> ValidateResponse:
+async def plan_on_data(body: TrainRequest, session: Session, principal: Principal, parts: Parts) -> ValidateResponse:
     """Check who may run what on which data, then let the trainer binary plan the spec in its own process."""
     authorize_submission(principal, body.spec)
-    chosen = await run_in_threadpool(choose_and_release, session, store, body, settings.dev)
+    chosen = await run_in_threadpool(choose_and_release, session, parts.binary_store, body, parts.settings.dev)
     try:
         command = trainer_command(chosen) if chosen.path else await run_in_threadpool(trainer_command, chosen)  # --dev may build
     except UserError as exc:
         raise Unprocessable(str(exc), loc=("body", "binary")) from None
-    counts = await planner.plan(principal.owner, command, body.spec, body.workflow_modules, prefixes_of(principal))
+    counts = await parts.planner.plan(principal.owner, command, body.spec, body.workflow_modules, prefixes_of(principal))
     return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
                             compute_resource=body.spec.compute_resource.value)
 
@@ -66,10 +61,9 @@ def choose_and_release(session: Session, store: BinaryStore, body: TrainRequest,
 
 
 @router.post("/validate", response_model=ValidateResponse, responses={**SPEC_ERRORS, **ACCESS_ERRORS})
-async def validate(body: TrainRequest, session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
-                   store: BinaryStoreDep, planner: PlannerDep) -> ValidateResponse:
+async def validate(body: TrainRequest, session: SessionDep, principal: PrincipalDep, parts: PartsDep) -> ValidateResponse:
     """Check the spec against its data without training: row counts after filters and split."""
-    return await plan_on_data(body, session, principal, settings, store, planner)
+    return await plan_on_data(body, session, principal, parts)
 
 
 @router.post("/train", status_code=202, response_model=TrainResponse | ValidateResponse,
@@ -80,29 +74,23 @@ async def train(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    settings: SettingsDep,
-    store: BinaryStoreDep,
-    planner: PlannerDep,
-    executor: ExecutorDep,
-    metrics: MetricsDep,
+    parts: PartsDep,
     dry_run: Annotated[bool, Query(description="Validate against the data and return row counts; queue nothing.")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
     if dry_run:
-        counts = await plan_on_data(body, session, principal, settings, store, planner)
+        counts = await plan_on_data(body, session, principal, parts)
         return JSONResponse(counts.model_dump(), status_code=200)
-    return await point_work(request, queue_job, body, request.app.state.write_lock, session, principal, settings, store,
-                            executor, metrics, idempotency_key)
+    return await point_work(request, queue_job, body, session, principal, parts, idempotency_key)
 
 
-def queue_job(body: TrainRequest, write_lock, session: Session, principal: Principal, settings: Settings, store: BinaryStore,
-              executor: Executor, metrics: Metrics, idempotency_key: str | None) -> JSONResponse:
+def queue_job(body: TrainRequest, session: Session, principal: Principal, parts: Parts, idempotency_key: str | None) -> JSONResponse:
     """Record the job as queued, or replay the first answer to its Idempotency-Key."""
-    spec = body.spec
+    spec, settings, executor = body.spec, parts.settings, parts.executor
     authorize_submission(principal, spec)
     if executor.max_workers is not None and spec.workers > executor.max_workers:
         raise Unprocessable(too_many_workers(executor, spec.workers).removeprefix("workers: "), loc=("body", "spec", "workers"))
-    chosen = choose(session, store, body.binary, body.workflow_modules, dev=settings.dev)
+    chosen = choose(session, parts.binary_store, body.binary, body.workflow_modules, dev=settings.dev)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else ""
     if idempotency_key:
         earlier = replay(session, idempotency_key, principal.owner, request_hash)
@@ -119,5 +107,5 @@ def queue_job(body: TrainRequest, write_lock, session: Session, principal: Princ
         spec_hash=spec.spec_hash(), binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
         workflow_modules=body.workflow_modules, output=output, data_prefixes=prefixes_of(principal),
     )
-    return queue(session, write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, metrics, idempotency_key,
+    return queue(session, parts.write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, parts.metrics, idempotency_key,
                  request_hash, settings.max_queued_per_owner)
