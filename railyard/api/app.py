@@ -73,7 +73,6 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     settings = settings or Settings()
     settings.check()
     engine = make_engine(settings.db, background_checkpoints=True)
-    checkpoints = WalCheckpoints(engine) if engine.dialect.name == "sqlite" else None
     replica_lock = hold_single_replica(engine) if settings.dispatch else None
     migrate(engine)
     sessions = session_factory(engine)
@@ -123,6 +122,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         tokens=TokenFile(settings.auth_tokens) if settings.auth_tokens else None,
         throttle=FailureThrottle(settings.failed_tokens_burst, settings.failed_tokens_per_second))
     tokens = parts.tokens
+    checkpoints = WalCheckpoints(engine, parts.write_lock) if engine.dialect.name == "sqlite" else None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, streamed={"/binaries": settings.max_binary_bytes},
                        seconds=settings.body_seconds, max_held_bytes=settings.max_bodies_bytes)
     app.add_middleware(Authenticate, tokens=tokens, sessions=sessions, write_lock=parts.write_lock, throttle=parts.throttle,

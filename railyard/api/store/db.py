@@ -68,11 +68,18 @@ class WalCheckpoints:
 
     Left to SQLite, the commit that takes the log past 1,000 pages copies them and syncs the file, and every
     submit queued behind the write lock waits for it. A passive checkpoint waits for no reader or writer;
-    what it cannot copy yet, the next one does. Should the service stop, SQLite replays the log on opening."""
+    what it cannot copy yet, the next one does. Should the service stop, SQLite replays the log on opening.
 
-    def __init__(self, engine: Engine, seconds: float = 1.0):
+    The log starts over from its beginning only when a write begins with all of it copied, which under a
+    steady stream of submits never happens: it grew by 40 MB a second under load. So once it holds
+    `restart_frames` pages, the thread copies the rest while holding the write lock (the pages of the
+    moments since the passive pass: 15-25 ms), and the next write starts the log over."""
+
+    def __init__(self, engine: Engine, write_lock: contextlib.AbstractContextManager, seconds: float = 1.0, restart_frames: int = 32768):
         self.engine = engine
+        self.write_lock = write_lock
         self.seconds = seconds
+        self.restart_frames = restart_frames
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,7 +98,10 @@ class WalCheckpoints:
 
     def checkpoint(self) -> None:
         with self.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            _, frames, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            if frames >= self.restart_frames:
+                with self.write_lock:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _run(self, stop: threading.Event) -> None:
         while not stop.wait(self.seconds):
