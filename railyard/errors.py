@@ -5,7 +5,9 @@ that does not fit the spec): the trainer exits with code 2 and the message is
 meant to be read as is. `TrainingError` means the workflow failed while
 training: exit code 1. `WorkerLinkLost` means a worker of a job of several lost
 its link to another: exit code 3, so that launchers tell the other worker's own
-failure first. Library exceptions are wrapped at the boundary that
+failure first. A trainer stopped by SIGTERM while a fit that checkpoints was running
+writes a checkpoint and exits with 75 (EX_TEMPFAIL: pre-empted, resumable: the
+same command resumes); stopped anywhere else, 143. Library exceptions are wrapped at the boundary that
 raised them so that every message names the field, column or value at fault.
 """
 
@@ -13,6 +15,7 @@ EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_SPEC = 2
 EXIT_LINK_LOST = 3
+EXIT_PREEMPTED = 75
 EXIT_TERMINATED = 128 + 15
 
 

@@ -5,7 +5,8 @@ Training (`railyard.trainer`) and explanation jobs (`railyard.explain`) both run
 `railyard.capped_log`), result.json says `running` when the work starts, then `complete` only
 after the work returned and the log is complete at its final location, or `failed` with
 `exception_info`. SIGTERM (a cancelled or pre-empted job) stops the work as `Terminated`,
-which workflow code cannot catch as an Exception.
+which workflow code cannot catch as an Exception; inside a training loop that checkpoints, it
+asks the loop to write a checkpoint and stop (`railyard.checkpoint.preemption`).
 
 In a job of several workers only worker 0 writes result.json; worker i > 0 writes its log and
 whatever else it writes under `workers/<i>/` of the output location.
@@ -28,6 +29,7 @@ from typing import Callable
 
 from railyard.buildinfo import build_info
 from railyard.capped_log import CappedLogHandler
+from railyard.checkpoint import preemption
 from railyard.distributed.env import WorkerEnv
 from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
 from railyard.pipeline.steps import StepRecorder
@@ -50,6 +52,8 @@ _redelivering = threading.Lock()
 
 
 def _on_sigterm(signum, frame):
+    if preemption.ask():
+        return
     if _redelivering.acquire(blocking=False):
         threading.Thread(target=_redeliver, name="sigterm-again", daemon=True).start()
     raise Terminated("terminated by SIGTERM")
@@ -84,7 +88,7 @@ def exception_info(exc: BaseException, step: str | None) -> dict:
         "exit_code": getattr(exc, "exit_code", EXIT_TRAINING_FAILED),
         "step": step,
     }
-    if not isinstance(exc, UserError):
+    if not isinstance(exc, (UserError, preemption.Preempted)):
         info["traceback"] = "".join(traceback.format_exception(exc))
     return info
 
@@ -129,7 +133,8 @@ class JobRun:
 
     def run(self, work: Callable[[], dict], failed: Callable[[], dict]) -> int:
         """Run `work` (which calls `running` once it starts) and record its result, or the failure with
-        `failed()` as the result block; the exit code: 0, the error's own, 1, or 143 for SIGTERM."""
+        `failed()` as the result block; the exit code: 0, the error's own, 1, 143 for SIGTERM, or 75 for SIGTERM
+        taken by a loop that wrote a checkpoint."""
         signal.signal(signal.SIGTERM, _on_sigterm)
         exit_code = EXIT_OK
         try:
@@ -139,11 +144,14 @@ class JobRun:
             self._publish_log()
             if self.writes_result:
                 self.result_file.write(COMPLETE, result=result)
-        except (Exception, Terminated) as exc:
+        except (Exception, Terminated, preemption.Preempted) as exc:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not stop the failure being recorded
-            exit_code = exc.exit_code if isinstance(exc, (RailyardError, Terminated)) else EXIT_TRAINING_FAILED
+            known = (RailyardError, Terminated, preemption.Preempted)
+            exit_code = exc.exit_code if isinstance(exc, known) else EXIT_TRAINING_FAILED
             steps = self.recorder.steps
-            if isinstance(exc, UserError):
+            if isinstance(exc, preemption.Preempted):
+                log.info(f"[railyard] pre-empted: {exc}")
+            elif isinstance(exc, UserError):
                 log.error(f"[railyard] failed: {exc}")
             else:
                 log.error(f"[railyard] failed: {type(exc).__name__}: {exc}")

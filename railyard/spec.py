@@ -335,6 +335,15 @@ class Train(_Strict):
     custom_params: Annotated[dict[str, Any], _json_at_most(MAX_CUSTOM_PARAMS_BYTES)] = Field(default_factory=dict)
 
 
+class Checkpointing(_Strict):
+    """How often a training loop writes a checkpoint (railyard.checkpoint): every `every_iterations` (default: a
+    tenth of the loop's iterations) or every `every_seconds`, whichever comes first; `enabled: false`, never."""
+
+    enabled: bool = True
+    every_iterations: int | None = Field(default=None, ge=1)
+    every_seconds: float = Field(default=300.0, gt=0, le=86_400)
+
+
 class TrainingSpec(_Strict):
     metadata: Metadata
     data: Data
@@ -346,6 +355,7 @@ class TrainingSpec(_Strict):
     allow_cpu_fallback: bool = False
     min_training_examples: int = Field(default=500, ge=1)
     output_path: str | None = None
+    checkpoints: Checkpointing = Field(default_factory=Checkpointing)
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,8 @@
                                [--batch-rows N] [--output DIR_OR_URI] [--job-id ID]
 
 Exit codes: 0 complete, 2 the spec is invalid or does not fit the data,
-1 training failed, 143 stopped by SIGTERM. A progress line per step goes to stderr and to the job's
+1 training failed, 143 stopped by SIGTERM, 75 stopped by SIGTERM after writing a checkpoint
+(pre-empted: the same command resumes from it; `--no-resume` starts over). A progress line per step goes to stderr and to the job's
 log file (capped, see `railyard.capped_log`); result.json in the output location says `running`, then
 `complete` or `failed` with `exception_info`.
 
@@ -56,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--job-id", default=None, help="job id (default: a new UUID4)")
     parser.add_argument("--workflow-module", action="append", default=[], metavar="MOD",
                         help="import MOD before looking up the workflow (repeatable)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="start training over even where the output holds a checkpoint of this run")
     parser.add_argument("--build-info", action="store_true", help="print where this trainer was built from and exit")
     parser.add_argument("--plan", action="store_true",
                         help="check the spec against its data and print the row counts as one line of JSON; train nothing")
@@ -104,7 +107,8 @@ def train(args: argparse.Namespace) -> int:
         import_workflow_modules(args.workflow_module)
         workflow_cls = find_workflow(spec.train.workflow_name)
         log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
-        result = run_pipeline(spec, workflow_cls, job.store, job.recorder, env, job.result_file.record_fingerprint)
+        result = run_pipeline(spec, workflow_cls, job.store, job.recorder, env, job.result_file.record_fingerprint,
+                              resume=not args.no_resume)
         if env.rank > 0:
             log.info(f"[railyard] worker {env.rank} of {env.world_size}: trained its share; worker 0 writes the result")
             return result

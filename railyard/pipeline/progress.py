@@ -125,6 +125,13 @@ class ProgressReporter:
         self._shown_at = None
         self._first = None
 
+    def restore(self, points: list[dict]) -> None:
+        """Put back the learning curve of a loop resumed from a checkpoint; reports go on after its last point."""
+        for point in points:
+            self.curve.add({"iteration": _whole("iteration", point["iteration"]), "training": _loss("training", point.get("training")),
+                            "holdout": _loss("holdout", point.get("holdout"))})
+            self._last_iteration = point["iteration"]
+
     def report(self, iteration: int, total: int | None = None, *, training: float | None = None,
                holdout: float | None = None, metric: str | None = None, unit: str | None = None) -> None:
         """Iteration `iteration` (from 1) of `total` is done; `training`/`holdout`: its loss on each, in `metric`."""
@@ -173,15 +180,16 @@ class ProgressReporter:
                      "remaining_s": None, "metric": None, "training": None, "holdout": None, "updated_at": now()})
 
     @contextmanager
-    def train_step(self):
+    def train_step(self, checkpoints=None):
         """Around `workflow.train`: XGBoost training, where XGBoost is imported, reports here by itself
-        (undone on the way out, even on error); the last report is shown at the end."""
+        (undone on the way out, even on error), and with the run's `checkpoints` writes and resumes from
+        them; the last report is shown at the end."""
         self.start_step()
         automatic = nullcontext()
         if "xgboost" in sys.modules:
             from railyard.pipeline.xgboost_progress import reporting_xgboost
 
-            automatic = reporting_xgboost(self)
+            automatic = reporting_xgboost(self, checkpoints)
         try:
             with automatic:
                 yield self

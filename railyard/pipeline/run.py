@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from railyard.buildinfo import build_info
+from railyard.checkpoint import Checkpoints, RunIdentity, Schedule
 from railyard.devices import resolve_device
 from railyard.distributed import gather, links
 from railyard.distributed.env import WorkerEnv
@@ -136,7 +138,7 @@ def plan(spec: TrainingSpec, workflow_cls: type[Workflow] | None = None) -> dict
 
 def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
                      table: pa.Table, encoding: LabelEncoding | None, device: str,
-                     exchange: gather.Exchange | None) -> tuple["Trained | None", ProgressReporter]:
+                     exchange: gather.Exchange | None, checkpoints: Checkpoints | None) -> tuple["Trained | None", ProgressReporter]:
     """Split, check the split's sizes, train; with an exchange, rank 0 gets every worker's holdout
     rows and the other workers get None."""
     features, label = spec.train.classifier_features, spec.train.label
@@ -175,7 +177,7 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:
-            with progress.train_step():
+            with progress.train_step(checkpoints):
                 model = workflow.train(training, holdout)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
@@ -230,19 +232,39 @@ def _links_told(env: WorkerEnv):
                              f"or left first; its log says why): {links.reason(broken)}") from exc
 
 
+def _checkpoints(spec: TrainingSpec, store: Store, env: WorkerEnv, device: str, fingerprint: list, resume: bool):
+    """The run's checkpoints; None where it writes none (turned off in the spec, or a job of several workers)."""
+    if not spec.checkpoints.enabled or env.distributed:
+        return None
+    identity = RunIdentity.of(build_info(), spec, device, fingerprint, env.world_size)
+    schedule = Schedule(spec.checkpoints.every_iterations, spec.checkpoints.every_seconds)
+    return Checkpoints(store, identity, schedule, resume=resume)
+
+
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
-                 env: WorkerEnv | None = None, fingerprinted: Callable[[list[dict]], None] | None = None) -> dict:
+                 env: WorkerEnv | None = None, fingerprinted: Callable[[list[dict]], None] | None = None,
+                 resume: bool = True) -> dict:
     """Train, evaluate and persist; return the `result` block of result.json (rank 0's; other workers
-    train their share and return a short summary). `fingerprinted` is told the data's fingerprint once it is open."""
+    train their share and return a short summary). `fingerprinted` is told the data's fingerprint once it is open.
+    The training loop checkpoints, and resumes from the newest checkpoint of this run unless `resume` is off."""
     env = env or WorkerEnv()
+    fingerprint: list = []
+
+    def opened(found: list[dict]) -> None:
+        fingerprint[:] = found
+        if fingerprinted is not None:
+            fingerprinted(found)
+
     check_features_for_workflow(spec, workflow_cls)
     check_workers_for_workflow(spec, workflow_cls, env.world_size)
     device, warning = resolve_device(spec.compute_resource.value, spec.allow_cpu_fallback)
     if warning:
         recorder.progress(f"[railyard] warning: {warning}")
     with _collective(workflow_cls, env, device) as exchange, _links_told(env):
-        table, encoding = load_and_filter(spec, recorder, env, exchange, fingerprinted)
-        trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange)
+        table, encoding = load_and_filter(spec, recorder, env, exchange, opened)
+        checkpoints = _checkpoints(spec, store, env, device, fingerprint, resume)
+        trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange,
+                                             checkpoints)
         del table
         if exchange is not None:
             gather.whole_job_steps(exchange, recorder.steps)
@@ -306,5 +328,6 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         "holdout_rows": holdout_rows,
         "steps": recorder.as_list(),
         "learning_curve": progress.learning_curve(),
+        "checkpoints": checkpoints.summary() if checkpoints is not None else None,
     }
 

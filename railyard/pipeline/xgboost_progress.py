@@ -1,5 +1,6 @@
 """XGBoost training reported to a ProgressReporter: a training callback, and the automatic reporting
-that adds it to every `xgboost.train` (which the scikit-learn API's `fit` calls) while the train step runs.
+that adds it to every `xgboost.train` (which the scikit-learn API's `fit` calls) while the train step runs,
+with the run's checkpoints (`railyard.checkpoint.xgboost_loop`) when it has them.
 
 Imported only where XGBoost already is: a trainer of another library never imports it.
 
@@ -11,12 +12,16 @@ y_holdout)]`). The last other one is the holdout set.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import sys
 from contextlib import contextmanager
 
 import xgboost
 from xgboost.callback import TrainingCallback
+
+from railyard.checkpoint import preemption, xgboost_loop
 
 
 def losses(evals_log: dict) -> tuple[str | None, float | None, float | None]:
@@ -40,18 +45,22 @@ def losses(evals_log: dict) -> tuple[str | None, float | None, float | None]:
 
 
 class ProgressCallback(TrainingCallback):
-    """Reports each boosting round. A pickled copy (a model that kept it among its parameters) reports nothing."""
+    """Reports each boosting round. A pickled copy (a model that kept it among its parameters) reports nothing.
+    A loop resumed after `start` rounds counts on from there, its learning curve so far being `points`."""
 
-    def __init__(self, reporter, total: int | None = None):
+    def __init__(self, reporter, total: int | None = None, start: int = 0, points: list | None = None):
         super().__init__()
         self.reporter = reporter
         self.total = total
-        self.rounds = 0
+        self.start = start
+        self.points = points or []
+        self.rounds = start
 
     def before_training(self, model):
-        self.rounds = 0
+        self.rounds = self.start
         if self.reporter is not None:
             self.reporter.begin(total=self.total, unit="iteration")
+            self.reporter.restore(self.points)
         return model
 
     def after_iteration(self, model, epoch: int, evals_log) -> bool:
@@ -67,32 +76,49 @@ class ProgressCallback(TrainingCallback):
         return model
 
     def __getstate__(self) -> dict:
-        return {"reporter": None, "total": self.total, "rounds": self.rounds}
+        return {"reporter": None, "total": self.total, "start": self.start, "points": [], "rounds": self.rounds}
 
 
-def _reporting(train, reporter):
+def _reporting(train, reporter, checkpoints):
+    loops = itertools.count()
+
     @functools.wraps(train)
     def reported_train(params, dtrain, num_boost_round=10, *args, callbacks=None, **kwargs):
-        callbacks = list(callbacks or [])
+        callbacks, loop = list(callbacks or []), next(loops)
+        resumed, saving = xgboost_loop.Resumed(), contextlib.nullcontext()
+        if checkpoints is not None and kwargs.get("xgb_model") is None:
+            why_not = xgboost_loop.not_exact_because(params, callbacks, kwargs.get("early_stopping_rounds"))
+            resumed = xgboost_loop.resume(checkpoints, loop, why_not)
+            kwargs["xgb_model"] = resumed.booster
+            points = lambda: (reporter.learning_curve() or {}).get("points", [])  # noqa: E731
+            callbacks.append(xgboost_loop.CheckpointCallback(checkpoints, loop, resumed, num_boost_round, points))
+            saving = preemption.checkpointing()
         ours = [c for c in callbacks if isinstance(c, ProgressCallback) and c.reporter is reporter]
         for callback in ours:
             callback.total = callback.total or num_boost_round
+            callback.start, callback.points = resumed.rounds, resumed.curve
         if not ours:
-            callbacks.append(ProgressCallback(reporter, num_boost_round))
-        return train(params, dtrain, num_boost_round, *args, callbacks=callbacks, **kwargs)
+            callbacks.insert(0, ProgressCallback(reporter, num_boost_round, resumed.rounds, resumed.curve))
+        with saving:
+            booster = train(params, dtrain, max(num_boost_round - resumed.rounds, 0), *args, callbacks=callbacks, **kwargs)
+        history = kwargs.get("evals_result")
+        if resumed.history and history is not None:
+            history.update(xgboost_loop.joined(resumed.history, history))
+        return booster
 
     return reported_train
 
 
 @contextmanager
-def reporting_xgboost(reporter):
-    """While inside, `xgboost.train` (as the scikit-learn API reaches it, too) reports to `reporter`;
-    the original functions are back on the way out, even on error."""
+def reporting_xgboost(reporter, checkpoints=None):
+    """While inside, `xgboost.train` (as the scikit-learn API reaches it, too) reports to `reporter` and, given
+    the run's `checkpoints`, writes them and resumes from them; the original functions are back on the way out,
+    even on error."""
     modules = [xgboost, xgboost.training] + [sys.modules[m] for m in ("xgboost.sklearn",) if m in sys.modules]
     originals = [(module, module.train) for module in modules]
     try:
         for module, train in originals:
-            module.train = _reporting(train, reporter)
+            module.train = _reporting(train, reporter, checkpoints)
         yield
     finally:
         for module, train in originals:

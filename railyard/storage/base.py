@@ -45,6 +45,10 @@ class Store(abc.ABC):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Relative paths of every object under prefix."""
 
+    @abc.abstractmethod
+    def delete(self, relpath: str) -> None:
+        """Remove one object; nothing happens when it is already gone."""
+
     def write_text(self, relpath: str, text: str) -> str:
         return self.write_bytes(relpath, text.encode())
 

@@ -78,6 +78,12 @@ class LocalStore(Store):
 
         return self._atomic(relpath, copy)
 
+    def delete(self, relpath: str) -> None:
+        try:
+            self._path(relpath).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot delete {self._path(relpath)}: {exc.strerror or exc}") from exc
+
     def read_bytes(self, relpath: str) -> bytes:
         try:
             return self._path(relpath).read_bytes()

@@ -85,6 +85,12 @@ class S3Store(Store):
             raise self._fail("write", relpath, exc) from exc
         return self.url(relpath)
 
+    def delete(self, relpath: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(relpath))
+        except Exception as exc:
+            raise self._fail("delete", relpath, exc) from exc
+
     def read_bytes(self, relpath: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(relpath))["Body"].read()
