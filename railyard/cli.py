@@ -124,6 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.owner_weights.update(_assignments("--owner-weight", args.owner_weight, "OWNER=W", "fraud-team=2", float))
     if args.max_queued_per_owner is not None:
         settings.max_queued_per_owner = args.max_queued_per_owner
+    if args.max_attempts is not None:
+        settings.max_attempts = args.max_attempts
     if args.db:
         settings.db = args.db
     if args.artifacts:
@@ -401,6 +403,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queued-per-owner", type=int, metavar="N",
                        help="queued jobs one owner (a person or a team) may have; POST /train and /explain answer 429 beyond "
                             "(default 500)")
+    serve.add_argument("--max-attempts", type=int, metavar="N",
+                       help="runs of one job's trainer, the first included, when the infrastructure ends them (pre-empted, "
+                            "killed, lost); each resumes from the job's checkpoints (default 3)")
     serve.add_argument("--max-running-per-owner", action="append", default=[], metavar="RESOURCE=N",
                        help="jobs of a compute resource one owner runs at once (repeatable; default: the resource's concurrency)")
     serve.add_argument("--owner-weight", action="append", default=[], metavar="OWNER=W",

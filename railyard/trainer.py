@@ -98,6 +98,7 @@ def train(args: argparse.Namespace) -> int:
     except UserError as exc:
         env, spec_error = WorkerEnv(), spec_error or exc
     job = JobRun(job_id, _output_uri(args, spec, job_id), spec.spec_hash() if spec else None, env)
+    checkpoints = []
 
     def work() -> dict:
         log.info(f"[railyard] job {job_id}: output {job.store.uri}")
@@ -108,7 +109,7 @@ def train(args: argparse.Namespace) -> int:
         workflow_cls = find_workflow(spec.train.workflow_name)
         log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
         result = run_pipeline(spec, workflow_cls, job.store, job.recorder, env, job.result_file.record_fingerprint,
-                              resume=not args.no_resume)
+                              resume=not args.no_resume, checkpointing=checkpoints.append)
         if env.rank > 0:
             log.info(f"[railyard] worker {env.rank} of {env.world_size}: trained its share; worker 0 writes the result")
             return result
@@ -117,7 +118,7 @@ def train(args: argparse.Namespace) -> int:
         log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")
         return result
 
-    return job.run(work, failed=lambda: {"kind": "training"})
+    return job.run(work, failed=lambda: {"kind": "training", "checkpoints": checkpoints[0].summary() if checkpoints else None})
 
 
 def plan_only(args: argparse.Namespace) -> int:

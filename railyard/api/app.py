@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     binary_store = BinaryStore(settings.binaries_dir)
     limits = fair_share.Limits(settings.concurrency, settings.max_running_per_owner, settings.owner_weights)
     dispatcher = Dispatcher(sessions, executor, limits, metrics, settings.poll_seconds,
-                            binary_store=binary_store, dev=settings.dev)
+                            binary_store=binary_store, dev=settings.dev, max_attempts=settings.max_attempts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

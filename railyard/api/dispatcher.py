@@ -13,7 +13,8 @@ running jobs outside this process, so after a restart they are simply followed
 again; one whose process died meanwhile is reported failed by the executor.
 A job the executor has no record of (`UnknownJob`) fails with reason `Lost`;
 an executor that cannot answer right now (its API is down) is asked again the
-next tick. Whether a finished job completed (result.json included) is the
+next tick. A run the infrastructure ended (pre-empted, killed, lost) is started
+again, up to `max_attempts` runs, and resumes from its checkpoints (retries.py). Whether a finished job completed (result.json included) is the
 executor's word, not the dispatcher's.
 
 Several replicas may share one PostgreSQL. Each follows a job inside a
@@ -44,7 +45,7 @@ from collections import Counter
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from railyard.api import fair_share
+from railyard.api import fair_share, retries
 from railyard.api.metrics import Metrics
 from railyard.api.store import service
 from railyard.api.store.browser_sessions import forget_expired_sessions
@@ -52,7 +53,7 @@ from railyard.api.store.models import Job, utcnow
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Binary, Executor, Explanation, JobKind, JobRequest, JobState, UnknownJob
+from railyard.launch.job import Binary, Executor, Explanation, FailureReason, JobKind, JobRequest, JobState, JobStatus, UnknownJob
 from railyard.result import read_result
 from railyard.spec import parse_spec
 
@@ -82,7 +83,7 @@ def job_request(job: Job, binary: Binary) -> JobRequest:
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], executor: Executor, limits: fair_share.Limits,
                  metrics: Metrics, poll_seconds: float = 0.5, *, binary_store: BinaryStore | None = None,
-                 dev: bool = False):
+                 dev: bool = False, max_attempts: int = 3):
         self.sessions = sessions
         self.executor = executor
         self.limits = limits
@@ -95,6 +96,7 @@ class Dispatcher:
         self._last_purge = 0.0
         self.binary_store = binary_store
         self.dev = dev
+        self.max_attempts = max_attempts
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="railyard-dispatcher", daemon=True)
@@ -191,7 +193,7 @@ class Dispatcher:
                 request = job_request(job, binary)
                 self.executor.submit(request)
             except RailyardError as exc:
-                service.transition(session, job=job, state=JobState.failed.value, reason="LaunchFailed", message=str(exc), actor=ACTOR)
+                service.transition(session, job=job, state=JobState.failed.value, reason=FailureReason.LaunchFailed, message=str(exc), actor=ACTOR)
                 self.metrics.finished(job)
                 return
             job.binary_sha256 = binary.sha256 or None
@@ -211,16 +213,18 @@ class Dispatcher:
             return exc
 
     def _follow(self, session: Session, job: Job) -> None:
+        known = True
         try:
             status = self.executor.status(job.id)
         except UnknownJob as exc:
-            service.transition(session, job=job, state=JobState.failed.value, reason="Lost", message=f"the executor has no record of the job: {exc}", actor=ACTOR)
-            self.metrics.finished(job)
-            return
+            known = False
+            status = JobStatus(JobState.failed, reason=FailureReason.Lost, message=f"the executor has no record of the job: {exc}")
         except RailyardError as exc:  # the executor cannot tell right now: ask again next tick
             log.warning("job %s: status unavailable: %s", job.id, exc)
             return
         result = read_result(job.output) if status.state.finished else None
+        if retries.should_retry(job, status, self.executor, self.max_attempts) and self._retry(job, status, result, known):
+            return
         if not service.transition(session, job=job, state=status.state.value, reason=status.reason, message=status.message, actor=ACTOR):
             return
         if status.exception_info:
@@ -228,6 +232,22 @@ class Dispatcher:
         if status.state.finished:
             self._record_result(job, result)
             self.metrics.finished(job)
+
+    def _retry(self, job: Job, status: JobStatus, result: dict | None, known: bool) -> bool:
+        """Start the job's trainer again (same id and output: it resumes from its checkpoints); False when it cannot."""
+        binary = self._binary(job)
+        try:
+            if isinstance(binary, RailyardError):
+                raise binary
+            request = job_request(job, binary)
+            (self.executor.retry if known else self.executor.submit)(request)
+        except RailyardError as exc:
+            log.warning("job %s: cannot start it again after %s: %s", job.id, status.reason, exc)
+            return False
+        job.attempts = [*(job.attempts or []), retries.attempt(job, status, result)]
+        job.dispatched_at = utcnow()
+        log.info("job %s: %s; attempt %d of %d starts", job.id, status.describe(), len(job.attempts) + 1, self.max_attempts)
+        return True
 
     def _record_result(self, job: Job, result: dict | None) -> None:
         """What result.json adds to the job's record; a field of the wrong type (a trainer's bug), or a data
@@ -260,7 +280,7 @@ class Dispatcher:
             if job is None or JobState(job.state).finished:
                 return
             dispatched = job.dispatched_at is not None
-            service.transition(session, job=job, state=JobState.cancelled.value, reason="Cancelled", actor=actor)
+            service.transition(session, job=job, state=JobState.cancelled.value, reason=FailureReason.Cancelled, actor=actor)
             self.metrics.finished(job)
             session.commit()
         if dispatched:

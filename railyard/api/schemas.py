@@ -117,6 +117,15 @@ class Explains(BaseModel):
     key_columns: list[str]
 
 
+class Attempt(BaseModel):
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    reason: str
+    message: str | None = None
+    exit_code: int | None = None
+    resumed_from: int | None = Field(default=None, description="the iteration this run's training resumed from, if it did")
+
+
 class StatusResponse(BaseModel):
     job_id: str
     log_file: str
@@ -144,6 +153,9 @@ class StatusResponse(BaseModel):
     progress: dict[str, Any] | None = Field(
         default=None, description="While the job runs: its progress.json (step, iteration, total, unit, elapsed_s, "
         "remaining_s, metric, training, holdout, updated_at), or null before training reports any.")
+    attempts: list[Attempt] = Field(
+        default_factory=list, description="The runs of the job's trainer before the current one that the infrastructure "
+        "ended (pre-empted, killed, lost) and the service started again; each later run resumed from the checkpoints.")
 
 
 class ResultResponse(BaseModel):

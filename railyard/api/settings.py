@@ -46,6 +46,7 @@ class Settings:
     max_bodies_bytes: int = 64 << 20  # request bodies held in memory at once, all requests together
     failed_tokens_burst: int = 20  # wrong tokens a client may present before it waits
     failed_tokens_per_second: float = 1.0  # and how fast it may try again after that
+    max_attempts: int = 3  # runs of one job's trainer, the first included, when the infrastructure ends them (retries.py)
 
     def check(self) -> None:
         if self.dev and self.auth_tokens is not None:
@@ -68,6 +69,8 @@ class Settings:
         for resource, count in self.concurrency.items():
             if not isinstance(count, int) or count < 1:
                 raise UserError(f"--concurrency {resource}={count}: expected a whole number of at least 1")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise UserError(f"--max-attempts: expected a whole number of at least 1, got {self.max_attempts!r}")
         if not isinstance(self.max_queued_per_owner, int) or self.max_queued_per_owner < 1:
             raise UserError(f"--max-queued-per-owner: expected a whole number of at least 1, got {self.max_queued_per_owner!r}")
         for resource, count in self.max_running_per_owner.items():

@@ -1,11 +1,8 @@
 """A job to launch (training or explanation), and the states and failure reasons every executor reports.
 
 States: queued → running → complete | failed | cancelled. A failed job has a
-reason taken from where it failed: `OOMKilled`, `DeadlineExceeded`,
-`BackoffLimitExceeded`, `ImagePullBackOff`, `Evicted`, `NoResult` (exited 0
-without a complete result.json), `WorkerFailed` (one worker of several exited
-non-zero or was killed; the message names it), or the trainer's own `exception_info` type
-(for example `DataError`) when it exited on its own.
+reason taken from where it failed (`railyard.states.FailureReason`), or the
+trainer's own `exception_info` type (for example `DataError`) when it exited on its own.
 """
 
 from __future__ import annotations
@@ -17,19 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from railyard.errors import EXIT_LINK_LOST, RailyardError
+from railyard.errors import EXIT_LINK_LOST, RailyardError, UserError
 from railyard.result import is_complete, read_result
 from railyard.spec import TrainingSpec
-from railyard.states import JobState
+from railyard.states import FailureReason, JobState
 
 
-OOM_KILLED = "OOMKilled"
-DEADLINE_EXCEEDED = "DeadlineExceeded"
-BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
-IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
-EVICTED = "Evicted"
-NO_RESULT = "NoResult"
-WORKER_FAILED = "WorkerFailed"
 LOG_PAGE_BYTES = 1 << 20  # the most one read of a log returns
 WATCH_SECONDS = 0.2
 
@@ -61,9 +51,14 @@ class UnknownJob(RailyardError):
     """The executor has no record of this job id: never submitted here, or its record is gone."""
 
 
+def exit_described(code: int) -> str:
+    """An exit code as a person reads it: `-9 (SIGKILL)`, `2`."""
+    return f"{code} ({signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else str(code)
+
+
 def worker_exited(index: int, code: int) -> str:
     """How a job of several workers names the worker whose exit failed it: `worker 2 exited with -9 (SIGKILL)`."""
-    how = f"{code} ({signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else str(code)
+    how = exit_described(code)
     if code == EXIT_LINK_LOST:
         how += ", its link to the other workers lost; no worker failed on its own"
     return f"worker {index} exited with {how}"
@@ -78,7 +73,7 @@ def checked_result(status: JobStatus, output: str) -> JobStatus:
     """A `complete` status only when the job's result.json says complete too; otherwise failed with NoResult."""
     if status.state is not JobState.complete or is_complete(read_result(output)):
         return status
-    return JobStatus(JobState.failed, reason=NO_RESULT, exit_code=0,
+    return JobStatus(JobState.failed, reason=FailureReason.NoResult, exit_code=0,
                      message=f"the trainer exited 0 without writing a complete result.json to {output}")
 
 
@@ -152,6 +147,8 @@ class Executor(abc.ABC):
 
     # The most workers one job may have on this backend; None: as many as the spec's resource class allows.
     max_workers: int | None = None
+    # Whether the backend starts a job's trainer again by itself when the infrastructure ends it (Kubernetes).
+    retries_itself: bool = False
 
     @abc.abstractmethod
     def output_uri(self, job_id: str) -> str:
@@ -160,6 +157,11 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def submit(self, job: JobRequest) -> None:
         """Start the job; returns once it is queued."""
+
+    def retry(self, job: JobRequest) -> None:
+        """Start a job whose run ended again, with the same id and output (its trainer resumes from its
+        checkpoints); what the ended run left of its own (its log) is kept aside."""
+        raise UserError(f"the {type(self).__name__} does not start jobs again")
 
     @abc.abstractmethod
     def status(self, job_id: str) -> JobStatus:

@@ -16,12 +16,7 @@ from __future__ import annotations
 
 from railyard.errors import EXIT_LINK_LOST
 from railyard.launch.job import (
-    BACKOFF_LIMIT_EXCEEDED,
-    DEADLINE_EXCEEDED,
-    EVICTED,
-    IMAGE_PULL_BACK_OFF,
-    OOM_KILLED,
-    WORKER_FAILED,
+    FailureReason,
     JobState,
     JobStatus,
     worker_exited,
@@ -83,20 +78,20 @@ def _failing_pod(pods: list[dict], failed: set[int]) -> tuple[dict, JobStatus] |
         status = pod.get("status") or {}
         index = worker_index(pod)
         worker = "" if index is None else f"worker {index}: "
-        if status.get("reason") == EVICTED:
+        if status.get("reason") == FailureReason.Evicted:
             message = status.get("message")
             if worker:
                 message = f"{worker}{message or 'evicted'}"
-            return pod, JobStatus(JobState.failed, reason=EVICTED, message=message)
+            return pod, JobStatus(JobState.failed, reason=FailureReason.Evicted, message=message)
         for terminated in _terminated(pod):
             code = terminated.get("exitCode")
-            if terminated.get("reason") == OOM_KILLED:
-                return pod, JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=code,
+            if terminated.get("reason") == FailureReason.OOMKilled:
+                return pod, JobStatus(JobState.failed, reason=FailureReason.OOMKilled, exit_code=code,
                                       message=f"{worker}the trainer went over its memory limit")
             if code and index is not None:
-                return pod, JobStatus(JobState.failed, reason=WORKER_FAILED, exit_code=code, message=worker_exited(index, code))
+                return pod, JobStatus(JobState.failed, reason=FailureReason.WorkerFailed, exit_code=code, message=worker_exited(index, code))
             if code:
-                return pod, JobStatus(JobState.failed, reason="Error", exit_code=code,
+                return pod, JobStatus(JobState.failed, reason=FailureReason.Error, exit_code=code,
                                       message=f"the trainer exited with code {code}")
     return None
 
@@ -112,7 +107,7 @@ def failed_worker(job: dict, pods: list[dict]) -> int | None:
 def job_status(job: dict, pods: list[dict]) -> JobStatus:
     annotations = (job.get("metadata") or {}).get("annotations") or {}
     if annotations.get(CANCELLED_ANNOTATION) == "true":
-        return JobStatus(JobState.cancelled, reason="Cancelled")
+        return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)
     if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet"):
         return JobStatus(JobState.complete, exit_code=0)
     failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
@@ -121,21 +116,21 @@ def job_status(job: dict, pods: list[dict]) -> JobStatus:
         indexes = failed_indexes(job)
         found = _failing_pod(pods, indexes)
         from_pods = None if found is None else found[1]
-        if reason == DEADLINE_EXCEEDED:
-            return JobStatus(JobState.failed, reason=DEADLINE_EXCEEDED, message=failed.get("message"))
-        if from_pods is not None and from_pods.reason in (OOM_KILLED, EVICTED, WORKER_FAILED):
+        if reason == FailureReason.DeadlineExceeded:
+            return JobStatus(JobState.failed, reason=FailureReason.DeadlineExceeded, message=failed.get("message"))
+        if from_pods is not None and from_pods.reason in (FailureReason.OOMKilled, FailureReason.Evicted, FailureReason.WorkerFailed):
             return from_pods
         if from_pods is not None:
-            return JobStatus(JobState.failed, reason=reason or BACKOFF_LIMIT_EXCEEDED,
+            return JobStatus(JobState.failed, reason=reason or FailureReason.BackoffLimitExceeded,
                              exit_code=from_pods.exit_code, message=from_pods.message)
         if indexes:
-            return JobStatus(JobState.failed, reason=WORKER_FAILED,
+            return JobStatus(JobState.failed, reason=FailureReason.WorkerFailed,
                              message=f"worker {min(indexes)} failed: {failed.get('message') or reason}")
-        return JobStatus(JobState.failed, reason=reason or BACKOFF_LIMIT_EXCEEDED, message=failed.get("message"))
+        return JobStatus(JobState.failed, reason=reason or FailureReason.BackoffLimitExceeded, message=failed.get("message"))
     for pod in pods:
         stuck = [r for r in _waiting_reasons(pod) if r in IMAGE_PULL_FAILURES]
         if stuck:
-            return JobStatus(JobState.failed, reason=IMAGE_PULL_BACK_OFF, message=f"pod {pod['metadata']['name']}: {stuck[0]}")
+            return JobStatus(JobState.failed, reason=FailureReason.ImagePullBackOff, message=f"pod {pod['metadata']['name']}: {stuck[0]}")
     if any((p.get("status") or {}).get("phase") == "Running" for p in pods) or (job.get("status") or {}).get("active"):
         return JobStatus(JobState.running)
     return JobStatus(JobState.queued)

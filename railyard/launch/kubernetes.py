@@ -35,9 +35,9 @@ from collections.abc import Iterator
 
 from railyard.errors import EXIT_BAD_SPEC, RailyardError, UserError
 from railyard.launch.job import (
-    IMAGE_PULL_BACK_OFF,
     LOG_PAGE_BYTES,
     Executor,
+    FailureReason,
     JobRequest,
     JobState,
     JobStatus,
@@ -97,6 +97,8 @@ def _owner_reference(job) -> dict:
 
 
 class KubernetesExecutor(Executor):
+    retries_itself = True  # the Job's backoffLimit and podFailurePolicy restart its pods
+
     def __init__(self, config: LaunchConfig, api=None, watch_seconds: int = WATCH_SECONDS, use_cache: bool = True):
         """`use_cache=False` reads every status with direct requests (a GET and a LIST per job), as before the cache."""
         from kubernetes import client
@@ -281,18 +283,18 @@ class KubernetesExecutor(Executor):
         observed = self._cached(job_id)
         if observed is None:
             if job_id in self.cancelled:
-                return JobStatus(JobState.cancelled, reason="Cancelled")
+                return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)
             if self._just_submitted(job_id):
                 return JobStatus(JobState.queued)
             observed = self._direct(job_id)
         job, pods = observed
         if job is None:
             if job_id in self.cancelled:
-                return JobStatus(JobState.cancelled, reason="Cancelled")
+                return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)
             raise self._unknown(job_id)
         status = job_status(job, pods)
         if job_id in self.cancelled and not status.state.finished:
-            return JobStatus(JobState.cancelled, reason="Cancelled")  # the watch has not yet seen the cancel
+            return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)  # the watch has not yet seen the cancel
         # result.json is worker 0's: it explains a failure of worker 0 (or of the one worker), or an error in the
         # spec or data (exit 2) that every worker finds, whichever worker ended first; not another worker's own
         if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2, 3)
@@ -426,7 +428,7 @@ class KubernetesExecutor(Executor):
                 last = status
                 yield status
             if status.state.finished:
-                if status.reason == IMAGE_PULL_BACK_OFF:
+                if status.reason == FailureReason.ImagePullBackOff:
                     self._delete(job_name(job_id))
                 return
             wait = self.watch_seconds if deadline is None else min(self.watch_seconds, deadline - time.monotonic())

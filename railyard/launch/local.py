@@ -5,6 +5,7 @@
                     spec.json      the training spec (of the explained model, for an explanation job)
                     state.json     status and transitions (written by the supervisor, atomically)
                     supervisor.pid   where cancel sends SIGTERM
+                    attempts/<n>/  an earlier run's state.json and logs, kept when the service started the job again
                     trainer.log    the trainer's stdout and stderr, head and tail kept (railyard.capped_log);
                                    for a job of several workers, worker 0's with the others' lines prefixed `[worker i] `
                     trainer.pgid   the process group of each worker, one a line
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,7 +42,7 @@ from pathlib import Path
 
 from railyard import artifacts
 from railyard.errors import UserError
-from railyard.launch.job import LOG_PAGE_BYTES, Executor, JobRequest, JobState, JobStatus, UnknownJob, too_many_workers
+from railyard.launch.job import LOG_PAGE_BYTES, Executor, FailureReason, JobRequest, JobState, JobStatus, UnknownJob, too_many_workers
 from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
@@ -48,6 +50,7 @@ from railyard.storage.local import DIR_MODE, FILE_MODE, private_dirs
 
 POLL_SECONDS = 0.2
 MAX_JOB_ID_LENGTH = 200
+ATTEMPT_FILES = ("trainer.log", "supervisor.log", "trainer.pgid", "supervisor.pid")  # one run's own, kept aside on a retry
 
 
 def is_job_name(job_id: str) -> bool:
@@ -82,10 +85,28 @@ class LocalExecutor(Executor):
                             "characters without '/', other than '.' and '..'")
         if job.workers > self.max_workers:
             raise UserError(too_many_workers(self, job.workers))
-        resource = self.config.resource_class(job.spec.compute_resource.value)
         directory = self.job_dir(job.job_id)
         private_dirs(self.root)
         directory.mkdir(mode=DIR_MODE)
+        self._start(job, directory)
+
+    def retry(self, job: JobRequest) -> None:
+        """Start a finished job again in its own directory; the ended run's state and logs go to `attempts/<n>/`."""
+        directory = self._directory(job.job_id)
+        if not read_state(directory).state.finished:
+            raise UserError(f"job {job.job_id} still runs: it cannot be started again")
+        attempts = directory / "attempts"
+        private_dirs(attempts)
+        kept = attempts / str(sum(1 for _ in attempts.iterdir()) + 1)
+        kept.mkdir(mode=DIR_MODE)
+        shutil.copy2(directory / "state.json", kept / "state.json")  # state.json stays until the new run replaces it
+        for name in ATTEMPT_FILES:
+            if (directory / name).exists():
+                os.replace(directory / name, kept / name)
+        self._start(job, directory)
+
+    def _start(self, job: JobRequest, directory: Path) -> None:
+        resource = self.config.resource_class(job.spec.compute_resource.value)
         LocalStore(directory).write_text("spec.json", job.spec.to_json())
         request = {
             "job_id": job.job_id,
@@ -127,7 +148,7 @@ class LocalExecutor(Executor):
         if status.state.finished:
             return status
         self._kill_trainer(directory)
-        lost = JobStatus(JobState.failed, reason="Lost", message="the job's supervisor process ended without recording how the job ended")
+        lost = JobStatus(JobState.failed, reason=FailureReason.Lost, message="the job's supervisor process ended without recording how the job ended")
         write_state(directory, lost)
         return lost
 
@@ -181,5 +202,5 @@ class LocalExecutor(Executor):
         if read_state(directory).state.finished:
             return  # it finished on its own meanwhile: its end stands
         self._kill_trainer(directory)
-        write_state(directory, JobStatus(JobState.cancelled, reason="Cancelled", message="its supervisor had exited"))
+        write_state(directory, JobStatus(JobState.cancelled, reason=FailureReason.Cancelled, message="its supervisor had exited"))
 

@@ -31,7 +31,7 @@ import re
 import jinja2
 import yaml
 
-from railyard.errors import UserError
+from railyard.errors import EXIT_BAD_SPEC, EXIT_PREEMPTED, UserError
 from railyard.launch.job import JobRequest
 from railyard.launch.resources import LaunchConfig, NetworkPolicySettings
 from railyard.storage.prefixes import environment_value
@@ -195,6 +195,8 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "rendezvous_host": rendezvous_host(job.job_id),
         "rendezvous_port": RENDEZVOUS_PORT,
         "job_id": job.job_id,
+        "exit_bad_spec": EXIT_BAD_SPEC,
+        "exit_preempted": EXIT_PREEMPTED,
         "labels": labels,
         "job_labels": job_labels,
         "suspend": config.kueue is not None,

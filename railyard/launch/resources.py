@@ -60,6 +60,8 @@ class ResourceClass(_Strict):
     tolerations: list[Toleration] = Field(default_factory=list)
     priority_class: str | None = None
     deadline_seconds: int = Field(gt=0)
+    # Between SIGTERM and SIGKILL: time for the trainer to write a checkpoint at its next iteration (exit 75).
+    termination_grace_seconds: int = Field(default=120, ge=1, le=3600)
 
     @field_validator("requests", "limits", mode="before")
     @classmethod

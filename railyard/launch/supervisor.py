@@ -57,13 +57,12 @@ from railyard.capped_log import CappedLog
 from railyard.errors import EXIT_BAD_SPEC, EXIT_LINK_LOST
 from railyard.launch.binary import command
 from railyard.launch.job import (
-    DEADLINE_EXCEEDED,
-    OOM_KILLED,
-    WORKER_FAILED,
     Binary,
+    FailureReason,
     JobState,
     JobStatus,
     checked_result,
+    exit_described,
     worker_exited,
 )
 from railyard.launch.local_state import write_state
@@ -76,7 +75,6 @@ POLL_SECONDS = 0.1
 GRACE_SECONDS = 10
 SETTLE_SECONDS = 2  # how long worker 0 may take to end on its own once another worker failed
 DRAIN_SECONDS = 10  # how long to wait for the end of the trainer's output once its process group is gone
-LAUNCH_FAILED = "LaunchFailed"
 LOOPBACK = "127.0.0.1"
 LONGEST_LINE = 1 << 16  # a worker's unfinished line longer than this goes to the log as it is
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -235,7 +233,10 @@ def trainer_outcome(returncode: int, output: str) -> JobStatus:
     info = (read_result(output) or {}).get("exception_info")
     if info:
         return JobStatus.trainer_failed(info, returncode)
-    return JobStatus(JobState.failed, reason="Error", message=f"trainer exited with code {returncode}", exit_code=returncode)
+    if returncode < 0:
+        return JobStatus(JobState.failed, reason=FailureReason.Killed, exit_code=returncode,
+                         message=f"the trainer exited with {exit_described(returncode)}")
+    return JobStatus(JobState.failed, reason=FailureReason.Error, message=f"trainer exited with code {returncode}", exit_code=returncode)
 
 
 def worker_failed(index: int, returncode: int, workers: int, output: str) -> JobStatus:
@@ -249,7 +250,7 @@ def worker_failed(index: int, returncode: int, workers: int, output: str) -> Job
     info = (read_result(output) or {}).get("exception_info")
     if info and (index == 0 or returncode == EXIT_BAD_SPEC == info.get("exit_code")):
         return JobStatus.trainer_failed(info, returncode)
-    return JobStatus(JobState.failed, reason=WORKER_FAILED, message=worker_exited(index, returncode), exit_code=returncode)
+    return JobStatus(JobState.failed, reason=FailureReason.WorkerFailed, message=worker_exited(index, returncode), exit_code=returncode)
 
 
 def first_failure(returncodes: list[int | None], ended: list[int] = ()) -> int | None:
@@ -324,15 +325,15 @@ class Supervisor:
                     process.wait()
                     self._stop()
                     which = f"worker {index}: " if workers > 1 else ""
-                    return self._finish(JobStatus(JobState.failed, reason=OOM_KILLED, exit_code=137,
+                    return self._finish(JobStatus(JobState.failed, reason=FailureReason.OOMKilled, exit_code=137,
                                                   message=f"{which}resident memory {rss / 2**20:.0f} MiB exceeded the limit of {limit / 2**20:.0f} MiB"))
             if time.monotonic() - started > deadline:
                 self._stop()
-                return self._finish(JobStatus(JobState.failed, reason=DEADLINE_EXCEEDED, exit_code=lead.returncode,
+                return self._finish(JobStatus(JobState.failed, reason=FailureReason.DeadlineExceeded, exit_code=lead.returncode,
                                               message=f"the job ran longer than its deadline of {deadline:g} s"))
             if self.cancelled:
                 self._stop()
-                return self._finish(JobStatus(JobState.cancelled, reason="Cancelled", exit_code=lead.returncode))
+                return self._finish(JobStatus(JobState.cancelled, reason=FailureReason.Cancelled, exit_code=lead.returncode))
             time.sleep(POLL_SECONDS)
 
     def _poll(self) -> list[int | None]:
@@ -369,7 +370,7 @@ class Supervisor:
         """A worker that cannot be started: the others are stopped, and the log gets the one line saying why."""
         self._stop()
         self.log.write(f"[railyard] {message}\n".encode())
-        self._finish(JobStatus(JobState.failed, reason=LAUNCH_FAILED, message=message))
+        self._finish(JobStatus(JobState.failed, reason=FailureReason.LaunchFailed, message=message))
 
 
 if __name__ == "__main__":

@@ -243,10 +243,11 @@ def _checkpoints(spec: TrainingSpec, store: Store, env: WorkerEnv, device: str, 
 
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
                  env: WorkerEnv | None = None, fingerprinted: Callable[[list[dict]], None] | None = None,
-                 resume: bool = True) -> dict:
+                 resume: bool = True, checkpointing: Callable[[Checkpoints], None] | None = None) -> dict:
     """Train, evaluate and persist; return the `result` block of result.json (rank 0's; other workers
     train their share and return a short summary). `fingerprinted` is told the data's fingerprint once it is open.
-    The training loop checkpoints, and resumes from the newest checkpoint of this run unless `resume` is off."""
+    The training loop checkpoints, and resumes from the newest checkpoint of this run unless `resume` is off;
+    `checkpointing` is given the run's checkpoints before training starts (a failed run reports them too)."""
     env = env or WorkerEnv()
     fingerprint: list = []
 
@@ -263,6 +264,8 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
     with _collective(workflow_cls, env, device) as exchange, _links_told(env):
         table, encoding = load_and_filter(spec, recorder, env, exchange, opened)
         checkpoints = _checkpoints(spec, store, env, device, fingerprint, resume)
+        if checkpoints is not None and checkpointing is not None:
+            checkpointing(checkpoints)
         trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange,
                                              checkpoints)
         del table

@@ -84,8 +84,10 @@ def test_job_fields_for_failure_handling_and_provenance():
     assert spec["backoffLimit"] == 2 and spec["ttlSecondsAfterFinished"] == 604800
     rules = spec["podFailurePolicy"]["rules"]
     assert rules[0] == {"action": "FailJob", "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [2]}}
-    assert rules[1] == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+    assert rules[1] == {"action": "Ignore", "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [75]}}
+    assert rules[2] == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 120
     annotations = job["metadata"]["annotations"]
     assert annotations["railyard.io/git-commit"] == "c" * 40
     assert annotations["railyard.io/binary-sha256"] == "a" * 64

@@ -176,7 +176,15 @@ def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
         "explanations_limit": MAX_EXPLANATIONS,
         "progress": progress_view(progress),
         "steps": step_rows(result),
+        "resumed": resumed_of(result or body.get("result")),
     })
+
+
+def resumed_of(result: dict | None) -> dict | None:
+    """Where a run's training resumed from ({"from_iteration": N, ...}), or None where it did not or does not say."""
+    checkpoints = (result or {}).get("checkpoints")
+    resumed = checkpoints.get("resumed") if isinstance(checkpoints, dict) else None
+    return resumed if isinstance(resumed, dict) and isinstance(resumed.get("from_iteration"), int) else None
 
 
 def metrics_of(result: dict | None) -> dict:

@@ -37,7 +37,7 @@ def status_of(job: Job) -> StatusResponse:
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), shipped=job.shipped,
         shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
-        data_fingerprint=job.data_fingerprint,
+        data_fingerprint=job.data_fingerprint, attempts=job.attempts or [],
     )
 
 

@@ -71,6 +71,9 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(16), default=JobKind.training.value, server_default=JobKind.training.value)
     explains_job_id: Mapped[str | None] = mapped_column(String(64))
     explanation: Mapped[dict | None] = mapped_column(JSON)
+    # The attempts before the current one that the infrastructure ended and the dispatcher started again
+    # (railyard.api.retries): [{started_at, ended_at, reason, message, exit_code, resumed_from}, ...]
+    attempts: Mapped[list | None] = mapped_column(JSON)
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 
