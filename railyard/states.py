@@ -41,6 +41,7 @@ class FailureReason(enum.StrEnum):
     Lost = "Lost"  # the executor has no record of how it ended (its supervisor died, the machine restarted)
     LaunchFailed = "LaunchFailed"  # it could not be started
     Preempted = "Preempted"  # stopped by SIGTERM after writing a checkpoint (exit 75): resumable
+    Terminated = "Terminated"  # stopped by SIGTERM anywhere else (exit 143): a retry starts where the last checkpoint is
     Killed = "Killed"  # its trainer was killed by a signal nobody here sent
     Error = "Error"  # its trainer exited non-zero without saying why
     Cancelled = "Cancelled"  # its user cancelled it

@@ -3,7 +3,8 @@
 A run the infrastructure ended is started again, with the same id and output, so
 that the trainer resumes from the job's checkpoints (docs/reliability.md): one
 pre-empted (it wrote a checkpoint and exited 75), one killed by a signal nobody
-here sent (the kernel's OOM killer, a `kill -9`), one lost (its supervisor died,
+here sent (the kernel's OOM killer, a `kill -9`) or stopped by a SIGTERM that was not
+its cancel (a machine shutting down), one lost (its supervisor died,
 or the executor has no record of it after a restart). Never a failure of the
 spec, the data or the workflow's code, nor a cancelled job. A job runs at most
 `max_attempts` times (`railyard serve --max-attempts`, default 3). Kubernetes
@@ -17,7 +18,7 @@ from railyard.api.store.models import Job, utcnow
 from railyard.launch.job import Executor, JobStatus
 from railyard.states import FailureReason, JobState
 
-RETRIED = frozenset({FailureReason.Preempted, FailureReason.Killed, FailureReason.Lost})
+RETRIED = frozenset({FailureReason.Preempted, FailureReason.Terminated, FailureReason.Killed, FailureReason.Lost})
 
 
 def should_retry(job: Job, status: JobStatus, executor: Executor, max_attempts: int) -> bool:

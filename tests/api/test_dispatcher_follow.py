@@ -1,5 +1,6 @@
 """What the dispatcher records from the executor's answers: the executor's word on how a job ended, `Lost` for a
-job it has no record of, and nothing at all while it cannot answer."""
+job it has no record of once its attempts are spent (it is submitted again before), and nothing at all while it
+cannot answer."""
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,9 +42,10 @@ class ScriptedExecutor(Executor):
 
 
 @pytest.fixture
-def service(tmp_path, db_url):
+def service(tmp_path, db_url, request):
     executor = ScriptedExecutor(tmp_path / "runs")
-    with TestClient(create_app(settings_for(tmp_path, db_url, dispatch=False, dev=True), executor=executor), base_url="http://127.0.0.1") as client:
+    settings = settings_for(tmp_path, db_url, dispatch=False, dev=True, max_attempts=getattr(request, "param", 1))
+    with TestClient(create_app(settings, executor=executor), base_url="http://127.0.0.1") as client:
         yield client, executor, client.app.state.parts.dispatcher
 
 
@@ -66,6 +68,23 @@ def test_an_executor_that_cannot_answer_is_asked_again_and_an_unknown_job_is_los
     executor.answer[kept] = JobStatus(JobState.failed, reason="NoResult", exit_code=0, message="its word")
     dispatcher.tick()
     assert (state(kept)["job_state"], state(kept)["reason"], state(kept)["message"]) == ("failed", "NoResult", "its word")
+
+
+@pytest.mark.parametrize("service", [2], indirect=True)
+def test_a_job_the_executor_lost_is_submitted_again_until_its_attempts_are_spent(service, charges_path):
+    client, executor, dispatcher = service
+    job_id = client.post("/train", json=body(charges_path)).json()["job_id"]
+    dispatcher.tick()
+    executor.answer[job_id] = UnknownJob(f"no Job railyard-{job_id}")
+    dispatcher.tick()
+    status = client.get(f"/job/{job_id}/status").json()
+    assert status["job_state"] in ("queued", "running") and executor.answer[job_id] == JobStatus(JobState.running)
+    assert [(a["reason"], a["resumed_from"]) for a in status["attempts"]] == [("Lost", None)]
+
+    executor.answer[job_id] = UnknownJob(f"no Job railyard-{job_id}")
+    dispatcher.tick()
+    status = client.get(f"/job/{job_id}/status").json()
+    assert (status["job_state"], status["reason"], len(status["attempts"])) == ("failed", "Lost", 1)
 
 
 def test_cancel_of_a_job_its_executor_no_longer_knows_still_cancels(service, charges_path):
