@@ -9,8 +9,11 @@ unfinished job, then waits 0.5 s, as the service's dispatcher does. Once it
 has gone round once, the API requests it makes are counted for --seconds (the
 steady state); then every job is completed, --complete-rate a second, and the
 time from each Job's completion event to the follower's first `complete` is
-taken (p50/p99). "per-job requests" is the executor with use_cache=False;
-"watched cache" is the default. Results also go to bench/out/kube_follow.json.
+taken (p50/p99). Each Job's result.json, which the executor reads to tell
+complete from NoResult, lies in a real S3-compatible server (moto's, in this
+process, as the tests start it). "per-job requests" is the executor with
+use_cache=False; "watched cache" is the default. Results also go to
+bench/out/kube_follow.json.
 """
 
 from __future__ import annotations
@@ -79,13 +82,42 @@ def running_jobs(fake, count: int) -> list[str]:
     return job_ids
 
 
+def artifact_store():
+    """A real S3-compatible server holding the artifacts bucket; the follower process inherits its address."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from railyard.launch.resources import load_config
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
+    bucket = load_config().artifacts.removeprefix("s3://").split("/")[0]
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return server, bucket
+
+
+def complete_result(bucket: str, job_id: str) -> None:
+    import boto3
+
+    document = {"status": {"job_id": job_id, "transition": {"job_state": "complete"}}, "result": {"kind": "training"},
+                "exception_info": None}
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"runs/{job_id}/result.json", Body=json.dumps(document).encode())
+
+
 def measure(jobs: int, seconds: float, rate: float, use_cache: bool) -> dict:
     from railyard.launch.render import job_name
     from tests.launch.fake_kube_api import FakeKubeAPI
 
     fake = FakeKubeAPI().start()
+    store, bucket = artifact_store()
     try:
         job_ids = running_jobs(fake, jobs)
+        for job_id in job_ids:
+            complete_result(bucket, job_id)
         ours, theirs = multiprocessing.get_context("spawn").Pipe()
         follower = multiprocessing.get_context("spawn").Process(target=follow, args=(fake.url, job_ids, use_cache, theirs))
         follower.start()
@@ -108,6 +140,7 @@ def measure(jobs: int, seconds: float, rate: float, use_cache: bool) -> dict:
         follower.join(timeout=30)
     finally:
         fake.stop()
+        store.stop()
 
     requests, watches, window = steady
     latencies = sorted(report["seen"][j] - completed[j] for j in job_ids if j in report["seen"])

@@ -48,6 +48,9 @@ class Workflow:
                            unit="epoch")` once per epoch; XGBoost training (`xgboost.train` and the scikit-learn
                            API) reports each boosting round by itself. Railyard logs it, shows it to
                            `--wait` and the service, and keeps the learning curve (railyard.pipeline.progress)
+      checkpoints          where a training loop of its own takes part in checkpoints, so that a pre-empted or
+                           killed run resumes where it was: `with self.checkpoints.loop(total=epochs) as loop:`
+                           (railyard.checkpoint.loop; XGBoost training checkpoints by itself)
       rank, world_size     this worker's index and the job's number of workers (`workers` in the spec);
                            0 and 1 unless the workflow is distributed
 
@@ -102,6 +105,19 @@ class Workflow:
     @progress.setter
     def progress(self, reporter) -> None:
         self._progress = reporter
+
+    @property
+    def checkpoints(self):
+        """The train step's LoopCheckpoints; one that writes none for a workflow used by hand."""
+        if getattr(self, "_checkpoints", None) is None:
+            from railyard.checkpoint.loop import LoopCheckpoints
+
+            self._checkpoints = LoopCheckpoints(None, self.progress, self.device)
+        return self._checkpoints
+
+    @checkpoints.setter
+    def checkpoints(self, checkpoints) -> None:
+        self._checkpoints = checkpoints
 
     def train(self, training_dataframe: pd.DataFrame, holdout_dataframe: pd.DataFrame) -> Any:
         """Fit and return a model (an estimator, a scikit-learn Pipeline, a torch Module...)."""

@@ -56,13 +56,13 @@ from railyard.launch.render import (
     render,
 )
 from railyard.launch.resources import LaunchConfig
+from railyard.launch.result_reads import ResultReads
 from railyard.result import read_result
 from railyard.storage import is_s3_uri, open_store
 
 WATCH_SECONDS = 60  # how long one watch request lasts before it is renewed
 SUBMITTED_GRACE_SECONDS = 30  # a job submitted this recently and not yet in the cache is queued
 SYNC_WAIT_SECONDS = 5  # how long the first look waits for the cache's first LIST
-RESULTS_KEPT = 10_000  # finished jobs whose verdict from result.json is remembered
 TRAINER_LOG = "trainer.log"  # the trainer's log, which it writes next to result.json
 log = logging.getLogger("railyard.kubernetes")
 
@@ -115,7 +115,7 @@ class KubernetesExecutor(Executor):
         self._cache: KubeCache | None = None
         self._cache_lock = threading.Lock()
         self._submitted: dict[str, float] = {}  # job id -> time.monotonic() of its submit
-        self._from_result: dict[tuple[str, JobStatus], JobStatus] = {}  # (job id, Job's status) -> with result.json's word, read once
+        self._results = ResultReads()  # (job id, Job's status) -> with result.json's word, read once, off the follow path
 
     def cache(self) -> KubeCache | None:
         """The watched cache, started (and waited for, a little) on first use; None with use_cache=False."""
@@ -135,6 +135,7 @@ class KubernetesExecutor(Executor):
             if self._cache is not None:
                 self._cache.stop()
                 self._cache = None
+        self._results.close()
 
     def _call(self, what: str, function, *args, **kwargs):
         from kubernetes.client.exceptions import ApiException
@@ -300,26 +301,25 @@ class KubernetesExecutor(Executor):
         if status.state is JobState.complete or (status.state is JobState.failed and status.exit_code in (1, 2, 3)
                                                  and (status.exit_code == EXIT_BAD_SPEC or not failed_worker(job, pods))):
             told = self._with_result(job_id, job, status)
+            if told is None:  # being read: finished, but not yet known how
+                return JobStatus(JobState.running, message="finished; its result.json is being read")
             # an exit 2 is worker 0's story only when its result says exit 2 too (not its lost link, say)
             if status.exit_code != EXIT_BAD_SPEC or (told.exception_info or {}).get("exit_code") == EXIT_BAD_SPEC:
                 status = told
         return status
 
-    def _with_result(self, job_id: str, job: dict, status: JobStatus) -> JobStatus:
+    def _with_result(self, job_id: str, job: dict, status: JobStatus) -> JobStatus | None:
         """What the job's result.json adds to a finished status: NoResult for a complete Job without a complete
-        result.json, the trainer's exception_info for a failed one. Read once per job and status."""
-        key = (job_id, status)
-        if key not in self._from_result:
-            output = (job["metadata"].get("annotations") or {}).get("railyard.io/output") or output_uri(self.config, job_id)
+        result.json, the trainer's exception_info for a failed one; None while it is being read (result_reads.py)."""
+        output = (job["metadata"].get("annotations") or {}).get("railyard.io/output") or output_uri(self.config, job_id)
+
+        def read() -> JobStatus:
             if status.state is JobState.complete:
-                found = checked_result(status, output)
-            else:
-                info = (read_result(output) or {}).get("exception_info")
-                found = JobStatus.trainer_failed(info, status.exit_code) if info else status
-            self._from_result[key] = found
-            if len(self._from_result) > RESULTS_KEPT:
-                self._from_result.pop(next(iter(self._from_result)))
-        return self._from_result[key]
+                return checked_result(status, output)
+            info = (read_result(output) or {}).get("exception_info")
+            return JobStatus.trainer_failed(info, status.exit_code) if info else status
+
+        return self._results.verdict((job_id, status), read)
 
     def logs(self, job_id: str) -> str:
         self._checked(job_id)

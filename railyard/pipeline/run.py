@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from railyard.buildinfo import build_info
 from railyard.checkpoint import Checkpoints, RunIdentity, Schedule
+from railyard.checkpoint.loop import LoopCheckpoints
 from railyard.devices import resolve_device
 from railyard.distributed import gather, links
 from railyard.distributed.env import WorkerEnv
@@ -174,6 +175,7 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
     workflow.world_size = exchange.world_size if exchange is not None else 1
     scored_columns = workflow.feature_columns()
     workflow.progress = progress = ProgressReporter(store, step="train")
+    workflow.checkpoints = LoopCheckpoints(checkpoints, progress, device)
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:

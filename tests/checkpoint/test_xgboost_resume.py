@@ -6,45 +6,27 @@ retry is the same command with the same --spec and --output.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from railyard.errors import EXIT_PREEMPTED
-from tests.conftest import REPO, example_spec, read_result, write_spec
+from tests.checkpoint.trainer_runs import finished, newest_checkpoint, train
+from tests.conftest import example_spec, read_result, write_spec
 
 ROUNDS = 200
+
+
+def at(round_: int) -> str:
+    return f"iteration {round_}/{ROUNDS},"
 
 
 def fraud_spec(charges_path: Path, **custom) -> dict:
     spec = example_spec("fraud", charges_path, checkpoints={"every_iterations": 25})
     spec["train"]["custom_params"].update({"n_estimators": ROUNDS, **custom})
     return spec
-
-
-def train(spec_path: Path, output: Path, *extra: str, stop_at: int | None = None, sig=signal.SIGTERM) -> tuple[int, str]:
-    """Run the trainer; with `stop_at`, send `sig` once its log reports that iteration. (exit code, log)."""
-    process = subprocess.Popen([sys.executable, "-m", "railyard.trainer", "--spec", str(spec_path), "--output", str(output), *extra],
-                               cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "RAILYARD_PROGRESS_SECONDS": "0"})
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if stop_at is not None and f"iteration {stop_at}/{ROUNDS}," in line:
-            process.send_signal(sig)
-            stop_at = None
-    process.wait(timeout=300)
-    return process.returncode, "".join(lines)
-
-
-def finished(output: Path) -> dict:
-    document = read_result(output)
-    assert document["status"]["transition"]["job_state"] == "complete", document.get("exception_info")
-    return document["result"]
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +41,11 @@ def test_sigterm_at_three_points_each_resumed_ends_with_the_uninterrupted_model(
     spec, output = write_spec(tmp_path, fraud_spec(charges_path)), tmp_path / "out"
     stopped_at = []
     for point in (7, 90, 180):
-        code, log = train(spec, output, stop_at=point)
+        code, log = train(spec, output, stop_at=at(point))
         assert code == EXIT_PREEMPTED, log[-3000:]
         failure = read_result(output)["exception_info"]
         assert failure["type"] == "Preempted" and failure["exit_code"] == EXIT_PREEMPTED
-        stopped_at.append(max(int(p.split("-")[1].split(".")[0]) for p in os.listdir(output / "checkpoints")))
+        stopped_at.append(newest_checkpoint(output))
     assert stopped_at[0] >= 7 and stopped_at == sorted(stopped_at)
     code, log = train(spec, output)
     assert code == 0, log[-3000:]
@@ -79,7 +61,7 @@ def test_sigterm_at_three_points_each_resumed_ends_with_the_uninterrupted_model(
 
 def test_sigkill_resumes_from_the_last_periodic_checkpoint(charges_path, tmp_path, uninterrupted):
     spec, output = write_spec(tmp_path, fraud_spec(charges_path)), tmp_path / "out"
-    code, _ = train(spec, output, stop_at=110, sig=signal.SIGKILL)
+    code, _ = train(spec, output, stop_at=at(110), sig=signal.SIGKILL)
     assert code == -signal.SIGKILL
     newest = max(os.listdir(output / "checkpoints"))
     assert newest.endswith("000000100.ckpt") or newest.endswith("000000125.ckpt")  # every 25 rounds
@@ -95,10 +77,10 @@ def test_a_checkpoint_of_another_spec_or_data_is_not_used(charges_path, tmp_path
     data = tmp_path / "charges.parquet"
     data.write_bytes(charges_path.read_bytes())
     spec_path, output = write_spec(tmp_path, fraud_spec(data)), tmp_path / "out"
-    assert train(spec_path, output, stop_at=60)[0] == EXIT_PREEMPTED
+    assert train(spec_path, output, stop_at=at(60))[0] == EXIT_PREEMPTED
 
     other = write_spec(tmp_path, fraud_spec(data, max_depth=3), name="other.json")
-    code, log = train(other, output, stop_at=60)
+    code, log = train(other, output, stop_at=at(60))
     assert code == EXIT_PREEMPTED and "another spec; training starts over" in log
 
     os.utime(data, (1_000_000_000, 1_000_000_000))  # the same path, but the file changed since
@@ -109,7 +91,7 @@ def test_a_checkpoint_of_another_spec_or_data_is_not_used(charges_path, tmp_path
 
 def test_no_resume_starts_over(charges_path, tmp_path, uninterrupted):
     spec, output = write_spec(tmp_path, fraud_spec(charges_path)), tmp_path / "out"
-    assert train(spec, output, stop_at=60)[0] == EXIT_PREEMPTED
+    assert train(spec, output, stop_at=at(60))[0] == EXIT_PREEMPTED
     code, log = train(spec, output, "--no-resume")
     assert code == 0 and "resuming" not in log
     result = finished(output)
@@ -118,7 +100,7 @@ def test_no_resume_starts_over(charges_path, tmp_path, uninterrupted):
 
 def test_sampling_resumes_and_says_the_model_may_differ(charges_path, tmp_path):
     spec, output = write_spec(tmp_path, fraud_spec(charges_path, subsample=0.8)), tmp_path / "out"
-    assert train(spec, output, stop_at=60)[0] == EXIT_PREEMPTED
+    assert train(spec, output, stop_at=at(60))[0] == EXIT_PREEMPTED
     code, log = train(spec, output)
     assert code == 0, log[-3000:]
     resumed = finished(output)["checkpoints"]["resumed"]

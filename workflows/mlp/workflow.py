@@ -15,6 +15,11 @@ module is wrapped in DistributedDataParallel, and each step of every worker
 takes up to batch_size / world_size rows of its own share; each step's gradient
 is the mean over the rows of all workers' batches, so every worker ends with the
 same weights (rank 0's model is the job's).
+
+The epochs take part in the run's checkpoints (`self.checkpoints`): after each, the
+runtime may save the module, the optimizer, the shuffling generator and the random
+states, and a run that was pre-empted or killed resumes at the epoch it saved, to
+the very weights an uninterrupted run ends with (on the CPU).
 """
 
 import math
@@ -26,6 +31,7 @@ import torch.distributed as dist
 from torch import nn
 
 from railyard import Workflow
+from railyard.checkpoint.torch_state import restore_torch_state, torch_state
 
 
 class TabularMLP(nn.Module):
@@ -152,24 +158,29 @@ class TabularMLPModel(Workflow):
         shares = _allgather(len(y)) if world_size > 1 else [len(y)]
         steps = max(math.ceil(n / batch_size) for n in shares)
         rows = sum(shares)
-        for epoch in range(params["epochs"]):
-            trained.train()
-            order = torch.randperm(len(y), generator=generator).to(device)
-            training_loss = torch.zeros((), device=device)
-            for step in range(steps):
-                batch = order[step * batch_size : (step + 1) * batch_size]  # empty once this worker's share is used up
-                step_rows = sum(min(max(n - step * batch_size, 0), batch_size) for n in shares)
-                optimizer.zero_grad()
-                loss = loss_fn(trained(x[batch]), y[batch])
-                # DistributedDataParallel averages gradients over the workers: scaled so that the step's
-                # gradient is the mean over every worker's rows of this step.
-                (loss * (world_size / step_rows)).backward()
-                optimizer.step()
-                training_loss += loss.detach()
-            trained.eval()
-            with torch.no_grad():
-                holdout_loss = loss_fn(model(holdout_x), holdout_y).item()
-            training_total, holdout_total, holdout_rows = _summed(device, training_loss.item(), holdout_loss, len(holdout_y))
-            self.progress.report(epoch + 1, params["epochs"], training=training_total / max(rows, 1),
-                                 holdout=holdout_total / max(holdout_rows, 1), metric="log_loss" if binary else "mse", unit="epoch")
+        with self.checkpoints.loop(total=params["epochs"]) as loop:
+            if loop.files:  # resumed: where the epoch it saved left everything
+                restore_torch_state(loop.files["state.pt"], model=model, optimizer=optimizer, generator=generator)
+            for epoch in range(loop.start, params["epochs"]):
+                trained.train()
+                order = torch.randperm(len(y), generator=generator).to(device)
+                training_loss = torch.zeros((), device=device)
+                for step in range(steps):
+                    batch = order[step * batch_size : (step + 1) * batch_size]  # empty once this worker's share is used up
+                    step_rows = sum(min(max(n - step * batch_size, 0), batch_size) for n in shares)
+                    optimizer.zero_grad()
+                    loss = loss_fn(trained(x[batch]), y[batch])
+                    # DistributedDataParallel averages gradients over the workers: scaled so that the step's
+                    # gradient is the mean over every worker's rows of this step.
+                    (loss * (world_size / step_rows)).backward()
+                    optimizer.step()
+                    training_loss += loss.detach()
+                trained.eval()
+                with torch.no_grad():
+                    holdout_loss = loss_fn(model(holdout_x), holdout_y).item()
+                training_total, holdout_total, holdout_rows = _summed(device, training_loss.item(), holdout_loss, len(holdout_y))
+                self.progress.report(epoch + 1, params["epochs"], training=training_total / max(rows, 1),
+                                     holdout=holdout_total / max(holdout_rows, 1), metric="log_loss" if binary else "mse",
+                                     unit="epoch")
+                loop.done(epoch + 1, lambda: {"state.pt": torch_state(model=model, optimizer=optimizer, generator=generator)})
         return model.cpu().eval()
