@@ -118,7 +118,10 @@ def train(args: argparse.Namespace) -> int:
         log.info(f"[railyard] complete: model {result['model_id']}; holdout {headline(result['metrics'])}")
         return result
 
-    return job.run(work, failed=lambda: {"kind": "training", "checkpoints": checkpoints[0].summary() if checkpoints else None})
+    exit_code = job.run(work, failed=lambda: {"kind": "training", "checkpoints": checkpoints[0].summary() if checkpoints else None})
+    if exit_code == EXIT_OK and checkpoints:
+        checkpoints[0].clear()
+    return exit_code
 
 
 def plan_only(args: argparse.Namespace) -> int:

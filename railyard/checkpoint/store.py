@@ -104,6 +104,11 @@ class Checkpoints:
         log.info(f"[railyard] resuming training from iteration {checkpoint.iteration} ({checkpoint.location}){lost}"
                  + ("" if exact else f"; the model may differ from an uninterrupted run's: {why_not}"))
 
+    def clear(self) -> None:
+        """Remove every checkpoint once the run has its result: a finished run's output holds its model, not its drafts."""
+        for name in self._names():
+            self.store.delete(f"{FOLDER}/{name}")
+
     def summary(self) -> dict:
         return {"written": self.written, "seconds": round(self.seconds, 3), "resumed": self.resumed}
 

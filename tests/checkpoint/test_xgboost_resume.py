@@ -57,6 +57,7 @@ def test_sigterm_at_three_points_each_resumed_ends_with_the_uninterrupted_model(
     assert f"resuming training from iteration {stopped_at[-1]}" in log
     curve = result["learning_curve"]["points"]
     assert [p["iteration"] for p in curve] == list(range(1, ROUNDS + 1)), "the learning curve lost the rounds before the resume"
+    assert not os.listdir(output / "checkpoints"), "a finished run keeps its model, not its checkpoints"
 
 
 def test_sigkill_resumes_from_the_last_periodic_checkpoint(charges_path, tmp_path, uninterrupted):
