@@ -12,9 +12,11 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 UNKNOWN = "unknown"
+LIBRARIES = ("numpy", "pandas", "pyarrow", "sklearn", "xgboost", "torch", "lightgbm", "fasttext", "prophet")
 _EMBEDDED = Path(__file__).with_name("_build_info.json")
 
 
@@ -38,6 +40,17 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries that shape a model, as far as this process has loaded them: what a replay
+    compares (read from the loaded modules: asking the installed distributions costs a scan of every path)."""
+    found = {}
+    for name in LIBRARIES:
+        version = getattr(sys.modules.get(name), "__version__", None)
+        if isinstance(version, str):
+            found[name] = version
+    return found
 
 
 @functools.cache

@@ -8,6 +8,7 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
     railyard publish TARGET_OR_PEX [--json]
     railyard submit SPEC --binary NAME[@sha256:HEX] [--wait]
     railyard submit-explain --model MODEL_ID_OR_JOB_ID --data PATH_OR_URI [--rows N] [--key COL]... [--wait]
+    railyard replay ID [--wait]                                   (the same binary and spec again; reproduced?)
     railyard status|result|cancel|ship|unship ID
     railyard status|logs|cancel ID --backend local|kubernetes    (a launched job, without the service)
     railyard logs ID [--follow]
@@ -245,6 +246,19 @@ def cmd_submit_explain(args: argparse.Namespace) -> int:
     return wait_for(client, job_id) if args.wait else 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run a training job again with its binary and spec; with --wait, say whether it reproduced the model (exit 0 if so)."""
+    client = _client()
+    job_id = client.replay(args.job_id, idempotency_key=args.idempotency_key)
+    print(printable(job_id), flush=True)
+    if not args.wait:
+        return 0
+    wait_for(client, job_id)
+    verdict = client.result(job_id).get("replay") or {}
+    print(printable(verdict.get("summary") or f"{job_id}: no comparison"))
+    return 0 if verdict.get("reproduced") else 1
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     executor = launched(args)
     if executor is not None:
@@ -440,6 +454,10 @@ def parser() -> argparse.ArgumentParser:
     submit_explain.add_argument("--compute-resource", help="default: the training job's")
     submit_explain.add_argument("--idempotency-key")
     submit_explain.add_argument("--wait", action="store_true", help="follow the job to its end; exit non-zero unless it completes")
+    replay = commands.add_parser("replay", help="run a training job again with its binary and spec; compare the models")
+    replay.add_argument("job_id")
+    replay.add_argument("--idempotency-key")
+    replay.add_argument("--wait", action="store_true", help="follow the replay to its end; exit 0 only if it reproduced the model")
     for name in ("status", "result", "cancel", "ship", "unship", "logs"):
         sub = commands.add_parser(name, help=f"{name} of a job")
         sub.add_argument("job_id")
@@ -476,7 +494,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "submit-explain": cmd_submit_explain, "status": cmd_status,
+HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "submit-explain": cmd_submit_explain, "replay": cmd_replay, "status": cmd_status,
             "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
 
 

@@ -65,6 +65,11 @@ class Client:
                 "key_columns": list(key_columns), "compute_resource": compute_resource}
         return self._request("POST", "/explain", json={k: v for k, v in body.items() if v is not None}, headers=headers).json()
 
+    def replay(self, job_id: str, idempotency_key: str | None = None) -> str:
+        """Queue the job's binary and spec again; the replay's job id."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._request("POST", f"/job/{_segment(job_id)}/replay", headers=headers).json()["job_id"]
+
     def publish(self, path) -> dict:
         """Stream a trainer pex to the service; the published binary's record."""
         def chunks():

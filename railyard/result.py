@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from railyard.buildinfo import library_versions
 from railyard.errors import RailyardError
 from railyard.states import JobState
 from railyard.storage import Store, open_store
@@ -63,6 +64,7 @@ class ResultFile:
             "git_dirty": build["git_dirty"],
             "binary_sha256": build["binary_sha256"],
             "build_target": build["target"],
+            "libraries": {},
             "spec_hash": spec_hash,
             "data_fingerprint": None,
         }
@@ -75,5 +77,6 @@ class ResultFile:
         transition = {"created_at": now(), "job_state": job_state}
         self.transitions.append(transition)
         self.status["transition"] = transition
+        self.status["libraries"] = library_versions()
         document = {"status": self.status, "result": result, "exception_info": exception_info}
         return self.store.write_text(RESULT_FILE, json.dumps(document, indent=2, default=str) + "\n")

@@ -21,7 +21,7 @@ from railyard.api.store.models import Job
 RETRY_AFTER = "30"  # seconds before a refused submit is worth trying again
 
 
-def replay(session: Session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
+def earlier_answer(session: Session, key: str, principal: str, request_hash: str) -> JSONResponse | None:
     """The first response to this Idempotency-Key, or None; 409 when the body differs from the first one."""
     earlier = service.remembered_response(session, key=key, principal=principal)
     if earlier is None:
@@ -49,7 +49,7 @@ def queue(session: Session, write_lock, job: Job, response: dict, principal: Pri
             session.commit()
     except IntegrityError:
         session.rollback()  # a concurrent request with the same Idempotency-Key won the race
-        earlier = replay(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
+        earlier = earlier_answer(session, idempotency_key, principal.owner, request_hash) if idempotency_key else None
         if earlier is None:
             raise
         return earlier

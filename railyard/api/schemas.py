@@ -156,12 +156,24 @@ class StatusResponse(BaseModel):
     attempts: list[Attempt] = Field(
         default_factory=list, description="The runs of the job's trainer before the current one that the infrastructure "
         "ended (pre-empted, killed, lost) and the service started again; each later run resumed from the checkpoints.")
+    replays_job_id: str | None = Field(default=None, description="A replay: the training job it runs again (POST /job/{id}/replay)")
+
+
+class Replay(BaseModel):
+    replays_job_id: str
+    reproduced: bool | None = Field(description="the same model id as the job replayed; null until both are complete")
+    summary: str = Field(description='"reproduced: same model id …", or "not reproduced: …" with what differed')
+    model_id_before: str | None
+    model_id_now: str | None
+    differences: list[str] = Field(description="what the two runs recorded differently: binary, spec, each data file, libraries")
+    metrics: dict[str, dict[str, float]] = Field(description="each holdout metric that moved: before, now, difference")
 
 
 class ResultResponse(BaseModel):
     status: StatusResponse
     result: dict[str, Any] | None
     exception_info: dict[str, Any] | None
+    replay: Replay | None = Field(default=None, description="A replay: how its run compares with the job it replays")
 
 
 class JobSummary(BaseModel):

@@ -1,5 +1,6 @@
 """The CI flow on the embedded defaults: `railyard serve --auth-tokens FILE`, `railyard publish` of the Bazel
-target with CI's token, then a team member's `railyard submit --binary NAME --wait`, `result`, `jobs`, `logs`, `ship`."""
+target with CI's token, then a team member's `railyard submit --binary NAME --wait`, `result`, `jobs`, `logs`, `ship`,
+`replay --wait`."""
 
 import json
 import subprocess
@@ -55,6 +56,12 @@ def test_publish_with_ci_token_then_submit_wait_then_result(tmp_path, charges_pa
         assert "[railyard] complete" in railyard(service, "logs", job_id).stdout
         shipped = json.loads(railyard(service, "ship", job_id, "--json").stdout)
         assert shipped["shipped"] is True and shipped["shipped_by"] == "alice"
+
+        replayed = railyard(service, "replay", job_id, "--wait")  # the published binary and the spec, run again
+        assert replayed.returncode == 0, replayed.stderr
+        replay_id, *lines = replayed.stdout.splitlines()
+        assert lines[-1] == f"reproduced: same model id {as_json['result']['model_id']}"
+        assert json.loads(railyard(service, "status", replay_id, "--json").stdout)["replays_job_id"] == job_id
 
         bad = railyard(service, "status", "no-such-job")
         assert bad.returncode == 1 and bad.stderr.strip() == "railyard status: 404: no job no-such-job"

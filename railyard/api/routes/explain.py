@@ -25,7 +25,7 @@ from railyard.api.auth import Principal
 from railyard.api.data_access import prefixes_of
 from railyard.api.deps import PartsDep, PrincipalDep, SessionDep
 from railyard.api.problems import Conflict, Unprocessable
-from railyard.api.queueing import queue, replay
+from railyard.api.queueing import earlier_answer, queue
 from railyard.api.routes.train import ACCESS_ERRORS
 from railyard.api.schemas import ExplainRequest, ExplainResponse
 from railyard.api.store import service
@@ -60,10 +60,10 @@ def training_job(session: Session, principal: Principal, body: ExplainRequest) -
 
 
 def runnable_binary(training: Job, store, dev: bool) -> None:
-    """Refuse a model whose trainer binary is no longer in the store (a --dev service resolves its binaries itself)."""
+    """Refuse a job whose trainer binary is no longer in the store (a --dev service resolves its binaries itself)."""
     if dev or (training.binary_sha256 and store.has(training.binary_sha256)):
         return
-    raise Conflict(f"{training.binary}, the binary that trained {training.model_id}, is not in this service's binary store")
+    raise Conflict(f"{training.binary}, the binary of job {training.id}, is not in this service's binary store")
 
 
 @router.post("/explain", status_code=202, response_model=ExplainResponse, responses=ERRORS)
@@ -79,7 +79,7 @@ def explain(
     runnable_binary(training, parts.binary_store, parts.settings.dev)
     request_hash = hashlib.sha256(b"explain " + body.model_dump_json().encode()).hexdigest()
     if idempotency_key:
-        earlier = replay(session, idempotency_key, principal.owner, request_hash)
+        earlier = earlier_answer(session, idempotency_key, principal.owner, request_hash)
         if earlier is not None:
             return earlier
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from railyard.api.auth import Principal
 from railyard.api.deps import JobDep, PartsDep, PrincipalDep, SessionDep
 from railyard.api.dispatcher import Dispatcher
+from railyard.api import replays
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
 from railyard.api.store import service
@@ -37,7 +38,7 @@ def status_of(job: Job) -> StatusResponse:
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), shipped=job.shipped,
         shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
-        data_fingerprint=job.data_fingerprint, attempts=job.attempts or [],
+        data_fingerprint=job.data_fingerprint, attempts=job.attempts or [], replays_job_id=job.replays_job_id,
     )
 
 
@@ -79,16 +80,29 @@ async def status(job: JobDep) -> StatusResponse:
 
 
 @router.get("/job/{job_id}/result", response_model=ResultResponse, responses=NOT_FOUND)
-def result(job: JobDep) -> ResultResponse:
+def result(job: JobDep, session: SessionDep) -> ResultResponse:
     """The talk's result shape: holdout scores and labels paths, model id, metrics, per-step timings; for an
-    explanation job, its `kind`, the explained `model_id` and the paths of its explanations and importance."""
+    explanation job, its `kind`, the explained `model_id` and the paths of its explanations and importance;
+    for a replay, how it compares with the job it replays."""
     body = result_file(job)
     result, info = body.get("result"), body.get("exception_info")  # the job wrote them: only objects are passed on
     return ResultResponse(
         status=status_of(job),
         result=result if job.state == JobState.complete.value and isinstance(result, dict) else None,
         exception_info=(info if isinstance(info, dict) else None) or job.exception_info,
+        replay=replay_of(session, job, body),
     )
+
+
+def replay_of(session: Session, job: Job, body: dict) -> dict | None:
+    """A replay's comparison with the job it replays (which has the replay's owner, so the caller may read it too)."""
+    if not job.replays_job_id:
+        return None
+    original = service.get_job(session, job_id=job.replays_job_id)
+    session.commit()
+    if original is None:
+        return None
+    return replays.compare(original, job, result_file(original), body)
 
 
 @router.get("/job/{job_id}/logs", response_class=PlainTextResponse, responses=NOT_FOUND)

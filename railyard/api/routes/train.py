@@ -21,7 +21,7 @@ from railyard.api.data_access import prefixes_of
 from railyard.api.auth import Principal
 from railyard.api.deps import Parts, PartsDep, PrincipalDep, SessionDep, point_work
 from railyard.api.problems import Unprocessable
-from railyard.api.queueing import queue, replay
+from railyard.api.queueing import earlier_answer, queue
 from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
@@ -93,7 +93,7 @@ def queue_job(body: TrainRequest, session: Session, principal: Principal, parts:
     chosen = choose(session, parts.binary_store, body.binary, body.workflow_modules, dev=settings.dev)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else ""
     if idempotency_key:
-        earlier = replay(session, idempotency_key, principal.owner, request_hash)
+        earlier = earlier_answer(session, idempotency_key, principal.owner, request_hash)
         if earlier is not None:
             return earlier
 

@@ -74,6 +74,8 @@ class Job(Base):
     # The attempts before the current one that the infrastructure ended and the dispatcher started again
     # (railyard.api.retries): [{started_at, ended_at, reason, message, exit_code, resumed_from}, ...]
     attempts: Mapped[list | None] = mapped_column(JSON)
+    # A replay runs the binary and spec of the training job `replays_job_id` again (railyard.api.replays).
+    replays_job_id: Mapped[str | None] = mapped_column(String(64))
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 
