@@ -353,6 +353,7 @@ class TrainingSpec(_Strict):
     compute_resource: ComputeResource = ComputeResource.CPU
     workers: int = Field(default=1, ge=1)
     allow_cpu_fallback: bool = False
+    allow_larger_class: bool = False
     min_training_examples: int = Field(default=500, ge=1)
     output_path: str | None = None
     checkpoints: Checkpointing = Field(default_factory=Checkpointing)

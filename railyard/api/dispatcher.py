@@ -65,17 +65,18 @@ ACTIVE = (JobState.queued.value, JobState.running.value)
 
 
 def job_request(job: Job, binary: Binary) -> JobRequest:
-    """What the executor runs for a job: its spec, or an explanation of its model sized by the job's compute resource."""
+    """What the executor runs for a job: its spec, or an explanation of its model, sized by the job's compute resource
+    (an explanation's own, or the larger class an OOMKilled run moved to)."""
     git_commit = job.git_commit or binaries.stamped_commit(binary)
     prefixes = None if job.data_prefixes is None else tuple(job.data_prefixes)
+    spec = parse_spec({**job.spec, "compute_resource": job.compute_resource})
     if job.kind == JobKind.explanation.value:
         explained = job.explanation
-        spec = parse_spec({**job.spec, "compute_resource": job.compute_resource})
         explanation = Explanation(model=explained["model"], data=explained["data"], rows=explained.get("rows"),
                                   key_columns=tuple(explained.get("key_columns") or ()))
         return JobRequest(job.id, spec, binary, job.output, git_commit=git_commit, explanation=explanation,
                           data_prefixes=prefixes)
-    return JobRequest(job.id, parse_spec(job.spec), binary, job.output, git_commit=git_commit,
+    return JobRequest(job.id, spec, binary, job.output, git_commit=git_commit,
                       trainer_args=tuple(a for m in job.workflow_modules for a in ("--workflow-module", m)),
                       data_prefixes=prefixes)
 
@@ -223,6 +224,9 @@ class Dispatcher:
             log.warning("job %s: status unavailable: %s", job.id, exc)
             return
         result = read_result(job.output) if status.state.finished else None
+        larger = retries.larger_class(job, status, getattr(self.executor, "config", None), self.max_attempts)
+        if larger is not None and self._retry(job, status, result, known, compute_resource=larger):
+            return
         if retries.should_retry(job, status, self.executor, self.max_attempts) and self._retry(job, status, result, known):
             return
         if not service.transition(session, job=job, state=status.state.value, reason=status.reason, message=status.message, actor=ACTOR):
@@ -233,18 +237,22 @@ class Dispatcher:
             self._record_result(job, result)
             self.metrics.finished(job)
 
-    def _retry(self, job: Job, status: JobStatus, result: dict | None, known: bool) -> bool:
-        """Start the job's trainer again (same id and output: it resumes from its checkpoints); False when it cannot."""
+    def _retry(self, job: Job, status: JobStatus, result: dict | None, known: bool, compute_resource: str | None = None) -> bool:
+        """Start the job's trainer again (same id and output: it resumes from its checkpoints), on `compute_resource`
+        when given; False when it cannot."""
         binary = self._binary(job)
+        ended, ran_on = retries.attempt(job, status, result), job.compute_resource
+        job.compute_resource = compute_resource or ran_on
         try:
             if isinstance(binary, RailyardError):
                 raise binary
             request = job_request(job, binary)
             (self.executor.retry if known else self.executor.submit)(request)
         except RailyardError as exc:
+            job.compute_resource = ran_on
             log.warning("job %s: cannot start it again after %s: %s", job.id, status.reason, exc)
             return False
-        job.attempts = [*(job.attempts or []), retries.attempt(job, status, result)]
+        job.attempts = [*(job.attempts or []), ended]
         job.dispatched_at = utcnow()
         log.info("job %s: %s; attempt %d of %d starts", job.id, status.describe(), len(job.attempts) + 1, self.max_attempts)
         return True

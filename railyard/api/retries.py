@@ -3,19 +3,26 @@
 A run the infrastructure ended is started again, with the same id and output, so
 that the trainer resumes from the job's checkpoints (docs/reliability.md): one
 pre-empted (it wrote a checkpoint and exited 75), one killed by a signal nobody
-here sent (the kernel's OOM killer, a `kill -9`) or stopped by a SIGTERM that was not
+here sent (a `kill -9`, the kernel's OOM killer outside any limit of ours) or stopped by a SIGTERM that was not
 its cancel (a machine shutting down), one lost (its supervisor died,
 or the executor has no record of it after a restart). Never a failure of the
 spec, the data or the workflow's code, nor a cancelled job. A job runs at most
 `max_attempts` times (`railyard serve --max-attempts`, default 3). Kubernetes
 restarts a Job's pods itself (its `backoffLimit` and `podFailurePolicy`): the
 service retries only on executors that do not (`Executor.retries_itself`).
+
+A run `OOMKilled` by its resource class's memory limit runs once more, on every
+executor, on the class the launch config names as `larger` (CPU → HIGH_MEMORY),
+when its spec says `allow_larger_class` and the spec is valid on that class.
 """
 
 from __future__ import annotations
 
 from railyard.api.store.models import Job, utcnow
+from railyard.errors import SpecError
 from railyard.launch.job import Executor, JobStatus
+from railyard.launch.resources import LaunchConfig
+from railyard.spec import parse_spec
 from railyard.states import FailureReason, JobState
 
 RETRIED = frozenset({FailureReason.Preempted, FailureReason.Terminated, FailureReason.Killed, FailureReason.Lost})
@@ -26,11 +33,30 @@ def should_retry(job: Job, status: JobStatus, executor: Executor, max_attempts: 
             and len(job.attempts or []) + 1 < max_attempts)
 
 
+def larger_class(job: Job, status: JobStatus, config: LaunchConfig | None, max_attempts: int) -> str | None:
+    """The class an OOMKilled run moves to, or None: once per job, where its spec allows it and fits that class."""
+    if status.state is not JobState.failed or status.reason != FailureReason.OOMKilled or config is None:
+        return None
+    if not (job.spec or {}).get("allow_larger_class") or len(job.attempts or []) + 1 >= max_attempts:
+        return None
+    if any(a.get("reason") == FailureReason.OOMKilled for a in job.attempts or []):
+        return None
+    larger = config.resource_classes[job.compute_resource].larger if job.compute_resource in config.resource_classes else None
+    if larger is None:
+        return None
+    try:
+        parse_spec({**job.spec, "compute_resource": larger})  # at most 16 workers on HIGH_MEMORY, say
+    except SpecError:
+        return None
+    return larger
+
+
 def attempt(job: Job, status: JobStatus, result: dict | None) -> dict:
     """The record of the run that just ended: when, why, and where its trainer had resumed from."""
     block = (result or {}).get("result") if isinstance((result or {}).get("result"), dict) else {}
     resumed = ((block.get("checkpoints") or {}).get("resumed") or {}) if isinstance(block.get("checkpoints"), dict) else {}
     started = job.dispatched_at or job.created_at
     return {"started_at": started.isoformat(), "ended_at": utcnow().isoformat(), "reason": str(status.reason),
+            "compute_resource": job.compute_resource,
             "message": status.message, "exit_code": status.exit_code,
             "resumed_from": resumed.get("from_iteration") if isinstance(resumed, dict) else None}

@@ -121,6 +121,8 @@ class Attempt(BaseModel):
     started_at: dt.datetime
     ended_at: dt.datetime
     reason: str
+    compute_resource: str | None = Field(default=None, description="the resource class this run had (an OOMKilled run's "
+                                         "next one may have a larger class)")
     message: str | None = None
     exit_code: int | None = None
     resumed_from: int | None = Field(default=None, description="the iteration this run's training resumed from, if it did")

@@ -62,6 +62,8 @@ class ResourceClass(_Strict):
     deadline_seconds: int = Field(gt=0)
     # Between SIGTERM and SIGKILL: time for the trainer to write a checkpoint at its next iteration (exit 75).
     termination_grace_seconds: int = Field(default=120, ge=1, le=3600)
+    # Where a run OOMKilled on this class runs once more, when its spec says allow_larger_class.
+    larger: str | None = None
 
     @field_validator("requests", "limits", mode="before")
     @classmethod
@@ -194,6 +196,19 @@ class LaunchConfig(_Strict):
         unpinned = [] if self.allow_unpinned_images else self.images.unpinned()
         if unpinned:
             raise ValueError(f"{'; '.join(unpinned)}; expected name[:tag]@sha256:<64 hex digits>, or allow_unpinned_images: true")
+        return self
+
+    @model_validator(mode="after")
+    def _larger_is_a_larger_class(self) -> "LaunchConfig":
+        for name, resource in self.resource_classes.items():
+            if resource.larger is None:
+                continue
+            larger = self.resource_classes.get(resource.larger)
+            if larger is None:
+                raise ValueError(f"resource_classes.{name}.larger: {resource.larger!r} is not a resource class here")
+            if larger.memory_limit_bytes <= resource.memory_limit_bytes:
+                raise ValueError(f"resource_classes.{name}.larger: {resource.larger} has no more memory than {name} "
+                                 f"({larger.limits['memory']} against {resource.limits['memory']})")
         return self
 
     def resource_class(self, name: str) -> ResourceClass:

@@ -1,5 +1,6 @@
 """The service starts a job the infrastructure ended again, by itself, and the run resumes from its checkpoints;
-a job its user cancelled is never started again. Real trainer processes on the local executor."""
+a job its user cancelled is never started again; an OOMKilled job moves to the larger class once, where its spec
+allows it. Real trainer processes on the local executor."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from railyard.launch.resources import DEFAULT_CONFIG
 from tests.api.test_routes import body
 from tests.conftest import example_spec, read_result, run_trainer, write_spec
 
@@ -102,3 +105,37 @@ def test_a_cancelled_job_is_not_started_again(service, charges_path, tmp_path):
     status = service.get(f"/job/{job_id}/status").json()
     assert status["job_state"] == "cancelled" and status["attempts"] == []
     assert not (tmp_path / "jobs" / job_id / "attempts").exists()
+
+
+def small_cpu_class(tmp_path: Path) -> str:
+    """The launch config with a CPU class too small for the trainer (it is OOMKilled as it loads its libraries)."""
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["resource_classes"]["CPU"].update(requests={"cpu": "1", "memory": "200Mi"}, limits={"cpu": "1", "memory": "200Mi"})
+    config["resource_classes"]["HIGH_MEMORY"].update(requests={"cpu": "1", "memory": "4Gi"}, limits={"cpu": "1", "memory": "4Gi"})
+    path = tmp_path / "small-cpu.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_an_oomkilled_job_runs_once_more_on_the_larger_class_when_its_spec_allows(app_factory, charges_path, tmp_path):
+    service = app_factory(dev=True, max_attempts=3, launch_config=small_cpu_class(tmp_path))
+    allowed, refused = fraud_body(charges_path), fraud_body(charges_path)
+    allowed["spec"]["allow_larger_class"] = True
+    allowed_id = service.post("/train", json=allowed).json()["job_id"]
+    refused_id = service.post("/train", json=refused).json()["job_id"]
+
+    def ended(job_id):
+        return wait_for(lambda: (s := service.get(f"/job/{job_id}/status").json())["job_state"] in ("complete", "failed") and s,
+                        f"job {job_id} to end", seconds=300)
+
+    status = ended(allowed_id)
+    assert status["job_state"] == "complete" and status["compute_resource"] == "HIGH_MEMORY", status
+    [attempt] = status["attempts"]
+    assert (attempt["reason"], attempt["compute_resource"]) == ("OOMKilled", "CPU")
+    assert "exceeded the limit of 200 MiB" in attempt["message"]
+    page = service.get(f"/ui/job/{allowed_id}").text
+    assert "OOMKilled" in page and "HIGH_MEMORY" in page
+
+    status = ended(refused_id)
+    assert (status["job_state"], status["reason"], status["compute_resource"]) == ("failed", "OOMKilled", "CPU")
+    assert status["attempts"] == []

@@ -130,7 +130,7 @@ def test_hostile_values_cannot_change_the_manifest_structure(value):
 
 
 def test_unknown_resource_class_lists_the_known_ones():
-    trimmed = LaunchConfig.model_validate({**CONFIG.model_dump(), "resource_classes": {"CPU": CONFIG.resource_classes["CPU"].model_dump()}})
+    trimmed = LaunchConfig.model_validate({**CONFIG.model_dump(), "resource_classes": {"CPU": {**CONFIG.resource_classes["CPU"].model_dump(), "larger": None}}})
     with pytest.raises(UserError, match="compute_resource: 'GPU' is not a configured resource class; known: CPU"):
         render(JobRequest(JOB_ID, with_resource("fraud", "GPU"), BINARY, "s3://x/y"), trimmed)
 
@@ -155,6 +155,18 @@ def test_resource_class_config_errors_name_the_field(tmp_path):
     bad["resource_classes"]["CPU"]["requests"]["memory"] = "16Gi"
     (tmp_path / "classes.yaml").write_text(__import__("yaml").safe_dump(bad))
     with pytest.raises(SpecError, match="resource_classes.CPU: requests.memory 16Gi is above limits.memory 8Gi"):
+        load_config(tmp_path / "classes.yaml")
+
+
+@pytest.mark.parametrize("larger, error", [
+    ("TPU", "resource_classes.CPU.larger: 'TPU' is not a resource class here"),
+    ("CPU", "resource_classes.CPU.larger: CPU has no more memory than CPU (8Gi against 8Gi)"),
+])
+def test_a_larger_class_must_exist_and_have_more_memory(tmp_path, larger, error):
+    bad = CONFIG.model_dump()
+    bad["resource_classes"]["CPU"]["larger"] = larger
+    (tmp_path / "classes.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(SpecError, match=error.replace("(", r"\(").replace(")", r"\)")):
         load_config(tmp_path / "classes.yaml")
 
 
