@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     binary_store = BinaryStore(settings.binaries_dir)
     limits = fair_share.Limits(settings.concurrency, settings.max_running_per_owner, settings.owner_weights)
     dispatcher = Dispatcher(sessions, executor, limits, metrics, settings.poll_seconds,
-                            binary_store=binary_store, dev=settings.dev, max_attempts=settings.max_attempts)
+                            binary_store=binary_store, dev=settings.dev, max_attempts=settings.max_attempts, config=config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.engine = engine
     app.state.point_work = point_work = PointWork(threads_for(engine))
     app.state.parts = parts = Parts(
-        settings=settings, executor=executor, dispatcher=dispatcher, planner=Planner(settings), binary_store=binary_store,
+        settings=settings, config=config, executor=executor, dispatcher=dispatcher, planner=Planner(settings), binary_store=binary_store,
         metrics=metrics, write_lock=write_lock(engine),
         tokens=TokenFile(settings.auth_tokens) if settings.auth_tokens else None,
         throttle=FailureThrottle(settings.failed_tokens_burst, settings.failed_tokens_per_second))

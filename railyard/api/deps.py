@@ -39,6 +39,7 @@ from railyard.api.store.models import Job
 from railyard.api.throttle import FailureThrottle
 from railyard.binaries.store import BinaryStore
 from railyard.launch.job import Executor
+from railyard.launch.resources import LaunchConfig
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FORM_FIELDS = 32
@@ -162,6 +163,7 @@ class Parts:
     One dependency for all of them: each dependency a route declares costs every request it serves."""
 
     settings: Settings
+    config: LaunchConfig  # the resource classes
     executor: Executor
     dispatcher: Dispatcher
     planner: Planner

@@ -37,6 +37,7 @@ fingerprint as it opens the data, and it is recorded from result.json when the j
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -45,7 +46,7 @@ from collections import Counter
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from railyard.api import fair_share, retries
+from railyard.api import fair_share, retries, sizing
 from railyard.api.metrics import Metrics
 from railyard.api.store import service
 from railyard.api.store.browser_sessions import forget_expired_sessions
@@ -54,6 +55,7 @@ from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
 from railyard.launch.job import Binary, Executor, Explanation, FailureReason, JobKind, JobRequest, JobState, JobStatus, UnknownJob
+from railyard.launch.resources import LaunchConfig
 from railyard.result import read_result
 from railyard.spec import parse_spec
 
@@ -81,12 +83,24 @@ def job_request(job: Job, binary: Binary) -> JobRequest:
                       data_prefixes=prefixes)
 
 
+def measured(result: dict) -> tuple[int | None, int | None]:
+    """A complete training run's highest step peak and its load step's rows, from result.json (railyard.api.sizing)."""
+    block = result.get("result") if isinstance(result.get("result"), dict) else {}
+    steps = [s for s in block.get("steps") or [] if isinstance(s, dict)] if isinstance(block.get("steps"), list) else []
+    peaks = [s["peak_memory_bytes"] for s in steps if isinstance(s.get("peak_memory_bytes"), int) and s["peak_memory_bytes"] > 0]
+    rows = [s["rows_out"] for s in steps if s.get("name") == "load" and isinstance(s.get("rows_out"), int)]
+    if block.get("kind") != "training" or not peaks or not rows:
+        return None, None
+    return max(peaks), rows[0]
+
+
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], executor: Executor, limits: fair_share.Limits,
                  metrics: Metrics, poll_seconds: float = 0.5, *, binary_store: BinaryStore | None = None,
-                 dev: bool = False, max_attempts: int = 3):
+                 dev: bool = False, max_attempts: int = 3, config: LaunchConfig | None = None):
         self.sessions = sessions
         self.executor = executor
+        self.config = config  # the resource classes: where an OOMKilled run may move
         self.limits = limits
         self.served: dict[fair_share.Key, float] = {}  # when this replica last dispatched a job of each (resource, owner)
         self.metrics = metrics
@@ -191,7 +205,7 @@ class Dispatcher:
             try:
                 if isinstance(binary, RailyardError):
                     raise binary
-                request = job_request(job, binary)
+                request = dataclasses.replace(job_request(job, binary), memory_request_bytes=self._memory_request(session, job))
                 self.executor.submit(request)
             except RailyardError as exc:
                 service.transition(session, job=job, state=JobState.failed.value, reason=FailureReason.LaunchFailed, message=str(exc), actor=ACTOR)
@@ -200,6 +214,12 @@ class Dispatcher:
             job.binary_sha256 = binary.sha256 or None
             job.git_commit = request.git_commit
         job.dispatched_at = utcnow()
+
+    def _memory_request(self, session: Session, job: Job) -> int | None:
+        """What the model's earlier complete runs say this one needs (railyard.api.sizing); None without any."""
+        if job.kind != JobKind.training.value:
+            return None
+        return sizing.memory_request(service.measured_runs(session, model_name=job.model_name, owner=job.owner, limit=sizing.RUNS))
 
     def _binary(self, job: Job) -> Binary | RailyardError:
         """The binary a job runs, or why it cannot run: a published one from the store; under --dev, anything."""
@@ -224,7 +244,7 @@ class Dispatcher:
             log.warning("job %s: status unavailable: %s", job.id, exc)
             return
         result = read_result(job.output) if status.state.finished else None
-        larger = retries.larger_class(job, status, getattr(self.executor, "config", None), self.max_attempts)
+        larger = retries.larger_class(job, status, self.config, self.max_attempts)
         if larger is not None and self._retry(job, status, result, known, compute_resource=larger):
             return
         if retries.should_retry(job, status, self.executor, self.max_attempts) and self._retry(job, status, result, known):
@@ -276,6 +296,7 @@ class Dispatcher:
         if isinstance(fingerprint, list) and all(isinstance(f, dict) for f in fingerprint) \
                 and len(json.dumps(fingerprint)) <= MAX_FINGERPRINT_BYTES:
             job.data_fingerprint = fingerprint
+        job.peak_memory_bytes, job.rows_loaded = measured(result)
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled.

@@ -90,12 +90,21 @@ class ExplainResponse(BaseModel):
     training_job_id: str
 
 
+class SizingOut(BaseModel):
+    estimate_bytes: int = Field(description="the memory this run should need, headroom included")
+    resource_class: str | None = Field(description="the smallest class holding it, from the spec's up its larger classes; "
+                                       "null when none does")
+    summary: str = Field(description='"the last 3 runs of this model peaked at 0.7 GiB on 11,199 rows; this run has … → class CPU"')
+
+
 class ValidateResponse(BaseModel):
     rows_in: int
     rows_after_filters: int
     training_rows: int
     holdout_rows: int
     compute_resource: str
+    sizing: SizingOut | None = Field(default=None, description="From the owner's earlier complete runs of this model "
+                                     "(railyard.api.sizing); null before the first")
 
 
 class TransitionOut(BaseModel):

@@ -125,6 +125,7 @@ class JobRequest:
     trainer_args: tuple[str, ...] = ()
     explanation: Explanation | None = None
     data_prefixes: tuple[str, ...] | None = None
+    memory_request_bytes: int | None = None  # sized from the model's earlier runs (railyard.api.sizing); None: the class's
 
     @property
     def kind(self) -> JobKind:

@@ -26,6 +26,7 @@ A job id must be a DNS-1123 label short enough that every name made from it
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import jinja2
@@ -33,7 +34,7 @@ import yaml
 
 from railyard.errors import EXIT_BAD_SPEC, EXIT_PREEMPTED, UserError
 from railyard.launch.job import JobRequest
-from railyard.launch.resources import LaunchConfig, NetworkPolicySettings
+from railyard.launch.resources import LaunchConfig, NetworkPolicySettings, ResourceClass
 from railyard.storage.prefixes import environment_value
 
 # Package data, read through importlib.resources: found in a pex or an installed wheel too.
@@ -139,6 +140,14 @@ def output_uri(config: LaunchConfig, job_id: str) -> str:
     return f"{config.artifacts.rstrip('/')}/runs/{job_id}"
 
 
+def requests_of(resource: ResourceClass, memory_bytes: int | None) -> dict[str, str]:
+    """The class's requests, with the memory request sized for the job where it was (never above the class's limit)."""
+    if memory_bytes is None:
+        return dict(resource.requests)
+    mebibytes = math.ceil(min(memory_bytes, resource.memory_limit_bytes) / 2**20)
+    return {**resource.requests, "memory": f"{mebibytes}Mi"}
+
+
 def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
     """[NetworkPolicy, ConfigMap, Job] for the job's compute resource, in the order to apply them; with several
     workers, [NetworkPolicy, ConfigMap, Service, Job]."""
@@ -181,6 +190,7 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
     values = {
         "config": config,
         "resource": resource,
+        "requests": requests_of(resource, job.memory_request_bytes),
         "tolerations": [t.model_dump(exclude_none=True) for t in resource.tolerations],
         "name": name,
         "configmap_name": f"{name}{CONFIGMAP_SUFFIX}",

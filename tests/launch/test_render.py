@@ -70,6 +70,16 @@ def test_every_spec_and_resource_renders_valid_restricted_manifests(name, resour
     assert json.loads(configmap["data"]["spec.json"])["compute_resource"] == resource
 
 
+@pytest.mark.parametrize("measured, asked", [(3 * 2**30 + 1, "3073Mi"), (64 * 2**30, "8192Mi")])
+def test_a_sized_job_asks_for_its_estimate_within_the_class_limit(measured, asked):
+    job = JobRequest(JOB_ID, with_resource("fraud", "CPU"), BINARY, "s3://x/y", memory_request_bytes=measured)
+    *_, manifest = render(job, CONFIG)
+    trainer = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert trainer["resources"]["requests"] == {**CONFIG.resource_classes["CPU"].requests, "memory": asked}
+    assert trainer["resources"]["limits"] == CONFIG.resource_classes["CPU"].limits
+    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
 def test_gpu_job_asks_for_a_gpu_and_tolerates_gpu_nodes():
     *_, job = manifests(with_resource("mlp", "GPU"))
     pod = job["spec"]["template"]["spec"]

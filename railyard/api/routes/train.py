@@ -7,6 +7,7 @@ database work runs off the event loop: queueing a job in the point-work thread
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from typing import Annotated
@@ -22,7 +23,9 @@ from railyard.api.auth import Principal
 from railyard.api.deps import Parts, PartsDep, PrincipalDep, SessionDep, point_work
 from railyard.api.problems import Unprocessable
 from railyard.api.queueing import earlier_answer, queue
-from railyard.api.schemas import TrainRequest, TrainResponse, ValidateResponse
+from railyard.api.schemas import SizingOut, TrainRequest, TrainResponse, ValidateResponse
+from railyard.api.sizing import RUNS, size
+from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
@@ -48,8 +51,18 @@ async def plan_on_data(body: TrainRequest, session: Session, principal: Principa
     except UserError as exc:
         raise Unprocessable(str(exc), loc=("body", "binary")) from None
     counts = await parts.planner.plan(principal.owner, command, body.spec, body.workflow_modules, prefixes_of(principal))
+    runs = await run_in_threadpool(measured_runs, session, body.spec)
+    sizing = size(runs, counts["rows_after_filters"], body.spec.compute_resource.value, parts.config)
     return ValidateResponse(**{k: counts[k] for k in ("rows_in", "rows_after_filters", "training_rows", "holdout_rows")},
-                            compute_resource=body.spec.compute_resource.value)
+                            compute_resource=body.spec.compute_resource.value,
+                            sizing=SizingOut(**dataclasses.asdict(sizing)) if sizing else None)
+
+
+def measured_runs(session: Session, spec) -> list[Job]:
+    try:
+        return service.measured_runs(session, model_name=spec.metadata.model_name, owner=spec.metadata.owner, limit=RUNS)
+    finally:
+        session.close()
 
 
 def choose_and_release(session: Session, store: BinaryStore, body: TrainRequest, dev: bool) -> ChosenBinary:

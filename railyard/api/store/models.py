@@ -76,6 +76,9 @@ class Job(Base):
     attempts: Mapped[list | None] = mapped_column(JSON)
     # A replay runs the binary and spec of the training job `replays_job_id` again (railyard.api.replays).
     replays_job_id: Mapped[str | None] = mapped_column(String(64))
+    # What a complete training run measured (its steps' highest peak, its load step's rows): railyard.api.sizing.
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    rows_loaded: Mapped[int | None] = mapped_column(BigInteger)
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 

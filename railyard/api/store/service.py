@@ -80,6 +80,13 @@ def training_of_model(session: Session, *, model_id: str, owners: tuple[str, ...
     return session.scalars(query.order_by(Job.finished_at.desc(), Job.id.desc()).limit(1)).first()
 
 
+def measured_runs(session: Session, *, model_name: str, owner: str, limit: int) -> list[Job]:
+    """The newest complete training runs of `owner`'s model `model_name` that measured their peak memory."""
+    query = select(Job).where(Job.model_name == model_name, Job.owner == owner, Job.kind == JobKind.training.value,
+                              Job.state == JobState.complete.value, Job.peak_memory_bytes.is_not(None), Job.rows_loaded > 0)
+    return list(session.scalars(query.order_by(Job.finished_at.desc(), Job.id.desc()).limit(limit)))
+
+
 def explanations_of(session: Session, *, model_id: str, owners: tuple[str, ...] | None, limit: int) -> list[Job]:
     """The explanation jobs of the model `model_id`, among the jobs of `owners` (None: all), newest first.
 
