@@ -18,6 +18,7 @@ from railyard.errors import EXIT_LINK_LOST, RailyardError, UserError
 from railyard.result import is_complete, read_result
 from railyard.spec import TrainingSpec
 from railyard.states import FailureReason, JobState
+from railyard.launch.resources import LaunchConfig
 
 
 LOG_PAGE_BYTES = 1 << 20  # the most one read of a log returns
@@ -62,11 +63,6 @@ def worker_exited(index: int, code: int) -> str:
     if code == EXIT_LINK_LOST:
         how += ", its link to the other workers lost; no worker failed on its own"
     return f"worker {index} exited with {how}"
-
-
-def too_many_workers(executor: "Executor", workers: int) -> str:
-    return (f"workers: the {type(executor).__name__} runs at most {executor.max_workers} workers of a job, got {workers}; "
-            "use fewer, or a service on Kubernetes")
 
 
 def checked_result(status: JobStatus, output: str) -> JobStatus:
@@ -150,6 +146,17 @@ class Executor(abc.ABC):
     max_workers: int | None = None
     # Whether the backend starts a job's trainer again by itself when the infrastructure ends it (Kubernetes).
     retries_itself: bool = False
+    config: LaunchConfig  # the resource classes
+
+    def admit(self, spec: TrainingSpec, workers: int | None = None) -> None:
+        """The one check of what this backend can run, made before a job is queued and again as it starts: a
+        UserError whose message begins with the spec's field when it has more workers than the backend runs, or a
+        compute resource its launch config has no class for. `workers`: the job's, where not the spec's."""
+        workers = spec.workers if workers is None else workers
+        if self.max_workers is not None and workers > self.max_workers:
+            raise UserError(f"workers: the {type(self).__name__} runs at most {self.max_workers} workers of a job, "
+                            f"got {workers}; use fewer, or a service on Kubernetes")
+        self.config.resource_class(spec.compute_resource.value)
 
     @abc.abstractmethod
     def output_uri(self, job_id: str) -> str:

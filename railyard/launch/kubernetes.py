@@ -159,6 +159,7 @@ class KubernetesExecutor(Executor):
     def submit(self, job: JobRequest) -> None:
         if not job.binary.sha256:
             raise UserError("--binary dev runs only on the local backend; a Kubernetes job needs a .pex or a Bazel target")
+        self.admit(job.spec, job.workers)
         reads = [("model", job.explanation.model), ("data", job.explanation.data)] if job.explanation else \
             [(f"data.features[{i}].path", source.path) for i, source in enumerate(job.spec.data.features)]
         for where, location in reads:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from railyard import artifacts
 from railyard.errors import UserError
-from railyard.launch.job import LOG_PAGE_BYTES, Executor, FailureReason, JobRequest, JobState, JobStatus, UnknownJob, too_many_workers
+from railyard.launch.job import LOG_PAGE_BYTES, Executor, FailureReason, JobRequest, JobState, JobStatus, UnknownJob
 from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.storage import LocalStore
@@ -83,8 +83,7 @@ class LocalExecutor(Executor):
         if not is_job_name(job.job_id):
             raise UserError(f"job id {job.job_id[:MAX_JOB_ID_LENGTH]!r}: expected a name of 1 to {MAX_JOB_ID_LENGTH} "
                             "characters without '/', other than '.' and '..'")
-        if job.workers > self.max_workers:
-            raise UserError(too_many_workers(self, job.workers))
+        self.admit(job.spec, job.workers)
         directory = self.job_dir(job.job_id)
         private_dirs(self.root)
         directory.mkdir(mode=DIR_MODE)

@@ -3,7 +3,9 @@
 import json
 
 import pytest
+import yaml
 
+from railyard.launch.resources import DEFAULT_CONFIG
 from tests.api.conftest import ADMIN, ALICE, BOB, CI, publish
 from tests.conftest import example_spec
 
@@ -282,3 +284,17 @@ def test_a_job_of_several_workers_says_so(client, charges_path):
     assert problem["loc"] == ["body", "spec", "workers"]
     assert problem["msg"].startswith("the LocalExecutor runs at most 8 workers of a job, got 9")
     assert len(client.get("/jobs").json()["jobs"]) == 2
+    assert client.post("/validate", json=body(charges_path, workers=9)).json()["detail"] == too_many.json()["detail"]
+
+
+def test_a_compute_resource_without_a_class_here_is_refused_before_queueing(app_factory, charges_path, tmp_path):
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["resource_classes"] = {"CPU": {**config["resource_classes"]["CPU"], "larger": None}}
+    (tmp_path / "cpu-only.yaml").write_text(yaml.safe_dump(config))
+    client = app_factory(dispatch=False, dev=True, launch_config=str(tmp_path / "cpu-only.yaml"))
+    for path in ("/train", "/validate"):
+        refused = client.post(path, json=body(charges_path, compute_resource="GPU"))
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == [{"loc": ["body", "spec", "compute_resource"], "type": "value_error",
+                                             "msg": "'GPU' is not a configured resource class; known: CPU"}]
+    assert client.get("/jobs").json()["jobs"] == []

@@ -21,7 +21,7 @@ from railyard.api.deps import JobDep, PartsDep, PrincipalDep, SessionDep
 from railyard.api.problems import Conflict, Unprocessable
 from railyard.api.queueing import earlier_answer, queue
 from railyard.api.routes.explain import runnable_binary
-from railyard.api.routes.train import ACCESS_ERRORS
+from railyard.api.routes.train import ACCESS_ERRORS, admitted
 from railyard.api.schemas import TrainResponse
 from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import choose
@@ -51,6 +51,7 @@ def replay_job(job: JobDep, session: SessionDep, principal: PrincipalDep, parts:
     except ValidationError as exc:
         raise Conflict(f"job {job.id}'s spec is no longer valid here: {exc.errors()[0]['msg']}") from None
     authorize_submission(principal, spec)
+    admitted(parts.executor, spec)
     runnable_binary(job, parts.binary_store, parts.settings.dev)
     chosen = choose(session, parts.binary_store, job.binary, job.workflow_modules, dev=parts.settings.dev)
     request_hash = hashlib.sha256(f"replay {job.id}".encode()).hexdigest()

@@ -30,7 +30,8 @@ from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
-from railyard.launch.job import too_many_workers
+from railyard.spec import TrainingSpec
+from railyard.launch.job import Executor
 from railyard.states import JobState
 
 router = APIRouter(tags=["training"])
@@ -45,6 +46,7 @@ ACCESS_ERRORS = {401: {"description": "No valid token"},
 async def plan_on_data(body: TrainRequest, session: Session, principal: Principal, parts: Parts) -> ValidateResponse:
     """Check who may run what on which data, then let the trainer binary plan the spec in its own process."""
     authorize_submission(principal, body.spec)
+    admitted(parts.executor, body.spec)
     chosen = await run_in_threadpool(choose_and_release, session, parts.binary_store, body, parts.settings.dev)
     try:
         command = trainer_command(chosen) if chosen.path else await run_in_threadpool(trainer_command, chosen)  # --dev may build
@@ -63,6 +65,15 @@ def measured_runs(session: Session, spec) -> list[Job]:
         return service.measured_runs(session, model_name=spec.metadata.model_name, owner=spec.metadata.owner, limit=RUNS)
     finally:
         session.close()
+
+
+def admitted(executor: Executor, spec: TrainingSpec) -> None:
+    """What the executor can run (Executor.admit), as a 422 naming the spec's field."""
+    try:
+        executor.admit(spec)
+    except UserError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise Unprocessable(message, loc=("body", "spec", field)) from None
 
 
 def choose_and_release(session: Session, store: BinaryStore, body: TrainRequest, dev: bool) -> ChosenBinary:
@@ -101,8 +112,7 @@ def queue_job(body: TrainRequest, session: Session, principal: Principal, parts:
     """Record the job as queued, or replay the first answer to its Idempotency-Key."""
     spec, settings, executor = body.spec, parts.settings, parts.executor
     authorize_submission(principal, spec)
-    if executor.max_workers is not None and spec.workers > executor.max_workers:
-        raise Unprocessable(too_many_workers(executor, spec.workers).removeprefix("workers: "), loc=("body", "spec", "workers"))
+    admitted(executor, spec)
     chosen = choose(session, parts.binary_store, body.binary, body.workflow_modules, dev=settings.dev)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else ""
     if idempotency_key:
