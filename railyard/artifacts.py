@@ -40,7 +40,3 @@ def local(*parts: str) -> str:
 def runs() -> str:
     return location("runs")
 
-
-def run_output(job_id: str, base: str | None = None) -> str:
-    """Where the run `job_id` writes, under the root's runs/ (or under `base`, a runs directory)."""
-    return location(job_id, base=base or runs())

@@ -40,6 +40,7 @@ from railyard import artifacts
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
 from railyard.launch.job import Executor, JobRequest
+from railyard.run_layout import RunLayout
 from railyard.states import JobState
 from railyard.launch.render import check_job_id, output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
@@ -78,7 +79,7 @@ def job_request(args: argparse.Namespace, config: LaunchConfig, backend: str) ->
     elif backend == "kubernetes":
         output = output_uri(config, job_id)
     else:
-        output = artifacts.run_output(job_id)
+        output = RunLayout.under_root(artifacts.root(), job_id).output
     return JobRequest(job_id, spec, binary, output, git_commit=binaries.stamped_commit(binary))
 
 

@@ -34,10 +34,10 @@ from railyard.distributed.env import WorkerEnv
 from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
 from railyard.pipeline.steps import StepRecorder
 from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
+from railyard.run_layout import LOG
 from railyard.storage import LocalStore, open_store
 from railyard.storage.local import private_dirs
 
-LOG_FILE = "trainer.log"
 log = logging.getLogger("railyard")
 
 
@@ -119,8 +119,8 @@ class JobRun:
         self._local = isinstance(self.store, LocalStore)
         self._log_dir = Path(self.store.root) if self._local else Path(tempfile.mkdtemp(prefix="railyard-log-"))
         private_dirs(self._log_dir)
-        self._handler = _setup_logging(self._log_dir / LOG_FILE)
-        self.result_file = ResultFile(self.store, job_id, self.store.url(LOG_FILE), build_info(), spec_hash)
+        self._handler = _setup_logging(self._log_dir / LOG)
+        self.result_file = ResultFile(self.store, job_id, self.store.url(LOG), build_info(), spec_hash)
         self.recorder = StepRecorder(progress=log.info)
 
     @property
@@ -172,4 +172,4 @@ class JobRun:
         """Make the log complete at its final location before result.json says the job ended."""
         self._handler.finish()
         if not self._local:
-            self.store.put_file(LOG_FILE, self._log_dir / LOG_FILE)
+            self.store.put_file(LOG, self._log_dir / LOG)

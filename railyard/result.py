@@ -15,11 +15,11 @@ import json
 
 from railyard.buildinfo import library_versions
 from railyard.errors import RailyardError
+from railyard.run_layout import RESULT
 from railyard.states import JobState
 from railyard.storage import Store, open_store
 
 RUNNING, COMPLETE, FAILED = JobState.running.value, JobState.complete.value, JobState.failed.value
-RESULT_FILE = "result.json"
 MAX_RESULT_BYTES = 16 << 20  # the most of a result.json that is read
 
 
@@ -36,7 +36,7 @@ def read_result(location: str) -> dict | None:
     """The result.json under an output location, or None where there is none (yet), it cannot be read, it is over
     MAX_RESULT_BYTES or it is not a JSON object."""
     try:
-        data = open_store(location).read_range(RESULT_FILE, 0, MAX_RESULT_BYTES + 1)
+        data = open_store(location).read_range(RESULT, 0, MAX_RESULT_BYTES + 1)
     except RailyardError:
         return None
     return parse_document(data) if len(data) <= MAX_RESULT_BYTES else None
@@ -79,4 +79,4 @@ class ResultFile:
         self.status["transition"] = transition
         self.status["libraries"] = library_versions()
         document = {"status": self.status, "result": result, "exception_info": exception_info}
-        return self.store.write_text(RESULT_FILE, json.dumps(document, indent=2, default=str) + "\n")
+        return self.store.write_text(RESULT, json.dumps(document, indent=2, default=str) + "\n")

@@ -44,6 +44,7 @@ from railyard.job_run import JobRun, resolve
 from railyard.pipeline.evaluate import headline
 from railyard.pipeline.run import plan, run_pipeline
 from railyard.report.html_report import write_report
+from railyard.run_layout import RunLayout
 from railyard.spec import TrainingSpec, load_spec
 from railyard.workflow import find_workflow, import_workflow_modules
 
@@ -83,7 +84,7 @@ def _output_uri(args: argparse.Namespace, spec: TrainingSpec | None, job_id: str
         return resolve(args.output)
     if spec is not None and spec.output_path:
         return resolve(spec.output_path)
-    return resolve(f"{artifacts.root().rstrip('/')}/runs/{job_id}")
+    return resolve(RunLayout.under_root(artifacts.root(), job_id).output)
 
 
 def train(args: argparse.Namespace) -> int:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from railyard.checkpoint.identity import RunIdentity
 from railyard.errors import RailyardError
 from railyard.pipeline.progress_file import read_progress
+from railyard.run_layout import CHECKPOINTS
 from railyard.storage import Store
 
-FOLDER = "checkpoints"
 KEEP = 2
 MANIFEST = "checkpoint.json"
 NAME = re.compile(r"^(\d{3})-(\d{9})\.ckpt$")
@@ -81,10 +81,10 @@ class Checkpoints:
             archive.writestr(MANIFEST, json.dumps(manifest))
             for name, data in checkpoint.files.items():
                 archive.writestr(name, data)
-        name = f"{FOLDER}/{checkpoint.loop:03d}-{checkpoint.iteration:09d}.ckpt"
+        name = f"{CHECKPOINTS}/{checkpoint.loop:03d}-{checkpoint.iteration:09d}.ckpt"
         location = self.store.write_bytes(name, buffer.getvalue())
         for older in self._names()[KEEP:]:
-            self.store.delete(f"{FOLDER}/{older}")
+            self.store.delete(f"{CHECKPOINTS}/{older}")
         self.written += 1
         self.seconds += time.monotonic() - started
         return location
@@ -107,7 +107,7 @@ class Checkpoints:
     def clear(self) -> None:
         """Remove every checkpoint once the run has its result: a finished run's output holds its model, not its drafts."""
         for name in self._names():
-            self.store.delete(f"{FOLDER}/{name}")
+            self.store.delete(f"{CHECKPOINTS}/{name}")
 
     def summary(self) -> dict:
         return {"written": self.written, "seconds": round(self.seconds, 3), "resumed": self.resumed}
@@ -115,16 +115,16 @@ class Checkpoints:
     def _names(self) -> list[str]:
         """Checkpoint object names, newest first."""
         try:
-            names = [path.rsplit("/", 1)[-1] for path in self.store.list(f"{FOLDER}/")]
+            names = [path.rsplit("/", 1)[-1] for path in self.store.list(f"{CHECKPOINTS}/")]
         except RailyardError:
             return []
         return sorted((n for n in names if NAME.match(n)), reverse=True)
 
     def _find(self) -> Checkpoint | None:
         for name in self._names():
-            location = self.store.url(f"{FOLDER}/{name}")
+            location = self.store.url(f"{CHECKPOINTS}/{name}")
             try:
-                with zipfile.ZipFile(io.BytesIO(self.store.read_bytes(f"{FOLDER}/{name}"))) as archive:
+                with zipfile.ZipFile(io.BytesIO(self.store.read_bytes(f"{CHECKPOINTS}/{name}"))) as archive:
                     manifest = json.loads(archive.read(MANIFEST))
                     differ = self.identity.differences(manifest.get("identity") or {})
                     if differ:

@@ -31,6 +31,7 @@ from railyard.explain.source import open_rows
 from railyard.job_run import JobRun, resolve
 from railyard.model import Model, is_model_id, load_model
 from railyard.pipeline.steps import StepRecorder, peak_rss_bytes
+from railyard.run_layout import RunLayout
 
 KIND = "explanation"
 DEFAULT_BATCH_ROWS = 10_000
@@ -129,7 +130,7 @@ def explain(request: ExplainRequest, store, recorder: StepRecorder, result: dict
 def run_explanation(request: ExplainRequest) -> Outcome:
     """Run one explanation job end to end, as the trainer runs a training spec; never raises for a failed job."""
     job_id = request.job_id or str(uuid.uuid4())
-    job = JobRun(job_id, resolve(request.output or f"{artifacts.root().rstrip('/')}/runs/{job_id}"))
+    job = JobRun(job_id, resolve(request.output or RunLayout.under_root(artifacts.root(), job_id).output))
     result: dict = {"kind": KIND, "model_id": None}
 
     def work() -> dict:

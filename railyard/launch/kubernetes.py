@@ -58,12 +58,12 @@ from railyard.launch.render import (
 from railyard.launch.resources import LaunchConfig
 from railyard.launch.result_reads import ResultReads
 from railyard.result import read_result
+from railyard.run_layout import LOG
 from railyard.storage import is_s3_uri, open_store
 
 WATCH_SECONDS = 60  # how long one watch request lasts before it is renewed
 SUBMITTED_GRACE_SECONDS = 30  # a job submitted this recently and not yet in the cache is queued
 SYNC_WAIT_SECONDS = 5  # how long the first look waits for the cache's first LIST
-TRAINER_LOG = "trainer.log"  # the trainer's log, which it writes next to result.json
 log = logging.getLogger("railyard.kubernetes")
 
 
@@ -357,9 +357,9 @@ class KubernetesExecutor(Executor):
     def _stored_log(self, job: dict | None, job_id: str, offset: int, limit: int) -> bytes | None:
         annotations = (job or {}).get("metadata", {}).get("annotations") or {}
         store = open_store(annotations.get("railyard.io/output") or output_uri(self.config, job_id))
-        if not store.exists(TRAINER_LOG):
+        if not store.exists(LOG):
             return None
-        return store.read_range(TRAINER_LOG, offset, limit) if limit > 0 else b""
+        return store.read_range(LOG, offset, limit) if limit > 0 else b""
 
     def _pod_log(self, pods: list[dict], offset: int, limit: int) -> bytes:
         """The newest pod's trainer log (the latest attempt; worker 0's, of several workers), read up to

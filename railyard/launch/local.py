@@ -45,12 +45,13 @@ from railyard.errors import UserError
 from railyard.launch.job import LOG_PAGE_BYTES, Executor, FailureReason, JobRequest, JobState, JobStatus, UnknownJob
 from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
+from railyard.run_layout import LOG, RunLayout
 from railyard.storage import LocalStore
 from railyard.storage.local import DIR_MODE, FILE_MODE, private_dirs
 
 POLL_SECONDS = 0.2
 MAX_JOB_ID_LENGTH = 200
-ATTEMPT_FILES = ("trainer.log", "supervisor.log", "trainer.pgid", "supervisor.pid")  # one run's own, kept aside on a retry
+ATTEMPT_FILES = (LOG, "supervisor.log", "trainer.pgid", "supervisor.pid")  # one run's own, kept aside on a retry
 
 
 def is_job_name(job_id: str) -> bool:
@@ -69,12 +70,12 @@ class LocalExecutor(Executor):
                  memory_limit_bytes: int | None = None, deadline_seconds: float | None = None):
         self.config = config
         self.root = Path(root or artifacts.local("local-jobs")).absolute()
-        self.outputs = outputs
+        self.outputs = artifacts.location(base=outputs) if outputs else None  # a local path made absolute
         self.memory_limit_bytes = memory_limit_bytes
         self.deadline_seconds = deadline_seconds
 
     def output_uri(self, job_id: str) -> str:
-        return artifacts.run_output(job_id, base=self.outputs)
+        return RunLayout(self.outputs or artifacts.runs(), job_id).output
 
     def job_dir(self, job_id: str) -> Path:
         return self.root / job_id
@@ -152,14 +153,14 @@ class LocalExecutor(Executor):
         return lost
 
     def logs(self, job_id: str) -> str:
-        path = self._directory(job_id) / "trainer.log"
+        path = self._directory(job_id) / LOG
         return path.read_text(errors="replace") if path.exists() else ""
 
     def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_PAGE_BYTES) -> tuple[bytes, int]:
         if offset < 0 or limit < 0:
             raise UserError(f"log offset and limit must be >= 0, got offset {offset}, limit {limit}")
         try:
-            with open(self._directory(job_id) / "trainer.log", "rb") as log:
+            with open(self._directory(job_id) / LOG, "rb") as log:
                 log.seek(offset)
                 page = log.read(min(limit, LOG_PAGE_BYTES))
         except FileNotFoundError:

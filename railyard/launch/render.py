@@ -35,6 +35,7 @@ import yaml
 from railyard.errors import EXIT_BAD_SPEC, EXIT_PREEMPTED, UserError
 from railyard.launch.job import JobRequest
 from railyard.launch.resources import LaunchConfig, NetworkPolicySettings, ResourceClass
+from railyard.run_layout import RunLayout
 from railyard.storage.prefixes import environment_value
 
 # Package data, read through importlib.resources: found in a pex or an installed wheel too.
@@ -137,7 +138,7 @@ def binary_uri(config: LaunchConfig, sha256: str) -> str:
 
 
 def output_uri(config: LaunchConfig, job_id: str) -> str:
-    return f"{config.artifacts.rstrip('/')}/runs/{job_id}"
+    return RunLayout.under_root(config.artifacts, job_id).output
 
 
 def requests_of(resource: ResourceClass, memory_bytes: int | None) -> dict[str, str]:

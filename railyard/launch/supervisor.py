@@ -67,6 +67,7 @@ from railyard.launch.job import (
 )
 from railyard.launch.local_state import write_state
 from railyard.result import read_result
+from railyard.run_layout import LOG
 from railyard.storage import LocalStore
 from railyard.storage.local import PRIVATE_UMASK
 from railyard.storage.prefixes import with_prefixes
@@ -291,7 +292,7 @@ class Supervisor:
         environment = with_prefixes({**os.environ, "TMPDIR": str(work / "tmp")}, request.get("data_prefixes"))
         port = free_base_port() if workers > 1 else None
         rendezvous_dir = tempfile.mkdtemp(prefix="rendezvous-", dir=work) if workers > 1 else None
-        self.log = SharedLog(CappedLog(self.directory / "trainer.log"))
+        self.log = SharedLog(CappedLog(self.directory / LOG))
         for index in range(workers):
             own = worker_environment(index, workers, port, rendezvous_dir, request["deadline_seconds"], request.get("gpu", False))
             try:

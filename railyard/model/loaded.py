@@ -24,7 +24,7 @@ from railyard.model.artifact import ArtifactReader, is_model_id, model_id
 from railyard.model.formats import load_object
 from railyard.model.formats.importing import import_workflow, workflow_module
 from railyard.model.labels import LabelEncoding
-from railyard.result import RESULT_FILE
+from railyard.run_layout import RESULT
 from railyard.storage import open_store
 
 MODEL_DIR = "model"
@@ -109,7 +109,7 @@ def _read(uri: str, expected_id: str | None) -> tuple[str, bytes, str]:
             "pass the model id (sha256.…) instead, or as expected_id= (--model-id)"
         )
     run, artifact = open_store(uri), f"{MODEL_DIR}/{expected_id}"
-    if expected_id is not None and (run.exists(RESULT_FILE) or run.exists(artifact)):
+    if expected_id is not None and (run.exists(RESULT) or run.exists(artifact)):
         return run.url(artifact), run.read_bytes(artifact), expected_id
     parent = open_store(head)
     return parent.url(name), parent.read_bytes(name), expected

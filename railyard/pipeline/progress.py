@@ -29,7 +29,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Callable
 
 from railyard.errors import RailyardError
-from railyard.pipeline.progress_file import PROGRESS_FILE
+from railyard.run_layout import PROGRESS
 from railyard.result import now
 from railyard.storage import Store
 
@@ -227,10 +227,10 @@ class ProgressReporter:
         if self.store is None:
             return
         try:
-            self.store.write_text(PROGRESS_FILE, json.dumps(document) + "\n")
+            self.store.write_text(PROGRESS, json.dumps(document) + "\n")
         except (RailyardError, OSError) as exc:
             if not self._write_failed:
-                log.warning(f"[railyard] warning: cannot write {PROGRESS_FILE}, training goes on: {exc}")
+                log.warning(f"[railyard] warning: cannot write {PROGRESS}, training goes on: {exc}")
             self._write_failed = True
 
 

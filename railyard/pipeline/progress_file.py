@@ -15,9 +15,9 @@ import sys
 
 from railyard.errors import RailyardError
 from railyard.result import parse_document
+from railyard.run_layout import PROGRESS
 from railyard.storage import open_store
 
-PROGRESS_FILE = "progress.json"
 MAX_PROGRESS_BYTES = 64 * 1024
 FIELDS = {"step": str, "iteration": float, "total": float, "unit": str, "elapsed_s": float, "remaining_s": float,
           "metric": str, "training": float, "holdout": float, "updated_at": str}
@@ -26,7 +26,7 @@ FIELDS = {"step": str, "iteration": float, "total": float, "unit": str, "elapsed
 def read_progress(location: str) -> dict | None:
     """The progress.json under an output location, or None where there is none, it is too large or not a document."""
     try:
-        data = open_store(location).read_range(PROGRESS_FILE, 0, MAX_PROGRESS_BYTES + 1)
+        data = open_store(location).read_range(PROGRESS, 0, MAX_PROGRESS_BYTES + 1)
     except RailyardError:
         return None
     if len(data) > MAX_PROGRESS_BYTES:

@@ -18,7 +18,8 @@ from sklearn.dummy import DummyRegressor
 
 from railyard import Workflow, trainer
 from railyard.pipeline.progress import DEFAULT_INTERVAL_S, INTERVAL_ENV, LearningCurve, ProgressReporter
-from railyard.pipeline.progress_file import MAX_PROGRESS_BYTES, PROGRESS_FILE, read_progress
+from railyard.pipeline.progress_file import MAX_PROGRESS_BYTES, read_progress
+from railyard.run_layout import PROGRESS
 from railyard.storage import LocalStore
 from tests.conftest import REPO, example_spec, read_result, write_spec
 
@@ -63,7 +64,7 @@ def test_lines_are_the_first_then_at_most_one_per_interval_then_the_last(tmp_pat
         for i in range(1, 101):  # one iteration every 0.15 s: 15 s in all
             clock.now += 0.15
             reporter.report(i, 100, training=1 / i, holdout=2 / i, metric="rmse")
-            written.append(json.loads((tmp_path / PROGRESS_FILE).read_text())["iteration"])
+            written.append(json.loads((tmp_path / PROGRESS).read_text())["iteration"])
         reporter.end()
     shown = [int(re.search(r"iteration (\d+)/100", m).group(1)) for m in lines.messages]
     assert shown[0] == 1 and shown[-1] == 100
@@ -116,18 +117,18 @@ def test_time_left_is_estimated_from_the_pace_after_the_first_iteration():
 
 def test_reading_progress_is_bounded_and_keeps_only_known_fields(tmp_path):
     assert read_progress(str(tmp_path)) is None
-    (tmp_path / PROGRESS_FILE).write_text(json.dumps({"iteration": "7", "total": 10, "holdout": True, "extra": [1] * 9}))
+    (tmp_path / PROGRESS).write_text(json.dumps({"iteration": "7", "total": 10, "holdout": True, "extra": [1] * 9}))
     assert read_progress(str(tmp_path)) == {"step": None, "iteration": None, "total": 10, "unit": None, "elapsed_s": None,
                                             "remaining_s": None, "metric": None, "training": None, "holdout": None,
                                             "updated_at": None}
-    (tmp_path / PROGRESS_FILE).write_text(json.dumps({"step": "train", "pad": "x" * MAX_PROGRESS_BYTES}))
+    (tmp_path / PROGRESS).write_text(json.dumps({"step": "train", "pad": "x" * MAX_PROGRESS_BYTES}))
     assert read_progress(str(tmp_path)) is None
-    (tmp_path / PROGRESS_FILE).write_text("{not json")
+    (tmp_path / PROGRESS).write_text("{not json")
     assert read_progress(str(tmp_path)) is None
 
 
 def test_a_hostile_progress_file_reads_as_nothing_and_never_hangs(tmp_path):
-    progress = tmp_path / PROGRESS_FILE
+    progress = tmp_path / PROGRESS
     progress.write_text("[" * 50_000)  # under the size limit, too deep for the parser
     assert read_progress(str(tmp_path)) is None
     progress.write_text('{"iteration": 1' + "0" * 400 + ', "total": 1e400, "elapsed_s": NaN, "remaining_s": -Infinity}')
@@ -321,7 +322,7 @@ def test_a_500_tree_fraud_run_reports_its_progress_and_learning_curve(tmp_path, 
     assert [p["iteration"] for p in curve["points"]] == list(range(1, 501))
     assert all(isinstance(p["training"], float) and isinstance(p["holdout"], float) for p in curve["points"])
     assert curve["points"][-1]["training"] < curve["points"][0]["training"]  # boosting fits the training set
-    final = json.loads((tmp_path / "run" / PROGRESS_FILE).read_text())
+    final = json.loads((tmp_path / "run" / PROGRESS).read_text())
     assert (final["iteration"], final["total"], final["remaining_s"]) == (500, 500, 0.0)
 
 

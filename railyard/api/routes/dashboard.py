@@ -34,7 +34,8 @@ from railyard.report import CHARTS_FILE
 from railyard.report.charts import HEADLINE_METRICS, Figure, compare_figures, job_figures, metric_history_chart
 from railyard.report.spec_diff import compare_specs, shorten
 from railyard.report.svg import finite, number
-from railyard.result import RESULT_FILE, parse_document
+from railyard.result import parse_document
+from railyard.run_layout import RESULT
 from railyard.states import JobState
 from railyard.storage import open_store
 
@@ -112,7 +113,7 @@ def finished_result(job: Job) -> dict | None:
     """The `result` block of a complete job's result.json."""
     if job.state != JobState.complete.value:
         return None
-    body = output_json(job.output, RESULT_FILE)
+    body = output_json(job.output, RESULT)
     return body.get("result") if isinstance(body, dict) and isinstance(body.get("result"), dict) else None
 
 

@@ -23,6 +23,7 @@ from railyard.errors import RailyardError
 from railyard.launch.job import LOG_PAGE_BYTES, JobKind
 from railyard.pipeline.progress_file import read_progress
 from railyard.result import read_result
+from railyard.run_layout import LOG, output_file
 from railyard.states import JobState
 
 router = APIRouter(tags=["jobs"])
@@ -33,7 +34,7 @@ MAX_LOG_OFFSET = 1 << 50
 def status_of(job: Job) -> StatusResponse:
     transitions = [TransitionOut(created_at=t.at, job_state=t.state, reason=t.reason, actor=t.actor) for t in job.transitions]
     return StatusResponse(
-        job_id=job.id, log_file=f"{job.output}/trainer.log", transition=transitions[-1], transitions=transitions,
+        job_id=job.id, log_file=output_file(job.output, LOG), transition=transitions[-1], transitions=transitions,
         job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), shipped=job.shipped,
