@@ -48,7 +48,7 @@ def test_invalid_spec_is_422_with_paths_and_allowed_values(client, charges_path)
 
 def test_dry_run_and_validate_count_rows_without_queueing(client, charges_path):
     dry = client.post("/train?dry_run=true", json=body(charges_path))
-    assert dry.status_code == 200
+    assert dry.status_code == 200, dry.text
     counts = dry.json()
     assert counts["rows_in"] == 20_000
     assert counts["training_rows"] + counts["holdout_rows"] == counts["rows_after_filters"] < 20_000
