@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -92,6 +93,7 @@ def artifact_store():
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request is the bench's cost, not the follower's
     server.start()
     os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
                        "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
@@ -100,15 +102,15 @@ def artifact_store():
     return server, bucket
 
 
-def complete_result(bucket: str, job_id: str) -> None:
-    import boto3
-
+def complete_result(client, bucket: str, job_id: str) -> None:
     document = {"status": {"job_id": job_id, "transition": {"job_state": "complete"}}, "result": {"kind": "training"},
                 "exception_info": None}
-    boto3.client("s3").put_object(Bucket=bucket, Key=f"runs/{job_id}/result.json", Body=json.dumps(document).encode())
+    client.put_object(Bucket=bucket, Key=f"runs/{job_id}/result.json", Body=json.dumps(document).encode())
 
 
 def measure(jobs: int, seconds: float, rate: float, use_cache: bool) -> dict:
+    import boto3
+
     from railyard.launch.render import job_name
     from tests.launch.fake_kube_api import FakeKubeAPI
 
@@ -116,8 +118,9 @@ def measure(jobs: int, seconds: float, rate: float, use_cache: bool) -> dict:
     store, bucket = artifact_store()
     try:
         job_ids = running_jobs(fake, jobs)
+        client = boto3.client("s3")
         for job_id in job_ids:
-            complete_result(bucket, job_id)
+            complete_result(client, bucket, job_id)
         ours, theirs = multiprocessing.get_context("spawn").Pipe()
         follower = multiprocessing.get_context("spawn").Process(target=follow, args=(fake.url, job_ids, use_cache, theirs))
         follower.start()

@@ -11,6 +11,7 @@ the bucket policy's to say, and Railyard never changes it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,10 +35,26 @@ def _endpoint_url() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
 
 
-def _client():
-    import boto3
+# The environment that shapes a client: one client is made per distinct configuration and kept.
+_CONFIGURATION = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                  "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                  "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
+CONNECTIONS = 32  # requests one client makes at once (threads reading results, multipart parts)
 
-    return boto3.session.Session().client("s3", endpoint_url=_endpoint_url())
+
+def _client():
+    """A client for this process's AWS configuration, made once: making one costs tens of milliseconds of CPU, which
+    a store per object read (a result.json per finished job) would pay each time. Clients are thread-safe, and
+    refresh their credentials (a pod's identity) themselves."""
+    return _client_for(tuple(os.environ.get(name) for name in _CONFIGURATION))
+
+
+@functools.lru_cache(maxsize=8)
+def _client_for(configuration: tuple) -> object:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client("s3", endpoint_url=_endpoint_url(), config=Config(max_pool_connections=CONNECTIONS))
 
 
 def arrow_s3_filesystem():

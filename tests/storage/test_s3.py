@@ -26,9 +26,16 @@ def test_read_range_reads_only_the_range(aws):
     store = open_store("s3://ml-data/runs/job-3")
     store.write_bytes("trainer.log", b"0123456789")
     sent = []
-    store.client.meta.events.register("before-send.s3.GetObject", lambda request, **_: sent.append(request.headers["Range"]))
-    assert store.read_range("trainer.log", 0, 4) == b"0123"
-    assert store.read_range("trainer.log", 8, 4) == b"89"
+
+    def record(request, **_):
+        sent.append(request.headers["Range"])
+
+    store.client.meta.events.register("before-send.s3.GetObject", record)  # the process's one client: taken off below
+    try:
+        assert store.read_range("trainer.log", 0, 4) == b"0123"
+        assert store.read_range("trainer.log", 8, 4) == b"89"
+    finally:
+        store.client.meta.events.unregister("before-send.s3.GetObject", record)
     assert sent == [b"bytes=0-3", b"bytes=8-11"]
     assert store.read_range("trainer.log", 10, 4) == b""
     assert store.read_range("trainer.log", 3, 0) == b""
@@ -83,3 +90,11 @@ def test_objects_are_written_private(aws, tmp_path):
         grants = aws.get_object_acl(Bucket="ml-data", Key=key)["Grants"]
         assert [g["Grantee"].get("URI") for g in grants] == [None], grants  # the owner's one grant, to no group
         assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+
+
+def test_stores_share_one_client_per_aws_configuration(aws, monkeypatch):
+    first, second = open_store("s3://ml-data/runs/a"), open_store("s3://ml-data/runs/b")
+    assert first.client is second.client  # a result.json read per finished job makes no client of its own
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    elsewhere = open_store("s3://ml-data/runs/a")
+    assert elsewhere.client is not first.client and elsewhere.client.meta.endpoint_url == "http://127.0.0.1:9"
