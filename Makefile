@@ -53,6 +53,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) bazel
 	$(BIN)/python -m bench.trainer_vs_plain
+	$(BIN)/python -m bench.reporting
 	$(BIN)/python -m bench.checkpoint
 	$(BIN)/python -m bench.packaging
 	$(BIN)/python -m bench.api_vs_mlflow

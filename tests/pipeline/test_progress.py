@@ -156,6 +156,21 @@ def test_the_learning_curve_keeps_at_most_1000_points_evenly_with_first_and_last
     assert iterations[-1] - iterations[-2] <= steps.pop()
 
 
+def test_a_curve_sample_is_at_most_its_rows_evenly_spaced_and_the_same_each_time():
+    import numpy as np
+
+    features = pd.DataFrame({"x": range(120_000)})
+    label = pd.Series(range(120_000)) * 2
+    sample_x, sample_y = ProgressReporter.curve_sample(features, label)
+    assert len(sample_x) == len(sample_y) == 40_000 and list(sample_x["x"][:3]) == [0, 3, 6]
+    assert (sample_y.to_numpy() == sample_x["x"].to_numpy() * 2).all()  # rows stay paired with their labels
+    assert ProgressReporter.curve_sample(features, label)[0].equals(sample_x)
+    small = features.iloc[:500]
+    assert ProgressReporter.curve_sample(small, label.iloc[:500])[0] is small  # a small set is used whole
+    array_x, array_y = ProgressReporter.curve_sample(np.arange(100), np.arange(100), rows=10)
+    assert list(array_x) == list(range(0, 100, 10)) and list(array_y) == list(array_x)
+
+
 def test_a_new_training_loop_starts_a_new_curve():
     reporter = ProgressReporter(interval_s=0)
     for i in (1, 2, 3):
