@@ -14,6 +14,13 @@ from railyard.api.store.models import Job
 from railyard.states import JobState
 
 
+def _block(document, *keys: str) -> dict:
+    """document[k1][k2]... where each is an object; {} otherwise (result.json is written where the user's code runs)."""
+    for key in keys:
+        document = document.get(key) if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
 def _files(fingerprint: list | None) -> dict[str, dict]:
     return {f.get("path"): f for source in fingerprint or [] if isinstance(source, dict)
             for f in source.get("files") or [] if isinstance(f, dict)}
@@ -36,7 +43,7 @@ def data_differences(before: list | None, now: list | None) -> list[str]:
 
 def library_differences(before: dict, now: dict) -> list[str]:
     return [f"library: {name} {before.get(name, 'absent')} → {now.get(name, 'absent')}"
-            for name in sorted(before.keys() | now.keys()) if before.get(name) != now.get(name)]
+            for name in sorted(map(str, before.keys() | now.keys())) if before.get(name) != now.get(name)]
 
 
 def metric_differences(before: dict, now: dict) -> dict[str, dict]:
@@ -54,16 +61,14 @@ def compare(original: Job, replay: Job, original_result: dict, replay_result: di
     if original.state != JobState.complete.value or replay.state != JobState.complete.value:
         verdict["summary"] = f"not compared: job {original.id} is {original.state}, the replay {replay.state}"
         return verdict
-    status_before, status_now = original_result.get("status") or {}, replay_result.get("status") or {}
     differences = []
     if original.binary_sha256 != replay.binary_sha256:
         differences.append(f"binary: sha256 {original.binary_sha256} → {replay.binary_sha256}")
     if original.spec_hash != replay.spec_hash:
         differences.append(f"spec: hash {original.spec_hash} → {replay.spec_hash}")
     differences += data_differences(original.data_fingerprint, replay.data_fingerprint)
-    differences += library_differences(status_before.get("libraries") or {}, status_now.get("libraries") or {})
-    metrics = metric_differences((original_result.get("result") or {}).get("metrics") or {},
-                                 (replay_result.get("result") or {}).get("metrics") or {})
+    differences += library_differences(_block(original_result, "status", "libraries"), _block(replay_result, "status", "libraries"))
+    metrics = metric_differences(_block(original_result, "result", "metrics"), _block(replay_result, "result", "metrics"))
     reproduced = bool(original.model_id) and original.model_id == replay.model_id
     if reproduced:
         summary = f"reproduced: same model id {replay.model_id}"

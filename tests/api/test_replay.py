@@ -68,6 +68,9 @@ def test_the_comparison_names_each_difference():
     assert list(verdict["metrics"]) == ["roc_auc"] and verdict["metrics"]["roc_auc"]["difference"] == pytest.approx(-0.05)
     assert verdict["summary"].startswith("not reproduced: model sha256.A → sha256.B; binary:") and "roc_auc 0.8 → 0.75" in verdict["summary"]
 
+    hostile = {"status": "not an object", "result": {"metrics": ["a", "list"]}}
+    assert replays.compare(job(), job(id="b"), hostile, {"status": {"libraries": [1, 2]}})["reproduced"] is True
+
     unexplained = replays.compare(job(), job(id="b", model_id="sha256.B"), {}, {})
     assert "nothing this service records differs" in unexplained["summary"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from railyard.api.dispatcher import measured
 from railyard.api.sizing import fit, size
 from railyard.api.store.models import Job
 from railyard.launch.resources import DEFAULT_CONFIG, load_config
@@ -37,6 +38,18 @@ def test_the_smallest_class_that_holds_the_estimate_up_the_larger_classes():
     assert beyond.resource_class is None and beyond.summary.endswith("→ more than any class from CPU allows")
     assert size([], 1_000, "CPU", config) is None
     assert size([run(1_000, 30)], 1_000, "GPU", config).resource_class is None  # GPU has no larger class
+
+
+@pytest.mark.parametrize("steps, expected", [
+    ([{"name": "load", "rows_out": 1000, "peak_memory_bytes": 5}, {"name": "train", "peak_memory_bytes": 9}], (9, 1000)),
+    ([{"name": "load", "rows_out": 10**30, "peak_memory_bytes": 5}], (None, None)),  # would not fit a BIGINT
+    ([{"name": "load", "rows_out": 1000, "peak_memory_bytes": -1}], (None, None)),
+    ([{"name": "load", "rows_out": True, "peak_memory_bytes": 5}], (None, None)),
+    ([{"name": "load", "rows_out": "1000", "peak_memory_bytes": 5.5}], (None, None)),
+    ("steps", (None, None)),
+])
+def test_what_a_run_measured_is_read_bounded_from_its_result(steps, expected):
+    assert measured({"result": {"kind": "training", "steps": steps}}) == expected
 
 
 @pytest.mark.slow
