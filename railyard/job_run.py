@@ -34,7 +34,7 @@ from railyard.distributed.env import WorkerEnv
 from railyard.errors import EXIT_OK, EXIT_TERMINATED, EXIT_TRAINING_FAILED, RailyardError, UserError
 from railyard.pipeline.steps import StepRecorder
 from railyard.result import COMPLETE, FAILED, RUNNING, ResultFile
-from railyard.run_layout import LOG
+from railyard.run_layout import LOG, worker_output
 from railyard.storage import LocalStore, open_store
 from railyard.storage.local import private_dirs
 
@@ -113,9 +113,8 @@ class JobRun:
     def __init__(self, job_id: str, output: str, spec_hash: str | None = None, env: WorkerEnv | None = None):
         self.job_id = job_id
         self.env = env or WorkerEnv()
-        if self.env.rank > 0:
-            output = f"{output.rstrip('/')}/workers/{self.env.rank}"
-        self.store = open_store(output)
+        self.job_store = open_store(output)  # the job's output: its checkpoints, whichever worker this is
+        self.store = open_store(worker_output(output, self.env.rank))
         self._local = isinstance(self.store, LocalStore)
         self._log_dir = Path(self.store.root) if self._local else Path(tempfile.mkdtemp(prefix="railyard-log-"))
         private_dirs(self._log_dir)

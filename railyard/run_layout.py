@@ -7,8 +7,9 @@ and the service.
         result.json                    RESULT: the run's state, written last when complete
         trainer.log                    LOG
         progress.json                  PROGRESS: where training is, while it runs
-        checkpoints/<loop>-<iter>.ckpt CHECKPOINTS: while unfinished (railyard.checkpoint)
+        checkpoints/<loop>-<iter>.ckpt CHECKPOINTS: while unfinished (railyard.checkpoint), worker 0's
         model/<model id>               MODEL
+        workers/<i>/                   WORKERS: worker i's own log and result, in a job of several workers
         metrics.json, scores.tsv, labels.tsv, charts.json, report.html
 """
 
@@ -22,6 +23,7 @@ LOG = "trainer.log"
 PROGRESS = "progress.json"
 CHECKPOINTS = "checkpoints"
 MODEL = "model"
+WORKERS = "workers"
 
 
 def _join(base: str, *names: str) -> str:
@@ -45,6 +47,11 @@ class RunLayout:
 
     def path(self, *names: str) -> str:
         return output_file(self.output, *names)
+
+
+def worker_output(output: str, rank: int) -> str:
+    """Where worker `rank` of the job whose output is `output` writes its own files: worker 0, the job's output."""
+    return output if rank == 0 else _join(output, WORKERS, str(rank))
 
 
 def output_file(output: str, *names: str) -> str:

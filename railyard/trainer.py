@@ -110,7 +110,7 @@ def train(args: argparse.Namespace) -> int:
         workflow_cls = find_workflow(spec.train.workflow_name)
         log.info(f"[railyard] workflow {workflow_cls.class_path()}, compute_resource {spec.compute_resource.value}")
         result = run_pipeline(spec, workflow_cls, job.store, job.recorder, env, job.result_file.record_fingerprint,
-                              resume=not args.no_resume, checkpointing=checkpoints.append)
+                              resume=not args.no_resume, checkpointing=checkpoints.append, job_store=job.job_store)
         if env.rank > 0:
             log.info(f"[railyard] worker {env.rank} of {env.world_size}: trained its share; worker 0 writes the result")
             return result

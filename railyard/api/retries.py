@@ -5,7 +5,8 @@ that the trainer resumes from the job's checkpoints (docs/reliability.md): one
 pre-empted (it wrote a checkpoint and exited 75), one killed by a signal nobody
 here sent (a `kill -9`, the kernel's OOM killer outside any limit of ours) or stopped by a SIGTERM that was not
 its cancel (a machine shutting down), one lost (its supervisor died,
-or the executor has no record of it after a restart). Never a failure of the
+or the executor has no record of it after a restart), and a job of several
+workers one of which was pre-empted or killed: all its workers start again. Never a failure of the
 spec, the data or the workflow's code, nor a cancelled job. A job runs at most
 `max_attempts` times (`railyard serve --max-attempts`, default 3). Kubernetes
 restarts a Job's pods itself (its `backoffLimit` and `podFailurePolicy`): the
@@ -19,7 +20,7 @@ when its spec says `allow_larger_class` and the spec is valid on that class.
 from __future__ import annotations
 
 from railyard.api.store.models import Job, utcnow
-from railyard.errors import SpecError
+from railyard.errors import EXIT_PREEMPTED, SpecError
 from railyard.launch.job import Executor, JobStatus
 from railyard.launch.resources import LaunchConfig
 from railyard.spec import parse_spec
@@ -28,8 +29,17 @@ from railyard.states import FailureReason, JobState
 RETRIED = frozenset({FailureReason.Preempted, FailureReason.Terminated, FailureReason.Killed, FailureReason.Lost})
 
 
+def ended_by_infrastructure(status: JobStatus) -> bool:
+    """A reason in RETRIED, or a worker of a job of several that was pre-empted (exit 75) or killed by a signal:
+    its workers cannot carry on without it, and all start again from the checkpoints worker 0 wrote."""
+    if status.reason in RETRIED:
+        return True
+    code = status.exit_code
+    return status.reason == FailureReason.WorkerFailed and code is not None and (code < 0 or code == EXIT_PREEMPTED)
+
+
 def should_retry(job: Job, status: JobStatus, executor: Executor, max_attempts: int) -> bool:
-    return (status.state is JobState.failed and status.reason in RETRIED and not executor.retries_itself
+    return (status.state is JobState.failed and ended_by_infrastructure(status) and not executor.retries_itself
             and len(job.attempts or []) + 1 < max_attempts)
 
 

@@ -60,8 +60,10 @@ class Schedule:
 class Checkpoints:
     """The checkpoints of one run: `save` as the loop goes, `newest` to resume from (None with `resume` off)."""
 
-    def __init__(self, store: Store, identity: RunIdentity, schedule: Schedule = Schedule(), resume: bool = True):
+    def __init__(self, store: Store, identity: RunIdentity, schedule: Schedule = Schedule(), resume: bool = True,
+                 writes: bool = True):
         self.store = store
+        self.writes = writes  # False on workers but the first of a job of several: they all hold worker 0's model
         self.identity = identity
         self.schedule = schedule
         self.resume = resume
@@ -72,7 +74,10 @@ class Checkpoints:
         self._reached = int(progress["iteration"]) if progress and progress.get("step") == "train" and progress.get("iteration") else None
         self._newest: Checkpoint | None | bool = False  # False: not looked for yet
 
-    def save(self, checkpoint: Checkpoint) -> str:
+    def save(self, checkpoint: Checkpoint) -> str | None:
+        """Write `checkpoint`, keeping the newest KEEP; where this worker writes none, nothing (None)."""
+        if not self.writes:
+            return None
         started = time.monotonic()
         manifest = {"identity": self.identity.as_dict(), "loop": checkpoint.loop, "iteration": checkpoint.iteration,
                     "library": checkpoint.library, "state": checkpoint.state}
@@ -106,7 +111,7 @@ class Checkpoints:
 
     def clear(self) -> None:
         """Remove every checkpoint once the run has its result: a finished run's output holds its model, not its drafts."""
-        for name in self._names():
+        for name in self._names() if self.writes else []:
             self.store.delete(f"{CHECKPOINTS}/{name}")
 
     def summary(self) -> dict:

@@ -104,6 +104,8 @@ class CheckpointCallback(TrainingCallback):
         return False
 
     def save(self, model: xgboost.Booster, done: int, evals_log) -> None:
+        if not self.checkpoints.writes:  # another worker than the first: the first writes the job's
+            return
         state = {"history": joined(self.resumed.history, dict(evals_log)), "curve": self.curve()}
         self.checkpoints.save(Checkpoint(loop=self.loop, iteration=done, library=LIBRARY, state=state,
                                          files={BOOSTER: bytes(model.save_raw("ubj"))}))

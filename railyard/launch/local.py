@@ -51,6 +51,7 @@ from railyard.storage.local import DIR_MODE, FILE_MODE, private_dirs
 
 POLL_SECONDS = 0.2
 MAX_JOB_ID_LENGTH = 200
+WIND_UP_SECONDS = 30  # how long a retry waits for the last run's supervisor to exit (it drains the log: DRAIN_SECONDS)
 ATTEMPT_FILES = (LOG, "supervisor.log", "trainer.pgid", "supervisor.pid")  # one run's own, kept aside on a retry
 
 
@@ -95,34 +96,44 @@ class LocalExecutor(Executor):
         directory = self._directory(job.job_id)
         if not read_state(directory).state.finished:
             raise UserError(f"job {job.job_id} still runs: it cannot be started again")
-        attempts = directory / "attempts"
-        private_dirs(attempts)
-        kept = attempts / str(sum(1 for _ in attempts.iterdir()) + 1)
-        kept.mkdir(mode=DIR_MODE)
-        shutil.copy2(directory / "state.json", kept / "state.json")  # state.json stays until the new run replaces it
-        for name in ATTEMPT_FILES:
-            if (directory / name).exists():
-                os.replace(directory / name, kept / name)
-        self._start(job, directory)
-
-    def _start(self, job: JobRequest, directory: Path) -> None:
-        resource = self.config.resource_class(job.spec.compute_resource.value)
-        LocalStore(directory).write_text("spec.json", job.spec.to_json())
-        request = {
-            "job_id": job.job_id,
-            "binary": {"path": job.binary.path, "sha256": job.binary.sha256, "target": job.binary.target},
-            "output": job.output if "://" in job.output else str(Path(job.output).absolute()),  # the trainer runs elsewhere
-            "arguments": job.explanation.arguments() if job.explanation else ["--spec", str(directory / "spec.json")],
-            "trainer_args": list(job.trainer_args),
-            "workers": job.workers,
-            "gpu": job.spec.compute_resource.value == "GPU",
-            "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
-            "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
-            "data_prefixes": job.data_prefixes,
-        }
-        LocalStore(directory).write_text("request.json", json.dumps(request, indent=2))
-        lock = take_lock(directory)
+        try:  # its last supervisor records the end, then finishes its log and exits: the lock tells when
+            lock = take_lock(directory, wait_seconds=WIND_UP_SECONDS)
+        except BlockingIOError:
+            raise UserError(f"job {job.job_id}: its last run's supervisor is still winding up after "
+                            f"{WIND_UP_SECONDS} s; it cannot be started again yet") from None
         try:
+            attempts = directory / "attempts"
+            private_dirs(attempts)
+            kept = attempts / str(sum(1 for _ in attempts.iterdir()) + 1)
+            kept.mkdir(mode=DIR_MODE)
+            shutil.copy2(directory / "state.json", kept / "state.json")  # state.json stays until the new run replaces it
+            for name in ATTEMPT_FILES:
+                if (directory / name).exists():
+                    os.replace(directory / name, kept / name)
+        except BaseException:
+            os.close(lock)
+            raise
+        self._start(job, directory, lock)
+
+    def _start(self, job: JobRequest, directory: Path, lock: int | None = None) -> None:
+        """Start the job's supervisor, handing it the job's lock (`lock`, taken already, or taken here)."""
+        lock = take_lock(directory) if lock is None else lock
+        try:
+            resource = self.config.resource_class(job.spec.compute_resource.value)
+            LocalStore(directory).write_text("spec.json", job.spec.to_json())
+            request = {
+                "job_id": job.job_id,
+                "binary": {"path": job.binary.path, "sha256": job.binary.sha256, "target": job.binary.target},
+                "output": job.output if "://" in job.output else str(Path(job.output).absolute()),  # the trainer runs elsewhere
+                "arguments": job.explanation.arguments() if job.explanation else ["--spec", str(directory / "spec.json")],
+                "trainer_args": list(job.trainer_args),
+                "workers": job.workers,
+                "gpu": job.spec.compute_resource.value == "GPU",
+                "memory_limit_bytes": self.memory_limit_bytes or resource.memory_limit_bytes,
+                "deadline_seconds": self.deadline_seconds or resource.deadline_seconds,
+                "data_prefixes": job.data_prefixes,
+            }
+            LocalStore(directory).write_text("request.json", json.dumps(request, indent=2))
             write_state(directory, JobStatus(JobState.queued))
             with os.fdopen(os.open(directory / "supervisor.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "ab") as log:
                 supervisor = subprocess.Popen(

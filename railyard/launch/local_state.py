@@ -8,6 +8,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 from railyard.launch.job import JobState, JobStatus
@@ -47,19 +48,28 @@ def write_state(directory: Path, status: JobStatus) -> None:
     LocalStore(directory).write_text(STATE_FILE, json.dumps(document, indent=2) + "\n")
 
 
-def take_lock(directory: Path) -> int:
-    """A descriptor holding the job's exclusive lock, taken before its supervisor starts and handed to it.
+def take_lock(directory: Path, wait_seconds: float = 0.0) -> int:
+    """A descriptor holding the job's exclusive lock, taken before its supervisor starts and handed to it; held
+    by another, waited for up to `wait_seconds` (a run started again as its last supervisor winds up).
 
     The lock belongs to the open file, so the supervisor, inheriting the descriptor, holds it until it
     exits in any way (kill -9 included) once the submitter closes its own copy.
     """
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            os.close(fd)
+            raise
+        except OSError:
+            os.close(fd)
+            raise
 
 
 def supervised(directory: Path) -> bool:

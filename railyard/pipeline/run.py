@@ -175,7 +175,8 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
     workflow.world_size = exchange.world_size if exchange is not None else 1
     scored_columns = workflow.feature_columns()
     workflow.progress = progress = ProgressReporter(store, step="train")
-    workflow.checkpoints = LoopCheckpoints(checkpoints, progress, device)
+    # a workflow's own loop on several workers writes none: each worker's random state would have to be kept too
+    workflow.checkpoints = LoopCheckpoints(checkpoints if exchange is None else None, progress, device)
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:
@@ -234,22 +235,28 @@ def _links_told(env: WorkerEnv):
                              f"or left first; its log says why): {links.reason(broken)}") from exc
 
 
-def _checkpoints(spec: TrainingSpec, store: Store, env: WorkerEnv, device: str, fingerprint: list, resume: bool):
-    """The run's checkpoints; None where it writes none (turned off in the spec, or a job of several workers)."""
-    if not spec.checkpoints.enabled or env.distributed:
+def _checkpoints(spec: TrainingSpec, store: Store, env: WorkerEnv, device: str, fingerprint: list, resume: bool,
+                 exchange: gather.Exchange | None):
+    """The run's checkpoints; None where it writes none (turned off in the spec). In a job of several workers every
+    worker resumes from the same ones, worker 0's, and only worker 0 writes them; the data in their identity is
+    every worker's, so that all agree on it."""
+    if not spec.checkpoints.enabled:
         return None
-    identity = RunIdentity.of(build_info(), spec, device, fingerprint, env.world_size)
+    data = fingerprint if exchange is None else exchange.allgather(fingerprint)
+    identity = RunIdentity.of(build_info(), spec, device, data, env.world_size)
     schedule = Schedule(spec.checkpoints.every_iterations, spec.checkpoints.every_seconds)
-    return Checkpoints(store, identity, schedule, resume=resume)
+    return Checkpoints(store, identity, schedule, resume=resume, writes=env.rank == 0)
 
 
 def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store, recorder: StepRecorder,
                  env: WorkerEnv | None = None, fingerprinted: Callable[[list[dict]], None] | None = None,
-                 resume: bool = True, checkpointing: Callable[[Checkpoints], None] | None = None) -> dict:
+                 resume: bool = True, checkpointing: Callable[[Checkpoints], None] | None = None,
+                 job_store: Store | None = None) -> dict:
     """Train, evaluate and persist; return the `result` block of result.json (rank 0's; other workers
     train their share and return a short summary). `fingerprinted` is told the data's fingerprint once it is open.
     The training loop checkpoints, and resumes from the newest checkpoint of this run unless `resume` is off;
-    `checkpointing` is given the run's checkpoints before training starts (a failed run reports them too)."""
+    `checkpointing` is given the run's checkpoints before training starts (a failed run reports them too);
+    they are kept in `job_store`, the job's output (default: `store`, which is worker i's own under workers/<i>/)."""
     env = env or WorkerEnv()
     fingerprint: list = []
 
@@ -265,7 +272,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         recorder.progress(f"[railyard] warning: {warning}")
     with _collective(workflow_cls, env, device) as exchange, _links_told(env):
         table, encoding = load_and_filter(spec, recorder, env, exchange, opened)
-        checkpoints = _checkpoints(spec, store, env, device, fingerprint, resume)
+        checkpoints = _checkpoints(spec, job_store or store, env, device, fingerprint, resume, exchange)
         if checkpoints is not None and checkpointing is not None:
             checkpointing(checkpoints)
         trained, progress = _split_and_train(spec, workflow_cls, store, recorder, table, encoding, device, exchange,

@@ -1,0 +1,85 @@
+"""A job of two XGBoost workers, one of them killed, starts again on both and resumes from worker 0's checkpoint
+to the uninterrupted job's model. Real trainer processes over XGBoost's collective on loopback, run by the
+local executor; the retry is the executor's, as the service makes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from railyard.api.retries import ended_by_infrastructure
+from railyard.launch.binary import resolve
+from railyard.launch.job import JobRequest, JobState, JobStatus
+from railyard.launch.local import LocalExecutor
+from railyard.launch.resources import load_config
+from railyard.spec import parse_spec
+from railyard.states import FailureReason
+from tests.conftest import example_spec, read_result
+
+ROUNDS = 200
+
+
+def two_workers(charges_path) -> JobRequest:
+    spec = example_spec("fraud", charges_path, workers=2, checkpoints={"every_iterations": 25})
+    spec["train"]["custom_params"]["n_estimators"] = ROUNDS
+    return parse_spec(spec)
+
+
+def run(executor: LocalExecutor, request: JobRequest, retry: bool = False) -> JobStatus:
+    (executor.retry if retry else executor.submit)(request)
+    return list(executor.watch(request.job_id, timeout_seconds=300))[-1]
+
+
+def iteration(output) -> int:
+    try:
+        return int(json.loads((output / "progress.json").read_text()).get("iteration") or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.slow
+def test_a_killed_worker_restarts_the_job_from_the_common_checkpoint_to_the_same_model(tmp_path, charges_path, monkeypatch):
+    monkeypatch.setenv("RAILYARD_PROGRESS_SECONDS", "0")
+    executor = LocalExecutor(load_config(), tmp_path / "jobs")
+    spec = two_workers(charges_path)
+    whole = JobRequest("whole", spec, resolve("dev"), str(tmp_path / "runs" / "whole"))
+    assert run(executor, whole).state is JobState.complete, executor.logs("whole")[-3000:]
+    uninterrupted = read_result(tmp_path / "runs" / "whole")["result"]["model_id"]
+
+    output = tmp_path / "runs" / "killed"
+    killed = JobRequest("killed", spec, resolve("dev"), str(output))
+    executor.submit(killed)
+    deadline = time.monotonic() + 240
+    while iteration(output) < 60:
+        assert time.monotonic() < deadline and not executor.status("killed").state.finished, executor.logs("killed")[-3000:]
+        time.sleep(0.05)
+    os.killpg(int((executor.job_dir("killed") / "trainer.pgid").read_text().split()[1]), signal.SIGKILL)
+    ended = list(executor.watch("killed", timeout_seconds=120))[-1]
+    assert (ended.state, ended.reason, ended.exit_code) == (JobState.failed, FailureReason.WorkerFailed, -signal.SIGKILL)
+    assert ended_by_infrastructure(ended)
+    assert sorted(os.listdir(output / "checkpoints")), "worker 0 wrote no checkpoint"
+
+    again = run(executor, killed, retry=True)
+    assert again.state is JobState.complete, executor.logs("killed")[-3000:]
+    result = read_result(output)["result"]
+    resumed = result["checkpoints"]["resumed"]
+    assert resumed["from_iteration"] >= 50 and resumed["from_iteration"] % 25 == 0 and resumed["exact"] is True
+    assert result["model_id"] == uninterrupted
+    assert "[worker 1] [railyard] resuming training from iteration" in executor.logs("killed")
+    assert not os.listdir(output / "checkpoints")
+
+
+@pytest.mark.parametrize("reason, code, retried", [
+    (FailureReason.WorkerFailed, -signal.SIGKILL, True),
+    (FailureReason.WorkerFailed, 75, True),
+    (FailureReason.WorkerFailed, 1, False),  # the worker's own error
+    (FailureReason.WorkerFailed, 3, False),  # its link to the others lost: another worker's story
+    (FailureReason.Killed, -signal.SIGKILL, True),
+    (FailureReason.OOMKilled, 137, False),
+])
+def test_which_failures_of_a_job_of_workers_start_it_again(reason, code, retried):
+    assert ended_by_infrastructure(JobStatus(JobState.failed, reason=reason, exit_code=code)) is retried
