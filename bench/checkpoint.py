@@ -27,8 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.trainer_vs_plain import OUT, REPO, fraud_spec
-from workflows.data import charges
+from bench.trainer_vs_plain import OUT, REPO, charges_file, fraud_spec
 
 
 def trainer(spec: Path, output: Path, stop_at: int | None = None, sig=signal.SIGTERM, trees: int = 0) -> dict:
@@ -66,10 +65,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=6)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    data = OUT / f"charges-{args.rows}.parquet"
-    if not data.exists():
-        print(f"generating {args.rows:,} charges into {data} ...", flush=True)
-        charges.write(args.rows, data)
+    data = charges_file(args.rows)
     base = fraud_spec(data, args.trees, args.depth)
     specs = {"off": with_checkpoints(base, False), "on": with_checkpoints(base, True)}
     output = OUT / "checkpoint-run"

@@ -25,11 +25,10 @@ import time
 import pandas as pd
 import xgboost
 
-from bench.trainer_vs_plain import OUT
+from bench.trainer_vs_plain import OUT, charges_file
 from railyard.checkpoint import Checkpoints, RunIdentity, Schedule
 from railyard.pipeline.progress import ProgressReporter
 from railyard.storage import LocalStore
-from workflows.data import charges
 
 FEATURES, LABEL = ["charge_type", "charge_amount"], "has_fraud_dispute"
 
@@ -71,11 +70,7 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     report = {"machine": machine, "trees": args.trees, "depth": args.depth, "runs": []}
     for rows in args.rows:
-        data = OUT / f"charges-{rows}.parquet"
-        if not data.exists():
-            print(f"generating {rows:,} charges into {data} ...", flush=True)
-            charges.write(rows, data)
-        training, holdout = split(data)
+        training, holdout = split(charges_file(rows))
         seconds = {"bare": [], "railyard": []}
         for turn in range(args.repeats):
             for railyard in ((False, True) if turn % 2 == 0 else (True, False)):

@@ -43,6 +43,15 @@ def run_child(name: str, argv: list[str]) -> dict:
     return {"wall_seconds": round(wall, 2), "peak_rss_bytes": usage.ru_maxrss * 1024}
 
 
+def charges_file(rows: int) -> Path:
+    """`rows` generated charges in bench/out/, made once and kept for every benchmark that asks."""
+    data = OUT / f"charges-{rows}.parquet"
+    if not data.exists():
+        print(f"generating {rows:,} charges into {data} ...", flush=True)
+        charges.write(rows, data)
+    return data
+
+
 def fraud_spec(data: Path, trees: int, depth: int) -> Path:
     spec = json.loads((REPO / "workflows" / "fraud" / "spec.json").read_text())
     spec["data"]["features"][0]["path"] = str(data)
@@ -59,10 +68,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=6)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    data = OUT / f"charges-{args.rows}.parquet"
-    if not data.exists():
-        print(f"generating {args.rows:,} charges into {data} ...", flush=True)
-        charges.write(args.rows, data)
+    data = charges_file(args.rows)
     spec = fraud_spec(data, args.trees, args.depth)
 
     print("running the trainer ...", flush=True)

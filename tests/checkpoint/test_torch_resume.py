@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from railyard.errors import EXIT_PREEMPTED
-from tests.checkpoint.trainer_runs import finished, newest_checkpoint, train
+from tests.checkpoint.trainer_runs import finished, newest_checkpoint, train, uninterrupted_run
 from tests.conftest import example_spec, read_result, write_spec
 
 EPOCHS = 12
@@ -22,10 +22,7 @@ def mlp_spec(charges_path) -> dict:
 
 @pytest.fixture(scope="module")
 def uninterrupted(charges_path, tmp_path_factory) -> dict:
-    work = tmp_path_factory.mktemp("uninterrupted")
-    code, log = train(write_spec(work, mlp_spec(charges_path)), work / "out")
-    assert code == 0, log[-3000:]
-    return finished(work / "out")
+    return uninterrupted_run(mlp_spec(charges_path), tmp_path_factory.mktemp("uninterrupted"))
 
 
 def test_sigterm_then_the_same_command_ends_with_the_uninterrupted_model(charges_path, tmp_path, uninterrupted):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from railyard.errors import EXIT_PREEMPTED
-from tests.checkpoint.trainer_runs import finished, newest_checkpoint, train
+from tests.checkpoint.trainer_runs import finished, newest_checkpoint, train, uninterrupted_run
 from tests.conftest import example_spec, read_result, write_spec
 
 ROUNDS = 200
@@ -31,10 +31,7 @@ def fraud_spec(charges_path: Path, **custom) -> dict:
 
 @pytest.fixture(scope="module")
 def uninterrupted(charges_path, tmp_path_factory) -> dict:
-    work = tmp_path_factory.mktemp("uninterrupted")
-    code, log = train(write_spec(work, fraud_spec(charges_path)), work / "out")
-    assert code == 0, log[-3000:]
-    return finished(work / "out")
+    return uninterrupted_run(fraud_spec(charges_path), tmp_path_factory.mktemp("uninterrupted"))
 
 
 def test_sigterm_at_three_points_each_resumed_ends_with_the_uninterrupted_model(charges_path, tmp_path, uninterrupted):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO, read_result
+from tests.conftest import REPO, read_result, write_spec
 
 
 def train(spec_path: Path, output: Path, *extra: str, stop_at: str | None = None, sig=signal.SIGTERM) -> tuple[int, str]:
@@ -34,3 +34,10 @@ def finished(output: Path) -> dict:
 
 def newest_checkpoint(output: Path) -> int:
     return max(int(name.split("-")[1].split(".")[0]) for name in os.listdir(output / "checkpoints"))
+
+
+def uninterrupted_run(spec: dict, work: Path) -> dict:
+    """The result of `spec` trained in one go, never stopped: what every resumed run must end with."""
+    code, log = train(write_spec(work, spec), work / "out")
+    assert code == 0, log[-3000:]
+    return finished(work / "out")
