@@ -90,6 +90,7 @@ def measured(result: dict) -> tuple[int | None, int | None]:
     """A complete training run's highest step peak and its load step's rows, from result.json (railyard.api.sizing)."""
     block = result.get("result") if isinstance(result.get("result"), dict) else {}
     steps = [s for s in block.get("steps") or [] if isinstance(s, dict)] if isinstance(block.get("steps"), list) else []
+
     def count(value) -> bool:  # written by the trainer's process, which runs the user's code: bounded before it is stored
         return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_MEASURED
 
