@@ -144,6 +144,20 @@ def plan_only(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The trainer. Called as the command (no `argv`: the binary's entry point, `python -m railyard.trainer`), the
+    process ends with the exit code as soon as its output and logs are flushed, without the interpreter's
+    teardown: Arrow's reader threads can abort a finished process there (SIGABRT, "terminate called without an
+    active exception": apache/arrow#34314, #45017), which made a written plan, or a complete run, look failed."""
+    code = _main(argv)
+    if argv is None:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     if args.build_info:
         print(json.dumps(build_info(), indent=2))

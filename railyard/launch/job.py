@@ -146,7 +146,7 @@ class Executor(abc.ABC):
     max_workers: int | None = None
     # Whether the backend starts a job's trainer again by itself when the infrastructure ends it (Kubernetes).
     retries_itself: bool = False
-    config: LaunchConfig  # the resource classes
+    config: LaunchConfig | None = None  # the resource classes; None: the backend checks none
 
     def admit(self, spec: TrainingSpec, workers: int | None = None) -> None:
         """The one check of what this backend can run, made before a job is queued and again as it starts: a
@@ -156,7 +156,8 @@ class Executor(abc.ABC):
         if self.max_workers is not None and workers > self.max_workers:
             raise UserError(f"workers: the {type(self).__name__} runs at most {self.max_workers} workers of a job, "
                             f"got {workers}; use fewer, or a service on Kubernetes")
-        self.config.resource_class(spec.compute_resource.value)
+        if self.config is not None:
+            self.config.resource_class(spec.compute_resource.value)
 
     @abc.abstractmethod
     def output_uri(self, job_id: str) -> str:
