@@ -88,6 +88,7 @@ def test_a_replay_reproduces_the_model_and_names_a_changed_data_file(app_factory
     verdict = client.get(f"/job/{replay_id}/result").json()["replay"]
     model_id = client.get(f"/job/{job_id}/result").json()["result"]["model_id"]
     assert verdict["reproduced"] is True and verdict["summary"] == f"reproduced: same model id {model_id}"
+    assert f"reproduced: same model id {model_id}" in client.get(f"/ui/job/{replay_id}").text
 
     table = pq.read_table(data)
     flipped = pc.if_else(pa.array([i < 3000 for i in range(table.num_rows)]), pc.invert(table["has_fraud_dispute"]), table["has_fraud_dispute"])

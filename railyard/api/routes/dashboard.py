@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from railyard.api.deps import JobPageDep, PagePrincipalDep, PartsDep, PrincipalDep, SessionDep, job_or_404
 from railyard.api.problems import NotFound
-from railyard.api.routes.jobs import ACTIONS, change, result_file, status_of, summary_of
+from railyard.api.routes.jobs import ACTIONS, change, replay_of, result_file, status_of, summary_of
 from railyard.api.store import service
 from railyard.api.store.models import Job
 from railyard.errors import RailyardError
@@ -178,6 +178,7 @@ def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
         "progress": progress_view(progress),
         "steps": step_rows(result),
         "resumed": resumed_of(result or body.get("result")),
+        "replay": replay_of(session, job, body),
     })
 
 
