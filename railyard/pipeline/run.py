@@ -175,8 +175,7 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
     workflow.world_size = exchange.world_size if exchange is not None else 1
     scored_columns = workflow.feature_columns()
     workflow.progress = progress = ProgressReporter(store, step="train")
-    # a workflow's own loop on several workers writes none: each worker's random state would have to be kept too
-    workflow.checkpoints = LoopCheckpoints(checkpoints if exchange is None else None, progress, device)
+    workflow.checkpoints = LoopCheckpoints(checkpoints, progress, device, exchange)
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:
