@@ -143,6 +143,8 @@ def test_fasttext_multiclass_and_binary(tmp_path, descriptions_path):
 
     assert model.label_encoding.classes == ("food", "retail", "software", "travel") and not model.label_encoding.binary
     assert result["label_encoding"] == {"classes": ["food", "retail", "software", "travel"]}
+    assert result["checkpoints"]["written"] == 0 and result["checkpoints"]["not_checkpointed"].startswith(
+        "FastTextClassifier trains without a loop that takes part in checkpoints")  # a retry starts over, and says so
     assert set(pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")["score"]) <= {"food", "retail", "software", "travel"}
     assert set(pd.read_csv(result["evaluation_holdout_label_path"], sep="\t")["category"]) == {"food", "retail", "software", "travel"}
     score_dataset(str(tmp_path / "multi" / "run" / "model" / model.model_id), str(descriptions_path), str(tmp_path / "classes.parquet"))
@@ -165,6 +167,7 @@ def test_prophet_forecast(tmp_path, volumes_path):
     spec, result = train_example("prophet", volumes_path, tmp_path)
     metrics = result["metrics"]
     assert metrics["kind"] == "regression" and metrics["mape"] < 0.05
+    assert "a retry trains from the start" in result["checkpoints"]["not_checkpointed"]
     forecast = pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")
     assert list(forecast.columns) == ["yhat", "yhat_lower", "yhat_upper"] and len(forecast) == 92
     assert (forecast.yhat_lower <= forecast.yhat).all() and (forecast.yhat <= forecast.yhat_upper).all()

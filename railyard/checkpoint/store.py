@@ -70,6 +70,8 @@ class Checkpoints:
         self.written = 0
         self.seconds = 0.0
         self.resumed: dict | None = None
+        self.loops = 0  # training loops that took part (each looks for its checkpoint as it starts)
+        self.not_checkpointed: str | None = None
         progress = read_progress(store.uri) if resume else None
         self._reached = int(progress["iteration"]) if progress and progress.get("step") == "train" and progress.get("iteration") else None
         self._newest: Checkpoint | None | bool = False  # False: not looked for yet
@@ -95,7 +97,8 @@ class Checkpoints:
         return location
 
     def newest(self) -> Checkpoint | None:
-        """The newest checkpoint of this run's identity; others are logged and never used."""
+        """The newest checkpoint of this run's identity; others are logged and never used. A loop asks as it starts."""
+        self.loops += 1
         if self._newest is False:
             self._newest = self._find() if self.resume else None
         return self._newest
@@ -114,8 +117,15 @@ class Checkpoints:
         for name in self._names() if self.writes else []:
             self.store.delete(f"{CHECKPOINTS}/{name}")
 
+    def none_taken(self, workflow: str) -> None:
+        """Say (log, result.json) that the train step ran no loop that checkpoints: a retry trains from the start."""
+        self.not_checkpointed = (f"{workflow} trains without a loop that takes part in checkpoints (XGBoost's, or "
+                                 "self.checkpoints.loop); a retry trains from the start")
+        log.info(f"[railyard] {self.not_checkpointed}")
+
     def summary(self) -> dict:
-        return {"written": self.written, "seconds": round(self.seconds, 3), "resumed": self.resumed}
+        found = {"written": self.written, "seconds": round(self.seconds, 3), "resumed": self.resumed}
+        return found if self.not_checkpointed is None else {**found, "not_checkpointed": self.not_checkpointed}
 
     def _names(self) -> list[str]:
         """Checkpoint object names, newest first."""

@@ -183,6 +183,8 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
                 model = workflow.train(training, holdout)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
+        if checkpoints is not None and checkpoints.loops == 0:
+            checkpoints.none_taken(workflow_cls.__name__)
         if model is None:
             raise TrainingError(f"{workflow_cls.__name__}.train returned None; it must return the fitted model")
     feature_sample = training[scored_columns].head(0)
