@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from workflows.data import charges
+from bench.trainer_vs_plain import charges_file
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
@@ -121,14 +121,6 @@ def fixed_bytes(name: str) -> int:
     return peaks_until_done([pid], [log])[0]
 
 
-def data_of(rows: int) -> Path:
-    data = OUT / f"charges-{rows}.parquet"
-    if not data.exists():
-        print(f"generating {rows:,} charges into {data} ...", flush=True)
-        charges.write(rows, data)
-    return data
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -137,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
 
-    fraud_data, mlp_data = data_of(args.rows), data_of(args.mlp_rows)
+    fraud_data, mlp_data = charges_file(args.rows), charges_file(args.mlp_rows)
     runs = {"fraud": [], "mlp": []}
     for workers in (1, 2, 4):
         print(f"fraud, {workers} worker(s) ...", flush=True)

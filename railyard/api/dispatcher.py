@@ -83,24 +83,6 @@ def job_request(job: Job, binary: Binary) -> JobRequest:
                       data_prefixes=prefixes)
 
 
-MAX_MEASURED = 1 << 50  # bytes or rows: a PiB, far above any run, far below what a BIGINT holds
-
-
-def measured(result: dict) -> tuple[int | None, int | None]:
-    """A complete training run's highest step peak and its load step's rows, from result.json (railyard.api.sizing)."""
-    block = result.get("result") if isinstance(result.get("result"), dict) else {}
-    steps = [s for s in block.get("steps") or [] if isinstance(s, dict)] if isinstance(block.get("steps"), list) else []
-
-    def count(value) -> bool:  # written by the trainer's process, which runs the user's code: bounded before it is stored
-        return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_MEASURED
-
-    peaks = [s["peak_memory_bytes"] for s in steps if count(s.get("peak_memory_bytes"))]
-    rows = [s["rows_out"] for s in steps if s.get("name") == "load" and count(s.get("rows_out"))]
-    if block.get("kind") != "training" or not peaks or not rows:
-        return None, None
-    return max(peaks), rows[0]
-
-
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], executor: Executor, limits: fair_share.Limits,
                  metrics: Metrics, poll_seconds: float = 0.5, *, binary_store: BinaryStore | None = None,
@@ -303,7 +285,7 @@ class Dispatcher:
         if isinstance(fingerprint, list) and all(isinstance(f, dict) for f in fingerprint) \
                 and len(json.dumps(fingerprint)) <= MAX_FINGERPRINT_BYTES:
             job.data_fingerprint = fingerprint
-        job.peak_memory_bytes, job.rows_loaded = measured(result)
+        job.peak_memory_bytes, job.rows_loaded = sizing.measured(result)
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled.

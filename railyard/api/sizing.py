@@ -39,13 +39,34 @@ def fit(points: list[tuple[int, int]], rows: int) -> float:
     return mean_p + max(slope, 0.0) * (rows - mean_r)
 
 
-def memory_request(runs: list[Job], rows: int | None = None) -> int | None:
-    """The memory a run of the model should ask its node for: the estimate at `rows` (default: the newest run's),
-    headroom included; the executor keeps it within the class's limit."""
-    if not runs:
-        return None
+def estimate(runs: list[Job], rows: int | None = None) -> int:
+    """The memory a run of `rows` rows (default: the newest run's) should need, headroom included."""
     points = [(job.rows_loaded, job.peak_memory_bytes) for job in runs]
-    return int(fit(points, rows if rows is not None else points[0][0]) * HEADROOM)
+    return int(fit(points, points[0][0] if rows is None else rows) * HEADROOM)
+
+
+def memory_request(runs: list[Job]) -> int | None:
+    """The memory a run of the model should ask its node for (the executor keeps it within the class's limit)."""
+    return estimate(runs) if runs else None
+
+
+MAX_MEASURED = 1 << 50  # bytes or rows: a PiB, far above any run, far below what a BIGINT holds
+
+
+def measured(result: dict) -> tuple[int | None, int | None]:
+    """A complete training run's highest step peak and its load step's rows, from its result.json; written by the
+    trainer's process, which runs the user's code, so read typed and bounded before it is stored."""
+    block = result.get("result") if isinstance(result.get("result"), dict) else {}
+    steps = [s for s in block.get("steps") or [] if isinstance(s, dict)] if isinstance(block.get("steps"), list) else []
+
+    def count(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_MEASURED
+
+    peaks = [s["peak_memory_bytes"] for s in steps if count(s.get("peak_memory_bytes"))]
+    rows = [s["rows_out"] for s in steps if s.get("name") == "load" and count(s.get("rows_out"))]
+    if block.get("kind") != "training" or not peaks or not rows:
+        return None, None
+    return max(peaks), rows[0]
 
 
 def classes_from(name: str, config: LaunchConfig) -> list[str]:
@@ -60,12 +81,11 @@ def size(runs: list[Job], rows: int, compute_resource: str, config: LaunchConfig
     """The estimate for a run of `rows` rows from the model's measured `runs`; None without any."""
     if not runs or compute_resource not in config.resource_classes:
         return None
-    points = [(job.rows_loaded, job.peak_memory_bytes) for job in runs]
-    estimate = int(fit(points, rows) * HEADROOM)
-    fitting = [c for c in classes_from(compute_resource, config) if config.resource_classes[c].memory_limit_bytes >= estimate]
+    needed = estimate(runs, rows)
+    fitting = [c for c in classes_from(compute_resource, config) if config.resource_classes[c].memory_limit_bytes >= needed]
     chosen = fitting[0] if fitting else None
-    top_rows, top_peak = max(points, key=lambda p: p[1])
-    measured = (f"the last {len(points)} runs of this model peaked at {top_peak / GIB:.1f} GiB on {top_rows:,} rows"
-                if len(points) > 1 else f"the last run of this model peaked at {top_peak / GIB:.1f} GiB on {top_rows:,} rows")
+    top = max(runs, key=lambda job: job.peak_memory_bytes)
+    last = f"last {len(runs)} runs" if len(runs) > 1 else "last run"
     where = f"class {chosen}" if chosen else f"more than any class from {compute_resource} allows"
-    return Sizing(estimate, chosen, f"{measured}; this run has {rows:,} rows → about {estimate / GIB:.1f} GiB → {where}")
+    return Sizing(needed, chosen, f"the {last} of this model peaked at {top.peak_memory_bytes / GIB:.1f} GiB on "
+                                  f"{top.rows_loaded:,} rows; this run has {rows:,} rows → about {needed / GIB:.1f} GiB → {where}")

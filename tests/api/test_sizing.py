@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from railyard.api.dispatcher import measured
-from railyard.api.sizing import fit, size
+from railyard.api.sizing import fit, measured, size
 from railyard.api.store.models import Job
 from railyard.launch.resources import DEFAULT_CONFIG, load_config
 from tests.api.test_explain import wait_for

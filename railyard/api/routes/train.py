@@ -30,8 +30,8 @@ from railyard.api.store.models import Job, utcnow
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
-from railyard.spec import TrainingSpec
 from railyard.launch.job import Executor
+from railyard.spec import TrainingSpec
 from railyard.states import JobState
 
 router = APIRouter(tags=["training"])
