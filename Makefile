@@ -55,6 +55,7 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.trainer_vs_plain
 	$(BIN)/python -m bench.reporting
 	$(BIN)/python -m bench.checkpoint
+	$(BIN)/python -m bench.checkpoint --subsample 0.8
 	$(BIN)/python -m bench.packaging
 	$(BIN)/python -m bench.api_vs_mlflow
 	$(BIN)/python -m bench.api_request_profile

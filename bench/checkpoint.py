@@ -1,6 +1,6 @@
 """What checkpoints cost a fit, and what a pre-emption loses, on the fraud job.
 
-    python -m bench.checkpoint [--rows 10000000] [--trees 100] [--depth 6]
+    python -m bench.checkpoint [--rows 10000000] [--trees 100] [--depth 6] [--subsample 0.8]
 
 The trainer runs the fraud spec on generated charges (as bench.trainer_vs_plain)
 with checkpoints off and on (the default schedule: every tenth of the rounds,
@@ -9,7 +9,9 @@ fit's wall time (the train step) of each is compared, and the time the runs
 spent writing checkpoints is read from result.json. Then one run gets SIGTERM
 in the middle of the fit: the time from the signal to the trainer's exit, and
 the rounds its retry does again; and one gets SIGKILL: the rounds its retry
-does again (at most one checkpoint interval). Results also go to
+does again (at most one checkpoint interval). With --subsample, the fit samples
+rows and columns, and checkpoints on include seeding each round from its number
+(xgboost_loop.SeededRounds), which makes a resumed run exact. Results also go to
 bench/out/checkpoint.json.
 """
 
@@ -50,9 +52,11 @@ def fit_seconds(document: dict) -> float:
     return next(s["wall_seconds"] for s in document["result"]["steps"] if s["name"] == "train")
 
 
-def with_checkpoints(spec_path: Path, enabled: bool) -> Path:
+def with_checkpoints(spec_path: Path, enabled: bool, subsample: float | None) -> Path:
     spec = json.loads(spec_path.read_text())
     spec["checkpoints"] = {"enabled": enabled}
+    if subsample:
+        spec["train"]["custom_params"].update({"subsample": subsample, "colsample_bynode": 0.5})
     path = OUT / f"checkpoint-bench-{'on' if enabled else 'off'}.json"
     path.write_text(json.dumps(spec, indent=2))
     return path
@@ -63,11 +67,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--depth", type=int, default=6)
+    parser.add_argument("--subsample", type=float, help="sample this fraction of rows, and one of the two features per node")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = charges_file(args.rows)
     base = fraud_spec(data, args.trees, args.depth)
-    specs = {"off": with_checkpoints(base, False), "on": with_checkpoints(base, True)}
+    specs = {turn: with_checkpoints(base, turn == "on", args.subsample) for turn in ("off", "on")}
     output = OUT / "checkpoint-run"
 
     fits, written = {"off": [], "on": []}, []
@@ -101,13 +106,14 @@ def main() -> None:
     writing = statistics.median(w["seconds"] for w in written)
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "rows": args.rows, "trees": args.trees, "depth": args.depth,
+        "rows": args.rows, "trees": args.trees, "depth": args.depth, "subsample": args.subsample,
         "fit_seconds": fits, "checkpoints_per_fit": written[0]["written"], "writing_seconds": writing,
         "overhead_of_fit": round((on - off) / off, 4), "writing_of_fit": round(writing / on, 4),
         "sigterm": term, "sigkill": kill,
     }
-    (OUT / "checkpoint.json").write_text(json.dumps(report, indent=2))
-    print(f"\nfraud job, {args.rows:,} rows, {args.trees} trees depth {args.depth} ({report['machine']})")
+    (OUT / f"checkpoint{'-sampling' if args.subsample else ''}.json").write_text(json.dumps(report, indent=2))
+    sampling = f", subsample {args.subsample} and one feature per node" if args.subsample else ""
+    print(f"\nfraud job, {args.rows:,} rows, {args.trees} trees depth {args.depth}{sampling} ({report['machine']})")
     print(f"fit with checkpoints off: {' '.join(f'{s:.2f}' for s in fits['off'])} s; on: {' '.join(f'{s:.2f}' for s in fits['on'])} s")
     print(f"{report['checkpoints_per_fit']} checkpoints written in {writing:.3f} s = {report['writing_of_fit']:.2%} of the fit; "
           f"median fit on vs off: {report['overhead_of_fit']:+.2%} (goal <= 3%)")

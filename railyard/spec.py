@@ -337,11 +337,14 @@ class Train(_Strict):
 
 class Checkpointing(_Strict):
     """How often a training loop writes a checkpoint (railyard.checkpoint): every `every_iterations` (default: a
-    tenth of the loop's iterations) or every `every_seconds`, whichever comes first; `enabled: false`, never."""
+    tenth of the loop's iterations) or every `every_seconds`, whichever comes first; `enabled: false`, never.
+    `exact`: an XGBoost loop that samples draws each round's samples from the round alone, so that a resumed
+    run ends with the uninterrupted run's model (xgboost_loop.SeededRounds); false: as XGBoost draws them."""
 
     enabled: bool = True
     every_iterations: int | None = Field(default=None, ge=1)
     every_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    exact: bool = True
 
 
 class TrainingSpec(_Strict):

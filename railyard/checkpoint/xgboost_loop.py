@@ -6,17 +6,23 @@ finds the loop's newest checkpoint: the booster goes to `xgboost.train` as
 `xgb_model` with the rounds left, and the history is put back in front of the
 new one, so that a fitted scikit-learn model (which keeps it) is the same too.
 
-On the CPU, without sampling, a resumed loop ends with the very booster an
-uninterrupted one does. XGBoost's row and column sampling draw from a random
-state the saved booster does not carry, dart drops trees at random, GPU
-histograms sum in no fixed order, and early stopping's count starts over: such
-loops resume with `exact: false` in result.json.
+On the CPU a resumed loop ends with the very booster an uninterrupted one does.
+XGBoost 3.2 draws its row and column samples (and dart's drops) from a random
+state that a saved booster does not carry, so a loop that samples is trained in
+`SeededRounds`: every round's draws follow from the seed and the round's number
+alone, in the uninterrupted run and in the resumed one (unless the spec's
+`checkpoints.exact` is false). GPU histograms sum in no
+fixed order, histograms and row samples are split by thread, and early
+stopping's count starts over: such loops resume with `exact: false` in
+result.json.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import xgboost
 from xgboost.callback import EarlyStopping, TrainingCallback
@@ -29,13 +35,40 @@ BOOSTER = "model.ubj"
 SAMPLING = ("subsample", "colsample_bytree", "colsample_bylevel", "colsample_bynode")
 
 
-def not_exact_because(params: dict, callbacks: list, early_stopping_rounds) -> str | None:
+def samples(params: dict) -> bool:
+    """Whether a loop with these settings draws at random: row or column sampling, or dart's drops."""
+    return any(_number(params.get(name), 1.0) < 1 for name in SAMPLING) or params.get("booster") == "dart"
+
+
+def seeded(params):
+    """`params` for a loop that samples, with each round seeded from its number (`SeededRounds`)."""
+    return {**params, "seed_per_iteration": True} if isinstance(params, dict) else [*params, ("seed_per_iteration", True)]
+
+
+def trained_how(params: dict, schedule) -> dict:
+    """What a checkpoint records of how its loop trained, beyond the run's identity: the threads, and whether
+    each round was seeded from its number (`SeededRounds`)."""
+    return {"threads": threads(params), "seeded": samples(params) and schedule.exact}
+
+
+def threads(params: dict) -> int:
+    """The threads XGBoost trains on: its `nthread` where set, at most what OpenMP and the CPU quota allow.
+    Its histograms, and its row samples, are split by thread: another count may give another booster."""
+    limits = [len(os.sched_getaffinity(0)), _number(os.environ.get("OMP_NUM_THREADS", "").split(",")[0] or None, 0)]
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        limits.append(-(-int(quota) // int(period)) if quota != "max" else 0)
+    except (OSError, ValueError):
+        pass
+    allowed = min(int(n) for n in limits if n > 0)
+    asked = int(_number(params.get("nthread", params.get("n_jobs")), 0))
+    return min(asked, allowed) if asked > 0 else allowed
+
+
+def not_exact_because(params: dict, callbacks: list, early_stopping_rounds, schedule) -> str | None:
     """Why a resumed loop with these settings may end with another booster than an uninterrupted one; None: it will not."""
-    params = dict(params.items() if isinstance(params, dict) else params)
-    if any(_number(params.get(name), 1.0) < 1 for name in SAMPLING):
-        return "XGBoost's row and column sampling go on from a random state a saved booster does not keep"
-    if params.get("booster") == "dart":
-        return "dart drops trees at random, from a state a saved booster does not keep"
+    if samples(params) and not schedule.exact:
+        return "it samples as XGBoost does (checkpoints.exact is false), from a random state a saved booster does not keep"
     if str(params.get("device", "cpu")).startswith(("cuda", "gpu")):
         return "GPU training sums histograms in no fixed order"
     if early_stopping_rounds or any(isinstance(c, EarlyStopping) for c in callbacks):
@@ -60,12 +93,20 @@ class Resumed:
     curve: list = field(default_factory=list)
 
 
-def resume(checkpoints: Checkpoints, loop: int, why_not_exact: str | None) -> Resumed:
+def resume(checkpoints: Checkpoints, loop: int, why_not_exact: str | None, how: dict) -> Resumed:
+    """The loop's newest checkpoint, if any. `how` the loop trains now (`trained_how`): a checkpoint of a loop
+    trained otherwise is resumed from, but not exactly."""
     found = checkpoints.newest()
     if found is None or found.loop != loop or found.library != LIBRARY or BOOSTER not in found.files:
         return Resumed()
     booster = xgboost.Booster()
     booster.load_model(bytearray(found.files[BOOSTER]))
+    then = {**how, **{k: found.state[k] for k in how if k in found.state}}
+    if why_not_exact is None and then["threads"] != how["threads"]:
+        why_not_exact = (f"it trained on {then['threads']} threads before the resume and on {how['threads']} after: "
+                         "XGBoost splits its histograms and row samples by thread")
+    if why_not_exact is None and then["seeded"] != how["seeded"]:
+        why_not_exact = "the rounds before the resume drew their samples another way (checkpoints.exact changed)"
     checkpoints.resuming(found, exact=why_not_exact is None, why_not=why_not_exact)
     return Resumed(found.iteration, booster, found.state.get("history") or {}, found.state.get("curve") or [])
 
@@ -78,15 +119,44 @@ def joined(earlier: dict, later: dict) -> dict:
             for name in names}
 
 
+class SeededRounds(TrainingCallback):
+    """Each round draws from a random state that follows from the seed and the round's number alone, so that a
+    loop resumed after `done` rounds draws what the uninterrupted loop drew in the same rounds.
+
+    XGBoost reseeds its random state at each round from the round's number it is given (`seed_per_iteration`,
+    in `seeded` params); `xgboost.train` counts from 0 again after a resume, so the booster's `update` is given
+    the rounds done before it. The column sampler is seeded once per tree updater, at the updater's first
+    round, and draws on from there; reloading the booster's configuration before each round starts the updater
+    afresh, so that its sampler is seeded from that round too."""
+
+    def __init__(self, done: int):
+        super().__init__()
+        self.done = done
+
+    def before_training(self, model: xgboost.Booster) -> xgboost.Booster:
+        update, done = model.update, self.done
+        model.update = lambda dtrain, iteration, fobj=None: update(dtrain, done + iteration, fobj)
+        return model
+
+    def before_iteration(self, model: xgboost.Booster, epoch: int, evals_log) -> bool:
+        model.load_config(model.save_config())  # the current one: a callback may have changed a parameter
+        return False
+
+    def after_training(self, model: xgboost.Booster) -> xgboost.Booster:
+        model.__dict__.pop("update", None)
+        return model
+
+
 class CheckpointCallback(TrainingCallback):
     """Saves the loop on the schedule and when SIGTERM asked (then raises `Preempted`). `curve` gives the
-    learning curve's points so far, saved with the booster."""
+    learning curve's points so far, saved with the booster, and `how` it trains (`trained_how`)."""
 
-    def __init__(self, checkpoints: Checkpoints, loop: int, resumed: Resumed, total: int, curve):
+    def __init__(self, checkpoints: Checkpoints, loop: int, resumed: Resumed, total: int, curve, how: dict):
         super().__init__()
         self.checkpoints = checkpoints
         self.loop = loop
         self.resumed = resumed
+        self.how = how
         self.interval = checkpoints.schedule.interval(total)
         self.curve = curve
         self._saved_at = time.monotonic()
@@ -106,7 +176,7 @@ class CheckpointCallback(TrainingCallback):
     def save(self, model: xgboost.Booster, done: int, evals_log) -> None:
         if not self.checkpoints.writes:  # another worker than the first: the first writes the job's
             return
-        state = {"history": joined(self.resumed.history, dict(evals_log)), "curve": self.curve()}
+        state = {"history": joined(self.resumed.history, dict(evals_log)), "curve": self.curve(), **self.how}
         self.checkpoints.save(Checkpoint(loop=self.loop, iteration=done, library=LIBRARY, state=state,
                                          files={BOOSTER: bytes(model.save_raw("ubj"))}))
         self._saved_at = time.monotonic()

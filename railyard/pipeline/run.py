@@ -245,7 +245,7 @@ def _checkpoints(spec: TrainingSpec, store: Store, env: WorkerEnv, device: str, 
         return None
     data = fingerprint if exchange is None else exchange.allgather(fingerprint)
     identity = RunIdentity.of(build_info(), spec, device, data, env.world_size)
-    schedule = Schedule(spec.checkpoints.every_iterations, spec.checkpoints.every_seconds)
+    schedule = Schedule(spec.checkpoints.every_iterations, spec.checkpoints.every_seconds, spec.checkpoints.exact)
     return Checkpoints(store, identity, schedule, resume=resume, writes=env.rank == 0)
 
 

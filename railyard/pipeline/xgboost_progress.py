@@ -87,11 +87,16 @@ def _reporting(train, reporter, checkpoints):
         callbacks, loop = list(callbacks or []), next(loops)
         resumed, saving = xgboost_loop.Resumed(), contextlib.nullcontext()
         if checkpoints is not None and kwargs.get("xgb_model") is None:
-            why_not = xgboost_loop.not_exact_because(params, callbacks, kwargs.get("early_stopping_rounds"))
-            resumed = xgboost_loop.resume(checkpoints, loop, why_not)
+            settings = dict(params.items() if isinstance(params, dict) else params)
+            why_not = xgboost_loop.not_exact_because(settings, callbacks, kwargs.get("early_stopping_rounds"), checkpoints.schedule)
+            how = xgboost_loop.trained_how(settings, checkpoints.schedule)
+            resumed = xgboost_loop.resume(checkpoints, loop, why_not, how)
             kwargs["xgb_model"] = resumed.booster
             points = lambda: (reporter.learning_curve() or {}).get("points", [])  # noqa: E731
-            callbacks.append(xgboost_loop.CheckpointCallback(checkpoints, loop, resumed, num_boost_round, points))
+            callbacks.append(xgboost_loop.CheckpointCallback(checkpoints, loop, resumed, num_boost_round, points, how))
+            if how["seeded"]:
+                params = xgboost_loop.seeded(params)
+                callbacks.append(xgboost_loop.SeededRounds(resumed.rounds))
             saving = preemption.checkpointing()
         ours = [c for c in callbacks if isinstance(c, ProgressCallback) and c.reporter is reporter]
         for callback in ours:

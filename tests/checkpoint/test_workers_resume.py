@@ -1,6 +1,6 @@
 """A job of two workers, one of them killed, starts again on both and resumes from their common checkpoint to the
-uninterrupted job's model: XGBoost (worker 0's booster) and the torch MLP (its model and optimizer, and each
-worker's own random state). Real trainer processes over XGBoost's collective and torch.distributed on loopback,
+uninterrupted job's model: XGBoost sampling rows and columns (worker 0's booster) and the torch MLP (its model and
+optimizer, and each worker's own random state). Real trainer processes over XGBoost's collective and torch.distributed on loopback,
 run by the local executor; the retry is the executor's, as the service makes it."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.conftest import example_spec, read_result
 
 ROUNDS, EPOCHS = 200, 12
 JOBS = {  # workflow: (spec changes, the iteration to kill worker 1 past, the checkpoint interval)
-    "xgboost": ({"n_estimators": ROUNDS}, 60, 25),
+    "xgboost": ({"n_estimators": ROUNDS, "subsample": 0.7, "colsample_bynode": 0.5}, 60, 25),
     "mlp": ({"epochs": EPOCHS, "batch_size": 256}, 5, 3),
 }
 

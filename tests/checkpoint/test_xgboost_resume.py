@@ -96,11 +96,47 @@ def test_no_resume_starts_over(charges_path, tmp_path, uninterrupted):
     assert result["checkpoints"]["resumed"] is None and result["model_id"] == uninterrupted["model_id"]
 
 
-def test_sampling_resumes_and_says_the_model_may_differ(charges_path, tmp_path):
-    spec, output = write_spec(tmp_path, fraud_spec(charges_path, subsample=0.8)), tmp_path / "out"
+SAMPLING = {"subsample": 0.7, "colsample_bynode": 0.5}  # two features: each node sees one, drawn at random
+
+
+def test_sampling_resumed_twice_ends_with_the_uninterrupted_model(charges_path, tmp_path):
+    """Row and column sampling draw from a random state a saved booster does not keep; each round's draws follow
+    from the seed and the round alone, so a run stopped twice, once by SIGKILL, ends with the uninterrupted model."""
+    for run in ("whole", "plain"):
+        (tmp_path / run).mkdir()
+    uninterrupted = uninterrupted_run(fraud_spec(charges_path, **SAMPLING), tmp_path / "whole")
+    assert uninterrupted["model_id"] != uninterrupted_run(fraud_spec(charges_path), tmp_path / "plain")["model_id"]
+    spec, output = write_spec(tmp_path, fraud_spec(charges_path, **SAMPLING)), tmp_path / "out"
     assert train(spec, output, stop_at=at(60))[0] == EXIT_PREEMPTED
+    assert train(spec, output, stop_at=at(140), sig=signal.SIGKILL)[0] == -signal.SIGKILL
+    code, log = train(spec, output)
+    assert code == 0, log[-3000:]
+    result = finished(output)
+    resumed = result["checkpoints"]["resumed"]
+    assert resumed["from_iteration"] in (125, 150) and resumed["exact"] is True, resumed
+    assert result["model_id"] == uninterrupted["model_id"]
+    assert result["metrics"] == uninterrupted["metrics"]
+
+
+def test_sampling_as_xgboost_does_resumes_and_says_the_model_may_differ(charges_path, tmp_path):
+    spec = fraud_spec(charges_path, **SAMPLING)
+    spec["checkpoints"]["exact"] = False
+    spec_path, output = write_spec(tmp_path, spec), tmp_path / "out"
+    assert train(spec_path, output, stop_at=at(60))[0] == EXIT_PREEMPTED
+    code, log = train(spec_path, output)
+    assert code == 0, log[-3000:]
+    resumed = finished(output)["checkpoints"]["resumed"]
+    assert resumed["exact"] is False and "checkpoints.exact is false" in resumed["not_exact_because"]
+
+
+def test_another_thread_count_resumes_and_says_the_model_may_differ(charges_path, tmp_path, monkeypatch):
+    """A retry on a class with more CPUs resumes, but XGBoost splits its histograms by thread."""
+    spec, output = write_spec(tmp_path, fraud_spec(charges_path)), tmp_path / "out"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert train(spec, output, stop_at=at(60))[0] == EXIT_PREEMPTED
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
     code, log = train(spec, output)
     assert code == 0, log[-3000:]
     resumed = finished(output)["checkpoints"]["resumed"]
-    assert resumed["exact"] is False and "sampling" in resumed["not_exact_because"]
+    assert resumed["exact"] is False and "on 1 threads before the resume and on 2 after" in resumed["not_exact_because"]
     assert "the model may differ from an uninterrupted run's" in log
