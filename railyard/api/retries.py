@@ -9,8 +9,11 @@ or the executor has no record of it after a restart), and a job of several
 workers one of which was pre-empted or killed: all its workers start again. Never a failure of the
 spec, the data or the workflow's code, nor a cancelled job. A job runs at most
 `max_attempts` times (`railyard serve --max-attempts`, default 3). Kubernetes
-restarts a Job's pods itself (its `backoffLimit` and `podFailurePolicy`): the
-service retries only on executors that do not (`Executor.retries_itself`).
+restarts the pod of a job of one worker itself (its `backoffLimit` and
+`podFailurePolicy`): the service retries only what the executor does not
+(`Executor.retries_itself`): every job on the local executor, and a job of
+several workers on Kubernetes, whose Job fails at once when a worker is
+pre-empted, evicted or killed and is started again as the next attempt's Job.
 
 A run `OOMKilled` by its resource class's memory limit runs once more, on every
 executor, on the class the launch config names as `larger` (CPU → HIGH_MEMORY),
@@ -26,20 +29,25 @@ from railyard.launch.resources import LaunchConfig
 from railyard.spec import parse_spec
 from railyard.states import FailureReason, JobState
 
-RETRIED = frozenset({FailureReason.Preempted, FailureReason.Terminated, FailureReason.Killed, FailureReason.Lost})
+RETRIED = frozenset({FailureReason.Preempted, FailureReason.Terminated, FailureReason.Killed, FailureReason.Lost,
+                     FailureReason.Evicted})
+SIGNALLED = 128  # a container's exit code above it: killed by signal (code - 128), as Kubernetes reports it
 
 
 def ended_by_infrastructure(status: JobStatus) -> bool:
-    """A reason in RETRIED, or a worker of a job of several that was pre-empted (exit 75) or killed by a signal:
-    its workers cannot carry on without it, and all start again from the checkpoints worker 0 wrote."""
+    """A reason in RETRIED, or a worker of a job of several that was pre-empted (exit 75) or killed by a signal
+    (a negative exit code on the local executor, 128 + the signal in a container): its workers cannot carry on
+    without it, and all start again from the checkpoints worker 0 wrote."""
     if status.reason in RETRIED:
         return True
     code = status.exit_code
-    return status.reason == FailureReason.WorkerFailed and code is not None and (code < 0 or code == EXIT_PREEMPTED)
+    return (status.reason == FailureReason.WorkerFailed and code is not None
+            and (code < 0 or code == EXIT_PREEMPTED or code > SIGNALLED))
 
 
 def should_retry(job: Job, status: JobStatus, executor: Executor, max_attempts: int) -> bool:
-    return (status.state is JobState.failed and ended_by_infrastructure(status) and not executor.retries_itself
+    return (status.state is JobState.failed and ended_by_infrastructure(status)
+            and not executor.retries_itself(int((job.spec or {}).get("workers") or 1))
             and len(job.attempts or []) + 1 < max_attempts)
 
 

@@ -144,9 +144,12 @@ class Executor(abc.ABC):
 
     # The most workers one job may have on this backend; None: as many as the spec's resource class allows.
     max_workers: int | None = None
-    # Whether the backend starts a job's trainer again by itself when the infrastructure ends it (Kubernetes).
-    retries_itself: bool = False
     config: LaunchConfig | None = None  # the resource classes; None: the backend checks none
+
+    def retries_itself(self, workers: int) -> bool:
+        """Whether the backend starts the trainer of a job of `workers` again by itself when the infrastructure
+        ends it (Kubernetes, a job of one worker); else the service does (api/retries.py)."""
+        return False
 
     def admit(self, spec: TrainingSpec, workers: int | None = None) -> None:
         """The one check of what this backend can run, made before a job is queued and again as it starts: a

@@ -186,8 +186,8 @@ class KubeCache:
         deadline = time.monotonic() + timeout
         return self.jobs.synced.wait(timeout) and self.pods.synced.wait(max(0.0, deadline - time.monotonic()))
 
-    def job(self, name: str) -> dict | None:
-        return self.jobs.get(name)
+    def jobs_of(self, job_id: str) -> list[dict]:
+        return self.jobs.of_job(job_id)
 
     def pods_of(self, job_id: str) -> list[dict]:
         return self.pods.of_job(job_id)

@@ -9,7 +9,9 @@ A job with several workers (an Indexed Job) fails as soon as one worker does:
 `WorkerFailed`, naming that worker (`worker 2 exited with 1`; `worker 2: …` for
 OOMKilled and Evicted), from the Job's `failedIndexes` and its pods' completion
 index, preferring the worker that failed first on its own: a worker that exits 3
-lost its link to the others (`WorkerLinkLost`) because another failed.
+lost its link to the others (`WorkerLinkLost`) because another failed. A worker
+whose pod was pre-empted or drained (the pod's `DisruptionTarget` condition) is
+`Preempted`, which the service starts again (api/retries.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ def _condition(job: dict, kind: str) -> dict | None:
 def _terminated(pod: dict) -> list[dict]:
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     return [s["state"]["terminated"] for s in statuses if (s.get("state") or {}).get("terminated")]
+
+
+def _disruption(pod: dict) -> dict | None:
+    """The pod's DisruptionTarget condition: the pod was pre-empted, evicted or its node drained."""
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "DisruptionTarget" and condition.get("status") == "True":
+            return condition
+    return None
 
 
 def _waiting_reasons(pod: dict) -> list[str]:
@@ -83,6 +93,12 @@ def _failing_pod(pods: list[dict], failed: set[int]) -> tuple[dict, JobStatus] |
             if worker:
                 message = f"{worker}{message or 'evicted'}"
             return pod, JobStatus(JobState.failed, reason=FailureReason.Evicted, message=message)
+        disruption = _disruption(pod)
+        if disruption is not None and index is not None:
+            codes = [t.get("exitCode") for t in _terminated(pod)]
+            return pod, JobStatus(JobState.failed, reason=FailureReason.Preempted, exit_code=codes[0] if codes else None,
+                                  message=f"{worker}its pod was disrupted ({disruption.get('reason') or 'DisruptionTarget'}"
+                                          f"{': ' + disruption['message'] if disruption.get('message') else ''})")
         for terminated in _terminated(pod):
             code = terminated.get("exitCode")
             if terminated.get("reason") == FailureReason.OOMKilled:
@@ -118,7 +134,8 @@ def job_status(job: dict, pods: list[dict]) -> JobStatus:
         from_pods = None if found is None else found[1]
         if reason == FailureReason.DeadlineExceeded:
             return JobStatus(JobState.failed, reason=FailureReason.DeadlineExceeded, message=failed.get("message"))
-        if from_pods is not None and from_pods.reason in (FailureReason.OOMKilled, FailureReason.Evicted, FailureReason.WorkerFailed):
+        if from_pods is not None and from_pods.reason in (FailureReason.OOMKilled, FailureReason.Evicted, FailureReason.WorkerFailed,
+                                                          FailureReason.Preempted):
             return from_pods
         if from_pods is not None:
             return JobStatus(JobState.failed, reason=reason or FailureReason.BackoffLimitExceeded,

@@ -24,6 +24,13 @@ the Job too, and deleted with it on cancel): it is complete when the Job is,
 failed with `WorkerFailed` naming the worker that failed (kube_status.py), with
 the trainer's exception_info when that was worker 0; its logs are every
 worker's, each line prefixed `[worker i] `; its pages of log are worker 0's.
+
+Kubernetes restarts the pod of a job of one worker itself. A job of several
+workers whose Job failed because a worker was pre-empted or killed is started
+again by the service (`retry`): as a Job of its own, its next attempt
+(`railyard<n>-<id>`, render.py), resuming from the checkpoints in the same
+output. The ended attempt's Job and pods stay until their TTL, for their logs.
+A job's status is its newest attempt's; its logs are every attempt's.
 """
 
 from __future__ import annotations
@@ -46,9 +53,11 @@ from railyard.launch.job import (
 )
 from railyard.launch.kube_cache import KubeCache
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, failed_worker, job_status, worker_index
+from railyard.launch.kube_cache import JOB_ID_LABEL, SELECTOR
 from railyard.launch.render import (
     MAX_JOB_ID_LENGTH,
     SERVICE_SUFFIX,
+    attempt_of,
     binary_uri,
     check_job_id,
     job_name,
@@ -90,6 +99,14 @@ def _as_dict(client_api, obj) -> dict:
     return client_api.sanitize_for_serialization(obj)
 
 
+def newest_attempt(jobs: list[dict], pods: list[dict]) -> tuple[dict | None, list[dict]]:
+    """Of a job's Jobs and pods, its newest attempt's Job (None: no Job) and that attempt's pods."""
+    if not jobs:
+        return None, []
+    job = max(jobs, key=attempt_of)
+    return job, [pod for pod in pods if attempt_of(pod) == attempt_of(job)]
+
+
 def _owner_reference(job) -> dict:
     """Makes an object the Job's: deleted with it."""
     return {"apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name, "uid": job.metadata.uid,
@@ -97,7 +114,6 @@ def _owner_reference(job) -> dict:
 
 
 class KubernetesExecutor(Executor):
-    retries_itself = True  # the Job's backoffLimit and podFailurePolicy restart its pods
 
     def __init__(self, config: LaunchConfig, api=None, watch_seconds: int = WATCH_SECONDS, use_cache: bool = True):
         """`use_cache=False` reads every status with direct requests (a GET and a LIST per job), as before the cache."""
@@ -114,7 +130,7 @@ class KubernetesExecutor(Executor):
         self.use_cache = use_cache
         self._cache: KubeCache | None = None
         self._cache_lock = threading.Lock()
-        self._submitted: dict[str, float] = {}  # job id -> time.monotonic() of its submit
+        self._submitted: dict[str, tuple[float, int]] = {}  # job id -> (time.monotonic() of its submit, its attempt)
         self._results = ResultReads()  # (job id, Job's status) -> with result.json's word, read once, off the follow path
 
     def cache(self) -> KubeCache | None:
@@ -156,7 +172,24 @@ class KubernetesExecutor(Executor):
     def output_uri(self, job_id: str) -> str:
         return output_uri(self.config, job_id)
 
+    def retries_itself(self, workers: int) -> bool:
+        return workers == 1  # the Job's backoffLimit and podFailurePolicy restart its one pod
+
     def submit(self, job: JobRequest) -> None:
+        self._submit(job, attempt=1)
+
+    def retry(self, job: JobRequest) -> None:
+        """Start a job whose Job failed again as its next attempt's Job; the same output, so its trainer resumes
+        from the job's checkpoints. The ended Job is kept, for its pods' logs, until its TTL."""
+        self._checked(job.job_id)
+        ended, pods = self._direct(job.job_id)
+        if ended is None:
+            raise self._unknown(job.job_id)
+        if not job_status(ended, pods).state.finished:
+            raise UserError(f"job {job.job_id} still runs: it cannot be started again")
+        self._submit(job, attempt=attempt_of(ended) + 1)
+
+    def _submit(self, job: JobRequest, attempt: int) -> None:
         if not job.binary.sha256:
             raise UserError("--binary dev runs only on the local backend; a Kubernetes job needs a .pex or a Bazel target")
         self.admit(job.spec, job.workers)
@@ -167,12 +200,12 @@ class KubernetesExecutor(Executor):
                 raise UserError(f"{where}: {location} is not an s3:// URI; a Kubernetes job cannot read local files")
         if not is_s3_uri(job.output):
             raise UserError(f"output {job.output} is not an s3:// URI; a Kubernetes job cannot write local files")
-        *owned, manifest = render(job, self.config)  # NetworkPolicy, ConfigMap[, Service], Job
+        *owned, manifest = render(job, self.config, attempt)  # NetworkPolicy, ConfigMap[, Service], Job
         self.upload_binary(job)
         manifest["spec"]["suspend"] = True
         submit = self._submit_to_kueue if self.config.kueue is not None else self._submit_and_resume
         submit(job.job_id, manifest, owned)
-        self._remember_submit(job.job_id)
+        self._remember_submit(job.job_id, attempt)
 
     def _submit_and_resume(self, job_id: str, manifest: dict, owned: list[dict]) -> None:
         """The suspended Job, then the objects it owns (the NetworkPolicy last), then the Job resumed."""
@@ -218,15 +251,16 @@ class KubernetesExecutor(Executor):
                          "NetworkPolicy": (self.networking, "network_policy")}[kind]
         return getattr(api, f"{verb}_namespaced_{resource}")
 
-    def _remember_submit(self, job_id: str) -> None:
+    def _remember_submit(self, job_id: str, attempt: int) -> None:
         now = time.monotonic()
-        for old in [j for j, at in list(self._submitted.items()) if now - at > SUBMITTED_GRACE_SECONDS]:
+        for old in [j for j, (at, _) in list(self._submitted.items()) if now - at > SUBMITTED_GRACE_SECONDS]:
             self._submitted.pop(old, None)
-        self._submitted[job_id] = now
+        self._submitted[job_id] = now, attempt
 
-    def _just_submitted(self, job_id: str) -> bool:
-        at = self._submitted.get(job_id)
-        return at is not None and time.monotonic() - at < SUBMITTED_GRACE_SECONDS
+    def _just_submitted(self, job_id: str, seen: int = 0) -> bool:
+        """Whether this executor submitted an attempt of the job newer than `seen` moments ago."""
+        at, attempt = self._submitted.get(job_id, (None, 0))
+        return at is not None and attempt > seen and time.monotonic() - at < SUBMITTED_GRACE_SECONDS
 
     def _create_owned(self, manifest: dict, owner: dict | None, create) -> None:
         """Create an object the Job owns (deleted with it; `owner` None: made its later); one that exists already
@@ -241,36 +275,36 @@ class KubernetesExecutor(Executor):
             if exc.status != 409:
                 raise KubernetesError(f"creating {manifest['kind']} {manifest['metadata']['name']}: {exc.status} {exc.reason}") from exc
 
-    def _job(self, job_id: str) -> dict | None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            return _as_dict(self.api, self.batch.read_namespaced_job(job_name(job_id), self.namespace))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise KubernetesError(f"reading Job {job_name(job_id)}: {exc.status} {exc.reason}") from exc
+    def _jobs(self, job_id: str) -> list[dict]:
+        """Every attempt's Job of the job."""
+        jobs = self._call("listing Jobs", self.batch.list_namespaced_job, self.namespace,
+                          label_selector=f"{SELECTOR},{JOB_ID_LABEL}={job_id}")
+        return [_as_dict(self.api, j) for j in jobs.items]
 
     def _pods(self, job_id: str) -> list[dict]:
+        """Every attempt's pods of the job."""
         pods = self._call("listing pods", self.core.list_namespaced_pod, self.namespace,
-                          label_selector=f"railyard.io/job-id={job_id}")
+                          label_selector=f"{SELECTOR},{JOB_ID_LABEL}={job_id}")
         return [_as_dict(self.api, p) for p in pods.items]
 
     def _cached(self, job_id: str) -> tuple[dict, list[dict]] | None:
-        """The Job and its pods from the watched cache, or None when it has not synced or does not know the job."""
+        """The newest attempt's Job and pods from the watched cache, or None when it has not synced, does not
+        know the job, or has not yet seen the attempt this executor just submitted."""
         cache = self.cache()
         if cache is None or not cache.synced:
             return None
-        job = cache.job(job_name(job_id))
-        return None if job is None else (job, cache.pods_of(job_id))
+        job, pods = newest_attempt(cache.jobs_of(job_id), cache.pods_of(job_id))
+        if job is None or self._just_submitted(job_id, seen=attempt_of(job)):
+            return None
+        return job, pods
 
     def _direct(self, job_id: str) -> tuple[dict | None, list[dict]]:
-        """The Job (None if there is none) and its pods, read with a GET and a LIST."""
-        job = self._job(job_id)
-        return job, (self._pods(job_id) if job is not None else [])
+        """The newest attempt's Job (None if there is none) and its pods, read with two LISTs."""
+        jobs = self._jobs(job_id)
+        return newest_attempt(jobs, self._pods(job_id) if jobs else [])
 
     def _unknown(self, job_id: str) -> UnknownJob:
-        return UnknownJob(f"no Job {job_name(job_id)} in namespace {self.namespace}")
+        return UnknownJob(f"no Job of job {job_id} ({job_name(job_id)}) in namespace {self.namespace}")
 
     def _checked(self, job_id: str) -> str:
         """The job id, or UnknownJob for one no Job can have been submitted with (whose name could be another job's)."""
@@ -320,15 +354,16 @@ class KubernetesExecutor(Executor):
             info = (read_result(output) or {}).get("exception_info")
             return JobStatus.trainer_failed(info, status.exit_code) if info else status
 
-        return self._results.verdict((job_id, status), read)
+        return self._results.verdict((job_id, attempt_of(job), status), read)
 
     def logs(self, job_id: str) -> str:
+        """Every pod's trainer log, attempt by attempt."""
         self._checked(job_id)
         pods = self._pods(job_id)
-        if not pods and self._job(job_id) is None and job_id not in self.cancelled:
+        if not pods and not self._jobs(job_id) and job_id not in self.cancelled:
             raise self._unknown(job_id)
         parts = []
-        for pod in sorted(pods, key=lambda p: (worker_index(p) or 0, p["metadata"].get("creationTimestamp") or "")):
+        for pod in sorted(pods, key=lambda p: (attempt_of(p), worker_index(p) or 0, p["metadata"].get("creationTimestamp") or "")):
             name = pod["metadata"]["name"]
             text = self._call(f"reading logs of {name}", self.core.read_namespaced_pod_log, name, self.namespace, container="trainer")
             index = worker_index(pod)
@@ -386,8 +421,7 @@ class KubernetesExecutor(Executor):
     def cancel(self, job_id: str) -> None:
         """Stop a job that is still queued or running; a finished job is left as it is, an unknown one is UnknownJob."""
         self._checked(job_id)
-        name = job_name(job_id)
-        job = self._job(job_id)
+        job, _ = self._direct(job_id)
         if job is None:
             if job_id in self.cancelled:
                 return
@@ -395,6 +429,7 @@ class KubernetesExecutor(Executor):
         if self.status(job_id).state.finished:
             return
         self.cancelled.add(job_id)
+        name = job["metadata"]["name"]
         self._call(f"marking Job {name} cancelled", self.batch.patch_namespaced_job, name, self.namespace,
                    {"metadata": {"annotations": {CANCELLED_ANNOTATION: "true"}}})
         self._delete(name, workers=(job.get("spec") or {}).get("completionMode") == "Indexed")
@@ -429,8 +464,9 @@ class KubernetesExecutor(Executor):
                 last = status
                 yield status
             if status.state.finished:
-                if status.reason == FailureReason.ImagePullBackOff:
-                    self._delete(job_name(job_id))
+                stuck, _ = self._direct(job_id) if status.reason == FailureReason.ImagePullBackOff else (None, None)
+                if stuck is not None:
+                    self._delete(stuck["metadata"]["name"])
                 return
             wait = self.watch_seconds if deadline is None else min(self.watch_seconds, deadline - time.monotonic())
             if wait <= 0:

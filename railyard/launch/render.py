@@ -20,7 +20,10 @@ With `kueue` in the launch config, the Job carries the label `kueue.x-k8s.io/que
 owner's LocalQueue and is rendered suspended (`spec.suspend: true`): Kueue resumes it once admitted.
 
 A job id must be a DNS-1123 label short enough that every name made from it
-(`railyard-<id>`, `railyard-<id>-spec`, `-network`, `-workers`) is one too.
+(`railyard-<id>`, `railyard-<id>-spec`, `-network`, `-workers`) is one too, for
+each attempt: a job the service starts again (docs/reliability.md) gets a Job of
+its own, `railyard<n>-<id>` for its n-th attempt (at most MAX_ATTEMPTS), whose
+objects and pods carry the label `railyard.io/attempt`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ PREFIX = "railyard.io"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 NAME_PREFIX = "railyard-"
 CONFIGMAP_SUFFIX, NETWORK_POLICY_SUFFIX, SERVICE_SUFFIX = "-spec", "-network", "-workers"
-MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX), len(SERVICE_SUFFIX))
+MAX_ATTEMPTS = 9  # one digit in `railyard<n>-`
+ATTEMPT_LABEL = f"{PREFIX}/attempt"
+MAX_JOB_ID_LENGTH = 63 - len(NAME_PREFIX) - 1 - max(len(CONFIGMAP_SUFFIX), len(NETWORK_POLICY_SUFFIX), len(SERVICE_SUFFIX))
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 DNS_PORT = 53
 SPEC_MOUNT = "/etc/railyard"
@@ -77,8 +82,17 @@ def label_value(text: str | None) -> str:
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
 
 
-def job_name(job_id: str) -> str:
-    return f"{NAME_PREFIX}{label_value(job_id).lower()}"[:63].rstrip("-.")
+def job_name(job_id: str, attempt: int = 1) -> str:
+    """The Job of a job's attempt: `railyard-<id>` for the first, `railyard<n>-<id>` for the n-th, a name no
+    job id makes for its first."""
+    prefix = NAME_PREFIX if attempt == 1 else f"{NAME_PREFIX[:-1]}{attempt}-"
+    return f"{prefix}{label_value(job_id).lower()}"[:63].rstrip("-.")
+
+
+def attempt_of(obj: dict) -> int:
+    """Which attempt of its job a Job or pod belongs to (1 for one made before attempts had a label)."""
+    value = (obj.get("metadata", {}).get("labels") or {}).get(ATTEMPT_LABEL, "")
+    return int(value) if value.isdigit() else 1
 
 
 def check_job_id(job_id: str) -> str:
@@ -106,14 +120,14 @@ def egress_rules(policy: NetworkPolicySettings) -> list[dict]:
     return rules
 
 
-def service_name(job_id: str) -> str:
-    """The headless Service that names a job's workers."""
-    return f"{job_name(job_id)}{SERVICE_SUFFIX}"
+def service_name(job_id: str, attempt: int = 1) -> str:
+    """The headless Service that names the workers of a job's attempt."""
+    return f"{job_name(job_id, attempt)}{SERVICE_SUFFIX}"
 
 
-def rendezvous_host(job_id: str) -> str:
+def rendezvous_host(job_id: str, attempt: int = 1) -> str:
     """Worker 0's DNS name (resolved through the pod's namespace search path)."""
-    return f"{job_name(job_id)}-0.{service_name(job_id)}"
+    return f"{job_name(job_id, attempt)}-0.{service_name(job_id, attempt)}"
 
 
 def worker_rules(pod_selector: dict) -> tuple[dict, dict]:
@@ -149,10 +163,12 @@ def requests_of(resource: ResourceClass, memory_bytes: int | None) -> dict[str, 
     return {**resource.requests, "memory": f"{mebibytes}Mi"}
 
 
-def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
-    """[NetworkPolicy, ConfigMap, Job] for the job's compute resource, in the order to apply them; with several
-    workers, [NetworkPolicy, ConfigMap, Service, Job]."""
+def render(job: JobRequest, config: LaunchConfig, attempt: int = 1) -> list[dict]:
+    """[NetworkPolicy, ConfigMap, Job] for the job's compute resource and its `attempt`, in the order to apply
+    them; with several workers, [NetworkPolicy, ConfigMap, Service, Job]."""
     check_job_id(job.job_id)
+    if not 1 <= attempt <= MAX_ATTEMPTS:
+        raise UserError(f"attempt {attempt} of job {job.job_id}: a job runs at most {MAX_ATTEMPTS} times on Kubernetes")
     spec = job.spec
     resource = config.resource_class(spec.compute_resource.value)
     workflow = spec.train.workflow_name
@@ -165,6 +181,7 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         f"{PREFIX}/workflow": label_value(workflow),
         f"{PREFIX}/compute-resource": label_value(spec.compute_resource.value),
         f"{PREFIX}/kind": job.kind.value,
+        ATTEMPT_LABEL: str(attempt),
     }
     annotations = {
         f"{PREFIX}/job-id": job.job_id,
@@ -182,8 +199,8 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
     if job.explanation is not None:
         annotations[f"{PREFIX}/explains"] = job.explanation.model
     job_labels = labels if config.kueue is None else {**labels, KUEUE_QUEUE_LABEL: config.kueue.queue_for(spec.metadata.owner)}
-    name = job_name(job.job_id)
-    pod_selector = {k: labels[k] for k in ("app.kubernetes.io/name", f"{PREFIX}/job-id")}
+    name = job_name(job.job_id, attempt)
+    pod_selector = {k: labels[k] for k in ("app.kubernetes.io/name", f"{PREFIX}/job-id", ATTEMPT_LABEL)}
     egress, ingress = egress_rules(config.network_policy), []
     if job.workers > 1:
         from_workers, to_workers = worker_rules(pod_selector)
@@ -200,10 +217,10 @@ def render(job: JobRequest, config: LaunchConfig) -> list[dict]:
         "egress": egress,
         "ingress": ingress,
         "workers": job.workers,
-        "service_name": service_name(job.job_id),
+        "service_name": service_name(job.job_id, attempt),
         "service_ports": [{"name": "tracker", "protocol": "TCP", "port": RENDEZVOUS_PORT},
                           {"name": "store", "protocol": "TCP", "port": RENDEZVOUS_PORT + 1}],
-        "rendezvous_host": rendezvous_host(job.job_id),
+        "rendezvous_host": rendezvous_host(job.job_id, attempt),
         "rendezvous_port": RENDEZVOUS_PORT,
         "job_id": job.job_id,
         "exit_bad_spec": EXIT_BAD_SPEC,

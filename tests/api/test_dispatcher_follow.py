@@ -133,3 +133,35 @@ def test_a_result_file_of_the_wrong_shape_still_ends_the_job(service, charges_pa
     assert status["data_fingerprint"] is None
     [listed] = [j for j in client.get("/jobs").json()["jobs"] if j["job_id"] == job_id]
     assert listed["model_id"] is None
+
+
+class RestartsOneWorker(ScriptedExecutor):
+    """Starts the trainer of a job of one worker again by itself, as Kubernetes does; the service restarts the rest."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.retried = []
+
+    def retries_itself(self, workers):
+        return workers == 1
+
+    def retry(self, job):
+        self.retried.append(job.job_id)
+        self.answer[job.job_id] = JobStatus(JobState.running)
+
+
+def test_the_service_restarts_a_job_of_several_workers_whose_executor_restarts_only_one(tmp_path, db_url, charges_path):
+    executor = RestartsOneWorker(tmp_path / "runs")
+    settings = settings_for(tmp_path, db_url, dispatch=False, dev=True, max_attempts=3)
+    with TestClient(create_app(settings, executor=executor), base_url="http://127.0.0.1") as client:
+        dispatcher = client.app.state.parts.dispatcher
+        one, two = (client.post("/train", json=body(charges_path, workers=n)).json()["job_id"] for n in (1, 2))
+        dispatcher.tick()
+        preempted = JobStatus(JobState.failed, reason="Preempted", exit_code=137, message="worker 1: its pod was disrupted")
+        executor.answer[one] = executor.answer[two] = preempted
+        dispatcher.tick()
+        assert executor.retried == [two]
+        dispatcher.tick()
+        status = client.get(f"/job/{two}/status").json()
+        assert status["job_state"] == "running" and [a["reason"] for a in status["attempts"]] == ["Preempted"]
+        assert client.get(f"/job/{one}/status").json()["job_state"] == "failed", "its executor had already retried it"

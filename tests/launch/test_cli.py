@@ -36,7 +36,7 @@ def test_render_refuses_a_job_id_that_is_not_a_dns_label(tmp_path):
     assert run.stdout == ""
     assert run.stderr.strip() == (
         "railyard render: job id 'Job_42': expected lowercase letters, digits and '-', starting and ending with a letter "
-        "or digit, at most 46 characters (a DNS-1123 label, as Kubernetes names need)")
+        "or digit, at most 45 characters (a DNS-1123 label, as Kubernetes names need)")
 
 
 def test_render_errors_are_one_line():

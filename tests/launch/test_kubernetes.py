@@ -4,6 +4,7 @@ to success and to each failure reason, logs and bounded log pages, cancel, confl
 watched cache statuses come from: it follows Job and Pod changes, survives 410 Gone and dropped
 connections, and costs a number of requests that does not grow with the number of jobs."""
 
+import dataclasses
 import itertools
 import json
 import threading
@@ -18,7 +19,7 @@ from railyard.launch.job import Binary, JobRequest, JobState, UnknownJob
 from railyard.launch.kubernetes import KubernetesExecutor
 from railyard.launch.render import job_name, render
 from railyard.launch.resources import load_config
-from railyard.spec import load_spec
+from railyard.spec import ComputeResource, load_spec
 from tests.conftest import SPECS
 from tests.launch.fake_kube_api import FakeKubeAPI
 
@@ -213,9 +214,10 @@ def test_watch_survives_an_expired_resource_version(executor, fake, job):
 
 
 def test_missing_job_is_unknown_job(executor, fake):
-    with pytest.raises(UnknownJob, match="no Job railyard-not-a-job in namespace railyard"):
+    with pytest.raises(UnknownJob, match=r"no Job of job not-a-job \(railyard-not-a-job\) in namespace railyard"):
         executor.status("not-a-job")
-    assert ("GET", "/apis/batch/v1/namespaces/railyard/jobs/railyard-not-a-job") in fake.requests  # asked, not assumed
+    asked = [q for q in fake.queries if q[1] == "/apis/batch/v1/namespaces/railyard/jobs" and q[2].get("watch") not in ("true", "1")]
+    assert any("railyard.io/job-id=not-a-job" in q[2].get("labelSelector", "") for q in asked)  # asked, not assumed
 
 
 def test_read_log_pages_a_running_pod_log_with_bounded_reads(executor, fake, job):
@@ -283,7 +285,7 @@ def state_becomes(executor, state: JobState, job_id: str = JOB_ID) -> JobState:
 def test_statuses_follow_job_and_pod_changes_through_the_cache(executor, fake, job):
     executor.submit(job)
     assert executor.cache().synced
-    eventually(lambda: executor.cache().job(NAME))
+    eventually(lambda: executor.cache().jobs_of(JOB_ID))
     since = len(fake.queries)
     fake.add_pod(NAME, f"{NAME}-pod01", {"phase": "Pending"})
     assert executor.status(JOB_ID).state is JobState.queued
@@ -305,15 +307,15 @@ def test_a_just_submitted_job_is_queued_until_the_watch_brings_it(executor, fake
     assert direct_reads(fake, since) == []
     monkeypatch.setattr(kubernetes, "SUBMITTED_GRACE_SECONDS", 0)  # past the grace: asked directly
     assert executor.status(JOB_ID).state is JobState.queued
-    assert [q[1] for q in direct_reads(fake, since)] == [f"/apis/batch/v1/namespaces/railyard/jobs/{NAME}",
+    assert [q[1] for q in direct_reads(fake, since)] == ["/apis/batch/v1/namespaces/railyard/jobs",
                                                          "/api/v1/namespaces/railyard/pods"]
     fake.hold_watches(False)
-    eventually(lambda: executor.cache().job(NAME))
+    eventually(lambda: executor.cache().jobs_of(JOB_ID))
 
 
 def test_the_cache_lists_again_after_410_gone(executor, fake, job):
     executor.submit(job)
-    eventually(lambda: executor.cache().job(NAME))
+    eventually(lambda: executor.cache().jobs_of(JOB_ID))
     fake.hold_watches()  # the watches see nothing more, not even bookmarks
     fake.set_job_status(NAME, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
     fake.expire_history()  # and the versions they would resume from are compacted away
@@ -331,7 +333,7 @@ def test_the_cache_lists_again_after_a_dropped_connection(fake, aws, job):
     executor = make_executor(fake, watch_seconds=30)  # no renewals meanwhile: both watches stay open
     try:
         executor.submit(job)
-        eventually(lambda: executor.cache().job(NAME) and fake.open_watches == 2)
+        eventually(lambda: executor.cache().jobs_of(JOB_ID) and fake.open_watches == 2)
         since = len(fake.queries)
         fake.drop_watches()
         fake.add_pod(NAME, f"{NAME}-pod01", RUNNING)  # while no watch is open
@@ -363,3 +365,22 @@ def test_following_jobs_costs_requests_independent_of_their_number(fake, aws, jo
             assert len(direct_reads(fake, since)) == 2 * n  # the old way: a GET and a LIST per job, every tick
     finally:
         cached.close()
+
+
+def test_an_oomkilled_job_starts_again_on_the_larger_class_as_its_next_attempt(executor, fake, job):
+    """The service's larger-class retry (api/retries.py) on Kubernetes: a Job of its own, sized by the larger class."""
+    executor.submit(job)
+    fake.add_pod(NAME, f"{NAME}-pod01", terminated("OOMKilled", 137))
+    fake.set_job_status(NAME, failed("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+    eventually(lambda: executor.status(JOB_ID).reason == "OOMKilled")
+    larger = dataclasses.replace(job, spec=job.spec.model_copy(update={"compute_resource": ComputeResource.HIGH_MEMORY}))
+    executor.retry(larger)
+    created = fake.job(f"railyard2-{JOB_ID}")
+    assert created["metadata"]["labels"]["railyard.io/compute-resource"] == "HIGH_MEMORY"
+    high_memory = load_config().resource_classes["HIGH_MEMORY"]
+    assert created["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == high_memory.limits
+    assert json.loads(fake.objects[("configmaps", "railyard", f"railyard2-{JOB_ID}-spec")]["data"]["spec.json"])[
+        "compute_resource"] == "HIGH_MEMORY"
+    assert executor.status(JOB_ID).state is JobState.queued
+    fake.add_pod(f"railyard2-{JOB_ID}", f"railyard2-{JOB_ID}-pod01", RUNNING)
+    eventually(lambda: executor.status(JOB_ID).state is JobState.running)

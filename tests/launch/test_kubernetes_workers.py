@@ -1,6 +1,7 @@
 """A job with several workers through the Kubernetes executor, against the test API server: submit creates the
 Indexed Job with its headless Service (owned by the Job); it is complete when the Job completes; one worker's
-failure fails the job naming that worker; logs are every worker's, prefixed; cancel removes Job and Service."""
+failure fails the job naming that worker; logs are every worker's, prefixed; cancel removes Job and Service; a
+worker pre-empted fails the Job at once, and the service's retry starts every worker again as the next attempt's Job."""
 
 import dataclasses
 import itertools
@@ -8,7 +9,10 @@ import json
 
 import pytest
 
+from railyard.api.retries import ended_by_infrastructure
+from railyard.errors import UserError
 from railyard.launch.job import JobState
+from railyard.states import FailureReason
 from tests.launch.test_kubernetes import (  # noqa: F401 (fixtures)
     JOB_ID,
     NAME,
@@ -142,3 +146,68 @@ def test_cancel_removes_the_job_and_its_service(executor, fake, workers_job):
     assert fake.job(NAME) is None
     assert not [k for k in fake.objects if k[0] in ("pods", "services", "configmaps", "networkpolicies")]
     assert executor.status(JOB_ID).state is JobState.cancelled
+
+
+def disrupted(code: int) -> dict:
+    """A worker pod pre-empted by the scheduler: SIGKILLed after its grace period."""
+    status = terminated("Error", code)
+    status["conditions"] = [{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                             "message": "Preempted in order to admit critical pod"}]
+    return status
+
+
+def test_a_preempted_worker_starts_the_whole_job_again_as_its_next_attempt(executor, fake, workers_job):
+    """Kubernetes fails the Indexed Job at once (podFailurePolicy FailJob on DisruptionTarget and on exit 75); the
+    service starts every worker again, in a Job of its own, which its status and logs then follow."""
+    assert not executor.retries_itself(WORKERS) and executor.retries_itself(1)
+    executor.submit(workers_job)
+    worker_pods(fake, {0: RUNNING, 1: disrupted(137), 2: RUNNING, 3: RUNNING}, logs={0: "round 60\n"})
+    with pytest.raises(UserError, match="still runs"):
+        executor.retry(workers_job)
+    fake.set_job_status(NAME, {"failed": 1, "failedIndexes": "1", "conditions": [
+        {"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+         "message": "Pod railyard/x has condition DisruptionTarget matching FailJob rule at index 1"}]})
+    status = failed_status(executor)
+    assert (status.reason, status.exit_code) == (FailureReason.Preempted, 137)
+    assert status.message == "worker 1: its pod was disrupted (PreemptionByScheduler: Preempted in order to admit critical pod)"
+    assert ended_by_infrastructure(status)
+
+    executor.retry(workers_job)
+    second = f"railyard2-{JOB_ID}"
+    created = fake.job(second)
+    assert created["metadata"]["labels"]["railyard.io/attempt"] == "2"
+    assert created["spec"]["template"]["metadata"]["labels"]["railyard.io/attempt"] == "2"
+    assert fake.job(NAME) is not None, "the ended attempt's Job stays, for its pods' logs"
+    service = fake.objects[("services", "railyard", f"{second}-workers")]
+    assert service["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    env = {e["name"]: e.get("value") for e in created["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["RAILYARD_RENDEZVOUS_HOST"] == f"{second}-0.{second}-workers"
+    assert executor.status(JOB_ID).state is JobState.queued, "the new attempt, not the ended one's failure"
+
+    for index in range(WORKERS):
+        fake.add_pod(second, f"{second}-{index}-y{index}", RUNNING, index=index, log="resuming training from iteration 50\n" if index == 0 else "")
+    fake.set_job_status(second, {"active": WORKERS})
+    eventually(lambda: executor.status(JOB_ID).state is JobState.running)
+    logs = executor.logs(JOB_ID)
+    assert logs.index("[worker 0] round 60") < logs.index("[worker 0] resuming training from iteration 50")
+    assert executor.read_log(JOB_ID)[0] == b"resuming training from iteration 50\n"
+    fake.set_job_status(second, {"succeeded": WORKERS, "completedIndexes": "0-3", "conditions": [{"type": "Complete", "status": "True"}]})
+    eventually(lambda: executor.status(JOB_ID).state is JobState.complete)
+    executor.cancel(JOB_ID)  # finished: left as it is
+    assert fake.job(second) is not None
+
+
+def test_a_worker_that_exits_75_is_the_infrastructures_and_a_job_runs_at_most_nine_times(executor, fake, workers_job):
+    executor.submit(workers_job)
+    worker_pods(fake, {0: ended(75, "05"), 1: RUNNING, 2: RUNNING, 3: RUNNING})
+    fail_indexes(fake, "0", failed=1)
+    status = failed_status(executor)
+    assert (status.reason, status.exit_code) == (FailureReason.WorkerFailed, 75) and ended_by_infrastructure(status)
+    for attempt in range(2, 10):
+        executor.retry(workers_job)
+        name = f"railyard{attempt}-{JOB_ID}"
+        fake.set_job_status(name, {"failed": 1, "failedIndexes": "0", "conditions": [
+            {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]})
+        eventually(lambda: executor.status(JOB_ID).state is JobState.failed)
+    with pytest.raises(UserError, match="runs at most 9 times on Kubernetes"):
+        executor.retry(workers_job)

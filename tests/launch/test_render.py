@@ -11,22 +11,22 @@ import yaml
 
 from railyard.launch.job import Binary, JobRequest
 from railyard.launch.pod_security import violations
-from railyard.launch.render import MAX_JOB_ID_LENGTH, render, to_yaml
+from railyard.launch.render import MAX_ATTEMPTS, MAX_JOB_ID_LENGTH, render, to_yaml
 from railyard.errors import SpecError, UserError
 from railyard.launch.resources import DEFAULT_CONFIG, LaunchConfig, load_config
 from railyard.spec import load_spec, parse_spec
 from tests.conftest import SPECS
 
-KUBERNETES_VERSION = "1.31.0"
+KUBERNETES_VERSION = "1.33.0"
 CONFIG = load_config()
 BINARY = Binary(path="bazel-bin/workflows/fraud_train.pex", sha256="a" * 64, target="//workflows:fraud_train")
 JOB_ID = "9081e64f-b2c0-455e-bcaa-c1c211fa124b"
 PINNED = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 
-def manifests(spec, job_id=JOB_ID, config=CONFIG):
+def manifests(spec, job_id=JOB_ID, config=CONFIG, attempt=1):
     """[NetworkPolicy, ConfigMap, Job]."""
-    return render(JobRequest(job_id, spec, BINARY, f"s3://railyard-artifacts/runs/{job_id}", git_commit="c" * 40), config)
+    return render(JobRequest(job_id, spec, BINARY, f"s3://railyard-artifacts/runs/{job_id}", git_commit="c" * 40), config, attempt)
 
 
 def write_config(tmp_path, **changes):
@@ -242,10 +242,14 @@ def test_network_policy_config_errors_name_the_field(tmp_path, network_policy, e
 
 
 @pytest.mark.parametrize("job_id", [JOB_ID, "job-42", "7", "a" * MAX_JOB_ID_LENGTH])
-def test_job_ids_that_make_valid_names(job_id):
-    for manifest in manifests(load_spec(SPECS["fraud"]), job_id=job_id):
-        assert len(manifest["metadata"]["name"]) <= 63
-        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+@pytest.mark.parametrize("workers", [1, 16])
+def test_job_ids_that_make_valid_names(job_id, workers):
+    spec = load_spec(SPECS["fraud"]).model_copy(update={"workers": workers})
+    for attempt in (1, MAX_ATTEMPTS):
+        for manifest in manifests(spec, job_id=job_id, attempt=attempt):
+            longest = 63 - len("-15") if manifest["kind"] == "Job" else 63  # an Indexed Job's pods' hostnames: <job>-<index>
+            assert len(manifest["metadata"]["name"]) <= longest
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
 @pytest.mark.parametrize("job_id", ["Job-42", "job_42", "-job", "job-", "job.42", "", "job 42", "job-42\n", "a" * (MAX_JOB_ID_LENGTH + 1)])

@@ -23,9 +23,9 @@ def env_of(job: dict) -> dict:
     return {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
-@pytest.mark.parametrize("resource", ["CPU", "GPU"])
-def test_four_workers_render_valid_restricted_manifests(resource):
-    rendered = manifests(with_workers("fraud", resource, 4))
+@pytest.mark.parametrize("resource, attempt", [("CPU", 1), ("GPU", 1), ("CPU", 9)])
+def test_four_workers_render_valid_restricted_manifests(resource, attempt):
+    rendered = manifests(with_workers("fraud", resource, 4), attempt=attempt)
     assert [m["kind"] for m in rendered] == ["NetworkPolicy", "ConfigMap", "Service", "Job"]
     for manifest in rendered:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
@@ -35,6 +35,14 @@ def test_four_workers_render_valid_restricted_manifests(resource):
     spec = job["spec"]
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 4, 4)
     assert spec["backoffLimitPerIndex"] == 0 and spec["maxFailedIndexes"] == 0 and "backoffLimit" not in spec
+    # a worker pre-empted (exit 75, or its pod disrupted) fails the Job at once: the service starts every worker again
+    assert spec["podFailurePolicy"]["rules"] == [
+        {"action": "FailJob", "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [2]}},
+        {"action": "FailJob", "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [75]}},
+        {"action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+    named = f"railyard{attempt}-{JOB_ID}" if attempt > 1 else NAME
+    assert [m["metadata"]["name"] for m in rendered] == [f"{named}-network", f"{named}-spec", f"{named}-workers", named]
+    assert all(m["metadata"]["labels"]["railyard.io/attempt"] == str(attempt) for m in rendered)
     trainer = spec["template"]["spec"]["containers"][0]
     expected = CONFIG.resource_classes[resource]
     assert trainer["resources"] == {"requests": expected.requests, "limits": expected.limits}
