@@ -1,4 +1,4 @@
-"""Following running Kubernetes Jobs: the watched cache against a GET and a LIST per job, in one run.
+"""Following running Kubernetes Jobs: the watched cache against two LISTs per job, in one run.
 
     python -m bench.kube_follow [--jobs 1000] [--seconds 20] [--complete-rate 100]
 

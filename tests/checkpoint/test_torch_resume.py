@@ -49,3 +49,25 @@ def test_sigkill_resumes_from_the_last_periodic_checkpoint(charges_path, tmp_pat
     result = finished(output)
     assert result["checkpoints"]["resumed"]["from_iteration"] % 3 == 0
     assert result["model_id"] == uninterrupted["model_id"]
+
+
+SGD_EPOCHS = 20
+SGD_MODULE = ("--workflow-module", "tests.checkpoint.sgd_workflow")
+
+
+def test_a_scikit_learn_estimator_that_continues_resumes_to_the_uninterrupted_model(charges_path, tmp_path):
+    """partial_fit epoch by epoch in a workflow's own loop, its state in `sklearn_state`: stopped twice, the same model."""
+    spec = example_spec("fraud", charges_path, checkpoints={"every_iterations": 4})
+    spec["train"].update(workflow_name="SGDEpochsModel", custom_params={"epochs": SGD_EPOCHS, "seed": 7})
+    spec_path = write_spec(tmp_path, spec)
+    code, log = train(spec_path, tmp_path / "whole", *SGD_MODULE)
+    assert code == 0, log[-3000:]
+    uninterrupted = finished(tmp_path / "whole")
+    output = tmp_path / "out"
+    assert train(spec_path, output, *SGD_MODULE, stop_at=f"epoch 6/{SGD_EPOCHS},")[0] == EXIT_PREEMPTED
+    assert train(spec_path, output, *SGD_MODULE, stop_at=f"epoch 15/{SGD_EPOCHS},", sig=signal.SIGKILL)[0] == -signal.SIGKILL
+    code, log = train(spec_path, output, *SGD_MODULE)
+    assert code == 0, log[-3000:]
+    result = finished(output)
+    assert result["checkpoints"]["resumed"]["from_iteration"] in (12, 16) and result["checkpoints"]["resumed"]["exact"]
+    assert result["model_id"] == uninterrupted["model_id"] and result["metrics"] == uninterrupted["metrics"]

@@ -6,6 +6,10 @@ numpy, scipy, scikit-learn, pandas and XGBoost (less their I/O and testing
 modules) and from the workflow's module, NumPy ufuncs, scikit-learn's score and
 metric functions, a few builtin types, and the functions these libraries
 pickle their objects with. Any other name is refused before it is imported.
+
+A model is pickled by content (`ContentPickler`): its bytes, and so its model
+id, are the same whether its arrays were made in this process or read back from
+a pickle (a resumed run's estimator, say).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from railyard.errors import ModelFormatError
 from railyard.model.formats.importing import class_path, is_allowed, refusal, resolve
 
 NAMES = ("sklearn", "pickle")
+PROTOCOL = 5
 LIBRARIES = ("numpy", "scipy", "sklearn", "pandas", "xgboost")
 # Public functions that estimators take as parameters (SelectKBest's score_func, a metric): pure computations.
 FUNCTION_MODULES = ("sklearn.feature_selection", "sklearn.metrics")
@@ -40,6 +45,30 @@ SAFE_GLOBALS = frozenset({
     ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "type_for_alias"), ("pyarrow.lib", "py_buffer"),
     ("sklearn.utils.validation", "check_array"),
 })
+
+
+class ContentPickler(pickle.Pickler):
+    """Pickles each NumPy array with the dtype NumPy keeps for its type. An array read back from a pickle holds a
+    dtype object of its own; pickle writes a shared object once and an equal one again, so a model holding such
+    arrays would otherwise pickle to other bytes than the same model made afresh."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind.__name__ != "ndarray" or kind.__module__ != "numpy":
+            return NotImplemented
+        descr = obj.dtype
+        if descr.names is not None or descr.hasobject:
+            return NotImplemented
+        canonical = sys.modules["numpy"].dtype(descr.str)
+        if canonical is descr or canonical != descr:
+            return NotImplemented
+        return obj.view(canonical).__reduce_ex__(PROTOCOL)
+
+
+def dumps(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    ContentPickler(buffer, protocol=PROTOCOL).dump(obj)
+    return buffer.getvalue()
 
 
 class AllowlistUnpickler(pickle.Unpickler):
@@ -80,7 +109,7 @@ def accepts(obj: Any) -> bool:
 def save(obj: Any, files: dict[str, bytes], prefix: str) -> dict:
     name = f"{prefix}model.pkl"
     try:
-        files[name] = pickle.dumps(obj, protocol=5)
+        files[name] = dumps(obj)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise ModelFormatError(f"cannot serialize {class_path(obj)}: {exc}") from exc
     kind = "sklearn" if type(obj).__module__.startswith("sklearn") else "pickle"
