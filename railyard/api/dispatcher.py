@@ -54,7 +54,18 @@ from railyard.api.store.models import Job, utcnow
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
-from railyard.launch.job import Binary, Executor, Explanation, FailureReason, JobKind, JobRequest, JobState, JobStatus, UnknownJob
+from railyard.launch.job import (
+    Binary,
+    Executor,
+    Explanation,
+    FailureReason,
+    JobKind,
+    JobRequest,
+    JobState,
+    JobStatus,
+    StillRunning,
+    UnknownJob,
+)
 from railyard.launch.resources import LaunchConfig
 from railyard.result import read_result
 from railyard.spec import parse_spec
@@ -248,7 +259,8 @@ class Dispatcher:
 
     def _retry(self, job: Job, status: JobStatus, result: dict | None, known: bool, compute_resource: str | None = None) -> bool:
         """Start the job's trainer again (same id and output: it resumes from its checkpoints), on `compute_resource`
-        when given; False when it cannot."""
+        when given; False when it cannot. A job that runs again already (started by another replica) is left to
+        the next tick."""
         binary = self._binary(job)
         ended, ran_on = retries.attempt(job, status, result), job.compute_resource
         job.compute_resource = compute_resource or ran_on
@@ -257,6 +269,10 @@ class Dispatcher:
                 raise binary
             request = job_request(job, binary)
             (self.executor.retry if known else self.executor.submit)(request)
+        except StillRunning as exc:
+            job.compute_resource = ran_on
+            log.info("job %s: %s", job.id, exc)
+            return True
         except RailyardError as exc:
             job.compute_resource = ran_on
             log.warning("job %s: cannot start it again after %s: %s", job.id, status.reason, exc)

@@ -31,18 +31,20 @@ from railyard.states import FailureReason, JobState
 
 RETRIED = frozenset({FailureReason.Preempted, FailureReason.Terminated, FailureReason.Killed, FailureReason.Lost,
                      FailureReason.Evicted})
-SIGNALLED = 128  # a container's exit code above it: killed by signal (code - 128), as Kubernetes reports it
+# A container killed by SIGKILL or SIGTERM, as Kubernetes reports it (128 + the signal); a crash of its own
+# (SIGSEGV: 139, SIGABRT: 134) or an exit code the trainer chose is not the infrastructure's.
+KILLED_IN_A_CONTAINER = frozenset({128 + 9, 128 + 15})
 
 
 def ended_by_infrastructure(status: JobStatus) -> bool:
     """A reason in RETRIED, or a worker of a job of several that was pre-empted (exit 75) or killed by a signal
-    (a negative exit code on the local executor, 128 + the signal in a container): its workers cannot carry on
-    without it, and all start again from the checkpoints worker 0 wrote."""
+    (a negative exit code on the local executor, KILLED_IN_A_CONTAINER on Kubernetes): its workers cannot carry
+    on without it, and all start again from the checkpoints worker 0 wrote."""
     if status.reason in RETRIED:
         return True
     code = status.exit_code
     return (status.reason == FailureReason.WorkerFailed and code is not None
-            and (code < 0 or code == EXIT_PREEMPTED or code > SIGNALLED))
+            and (code < 0 or code == EXIT_PREEMPTED or code in KILLED_IN_A_CONTAINER))
 
 
 def should_retry(job: Job, status: JobStatus, executor: Executor, max_attempts: int) -> bool:

@@ -2,7 +2,8 @@
 
 The trainer (its binary's sha256; run from a checkout, the commit), the spec as
 far as it shapes the model (not where outputs go nor how often checkpoints are
-written; the compute resource by the device it trains on), the data's fingerprint
+written, but whether samples are drawn exactly, `checkpoints.exact`; the compute
+resource by the device it trains on), the data's fingerprint
 (every file's size and modification time) and the number of workers.
 """
 
@@ -27,7 +28,7 @@ class RunIdentity:
     @classmethod
     def of(cls, build: dict, spec: TrainingSpec, device: str, data_fingerprint: list[dict] | None, workers: int) -> "RunIdentity":
         trainer = build.get("binary_sha256") or f"commit {build.get('git_commit')}{' (dirty)' if build.get('git_dirty') else ''}"
-        shaping = {**spec.model_dump(mode="json", exclude=NOT_MODEL_SHAPING), "device": device}
+        shaping = {**spec.model_dump(mode="json", exclude=NOT_MODEL_SHAPING), "device": device, "exact": spec.checkpoints.exact}
         return cls(trainer=trainer, spec=_digest(shaping), data=_digest(data_fingerprint), workers=workers)
 
     def as_dict(self) -> dict:

@@ -46,11 +46,10 @@ class Checkpoint:
 @dataclass(frozen=True)
 class Schedule:
     """When a loop writes a checkpoint: every `every_iterations` (default: a tenth of the loop) or every
-    `every_seconds`, whichever comes first; `exact`: the spec's `checkpoints.exact`."""
+    `every_seconds`, whichever comes first."""
 
     every_iterations: int | None = None
     every_seconds: float = 300.0
-    exact: bool = True
 
     def interval(self, total: int | None) -> int | None:
         if self.every_iterations is not None:

@@ -19,13 +19,14 @@ result.json.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import xgboost
-from xgboost.callback import EarlyStopping, TrainingCallback
+from xgboost.callback import EarlyStopping, LearningRateScheduler, TrainingCallback
 
 from railyard.checkpoint import preemption
 from railyard.checkpoint.store import Checkpoint, Checkpoints
@@ -36,19 +37,15 @@ SAMPLING = ("subsample", "colsample_bytree", "colsample_bylevel", "colsample_byn
 
 
 def samples(params: dict) -> bool:
-    """Whether a loop with these settings draws at random: row or column sampling, or dart's drops."""
-    return any(_number(params.get(name), 1.0) < 1 for name in SAMPLING) or params.get("booster") == "dart"
+    """Whether a loop with these settings draws at random: row or column sampling, dart's drops, or the linear
+    booster's shuffled or random feature order."""
+    return (any(_number(params.get(name), 1.0) < 1 for name in SAMPLING) or params.get("booster") == "dart"
+            or params.get("feature_selector") in ("shuffle", "random"))
 
 
 def seeded(params):
     """`params` for a loop that samples, with each round seeded from its number (`SeededRounds`)."""
     return {**params, "seed_per_iteration": True} if isinstance(params, dict) else [*params, ("seed_per_iteration", True)]
-
-
-def trained_how(params: dict, schedule) -> dict:
-    """What a checkpoint records of how its loop trained, beyond the run's identity: the threads, and whether
-    each round was seeded from its number (`SeededRounds`)."""
-    return {"threads": threads(params), "seeded": samples(params) and schedule.exact}
 
 
 def threads(params: dict) -> int:
@@ -58,21 +55,24 @@ def threads(params: dict) -> int:
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         limits.append(-(-int(quota) // int(period)) if quota != "max" else 0)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArithmeticError):
         pass
-    allowed = min(int(n) for n in limits if n > 0)
+    allowed = min(int(n) for n in limits if 0 < n < math.inf)
     asked = int(_number(params.get("nthread", params.get("n_jobs")), 0))
     return min(asked, allowed) if asked > 0 else allowed
 
 
-def not_exact_because(params: dict, callbacks: list, early_stopping_rounds, schedule) -> str | None:
-    """Why a resumed loop with these settings may end with another booster than an uninterrupted one; None: it will not."""
-    if samples(params) and not schedule.exact:
+def not_exact_because(params: dict, callbacks: list, early_stopping_rounds, exact: bool) -> str | None:
+    """Why a resumed loop with these settings may end with another booster than an uninterrupted one; None: it will not.
+    `exact`: the spec's `checkpoints.exact`."""
+    if samples(params) and not exact:
         return "it samples as XGBoost does (checkpoints.exact is false), from a random state a saved booster does not keep"
     if str(params.get("device", "cpu")).startswith(("cuda", "gpu")):
         return "GPU training sums histograms in no fixed order"
     if early_stopping_rounds or any(isinstance(c, EarlyStopping) for c in callbacks):
         return "early stopping counts its rounds without improvement again from the resume"
+    if any(isinstance(c, LearningRateScheduler) for c in callbacks):
+        return "a LearningRateScheduler counts its rounds again from the resume"
     return None
 
 
@@ -93,20 +93,18 @@ class Resumed:
     curve: list = field(default_factory=list)
 
 
-def resume(checkpoints: Checkpoints, loop: int, why_not_exact: str | None, how: dict) -> Resumed:
-    """The loop's newest checkpoint, if any. `how` the loop trains now (`trained_how`): a checkpoint of a loop
-    trained otherwise is resumed from, but not exactly."""
+def resume(checkpoints: Checkpoints, loop: int, why_not_exact: str | None, threads_now: int) -> Resumed:
+    """The loop's newest checkpoint, if any; one written on another number of threads is resumed from, but not
+    exactly."""
     found = checkpoints.newest()
     if found is None or found.loop != loop or found.library != LIBRARY or BOOSTER not in found.files:
         return Resumed()
     booster = xgboost.Booster()
     booster.load_model(bytearray(found.files[BOOSTER]))
-    then = {**how, **{k: found.state[k] for k in how if k in found.state}}
-    if why_not_exact is None and then["threads"] != how["threads"]:
-        why_not_exact = (f"it trained on {then['threads']} threads before the resume and on {how['threads']} after: "
+    threads_then = found.state.get("threads", threads_now)
+    if why_not_exact is None and threads_then != threads_now:
+        why_not_exact = (f"it trained on {threads_then} threads before the resume and on {threads_now} after: "
                          "XGBoost splits its histograms and row samples by thread")
-    if why_not_exact is None and then["seeded"] != how["seeded"]:
-        why_not_exact = "the rounds before the resume drew their samples another way (checkpoints.exact changed)"
     checkpoints.resuming(found, exact=why_not_exact is None, why_not=why_not_exact)
     return Resumed(found.iteration, booster, found.state.get("history") or {}, found.state.get("curve") or [])
 
@@ -134,8 +132,7 @@ class SeededRounds(TrainingCallback):
         self.done = done
 
     def before_training(self, model: xgboost.Booster) -> xgboost.Booster:
-        update, done = model.update, self.done
-        model.update = lambda dtrain, iteration, fobj=None: update(dtrain, done + iteration, fobj)
+        model.__class__, model.rounds_before = CountedBooster, self.done
         return model
 
     def before_iteration(self, model: xgboost.Booster, epoch: int, evals_log) -> bool:
@@ -143,20 +140,31 @@ class SeededRounds(TrainingCallback):
         return False
 
     def after_training(self, model: xgboost.Booster) -> xgboost.Booster:
-        model.__dict__.pop("update", None)
+        model.__class__ = xgboost.Booster
+        model.__dict__.pop("rounds_before", None)
         return model
+
+
+class CountedBooster(xgboost.Booster):
+    """A booster in training under SeededRounds: its rounds' numbers count on from the `rounds_before` a resume.
+    A copy made meanwhile (by a callback) is a plain Booster."""
+
+    rounds_before = 0
+
+    def update(self, dtrain, iteration: int, fobj=None) -> None:
+        super().update(dtrain, self.rounds_before + iteration, fobj)
 
 
 class CheckpointCallback(TrainingCallback):
     """Saves the loop on the schedule and when SIGTERM asked (then raises `Preempted`). `curve` gives the
-    learning curve's points so far, saved with the booster, and `how` it trains (`trained_how`)."""
+    learning curve's points so far, saved with the booster, and `threads` the threads it trains on (`threads`)."""
 
-    def __init__(self, checkpoints: Checkpoints, loop: int, resumed: Resumed, total: int, curve, how: dict):
+    def __init__(self, checkpoints: Checkpoints, loop: int, resumed: Resumed, total: int, curve, threads: int):
         super().__init__()
         self.checkpoints = checkpoints
         self.loop = loop
         self.resumed = resumed
-        self.how = how
+        self.threads = threads
         self.interval = checkpoints.schedule.interval(total)
         self.curve = curve
         self._saved_at = time.monotonic()
@@ -176,7 +184,7 @@ class CheckpointCallback(TrainingCallback):
     def save(self, model: xgboost.Booster, done: int, evals_log) -> None:
         if not self.checkpoints.writes:  # another worker than the first: the first writes the job's
             return
-        state = {"history": joined(self.resumed.history, dict(evals_log)), "curve": self.curve(), **self.how}
+        state = {"history": joined(self.resumed.history, dict(evals_log)), "curve": self.curve(), "threads": self.threads}
         self.checkpoints.save(Checkpoint(loop=self.loop, iteration=done, library=LIBRARY, state=state,
                                          files={BOOSTER: bytes(model.save_raw("ubj"))}))
         self._saved_at = time.monotonic()

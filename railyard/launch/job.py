@@ -52,6 +52,10 @@ class UnknownJob(RailyardError):
     """The executor has no record of this job id: never submitted here, or its record is gone."""
 
 
+class StillRunning(UserError):
+    """A job asked to start again still runs (another replica started it again already, say)."""
+
+
 def exit_described(code: int) -> str:
     """An exit code as a person reads it: `-9 (SIGKILL)`, `2`."""
     return f"{code} ({signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else str(code)

@@ -11,12 +11,16 @@ OOMKilled and Evicted), from the Job's `failedIndexes` and its pods' completion
 index, preferring the worker that failed first on its own: a worker that exits 3
 lost its link to the others (`WorkerLinkLost`) because another failed. A worker
 whose pod was pre-empted or drained (the pod's `DisruptionTarget` condition) is
-`Preempted`, which the service starts again (api/retries.py).
+`Preempted`, which the service starts again (api/retries.py). Such a pod is
+often deleted by the time anyone looks: the Job's `Failed` condition still says
+which FailJob rule of its podFailurePolicy matched which pod, and that is read.
 """
 
 from __future__ import annotations
 
-from railyard.errors import EXIT_LINK_LOST
+import re
+
+from railyard.errors import EXIT_LINK_LOST, EXIT_PREEMPTED
 from railyard.launch.job import (
     FailureReason,
     JobState,
@@ -25,6 +29,9 @@ from railyard.launch.job import (
 )
 
 CANCELLED_ANNOTATION = "railyard.io/cancelled"
+# The Job controller's messages for a FailJob rule that matched (pkg/controller/job/pod_failure_policy.go).
+_RULE_EXIT = re.compile(r"Container \S+ for pod [^/\s]+/(?P<pod>\S+) failed with exit code (?P<code>-?\d+) matching FailJob rule")
+_RULE_DISRUPTED = re.compile(r"Pod [^/\s]+/(?P<pod>\S+) has condition DisruptionTarget matching FailJob rule")
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 IMAGE_PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName"}
 
@@ -112,6 +119,26 @@ def _failing_pod(pods: list[dict], failed: set[int]) -> tuple[dict, JobStatus] |
     return None
 
 
+def _failed_by_rule(job: dict, failed: dict) -> JobStatus | None:
+    """A worker pre-empted, as the podFailurePolicy's FailJob rule that failed the Job names it: its pod disrupted
+    (Preempted), or its trainer exiting 75 after a checkpoint (WorkerFailed); None for any other failure."""
+    if failed.get("reason") != "PodFailurePolicy":
+        return None
+    message = failed.get("message") or ""
+    disrupted, exited = _RULE_DISRUPTED.search(message), _RULE_EXIT.search(message)
+    if exited is not None and int(exited["code"]) != EXIT_PREEMPTED:
+        return None
+    found = disrupted or exited
+    if found is None:
+        return None
+    index = re.fullmatch(rf"{re.escape(job['metadata']['name'])}-(\d+)-\w+", found["pod"])
+    if disrupted is not None:
+        worker = f"worker {index[1]}" if index else f"pod {found['pod']}"
+        return JobStatus(JobState.failed, reason=FailureReason.Preempted, message=f"{worker}: its pod was disrupted (DisruptionTarget)")
+    return JobStatus(JobState.failed, reason=FailureReason.WorkerFailed, exit_code=EXIT_PREEMPTED,
+                     message=worker_exited(int(index[1]), EXIT_PREEMPTED) if index else f"pod {found['pod']} exited with 75")
+
+
 def failed_worker(job: dict, pods: list[dict]) -> int | None:
     """The worker whose failure failed a job of several workers (as `job_status` names it); None for one worker."""
     found = _failing_pod(pods, failed_indexes(job))
@@ -134,6 +161,9 @@ def job_status(job: dict, pods: list[dict]) -> JobStatus:
         from_pods = None if found is None else found[1]
         if reason == FailureReason.DeadlineExceeded:
             return JobStatus(JobState.failed, reason=FailureReason.DeadlineExceeded, message=failed.get("message"))
+        by_rule = _failed_by_rule(job, failed)
+        if by_rule is not None and (from_pods is None or from_pods.reason != FailureReason.Preempted):
+            return by_rule
         if from_pods is not None and from_pods.reason in (FailureReason.OOMKilled, FailureReason.Evicted, FailureReason.WorkerFailed,
                                                           FailureReason.Preempted):
             return from_pods

@@ -48,6 +48,7 @@ from railyard.launch.job import (
     JobRequest,
     JobState,
     JobStatus,
+    StillRunning,
     UnknownJob,
     checked_result,
 )
@@ -186,7 +187,7 @@ class KubernetesExecutor(Executor):
         if ended is None:
             raise self._unknown(job.job_id)
         if not job_status(ended, pods).state.finished:
-            raise UserError(f"job {job.job_id} still runs: it cannot be started again")
+            raise StillRunning(f"job {job.job_id} still runs (its attempt {attempt_of(ended)}): it cannot be started again")
         self._submit(job, attempt=attempt_of(ended) + 1)
 
     def _submit(self, job: JobRequest, attempt: int) -> None:
@@ -316,19 +317,26 @@ class KubernetesExecutor(Executor):
     def status(self, job_id: str) -> JobStatus:
         """The job's status; UnknownJob when there is no such Job (and this executor did not just submit or cancel it)."""
         self._checked(job_id)
-        observed = self._cached(job_id)
+        observed, fresh = self._cached(job_id), False
         if observed is None:
             if job_id in self.cancelled:
                 return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)
             if self._just_submitted(job_id):
                 return JobStatus(JobState.queued)
-            observed = self._direct(job_id)
+            observed, fresh = self._direct(job_id), True
         job, pods = observed
         if job is None:
             if job_id in self.cancelled:
                 return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)
             raise self._unknown(job_id)
         status = job_status(job, pods)
+        if status.state is JobState.failed and not fresh:
+            # a failure ends the job unless it starts again: confirmed by a direct read, since the cache may not yet
+            # have seen the next attempt another replica started
+            job, pods = self._direct(job_id)
+            if job is None:
+                raise self._unknown(job_id)
+            status = job_status(job, pods)
         if job_id in self.cancelled and not status.state.finished:
             return JobStatus(JobState.cancelled, reason=FailureReason.Cancelled)  # the watch has not yet seen the cancel
         # result.json is worker 0's: it explains a failure of worker 0 (or of the one worker), or an error in the
@@ -421,12 +429,12 @@ class KubernetesExecutor(Executor):
     def cancel(self, job_id: str) -> None:
         """Stop a job that is still queued or running; a finished job is left as it is, an unknown one is UnknownJob."""
         self._checked(job_id)
-        job, _ = self._direct(job_id)
+        job, pods = self._direct(job_id)
         if job is None:
             if job_id in self.cancelled:
                 return
             raise self._unknown(job_id)
-        if self.status(job_id).state.finished:
+        if job_status(job, pods).state.finished:
             return
         self.cancelled.add(job_id)
         name = job["metadata"]["name"]

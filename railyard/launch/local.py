@@ -42,7 +42,16 @@ from pathlib import Path
 
 from railyard import artifacts
 from railyard.errors import UserError
-from railyard.launch.job import LOG_PAGE_BYTES, Executor, FailureReason, JobRequest, JobState, JobStatus, UnknownJob
+from railyard.launch.job import (
+    LOG_PAGE_BYTES,
+    Executor,
+    FailureReason,
+    JobRequest,
+    JobState,
+    JobStatus,
+    StillRunning,
+    UnknownJob,
+)
 from railyard.launch.local_state import read_state, supervised, take_lock, write_state
 from railyard.launch.resources import LaunchConfig
 from railyard.run_layout import LOG, RunLayout
@@ -95,7 +104,7 @@ class LocalExecutor(Executor):
         """Start a finished job again in its own directory; the ended run's state and logs go to `attempts/<n>/`."""
         directory = self._directory(job.job_id)
         if not read_state(directory).state.finished:
-            raise UserError(f"job {job.job_id} still runs: it cannot be started again")
+            raise StillRunning(f"job {job.job_id} still runs: it cannot be started again")
         try:  # its last supervisor records the end, then finishes its log and exits: the lock tells when
             lock = take_lock(directory, wait_seconds=WIND_UP_SECONDS)
         except BlockingIOError:

@@ -192,16 +192,17 @@ class ProgressReporter:
                      "remaining_s": None, "metric": None, "training": None, "holdout": None, "updated_at": now()})
 
     @contextmanager
-    def train_step(self, checkpoints=None):
+    def train_step(self, checkpoints=None, exact: bool = True):
         """Around `workflow.train`: XGBoost training, where XGBoost is imported, reports here by itself
-        (undone on the way out, even on error), and with the run's `checkpoints` writes and resumes from
-        them; the last report is shown at the end."""
+        (undone on the way out, even on error), with the run's `checkpoints` writes and resumes from
+        them, and with `exact` (the spec's `checkpoints.exact`) draws each round's samples from the round alone;
+        the last report is shown at the end."""
         self.start_step()
         automatic = nullcontext()
         if "xgboost" in sys.modules:
             from railyard.pipeline.xgboost_progress import reporting_xgboost
 
-            automatic = reporting_xgboost(self, checkpoints)
+            automatic = reporting_xgboost(self, checkpoints, exact)
         try:
             with automatic:
                 yield self

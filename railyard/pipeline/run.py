@@ -179,7 +179,7 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
     with recorder.step("train") as step:
         step.rows_in = len(training)
         try:
-            with progress.train_step(checkpoints):
+            with progress.train_step(checkpoints, exact=spec.checkpoints.exact):
                 model = workflow.train(training, holdout)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
@@ -245,7 +245,7 @@ def _checkpoints(spec: TrainingSpec, store: Store, env: WorkerEnv, device: str, 
         return None
     data = fingerprint if exchange is None else exchange.allgather(fingerprint)
     identity = RunIdentity.of(build_info(), spec, device, data, env.world_size)
-    schedule = Schedule(spec.checkpoints.every_iterations, spec.checkpoints.every_seconds, spec.checkpoints.exact)
+    schedule = Schedule(spec.checkpoints.every_iterations, spec.checkpoints.every_seconds)
     return Checkpoints(store, identity, schedule, resume=resume, writes=env.rank == 0)
 
 

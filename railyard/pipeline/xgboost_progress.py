@@ -79,25 +79,26 @@ class ProgressCallback(TrainingCallback):
         return {"reporter": None, "total": self.total, "start": self.start, "points": [], "rounds": self.rounds}
 
 
-def _reporting(train, reporter, checkpoints):
+def _reporting(train, reporter, checkpoints, exact: bool):
     loops = itertools.count()
 
     @functools.wraps(train)
     def reported_train(params, dtrain, num_boost_round=10, *args, callbacks=None, **kwargs):
         callbacks, loop = list(callbacks or []), next(loops)
+        settings = dict(params.items() if isinstance(params, dict) else params)
+        continued = kwargs.get("xgb_model") is not None  # the workflow goes on from a booster of its own
         resumed, saving = xgboost_loop.Resumed(), contextlib.nullcontext()
-        if checkpoints is not None and kwargs.get("xgb_model") is None:
-            settings = dict(params.items() if isinstance(params, dict) else params)
-            why_not = xgboost_loop.not_exact_because(settings, callbacks, kwargs.get("early_stopping_rounds"), checkpoints.schedule)
-            how = xgboost_loop.trained_how(settings, checkpoints.schedule)
-            resumed = xgboost_loop.resume(checkpoints, loop, why_not, how)
+        if checkpoints is not None and not continued:
+            why_not = xgboost_loop.not_exact_because(settings, callbacks, kwargs.get("early_stopping_rounds"), exact)
+            threads = xgboost_loop.threads(settings)
+            resumed = xgboost_loop.resume(checkpoints, loop, why_not, threads)
             kwargs["xgb_model"] = resumed.booster
             points = lambda: (reporter.learning_curve() or {}).get("points", [])  # noqa: E731
-            callbacks.append(xgboost_loop.CheckpointCallback(checkpoints, loop, resumed, num_boost_round, points, how))
-            if how["seeded"]:
-                params = xgboost_loop.seeded(params)
-                callbacks.append(xgboost_loop.SeededRounds(resumed.rounds))
+            callbacks.append(xgboost_loop.CheckpointCallback(checkpoints, loop, resumed, num_boost_round, points, threads))
             saving = preemption.checkpointing()
+        if exact and not continued and xgboost_loop.samples(settings):  # whether or not checkpoints are on: one model
+            params = xgboost_loop.seeded(params)
+            callbacks.append(xgboost_loop.SeededRounds(resumed.rounds))
         ours = [c for c in callbacks if isinstance(c, ProgressCallback) and c.reporter is reporter]
         for callback in ours:
             callback.total = callback.total or num_boost_round
@@ -115,15 +116,16 @@ def _reporting(train, reporter, checkpoints):
 
 
 @contextmanager
-def reporting_xgboost(reporter, checkpoints=None):
-    """While inside, `xgboost.train` (as the scikit-learn API reaches it, too) reports to `reporter` and, given
-    the run's `checkpoints`, writes them and resumes from them; the original functions are back on the way out,
-    even on error."""
+def reporting_xgboost(reporter, checkpoints=None, exact: bool = True):
+    """While inside, `xgboost.train` (as the scikit-learn API reaches it, too) reports to `reporter`, given
+    the run's `checkpoints` writes them and resumes from them, and with `exact` draws a sampling loop's samples
+    from each round alone (xgboost_loop.SeededRounds); the original functions are back on the way out, even on
+    error."""
     modules = [xgboost, xgboost.training] + [sys.modules[m] for m in ("xgboost.sklearn",) if m in sys.modules]
     originals = [(module, module.train) for module in modules]
     try:
         for module, train in originals:
-            module.train = _reporting(train, reporter, checkpoints)
+            module.train = _reporting(train, reporter, checkpoints, exact)
         yield
     finally:
         for module, train in originals:

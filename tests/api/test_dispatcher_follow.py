@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from railyard.api.app import create_app
 from railyard.errors import RailyardError
-from railyard.launch.job import Executor, JobState, JobStatus, UnknownJob
+from railyard.launch.job import Executor, JobState, JobStatus, StillRunning, UnknownJob
 from tests.api.conftest import settings_for
 from tests.api.test_routes import body
 
@@ -165,3 +165,18 @@ def test_the_service_restarts_a_job_of_several_workers_whose_executor_restarts_o
         status = client.get(f"/job/{two}/status").json()
         assert status["job_state"] == "running" and [a["reason"] for a in status["attempts"]] == ["Preempted"]
         assert client.get(f"/job/{one}/status").json()["job_state"] == "failed", "its executor had already retried it"
+
+
+def test_a_job_another_replica_already_started_again_is_left_running(tmp_path, db_url, charges_path):
+    """The executor says the job runs again (another replica's retry): nothing is recorded, nothing fails."""
+    executor = RestartsOneWorker(tmp_path / "runs")
+    settings = settings_for(tmp_path, db_url, dispatch=False, dev=True, max_attempts=3)
+    with TestClient(create_app(settings, executor=executor), base_url="http://127.0.0.1") as client:
+        dispatcher = client.app.state.parts.dispatcher
+        job_id = client.post("/train", json=body(charges_path, workers=2)).json()["job_id"]
+        dispatcher.tick()
+        executor.answer[job_id] = JobStatus(JobState.failed, reason="Preempted", message="worker 1: its pod was disrupted")
+        executor.retry = lambda job: (_ for _ in ()).throw(StillRunning(f"job {job.job_id} still runs (its attempt 2)"))
+        dispatcher.tick()
+        status = client.get(f"/job/{job_id}/status").json()
+        assert status["job_state"] in ("queued", "running") and status["attempts"] == []

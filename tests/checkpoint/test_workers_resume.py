@@ -95,6 +95,11 @@ def test_a_stopped_worker_restarts_the_job_from_the_common_checkpoint_to_the_sam
     (FailureReason.WorkerFailed, 3, False),  # its link to the others lost: another worker's story
     (FailureReason.Killed, -signal.SIGKILL, True),
     (FailureReason.OOMKilled, 137, False),
+    (FailureReason.WorkerFailed, 137, True),  # SIGKILL in a container, as Kubernetes reports it
+    (FailureReason.WorkerFailed, 143, True),
+    (FailureReason.WorkerFailed, 139, False),  # SIGSEGV: its own crash
+    (FailureReason.WorkerFailed, 200, False),
+    (FailureReason.Evicted, None, True),
 ])
 def test_which_failures_of_a_job_of_workers_start_it_again(reason, code, retried):
     assert ended_by_infrastructure(JobStatus(JobState.failed, reason=reason, exit_code=code)) is retried

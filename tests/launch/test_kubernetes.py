@@ -291,11 +291,14 @@ def test_statuses_follow_job_and_pod_changes_through_the_cache(executor, fake, j
     assert executor.status(JOB_ID).state is JobState.queued
     fake.set_pod_status(f"{NAME}-pod01", RUNNING)
     state_becomes(executor, JobState.running)
+    assert direct_reads(fake, since) == []  # every answer came from the cache
     fake.set_pod_status(f"{NAME}-pod01", terminated("OOMKilled", 137))
     fake.set_job_status(NAME, failed("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+    since = len(fake.queries)
     state_becomes(executor, JobState.failed)
     assert executor.status(JOB_ID).reason == "OOMKilled"
-    assert direct_reads(fake, since) == []  # every answer came from the cache
+    # a failure is final only if no replica started the job again: each is confirmed by a direct read
+    assert {q[1] for q in direct_reads(fake, since)} == {"/apis/batch/v1/namespaces/railyard/jobs", "/api/v1/namespaces/railyard/pods"}
 
 
 def test_a_just_submitted_job_is_queued_until_the_watch_brings_it(executor, fake, job, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 
 from railyard.api.retries import ended_by_infrastructure
 from railyard.errors import UserError
-from railyard.launch.job import JobState
+from railyard.launch.job import JobState, StillRunning
 from railyard.states import FailureReason
 from tests.launch.test_kubernetes import (  # noqa: F401 (fixtures)
     JOB_ID,
@@ -22,6 +22,7 @@ from tests.launch.test_kubernetes import (  # noqa: F401 (fixtures)
     fake,
     job,
     later,
+    make_executor,
     terminated,
 )
 
@@ -211,3 +212,41 @@ def test_a_worker_that_exits_75_is_the_infrastructures_and_a_job_runs_at_most_ni
         eventually(lambda: executor.status(JOB_ID).state is JobState.failed)
     with pytest.raises(UserError, match="runs at most 9 times on Kubernetes"):
         executor.retry(workers_job)
+
+
+@pytest.mark.parametrize("message, reason, code, said", [
+    ("Pod railyard/{name}-1-abcde has condition DisruptionTarget matching FailJob rule at index 2",
+     FailureReason.Preempted, None, "worker 1: its pod was disrupted (DisruptionTarget)"),
+    ("Container trainer for pod railyard/{name}-3-xyz12 failed with exit code 75 matching FailJob rule at index 1",
+     FailureReason.WorkerFailed, 75, "worker 3 exited with 75"),
+])
+def test_a_preempted_worker_whose_pod_is_gone_is_read_from_the_jobs_condition(message, reason, code, said, executor, fake,
+                                                                             workers_job):
+    """Pre-emption, eviction and drains delete the pod; the Job controller deletes the others: the Job's Failed
+    condition is what is left to say which worker, and why."""
+    executor.submit(workers_job)
+    worker_pods(fake, {0: ended(3, "09"), 2: ended(3, "09")})  # the survivors lost their link to it
+    fake.set_job_status(NAME, {"failed": 3, "conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+                                                            "message": message.format(name=NAME)}]})
+    status = failed_status(executor)
+    assert (status.reason, status.exit_code, status.message) == (reason, code, said) and ended_by_infrastructure(status)
+
+
+def test_a_replica_whose_cache_lags_sees_the_next_attempt_another_started_and_cancels_it(executor, fake, workers_job):
+    other = make_executor(fake, watch_seconds=1)
+    try:
+        executor.submit(workers_job)
+        worker_pods(fake, {0: ended(75, "05"), 1: RUNNING, 2: RUNNING, 3: RUNNING})
+        fail_indexes(fake, "0", failed=1)
+        failed_status(executor)
+        eventually(lambda: other.status(JOB_ID).state is JobState.failed)
+        fake.hold_watches()  # the other replica's cache sees nothing more
+        executor.retry(workers_job)
+        assert other.status(JOB_ID).state is JobState.queued, "a failure is confirmed before it is believed"
+        with pytest.raises(StillRunning):
+            other.retry(workers_job)
+        other.cancel(JOB_ID)
+        assert fake.job(f"railyard2-{JOB_ID}") is None, "the running attempt is the one cancelled"
+    finally:
+        fake.hold_watches(False)
+        other.close()
