@@ -52,9 +52,8 @@ from railyard.launch.job import (
     UnknownJob,
     checked_result,
 )
-from railyard.launch.kube_cache import KubeCache
+from railyard.launch.kube_cache import JOB_ID_LABEL, SELECTOR, KubeCache
 from railyard.launch.kube_status import CANCELLED_ANNOTATION, failed_worker, job_status, worker_index
-from railyard.launch.kube_cache import JOB_ID_LABEL, SELECTOR
 from railyard.launch.render import (
     MAX_JOB_ID_LENGTH,
     SERVICE_SUFFIX,
@@ -117,7 +116,7 @@ def _owner_reference(job) -> dict:
 class KubernetesExecutor(Executor):
 
     def __init__(self, config: LaunchConfig, api=None, watch_seconds: int = WATCH_SECONDS, use_cache: bool = True):
-        """`use_cache=False` reads every status with direct requests (a GET and a LIST per job), as before the cache."""
+        """`use_cache=False` reads every status with direct requests (two LISTs per job), as before the cache."""
         from kubernetes import client
 
         self.config = config
@@ -132,7 +131,7 @@ class KubernetesExecutor(Executor):
         self._cache: KubeCache | None = None
         self._cache_lock = threading.Lock()
         self._submitted: dict[str, tuple[float, int]] = {}  # job id -> (time.monotonic() of its submit, its attempt)
-        self._results = ResultReads()  # (job id, Job's status) -> with result.json's word, read once, off the follow path
+        self._results = ResultReads()  # (job id, attempt, Job's status) -> with result.json's word, read once, off the follow path
 
     def cache(self) -> KubeCache | None:
         """The watched cache, started (and waited for, a little) on first use; None with use_cache=False."""
