@@ -101,7 +101,7 @@ def test_other_pex_settings_run_through_pex_own_bootstrap(fraud_pex, tmp_path):
 def test_an_unwritable_pex_root_still_runs(fraud_pex, tmp_path):
     not_a_directory = tmp_path / "pex_root"
     not_a_directory.write_text("")
-    run = build_info(fraud_pex, not_a_directory)
+    run = build_info(fraud_pex, not_a_directory, TMPDIR=str(tmp_path))  # pex's fallback root goes under TMPDIR
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["binary_sha256"] == sha256_file(fraud_pex)
 
