@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,8 +46,14 @@ CONNECTIONS = 32  # requests one client makes at once (threads reading results, 
 def _client():
     """A client for this process's AWS configuration, made once: making one costs tens of milliseconds of CPU, which
     a store per object read (a result.json per finished job) would pay each time. Clients are thread-safe, and
-    refresh their credentials (a pod's identity) themselves."""
-    return _client_for(tuple(os.environ.get(name) for name in _CONFIGURATION))
+    refresh their credentials (a pod's identity) themselves. Threads that ask at once wait for the one being made
+    rather than each making their own: sixteen made at once held a follower's interpreter for seconds."""
+    configuration = tuple(os.environ.get(name) for name in _CONFIGURATION)
+    with _MAKING:
+        return _client_for(configuration)
+
+
+_MAKING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)

@@ -98,3 +98,12 @@ def test_stores_share_one_client_per_aws_configuration(aws, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     elsewhere = open_store("s3://ml-data/runs/a")
     assert elsewhere.client is not first.client and elsewhere.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_stores_opened_at_once_from_many_threads_share_one_client(aws, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10")  # a configuration no client was made for yet
+    with ThreadPoolExecutor(16) as pool:  # as the service's result readers start on a burst of finished jobs
+        clients = list(pool.map(lambda _: open_store("s3://ml-data/runs/a").client, range(16)))
+    assert len({id(c) for c in clients}) == 1
