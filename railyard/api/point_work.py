@@ -1,14 +1,21 @@
-"""Threads of their own for requests' point work on the database: reading one job, queueing one.
+"""Where requests' point work on the database runs: reading one job, queueing one.
 
-No database call runs on the event loop (see deps.py). The work of the two
-busiest routes goes to these threads, in arrival order, rather than to the
-shared thread pool: a thread takes the next item as soon as it is done with
-one, without going idle and being woken for each, and no more threads run it
-than the database can serve at once (`threads_for`). Pages, publishing and
-plans keep the shared pool, so a slow page never holds up a status.
+On SQLite the work runs in place, on the event loop. Each item is a fraction of
+a millisecond of work on a file whose writers take turns anyway (db.write_lock),
+and no connection is ever waited for (db.make_engine); handing it to a thread
+and back cost more than the work itself under load: the loop and the thread
+took turns at the interpreter's lock, 0.7 ms of CPU per request (see
+docs/performance.md).
 
-A request cancelled while its work runs (its client went away) waits for the
-work to finish, so that nothing the work uses (its session) is closed under it.
+On a server database (PostgreSQL) a query waits on the network, on locks and on
+the pool's connections, so the work goes to threads of its own, in arrival
+order, rather than to the shared thread pool: a thread takes the next item as
+soon as it is done with one, without going idle and being woken for each, and
+no more threads run it than the pool keeps connections (`threads_for`). Pages,
+publishing and plans keep the shared pool, so a slow page never holds up a
+status. A request cancelled while its work runs in a thread (its client went
+away) waits for the work to finish, so that nothing the work uses (its session)
+is closed under it.
 """
 
 from __future__ import annotations
@@ -24,14 +31,13 @@ from sqlalchemy.engine import Engine
 
 
 def threads_for(engine: Engine) -> int:
-    """SQLite: one. Its writers take turns anyway (db.write_lock) and reading one job takes a fraction of a
-    millisecond, so more threads only take turns at the interpreter's lock and wake each other. Other
-    databases: as many as the pool keeps connections, since their queries wait on the network and on locks."""
-    return 1 if engine.dialect.name == "sqlite" else engine.pool.size()
+    """SQLite: none, the work runs in place. Other databases: as many threads as the pool keeps connections."""
+    return 0 if engine.dialect.name == "sqlite" else engine.pool.size()
 
 
 class PointWork:
-    """The threads (started at the first item, stopped by `close`) and the items waiting for them."""
+    """The threads (started at the first item, stopped by `close`) and the items waiting for them; with no
+    threads, each item runs in place."""
 
     def __init__(self, threads: int):
         self.count = threads
@@ -40,7 +46,9 @@ class PointWork:
         self._starting = threading.Lock()
 
     async def run(self, work: Callable[..., Any], *args) -> Any:
-        """`work(*args)` in one of the threads; its result or its exception."""
+        """`work(*args)` in one of the threads, or in place; its result or its exception."""
+        if not self.count:
+            return work(*args)
         if not self._threads:
             self._start()
         loop = asyncio.get_running_loop()

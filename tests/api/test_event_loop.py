@@ -1,4 +1,5 @@
-"""No request waits behind another request's database call: the event loop makes none, on SQLite and on PostgreSQL.
+"""No request waits behind another request's database call on PostgreSQL: the event loop makes none. (On SQLite the
+point work, reading one job and queueing one, runs in place, on the loop: railyard/api/point_work.py.)
 
 A query on the jobs table is held (as a PostgreSQL pool out of connections, or a
 slow server, would hold it) while /healthz is asked for on the same event loop.
@@ -38,6 +39,7 @@ def in_thread(call) -> tuple[threading.Thread, dict]:
     return thread, answer
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("method, path", [("GET", "/job/{job_id}/status"), ("GET", "/job/{job_id}/result"),
                                           ("POST", "/train"), ("GET", "/ui/job/{job_id}")])
 def test_a_held_database_query_does_not_stop_healthz(app_factory, charges_path, method, path):

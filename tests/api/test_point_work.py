@@ -1,5 +1,6 @@
-"""Point work (reading one job, queueing one) runs in threads of its own, off the event loop: answers and errors come
-back to the request, items run in arrival order, and a request cancelled mid-work waits until its work is done."""
+"""Point work (reading one job, queueing one): on a server database in threads of its own, off the event loop, where
+answers and errors come back to the request, items run in arrival order, and a request cancelled mid-work waits until
+its work is done; on SQLite in place."""
 
 import asyncio
 import threading
@@ -79,6 +80,19 @@ def test_closed_threads_start_again_for_the_next_item():
     work.close()
 
 
-def test_sqlite_gets_one_thread_and_a_server_database_its_pool():
-    assert threads_for(create_engine("sqlite://")) == 1
+def test_work_without_threads_runs_in_place():
+    work = PointWork(0)
+
+    async def main():
+        loop_thread = threading.get_ident()
+        assert await work.run(lambda a: (a, threading.get_ident() == loop_thread), 7) == (7, True)
+        with pytest.raises(KeyError, match="missing"):
+            await work.run({}.__getitem__, "missing")
+
+    asyncio.run(main())
+    work.close()
+
+
+def test_sqlite_runs_in_place_and_a_server_database_gets_its_pool():
+    assert threads_for(create_engine("sqlite://")) == 0
     assert threads_for(create_engine("postgresql+psycopg://u@localhost/db", pool_size=20)) == 20

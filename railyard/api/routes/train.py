@@ -1,8 +1,8 @@
 """POST /train (and its dry run, POST /validate): accept a training spec and queue a job.
 
-The routes are async (a dry run awaits a slot for the trainer's plan); their
-database work runs off the event loop: queueing a job in the point-work thread
-(railyard.api.point_work), a dry run's lookups in the thread pool.
+The routes are async (a dry run awaits a slot for the trainer's plan). Queueing
+a job is point work (railyard.api.point_work); a dry run's lookups run in the
+thread pool.
 """
 
 from __future__ import annotations
