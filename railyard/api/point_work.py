@@ -4,8 +4,10 @@ On SQLite the work runs in place, on the event loop. Each item is a fraction of
 a millisecond of work on a file whose writers take turns anyway (db.write_lock),
 and no connection is ever waited for (db.make_engine); handing it to a thread
 and back cost more than the work itself under load: the loop and the thread
-took turns at the interpreter's lock, 0.7 ms of CPU per request (see
-docs/performance.md).
+took turns at the interpreter's lock, 0.8-1.2 ms of CPU per read (see
+docs/performance.md). The price: a query held up (a writer outside the service
+holding the file, a stalled disk) or a submit's data path on a filesystem that
+hangs (its prefix check resolves the path) holds every request meanwhile.
 
 On a server database (PostgreSQL) a query waits on the network, on locks and on
 the pool's connections, so the work goes to threads of its own, in arrival
