@@ -143,8 +143,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     gc.collect()
     gc.freeze()  # what the service built to start lives as long as it does: no full collection walks it again
+    # asyncio's own loop serves connections in turn; uvloop's, as fast, kept some waiting (docs/performance.md).
     # X-Forwarded-* are believed only from the proxies the operator named, never from anyone who sends them.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                loop="asyncio", http="httptools",
                 proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)
     return 0
 
