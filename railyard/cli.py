@@ -31,6 +31,8 @@ import argparse
 import codecs
 import gc
 import json
+import os
+import signal
 import sys
 import time
 import uuid
@@ -229,9 +231,29 @@ def wait_for(client, job_id: str) -> int:
     return 0 if status["job_state"] == "complete" else 1
 
 
+def describe_plan(counts: dict) -> str:
+    line = (f"checked against the data: {counts['rows_in']:,} rows, {counts['rows_after_filters']:,} after filters, "
+            f"{counts['training_rows']:,} to train on and {counts['holdout_rows']:,} to hold out, on {counts['compute_resource']}")
+    return line + (f"; {counts['sizing']['summary']}" if counts.get("sizing") else "")
+
+
+def service_spec(path: str) -> dict:
+    """The spec file as the service takes it: its data paths absolute, from this directory."""
+    return json.loads(load_spec(path).with_paths_relative_to(Path.cwd()).to_json())
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """The spec against its data, by the binary that would train it, on the service: row counts; nothing is queued."""
+    counts = _client().validate(service_spec(args.spec), args.binary, args.workflow_module)
+    _print(counts, args.json, describe_plan(counts))
+    return 0
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     client = _client()
-    spec = json.loads(load_spec(args.spec).with_paths_relative_to(Path.cwd()).to_json())
+    spec = service_spec(args.spec)
+    if not args.no_validate:  # a wrong column or an empty split fails here, before anything is queued
+        print(printable(describe_plan(client.validate(spec, args.binary, args.workflow_module))), file=sys.stderr, flush=True)
     job_id = client.submit(spec, args.binary, args.workflow_module, idempotency_key=args.idempotency_key)
     print(printable(job_id), flush=True)
     return wait_for(client, job_id) if args.wait else 0
@@ -272,6 +294,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = _client().status(args.job_id)
     lines = [describe_status(status), f"  owner {status['owner']}, model {status['model_name']}, workflow {status['workflow']} on {status['compute_resource']}",
              f"  git commit {status['git_commit'] or '-'}, log {status['log_file']}"]
+    if status.get("shipped"):
+        lines.append(f"  shipped by {status['shipped_by']} at {status['shipped_at']}")
+    elif status["job_state"] == "complete" and status.get("kind", "training") == "training":
+        lines.append("  not shipped")
     lines += [f"  {t['created_at']}  {t['job_state']}" + (f" ({t['reason']})" if t.get("reason") else "") for t in status["transitions"]]
     _print(status, args.json, "\n".join(lines))
     return 0
@@ -325,6 +351,19 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """The shipped models, newest job first: what a team serves today."""
+    page = _client().jobs(shipped=True, owner=args.owner, model_name=args.model_name, limit=args.limit, cursor=args.cursor)
+    header = f"{'SHIPPED':<20} {'BY':<16} {'OWNER':<24} {'MODEL':<28} {'MODEL ID':<24} JOB"
+    shown = [{k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in j.items()} for j in page["jobs"]]
+    rows = [f"{(j['shipped_at'] or '')[:19].replace('T', ' '):<20} {(j['shipped_by'] or '')[:16]:<16} {j['owner'][:24]:<24} "
+            f"{j['model_name'][:28]:<28} {(j['model_id'] or '')[:24]:<24} {j['job_id']}" for j in shown]
+    if page["next_cursor"]:
+        rows.append(f"(more: --cursor {page['next_cursor']})")
+    _print(page, args.json, "\n".join([header, *rows]))
+    return 0
+
+
 def follow_launched_log(executor: Executor, job_id: str, follow: bool) -> int:
     offset, decoder = 0, codecs.getincrementaldecoder("utf-8")(errors="replace")
     while True:
@@ -352,12 +391,27 @@ def cmd_action(args: argparse.Namespace) -> int:
     return 0
 
 
+def trained_model(ref: str, expected_id: str | None) -> tuple[str, str | None]:
+    """--model as given when it is a model id or a path; else a job id, whose model the service names."""
+    if ref.startswith("sha256.") or "/" in ref or Path(ref).exists():
+        return ref, expected_id
+    try:
+        body = _client().result(ref)
+    except RailyardError as exc:
+        raise UserError(f"--model {ref}: not a model id (sha256.…), an artifact path or a job the service knows: {exc}") from None
+    result = body.get("result") or {}
+    if result.get("kind") != "training" or not result.get("model_path"):
+        raise UserError(f"--model {ref}: job {ref} is {body['status']['job_state']} and has no trained model")
+    return result["model_path"], result["model_id"]
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from railyard.pipeline.steps import peak_rss_bytes
     from railyard.scoring import score_dataset
 
-    report = score_dataset(args.model, args.data, args.output, batch_rows=args.batch_rows, keep=tuple(args.keep),
-                           expected_id=args.model_id)
+    model, expected_id = trained_model(args.model, args.model_id)
+    report = score_dataset(model, args.data, args.output, batch_rows=args.batch_rows, keep=tuple(args.keep),
+                           expected_id=expected_id)
     print(f"scored {report.rows:,} rows in {report.batches} batches with {report.model_id} -> {report.output}; "
           f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB; score = {report.score}")
     return 0
@@ -448,6 +502,13 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--wait", action="store_true")
     submit.add_argument("--workflow-module", action="append", default=[])
     submit.add_argument("--idempotency-key")
+    submit.add_argument("--no-validate", action="store_true",
+                        help="queue without checking the spec against its data first (the check reads the data's schema and counts rows)")
+    validate = commands.add_parser("validate", help="check a spec against its data on the service; queue nothing")
+    validate.add_argument("spec")
+    validate.add_argument("--binary", required=True, help="a published binary: NAME, NAME@sha256:HEX or sha256:HEX")
+    validate.add_argument("--workflow-module", action="append", default=[])
+    validate.add_argument("--json", action="store_true")
     submit_explain = commands.add_parser("submit-explain", help="explain a trained model's scores on the service")
     submit_explain.add_argument("--model", required=True, metavar="MODEL_ID_OR_JOB_ID",
                                 help="the model id (sha256.…) or the id of the complete training job that made it")
@@ -474,7 +535,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--jobs-dir", default=None, help="local backend: where its jobs are (default: <artifact root>/local-jobs)")
             sub.add_argument("--config", help="resource classes file")
     predict = commands.add_parser("predict", help="score a parquet dataset with a trained model")
-    predict.add_argument("--model", required=True, help="model id, or an artifact path named by its id; any other path needs --model-id")
+    predict.add_argument("--model", required=True, help="model id, an artifact path named by its id (any other path needs --model-id), "
+                         "or the id of the training job that made it (asked of the service)")
     predict.add_argument("--model-id", help="the id (sha256.…) the artifact must hash to, e.g. to score from a run's output directory")
     predict.add_argument("--data", required=True, help="parquet file, directory, or s3:// URI")
     predict.add_argument("--output", required=True, help="parquet file to write (local path or s3:// URI)")
@@ -489,6 +551,11 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch-rows", type=int, help="rows explained and written at once (default 10,000)")
     explain.add_argument("--output", help="output directory or s3:// prefix (default: <artifact root>/runs/<job-id>)")
     explain.add_argument("--job-id", help="job id (default: a new UUID4)")
+    models = commands.add_parser("models", help="list the shipped models, newest first")
+    for flag in ("owner", "model-name", "cursor"):
+        models.add_argument(f"--{flag}")
+    models.add_argument("--limit", type=int, default=50)
+    models.add_argument("--json", action="store_true")
     jobs = commands.add_parser("jobs", help="list jobs, newest first")
     for flag in ("owner", "project", "model-name", "workflow", "state", "cursor"):
         jobs.add_argument(f"--{flag}")
@@ -497,17 +564,22 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "submit-explain": cmd_submit_explain, "replay": cmd_replay, "status": cmd_status,
-            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
+HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "validate": cmd_validate, "submit-explain": cmd_submit_explain, "replay": cmd_replay, "status": cmd_status,
+            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "models": cmd_models, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # here, where a reader gone away can be told apart
+        return code
     except RailyardError as exc:
         print(printable(f"railyard {args.command}: {exc}"), file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # the reader went away (`railyard jobs | head -1`): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush finds no pipe
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

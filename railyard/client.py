@@ -30,6 +30,12 @@ def _field(loc: list) -> list:
     return loc[2:] if loc[:2] == ["body", "spec"] else loc[1:]
 
 
+def _problem(problem: dict) -> str:
+    """One problem of a 422 as `field: message`, or the message alone where it names its own field."""
+    field = ".".join(str(p) for p in _field(problem.get("loc", [])))
+    return f"{field}: {problem.get('msg', '')}" if field else problem.get("msg", "")
+
+
 class Client:
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60):
         self.url = (url or os.environ.get("RAILYARD_URL") or DEFAULT_URL).rstrip("/")
@@ -48,7 +54,7 @@ class Client:
             except ValueError:
                 detail = response.text
             if isinstance(detail, list):
-                detail = "; ".join(".".join(str(p) for p in _field(d.get("loc", []))) + ": " + d.get("msg", "") for d in detail)
+                detail = "; ".join(_problem(d) for d in detail)
             raise ServiceError(f"{response.status_code}: {detail}")
         return response
 
@@ -80,8 +86,10 @@ class Client:
         headers = {"Content-Type": "application/octet-stream"}
         return self._request("POST", "/binaries", content=chunks(), headers=headers, timeout=None).json()
 
-    def validate(self, spec: dict, binary: str) -> dict:
-        return self._request("POST", "/validate", json={"spec": spec, "binary": binary}).json()
+    def validate(self, spec: dict, binary: str, workflow_modules: list[str] = ()) -> dict:
+        """The spec checked against its data by the binary, without queueing: row counts (ValidateResponse)."""
+        body = {"spec": spec, "binary": binary, "workflow_modules": list(workflow_modules)}
+        return self._request("POST", "/validate", json=body).json()
 
     def status(self, job_id: str) -> dict:
         return self._request("GET", f"/job/{_segment(job_id)}/status").json()

@@ -357,7 +357,7 @@ class TrainingSpec(_Strict):
     workers: int = Field(default=1, ge=1)
     allow_cpu_fallback: bool = False
     allow_larger_class: bool = False
-    min_training_examples: int = Field(default=500, ge=1)
+    min_training_examples: int | None = Field(default=None, ge=1)  # None: the workflow's (Workflow.min_training_examples)
     output_path: str | None = None
     checkpoints: Checkpointing = Field(default_factory=Checkpointing)
 

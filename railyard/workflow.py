@@ -60,6 +60,8 @@ class Workflow:
       distributed          True when `train` can run on several workers at once (spec `workers` > 1): each
                            worker gets its share of the training and holdout rows, and the workers' models
                            must agree; False by default
+      min_training_examples  the fewest training rows a run accepts when its spec does not say (500; a
+                           forecast on monthly data has far fewer)
       engine               the library a distributed workflow trains with: "xgboost" trains inside
                            XGBoost's collective (railyard.distributed.xgboost_collective)
     """
@@ -68,6 +70,7 @@ class Workflow:
     requires_features: ClassVar[bool] = True
     distributed: ClassVar[bool] = False
     engine: ClassVar[str | None] = None
+    min_training_examples: ClassVar[int] = 500
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)

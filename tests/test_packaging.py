@@ -100,6 +100,10 @@ def pip_installed(tmp_path_factory) -> Railyard:
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
                     "--no-deps", "--no-build-isolation", "--ignore-installed", str(source)],
                    check=True, capture_output=True)
+    made = [p.relative_to(source) for p in source.rglob("*") if p.is_dir() and (p.name == "build" or p.name.endswith(".egg-info"))]
+    assert made, "pip built in the source tree"
+    for path in made:  # what `pip install .` leaves in a checkout, git ignores
+        assert subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", f"{path}/x"]).returncode == 0, f"{path} is not ignored"
     shutil.rmtree(source)  # nothing may be read from the sources after the install
     env = clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     where = subprocess.run([str(python), "-c", "import railyard; print(railyard.__file__)"], cwd=root, env=env,

@@ -78,7 +78,7 @@ def test_talk_request_is_accepted_verbatim():
     assert str(spec.holdout_sampling.date_range_sampling.end_date) == "2019-01-01"
     assert spec.train.custom_params == {"objective": "reg:linear", "max_depth": 6, "n_estimators": 500}
     assert spec.compute_resource is ComputeResource.CPU
-    assert spec.min_training_examples == 500
+    assert spec.min_training_examples is None  # the workflow's default
 
 
 def test_example_fraud_spec_is_the_talk_request_with_a_local_path():

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -13,7 +14,7 @@ import pytest
 import railyard
 from railyard import trainer
 from railyard.scoring import LABEL_ENCODING_KEY, score_dataset
-from tests.conftest import SPECS, example_spec, read_result, write_spec
+from tests.conftest import SPECS, example_spec, read_result, run_trainer, write_spec
 from tests.distributed.holdout import holdout_input_rows
 
 FAST = {"fraud": {"n_estimators": 60}, "mlp": {"epochs": 2}}
@@ -178,6 +179,25 @@ def test_prophet_forecast(tmp_path, volumes_path):
 
 
 @pytest.mark.slow
+def test_a_monthly_series_trains_on_a_forecasts_defaults(tmp_path):
+    """AirPassengers' shape: 144 months, the last 12 held out, no min_training_examples in the spec."""
+    months = pd.date_range("1949-01-01", periods=144, freq="MS", tz="UTC")
+    trend = np.linspace(110, 450, 144) * (1 + 0.15 * np.sin(2 * np.pi * np.arange(144) / 12))
+    pq.write_table(pa.table({"month": months, "passengers": trend}), tmp_path / "air.parquet")
+    spec = example_spec("prophet", tmp_path / "air.parquet")
+    spec.pop("min_training_examples")
+    spec["data"] = {"features": [{"names": ["month", "passengers"], "path": str(tmp_path / "air.parquet")}], "date_column": "month"}
+    spec["holdout_sampling"]["date_range_sampling"].update(date_column="month", start_date="1960-01-01", end_date="1961-01-01")
+    spec["train"].update(classifier_features=[], label="passengers",
+                         custom_params={"yearly_seasonality": True, "weekly_seasonality": False, "daily_seasonality": False})
+    run = run_trainer("--spec", write_spec(tmp_path, spec), "--output", tmp_path / "run")
+    assert run.returncode == 0, run.stderr
+    assert "plotly" not in run.stderr  # Prophet's complaint about a library only its interactive plots use
+    result = read_result(tmp_path / "run")["result"]
+    assert (result["training_rows"], result["holdout_rows"]) == (132, 12)
+
+
+@pytest.mark.slow
 def test_univariate_forecast_without_features(tmp_path, volumes_path):
     spec = example_spec("prophet", volumes_path)
     spec["data"]["features"][0]["names"] = ["day", "volume"]
@@ -193,6 +213,21 @@ def test_univariate_forecast_without_features(tmp_path, volumes_path):
     np.testing.assert_allclose(model.score(horizon)["yhat"].to_numpy(), forecast.yhat.to_numpy(), rtol=1e-6)
     score_dataset(str(output / "model" / model.model_id), str(volumes_path), str(tmp_path / "forecast.parquet"))
     assert pq.read_table(tmp_path / "forecast.parquet").column("score").to_pylist()[-92:] == pytest.approx(forecast.yhat.tolist())
+
+
+@pytest.mark.slow
+def test_scores_carry_the_join_keys_back_to_the_input(tmp_path, charges_path):
+    spec = example_spec("fraud", charges_path)
+    spec["data"]["features"][0]["names"].append("charge_id")
+    spec["data"]["join_keys"] = ["charge_id"]
+    spec["train"]["custom_params"]["n_estimators"] = 20
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(tmp_path / "run")]) == 0
+    scores = pd.read_csv(tmp_path / "run" / "scores.tsv", sep="\t")
+    assert list(scores.columns) == ["score", "charge_id"]
+    expected = holdout_rows(spec, charges_path)
+    assert scores.charge_id.tolist() == expected.charge_id.tolist()  # each score beside its own row's key
+    labels = pd.read_csv(tmp_path / "run" / "labels.tsv", sep="\t")
+    assert labels.has_fraud_dispute.astype(bool).tolist() == expected.has_fraud_dispute.tolist()
 
 
 @pytest.fixture(scope="module")

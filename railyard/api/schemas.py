@@ -203,6 +203,8 @@ class JobSummary(BaseModel):
     workers: int = Field(default=1, description="how many workers train the model together (the spec's `workers`)")
     model_id: str | None
     shipped: bool | None
+    shipped_by: str | None = None
+    shipped_at: dt.datetime | None = None
     kind: JobKind = JobKind.training
 
 

@@ -8,12 +8,16 @@ checked in `labels.py`.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from railyard.errors import DataError, SpecError
 from railyard.pipeline.filter import check_filter_types, type_name, value_type
 from railyard.pipeline.load import Source
 from railyard.spec import SamplingFunction, TrainingSpec
+from railyard.workflow import Workflow
 
 
 def date_columns(spec: TrainingSpec) -> list[tuple[str, str]]:
@@ -89,14 +93,22 @@ def check_spec_against_schema(spec: TrainingSpec, sources: list[Source]) -> pa.S
     return schema
 
 
-def check_split_sizes(spec: TrainingSpec, training_rows: int, holdout_rows: int) -> None:
+def check_split_sizes(spec: TrainingSpec, workflow_cls: type[Workflow] | None, training_rows: int, holdout_rows: int,
+                      table: pa.Table | None = None) -> None:
+    """Both sides of the split hold rows, and enough to train on; `table`, the rows split, says where their dates run."""
     if holdout_rows == 0:
-        raise DataError(f"holdout_sampling: the holdout set is empty ({_split_described(spec)}); nothing to evaluate on")
+        raise DataError(f"holdout_sampling: the holdout set is empty ({_split_described(spec)}{_dates_of(spec, table)}); "
+                        "nothing to evaluate on")
     if training_rows == 0:
-        raise DataError(f"holdout_sampling: the training set is empty ({_split_described(spec)}); every row is in the holdout")
-    if training_rows < spec.min_training_examples:
+        raise DataError(f"holdout_sampling: the training set is empty ({_split_described(spec)}{_dates_of(spec, table)}); "
+                        "every row is in the holdout")
+    workflow_cls = workflow_cls or Workflow
+    minimum = spec.min_training_examples or workflow_cls.min_training_examples
+    if training_rows < minimum:
+        whose = "" if spec.min_training_examples else f" ({workflow_cls.__name__}'s default)"
         raise DataError(
-            f"min_training_examples: There should be at least {spec.min_training_examples} examples, got {training_rows}"
+            f"min_training_examples: There should be at least {minimum} examples{whose}, got {training_rows}; "
+            f"to train on fewer, set \"min_training_examples\" in the spec"
         )
 
 
@@ -119,6 +131,21 @@ def check_label(spec: TrainingSpec, table: pa.Table, null_count: int | None = No
             f"train.label: column {spec.train.label!r} has {nulls} null values after filtering; "
             f"add a filter {{\"feature_name\": \"{spec.train.label}\", \"predicate\": \"IsNotNull\"}}"
         )
+
+
+def _dates_of(spec: TrainingSpec, table: pa.Table | None) -> str:
+    """Where the split's date column runs in `table`, for a date-range split: "; the data's created_at runs A .. B"."""
+    if table is None or spec.holdout_sampling.sampling_function is not SamplingFunction.DATE_RANGE:
+        return ""
+    column = spec.holdout_sampling.date_range_sampling.date_column
+    span = pc.min_max(table.column(column))
+    first, last = span["min"].as_py(), span["max"].as_py()
+    if first is None:
+        return ""
+    same_day = str(first)[:10] == str(last)[:10]  # then the times tell them apart
+    first, last = (str(m.replace(microsecond=0, tzinfo=None)) if same_day and isinstance(m, dt.datetime) else str(m)[:10]
+                   for m in (first, last))
+    return f"; the data's {column} runs {first} .. {last}"
 
 
 def _split_described(spec: TrainingSpec) -> str:

@@ -132,7 +132,7 @@ def plan(spec: TrainingSpec, workflow_cls: type[Workflow] | None = None) -> dict
     table, _ = load_and_filter(spec, recorder)
     holdout_rows = int(pc.sum(holdout_mask(table, spec.holdout_sampling)).as_py() or 0)
     training_rows = table.num_rows - holdout_rows
-    check_split_sizes(spec, training_rows, holdout_rows)
+    check_split_sizes(spec, workflow_cls, training_rows, holdout_rows, table)
     return {"rows_in": recorder.steps[0].rows_in, "rows_after_filters": table.num_rows,
             "training_rows": training_rows, "holdout_rows": holdout_rows}
 
@@ -151,14 +151,15 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
             table = encode_label(table, label, encoding)
         if exchange is not None:
             table = _same_categories(table, exchange)
-        training, holdout, holdout_positions = split_with_positions(table, spec.holdout_sampling, columns)
-        del table
+        training, holdout, holdout_positions = split_with_positions(table, spec.holdout_sampling, columns, spec.data.join_keys)
         training_rows, holdout_rows = len(training), len(holdout)
         shares = exchange.allgather((training_rows, holdout_rows)) if exchange is not None else []
         if shares:
             training_rows, holdout_rows = sum(t for t, _ in shares), sum(h for _, h in shares)
         step.details = {"training_rows": training_rows, "holdout_rows": holdout_rows}
-    check_split_sizes(spec, training_rows, holdout_rows)
+        rows_split = table if exchange is None and 0 in (training_rows, holdout_rows) else None  # for the error's dates
+        del table
+    check_split_sizes(spec, workflow_cls, training_rows, holdout_rows, rows_split)
     if shares:
         check_worker_shares(shares)
 
@@ -317,7 +318,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             label_encoding=encoding.as_dict() if encoding else None,
         )
         model_path = serialize.write_model(store, artifact, model_id)
-        scores_path, labels_path = serialize.write_holdout(store, scored, labels_as_given)
+        scores_path, labels_path = serialize.write_holdout(store, scored, labels_as_given, holdout[spec.data.join_keys])
         metrics_path = serialize.write_metrics(store, metrics)
         step.rows_out = len(scores)
         step.details = {"artifact_bytes": len(artifact)}

@@ -2,7 +2,8 @@
 
 Each object is written atomically to the output store. The artifact lands at
 `model/<model_id>`; `scores.tsv` and `labels.tsv` have a header line and then
-one line per holdout row, in the same order.
+one line per holdout row, in the same order; `scores.tsv` ends each line with
+the row's `data.join_keys`.
 """
 
 from __future__ import annotations
@@ -40,12 +41,21 @@ def _values(values) -> np.ndarray:
     return values.astype(np.float64) if values.dtype.kind in "iuf" else values.astype(str)
 
 
-def write_holdout(store: Store, scores, labels: pd.Series) -> tuple[str, str]:
-    """scores: one value per row, or a DataFrame whose columns all go to scores.tsv."""
+def _key(values: pd.Series) -> pa.Array:
+    """A join key's values as they are in the input: integers stay integers."""
+    array = pa.array(values)
+    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
+
+
+def write_holdout(store: Store, scores, labels: pd.Series, keys: pd.DataFrame | None = None) -> tuple[str, str]:
+    """scores: one value per row, or a DataFrame whose columns all go to scores.tsv; then `keys`, the spec's
+    data.join_keys, so that each score joins back to its input row."""
     if isinstance(scores, pd.DataFrame):
         score_columns = {str(name): _values(scores[name].to_numpy()) for name in scores.columns}
     else:
         score_columns = {"score": _values(np.asarray(scores).reshape(-1))}
+    if keys is not None:
+        score_columns.update({str(name): _key(keys[name]) for name in keys.columns if str(name) not in score_columns})
     scores_path = _write_tsv(store, SCORES, score_columns)
     labels_path = _write_tsv(store, LABELS, {str(labels.name): _values(labels.to_numpy())})
     return scores_path, labels_path

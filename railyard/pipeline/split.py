@@ -66,13 +66,14 @@ def split(table: pa.Table, sampling: HoldoutSampling, columns: list[str]) -> tup
     return training, holdout
 
 
-def split_with_positions(table: pa.Table, sampling: HoldoutSampling,
-                         columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """`split`, and the holdout rows' positions in the input (the holdout set is in that order)."""
+def split_with_positions(table: pa.Table, sampling: HoldoutSampling, columns: list[str],
+                         holdout_keys: list[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """`split`, and the holdout rows' positions in the input (the holdout set is in that order); the holdout set
+    also carries `holdout_keys`, the columns that join its scores back to the input."""
     mask = holdout_mask(table, sampling)
     positions = row_positions(table)
     projected = table.select(columns)
-    holdout = projected.filter(mask)
+    holdout = table.select(list(dict.fromkeys([*columns, *holdout_keys]))).filter(mask)
     holdout_positions = positions[np.asarray(mask)]
     order = np.argsort(holdout_positions, kind="stable")
     if not np.array_equal(order, np.arange(len(order))):

@@ -5,6 +5,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from railyard.errors import DataError
+from railyard.pipeline.checks import check_split_sizes
+from railyard.spec import parse_spec
+from railyard.workflow import find_workflow
 from tests.conftest import example_spec, read_result, run_trainer, write_spec
 
 
@@ -55,7 +59,8 @@ def test_filter_value_type(tmp_path, charges_path):
 def test_empty_holdout(tmp_path, charges_path):
     spec = example_spec("fraud", charges_path)
     spec["holdout_sampling"]["date_range_sampling"].update(start_date="2020-01-01", end_date="2020-02-01")
-    fails_with(tmp_path, spec, "holdout_sampling: the holdout set is empty (created_at in [2020-01-01, 2020-02-01))")
+    fails_with(tmp_path, spec, "holdout_sampling: the holdout set is empty (created_at in [2020-01-01, 2020-02-01); "
+                               "the data's created_at runs 2018-01-01 .. 2018-12-31)")
 
 
 @pytest.mark.slow
@@ -72,6 +77,19 @@ def test_too_few_training_examples(tmp_path, charges_path):
     result = fails_with(tmp_path, spec, "min_training_examples: There should be at least 500 examples, got ")
     assert result["exception_info"]["type"] == "DataError"
     assert result["result"]["steps"][-1]["name"] == "split"
+
+
+def test_the_fewest_training_rows_default_to_the_workflows():
+    spec = parse_spec(example_spec("fraud", "charges.parquet"))
+    expected = ("min_training_examples: There should be at least 500 examples (StripeFraudModel's default), got 132; "
+                'to train on fewer, set "min_training_examples" in the spec')
+    with pytest.raises(DataError) as refused:
+        check_split_sizes(spec, find_workflow("StripeFraudModel"), training_rows=132, holdout_rows=12)
+    assert str(refused.value) == expected
+    check_split_sizes(spec, find_workflow("ProphetForecast"), training_rows=132, holdout_rows=12)  # AirPassengers' months
+    spec = parse_spec(example_spec("fraud", "charges.parquet", min_training_examples=200))
+    with pytest.raises(DataError, match="^min_training_examples: There should be at least 200 examples, got 132;"):
+        check_split_sizes(spec, find_workflow("ProphetForecast"), training_rows=132, holdout_rows=12)
 
 
 @pytest.mark.slow

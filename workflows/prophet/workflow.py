@@ -15,6 +15,7 @@ from railyard.model.forecast_model import ForecastModel
 
 class ProphetForecast(Workflow):
     requires_features = False
+    min_training_examples = 24  # two years of a monthly series, such as AirPassengers' 144 months
 
     def feature_columns(self) -> list[str]:
         return [self.date_column, *[c for c in self.classifier_features if c != self.date_column]]

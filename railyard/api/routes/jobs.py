@@ -67,7 +67,7 @@ def summary_of(job: Job) -> JobSummary:
         job_id=job.id, created_at=job.created_at, finished_at=job.finished_at, duration_seconds=duration,
         job_state=job.state, reason=job.reason, message=job.message, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), model_id=job.model_id,
-        shipped=job.shipped,
+        shipped=job.shipped, shipped_by=job.shipped_by if job.shipped else None, shipped_at=job.shipped_at if job.shipped else None,
         kind=job.kind,
     )
 
@@ -136,6 +136,7 @@ def list_jobs(
     workflow: Annotated[str | None, Query(max_length=256)] = None,
     state: JobState | None = None,
     kind: JobKind | None = None,
+    shipped: Annotated[bool | None, Query(description="true: only jobs whose model is shipped")] = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -144,7 +145,7 @@ def list_jobs(
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     created_after, created_before = in_utc("created_after", created_after), in_utc("created_before", created_before)
     where = service.JobFilter(owner, project, model_name, workflow, state.value if state else None, created_after, created_before, owners=principal.owners,
-                              kind=kind.value if kind else None)
+                              kind=kind.value if kind else None, shipped=shipped)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):

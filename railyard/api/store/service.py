@@ -110,6 +110,7 @@ class JobFilter:
     created_before: dt.datetime | None = None
     owners: tuple[str, ...] | None = None  # the owners the reader may see; None: all
     kind: str | None = None
+    shipped: bool | None = None
 
 
 def encode_cursor(job: Job) -> str:
@@ -141,6 +142,8 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
         value = getattr(where, column)
         if value is not None:
             query = query.where(getattr(Job, column) == value)
+    if where.shipped is not None:  # a job never shipped has NULL, one unshipped False
+        query = query.where(Job.shipped.is_(True) if where.shipped else Job.shipped.is_not(True))
     if where.owners is not None:
         query = query.where(Job.owner.in_(where.owners))
     if where.created_after:
