@@ -14,8 +14,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # torch is pinned to its CPU build; where pip has no local wheel directory configured,
 # it comes from the PyTorch CPU index.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-# Bazel's outputs and caches stay inside the checkout.
-BAZEL := bazel --output_user_root=$(CURDIR)/.cache/bazel
+# Bazel's outputs and caches stay inside the checkout, for every `bazel` command run in it (tools/bazel).
+BAZEL := bazel
 
 .PHONY: venv bazel demo test test-deps test-fast bench lock lock-gpu sample-data clean
 

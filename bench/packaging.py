@@ -33,7 +33,7 @@ PEX = REPO / "bazel-bin" / "workflows" / "fraud_train.pex"
 WORKFLOW_SOURCE = REPO / "workflows" / "fraud" / "workflow.py"
 WORKFLOW_MODULE = "workflows.fraud.workflow"
 VENV_PYTHON = str(REPO / ".venv" / "bin" / "python")
-BAZEL = ["bazel", f"--output_user_root={REPO / '.cache' / 'bazel'}"]
+BAZEL = ["bazel"]  # run in the checkout: tools/bazel keeps the output root make uses
 
 
 def timed(argv: list[str], env: dict | None = None) -> float:

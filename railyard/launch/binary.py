@@ -24,19 +24,15 @@ DEV = "dev"
 REPO = Path(__file__).resolve().parent.parent.parent
 
 
-def bazel_command() -> list[str]:
-    """Bazel with the output root `make` uses, so that a launch reuses what `make` built."""
-    return ["bazel", f"--output_user_root={REPO / '.cache' / 'bazel'}"]
-
-
 def build_target(target: str) -> Path:
+    """The pex of a Bazel target, built in the checkout (on the output root `make` uses: tools/bazel)."""
     package, _, name = target.removeprefix("//").partition(":")
     if not name:
         raise UserError(f"--binary {target}: expected a Bazel target such as //workflows:fraud_train")
-    build = subprocess.run(bazel_command() + ["build", target], cwd=REPO, capture_output=True, text=True)
+    build = subprocess.run(["bazel", "build", target], cwd=REPO, capture_output=True, text=True)
     if build.returncode != 0:
         raise UserError(f"--binary {target}: bazel build failed:\n{build.stderr[-3000:]}")
-    bazel_bin = subprocess.run(bazel_command() + ["info", "bazel-bin"], cwd=REPO, capture_output=True, text=True, check=True)
+    bazel_bin = subprocess.run(["bazel", "info", "bazel-bin"], cwd=REPO, capture_output=True, text=True, check=True)
     return Path(bazel_bin.stdout.strip()) / package / f"{name}.pex"
 
 

@@ -7,6 +7,7 @@ exec python3.11 %DRIVER% \
   --spec %SPEC% \
   --target %TARGET% \
   --data-module %DATA_MODULE% \
+  --data-file %DATA_FILE% \
   --data-args %DATA_ARGS% \
   --metric %METRIC% \
   --at-least %AT_LEAST% \

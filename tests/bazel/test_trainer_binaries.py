@@ -176,3 +176,11 @@ def test_tampered_wheel_hash_fails_the_build(clone):
     assert run.returncode != 0
     assert "xgboost-cpu==3.2.0" in run.stderr
     assert "is not among the lock's hashes for it; refusing to build" in run.stderr
+
+
+def test_a_bazel_command_typed_in_the_checkout_uses_the_output_root_make_uses():
+    """`bazel run //workflows:…` as docs/workflows.md gives it, from any folder of the checkout: one Bazel server."""
+    for folder in (REPO, REPO / "workflows"):
+        info = subprocess.run(["bazel", "info", "output_base"], cwd=folder, capture_output=True, text=True, timeout=300)
+        assert info.returncode == 0, info.stderr
+        assert Path(info.stdout.strip()).is_relative_to(REPO / ".cache" / "bazel")
