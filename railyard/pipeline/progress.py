@@ -36,6 +36,7 @@ from railyard.storage import Store
 INTERVAL_ENV = "RAILYARD_PROGRESS_SECONDS"
 DEFAULT_INTERVAL_S = 2.0
 MAX_POINTS = 1000
+LIVE_POINTS = 200  # of the learning curve in progress.json, which a page reads while the job runs
 CURVE_ROWS = 50_000  # rows a learning curve is measured on, per set
 UNITS = ("iteration", "epoch")
 log = logging.getLogger("railyard")
@@ -234,7 +235,9 @@ class ProgressReporter:
         self._shown_at = at
         self._pending = False
         log.info(self.line())
-        self._write(self.document)
+        points = self.curve.points() if self.curve is not None else []
+        stride = -(-(len(points) - 1) // (LIVE_POINTS - 1)) or 1  # the first LIVE_POINTS - 1, spread, and the latest
+        self._write({**self.document, "points": points[:-1:stride] + points[-1:]})
 
     def _write(self, document: dict) -> None:
         if self.store is None:

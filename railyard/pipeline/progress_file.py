@@ -6,7 +6,10 @@ as they read result.json. A reader sees only the known fields, each a number, a
 string or null, and nothing from a file larger than MAX_PROGRESS_BYTES.
 
     {"step": "train", "iteration": 120, "total": 500, "unit": "iteration", "elapsed_s": 3.2,
-     "remaining_s": 10.1, "metric": "rmse", "training": 0.4, "holdout": 0.45, "updated_at": "<iso>"}
+     "remaining_s": 10.1, "metric": "rmse", "training": 0.4, "holdout": 0.45, "updated_at": "<iso>",
+     "points": [{"iteration": 1, "training": 0.9, "holdout": 0.92}, ...]}
+
+`points` is the learning curve so far, thinned to at most LIVE_POINTS.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import sys
 
 from railyard.errors import RailyardError
+from railyard.pipeline.progress import LIVE_POINTS
 from railyard.result import parse_document
 from railyard.run_layout import PROGRESS
 from railyard.storage import open_store
@@ -43,4 +47,7 @@ def known_fields(document: dict) -> dict:
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         return value if number and abs(value) <= sys.float_info.max else None  # not NaN, not ±inf, no int past a float
 
-    return {name: field(document.get(name), kind) for name, kind in FIELDS.items()}
+    points = document.get("points") if isinstance(document.get("points"), list) else []
+    return {**{name: field(document.get(name), kind) for name, kind in FIELDS.items()},
+            "points": [{key: field(p.get(key), float) for key in ("iteration", "training", "holdout")}
+                       for p in points[:LIVE_POINTS] if isinstance(p, dict)]}

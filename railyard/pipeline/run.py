@@ -42,7 +42,7 @@ from railyard.pipeline.load import fingerprint, join_sources, open_source, read_
 from railyard.pipeline.progress import ProgressReporter
 from railyard.pipeline.split import describe, holdout_mask, split_with_positions
 from railyard.pipeline.steps import StepRecorder
-from railyard.report.chart_data import chart_data, write_charts
+from railyard.report.chart_data import chart_data, training_history, write_charts
 from railyard.spec import TrainingSpec
 from railyard.storage import Store
 from railyard.workflow import Workflow, overrides_score
@@ -189,12 +189,13 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
         if model is None:
             raise TrainingError(f"{workflow_cls.__name__}.train returned None; it must return the fitted model")
     feature_sample = training[scored_columns].head(0)
+    history = training_history(training[spec.data.date_column], training[label]) if spec.data.date_column else None
     del training
     if exchange is not None:
         holdout = gather.holdout_on_rank_0(exchange, holdout, holdout_positions)
         if holdout is None:
             return None, progress
-    return Trained(model, workflow, holdout, feature_sample, training_rows, holdout_rows), progress
+    return Trained(model, workflow, holdout, feature_sample, training_rows, holdout_rows, history), progress
 
 
 @dataclass
@@ -207,6 +208,7 @@ class Trained:
     feature_sample: pd.DataFrame
     training_rows: int
     holdout_rows: int
+    history: dict | None  # the training series before a forecast's holdout (chart_data.training_history)
 
 
 def _collective(workflow_cls: type[Workflow], env: WorkerEnv, device: str = "cpu"):
@@ -298,14 +300,16 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             if encoding is not None:
                 scored = encoding.decode_predictions(scored)
             scores = scored.iloc[:, 0].to_numpy() if isinstance(scored, pd.DataFrame) else np.asarray(scored).reshape(-1)
-            metrics = evaluation.evaluate(labels if encoding is None or encoding.binary else labels_as_given, scores)
+            evaluated = labels if encoding is None or encoding.binary else labels_as_given
+            metrics = evaluation.evaluate(evaluated, scores)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}: scoring the holdout set failed: {type(exc).__name__}: {exc}") from exc
         if encoding is not None and encoding.binary:
             metrics["positive_label"] = encoding.positive_label
         step.rows_out = len(scores)
         step.details = {"headline": evaluation.headline(metrics)}
-        charts = chart_data(metrics, labels, scores, scored, holdout[spec.data.date_column] if spec.data.date_column else None)
+        charts = chart_data(metrics, evaluated, scores, scored, holdout[spec.data.date_column] if spec.data.date_column else None,
+                            trained.history)
 
     with recorder.step("serialize") as step:
         artifact, model_id = build_artifact(

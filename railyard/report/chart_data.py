@@ -4,8 +4,11 @@ The dashboard and report.html read this small file instead of scores.tsv and lab
 holds at most MAX_POINTS points; values that are not finite are written as null.
 
     binary classification   roc, precision_recall, operating_point, calibration, score_histograms
+    multi-class             confusion (counts, actual class by predicted class) and per_class (precision,
+                            recall, F1 and support of each class), of at most MAX_CLASSES classes
     regression              predicted_vs_actual, residual_histogram
-    forecast (one holdout row per date)   forecast, besides the regression charts
+    forecast (one holdout row per date)   forecast (with the label's name and the training series before
+                            the holdout, each thinned to MAX_POINTS), besides the regression charts
     every run               steps (time and peak memory of each step)
 
 Charts are a view of the result, never part of it: a failure here is logged and the run goes on
@@ -24,6 +27,8 @@ from railyard.report import CHARTS_FILE
 from railyard.storage import Store
 
 MAX_POINTS = 200
+HISTORY_ROWS = 100_000  # a longer training set is not one series: no history is kept for a forecast chart
+MAX_CLASSES = 30  # the most frequent actual classes a confusion matrix shows; the rest are "(other)"
 CALIBRATION_BINS = 10
 HISTOGRAM_BINS = 20
 OPERATING_THRESHOLD = 0.5  # evaluate's accuracy counts a score >= 0.5 as the positive label
@@ -147,12 +152,34 @@ def regression_charts(labels: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
-def forecast_chart(dates: pd.Series, labels: np.ndarray, scored) -> dict | None:
-    """The holdout series with the forecast and its interval; None unless there is one holdout row per date."""
+def _moments(dates) -> pd.Series | None:
+    """Dates as naive UTC timestamps; None unless every one is a date and each is there once (a series)."""
     moments = pd.to_datetime(pd.Series(np.asarray(dates)), errors="coerce")
     if moments.dt.tz is not None:
         moments = moments.dt.tz_convert("UTC").dt.tz_localize(None)
-    if moments.isna().any() or not moments.is_unique or moments.size < 2:
+    return None if moments.isna().any() or not moments.is_unique or moments.size < 2 else moments
+
+
+def training_history(dates: pd.Series, labels: pd.Series) -> dict | None:
+    """The training series a forecast continues, thinned to MAX_POINTS: None unless it is one numeric row per date
+    (and at most HISTORY_ROWS rows)."""
+    if len(dates) > HISTORY_ROWS or not pd.api.types.is_numeric_dtype(labels):
+        return None
+    moments = _moments(dates)
+    if moments is None:
+        return None
+    order = np.argsort(moments.to_numpy(), kind="stable")
+    keep = order[spread_indices(order.size)]
+    return {"dates": [moment.isoformat() for moment in moments.iloc[keep]],
+            "actual": values(labels.to_numpy(dtype=np.float64)[keep], 6), "rows": int(moments.size)}
+
+
+def forecast_chart(dates: pd.Series, labels: np.ndarray, scored, history: dict | None = None,
+                   label: str | None = None) -> dict | None:
+    """The holdout series with the forecast and its interval, the training series before it; None unless there
+    is one holdout row per date."""
+    moments = _moments(dates)
+    if moments is None:
         return None
     frame = scored if isinstance(scored, pd.DataFrame) else pd.DataFrame({"yhat": np.asarray(scored).reshape(-1)})
     forecast = frame["yhat"] if "yhat" in frame.columns else frame.iloc[:, 0]
@@ -163,6 +190,8 @@ def forecast_chart(dates: pd.Series, labels: np.ndarray, scored) -> dict | None:
         "actual": values(np.asarray(labels, dtype=np.float64)[keep], 6),
         "yhat": values(forecast.to_numpy(dtype=np.float64)[keep], 6),
         "rows": int(moments.size),
+        "label": label,
+        "history": history,
     }
     for bound in ("yhat_lower", "yhat_upper"):
         if bound in frame.columns:
@@ -170,17 +199,40 @@ def forecast_chart(dates: pd.Series, labels: np.ndarray, scored) -> dict | None:
     return chart
 
 
-def chart_data(metrics: dict, labels: pd.Series, scores: np.ndarray, scored=None, dates: pd.Series | None = None) -> dict:
-    """The charts of one evaluated run; the steps are added when it is written."""
+def multiclass_charts(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """The confusion matrix and each class's precision, recall, F1 and support; classes past MAX_CLASSES (by
+    support) are counted together as "(other)"."""
+    actual, predicted = pd.Series(labels).astype(str), pd.Series(predicted).astype(str)
+    classes = list(actual.value_counts(sort=True).index[:MAX_CLASSES])
+    shown = set(classes)
+    actual, predicted = actual.where(actual.isin(shown), "(other)"), predicted.where(predicted.isin(shown), "(other)")
+    if (actual == "(other)").any() or (predicted == "(other)").any():
+        classes.append("(other)")
+    counts = pd.crosstab(actual, predicted).reindex(index=classes, columns=classes, fill_value=0).to_numpy()
+    per_class = []
+    for i, name in enumerate(classes):
+        hits, as_predicted, support = counts[i, i], counts[:, i].sum(), counts[i, :].sum()
+        precision, recall = _ratio(hits, as_predicted), _ratio(hits, support)
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if support else None)
+        per_class.append({"class": name, "precision": precision, "recall": recall, "f1": f1, "support": int(support)})
+    return {"confusion": {"classes": classes, "counts": counts.astype(int).tolist()}, "per_class": per_class}
+
+
+def chart_data(metrics: dict, labels: pd.Series, scores: np.ndarray, scored=None, dates: pd.Series | None = None,
+               history: dict | None = None) -> dict:
+    """The charts of one evaluated run; the steps are added when it is written. `history`: the training series
+    before the holdout (training_history), for a forecast."""
     kind = metrics.get("kind")
     try:
         charts: dict = {"version": VERSION, "kind": kind}
         if kind == "binary_classification":
             charts.update(binary_charts(labels.to_numpy(), scores, metrics.get("positive_label", 1)))
+        elif kind == "multiclass_classification":
+            charts.update(multiclass_charts(labels.to_numpy(), scores))
         elif kind == "regression":
             charts.update(regression_charts(labels.to_numpy(), scores))
             forecast = scored if scored is not None else scores
-            series = forecast_chart(dates, labels.to_numpy(), forecast) if dates is not None else None
+            series = forecast_chart(dates, labels.to_numpy(), forecast, history, str(labels.name)) if dates is not None else None
             if series is not None:
                 charts["kind"], charts["forecast"] = "forecast", series
         return charts

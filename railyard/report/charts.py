@@ -173,11 +173,21 @@ def forecast_chart(charts: dict | None) -> str | None:
     if block.get("yhat_lower") and block.get("yhat_upper"):
         bands.append(Band("forecast interval", xs, block["yhat_lower"], block["yhat_upper"], 1))
     series = [
-        Series("actual", _pairs(xs, block.get("actual")), 0, line=False, markers="all", filled=False),
+        Series("holdout actual", _pairs(xs, block.get("actual")), 0, line=False, markers="all", filled=False),
         Series("forecast", _pairs(xs, block.get("yhat")), 1, markers="none"),
     ]
-    return line_chart("Forecast over the holdout period", series, x=Axis("Date", kind="time"), y=Axis("Value"), bands=bands,
-                      description=f"{number(block.get('rows'))} holdout dates, at most 200 drawn.")
+    history = block.get("history") if isinstance(block.get("history"), dict) else {}
+    if history.get("dates"):
+        series.insert(0, Series("training history", _pairs([_seconds(d) for d in history["dates"]], history.get("actual")), 2,
+                                markers="none"))
+    label = block.get("label") if isinstance(block.get("label"), str) and block.get("label") else "Value"
+    thinned = [f"{name} {number(part.get('rows'))} dates, {len(part.get('dates') or [])} drawn"
+               for name, part in (("training", history), ("holdout", block)) if finite(part.get("rows"))
+               and part["rows"] > len(part.get("dates") or [])]
+    title = "Forecast after the training history" if history.get("dates") else "Forecast over the holdout period"
+    return line_chart(title + (f" (thinned: {'; '.join(thinned)})" if thinned else ""), series, x=Axis("Date", kind="time"),
+                      y=Axis(label), bands=bands, description=f"{number(block.get('rows'))} holdout dates"
+                      + (f" after {number(history.get('rows'))} training dates" if history.get("rows") else "") + ".")
 
 
 def _steps(charts: dict | None, result: dict | None) -> list[dict]:

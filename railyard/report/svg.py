@@ -148,8 +148,33 @@ def _extent(values: list[float], axis: Axis, nice: bool) -> tuple[float, float]:
     return lo, hi
 
 
+def _calendar_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]] | None:
+    """Ticks on the first of years, months or days (whichever gives two to `most`), labelled as such; None for a span
+    under two days."""
+    start, end = (dt.datetime.fromtimestamp(v, dt.timezone.utc) for v in (lo, hi))
+    if (end - start).days >= 2 * 365:
+        boundaries = [dt.datetime(y, 1, 1, tzinfo=dt.timezone.utc) for y in range(start.year, end.year + 2)]
+        form = "%Y"
+    elif (end - start).days >= 60:
+        months = range(start.year * 12 + start.month - 1, end.year * 12 + end.month + 1)
+        boundaries = [dt.datetime(m // 12, m % 12 + 1, 1, tzinfo=dt.timezone.utc) for m in months]
+        form = "%Y-%m"
+    elif (end - start).days >= 2:
+        first = dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc)
+        boundaries = [first + dt.timedelta(days=d) for d in range((end - first).days + 2)]
+        form = "%Y-%m-%d"
+    else:
+        return None
+    inside = [b for b in boundaries if lo <= b.timestamp() <= hi]
+    every = math.ceil(len(inside) / most)
+    return [(b.timestamp(), b.strftime(form)) for b in inside[::every]]
+
+
 def _ticks(lo: float, hi: float, kind: str) -> list[tuple[float, str]]:
     if kind == "time":
+        calendar = _calendar_ticks(lo, hi)
+        if calendar and len(calendar) >= 2:
+            return calendar
         step = (hi - lo) / 4
         return [(lo + i * step, _tick_label(lo + i * step, step, kind)) for i in range(5)]
     values, step = nice_ticks(lo, hi)

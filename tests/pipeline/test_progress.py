@@ -17,8 +17,8 @@ import xgboost
 from sklearn.dummy import DummyRegressor
 
 from railyard import Workflow, trainer
-from railyard.pipeline.progress import DEFAULT_INTERVAL_S, INTERVAL_ENV, LearningCurve, ProgressReporter
-from railyard.pipeline.progress_file import MAX_PROGRESS_BYTES, read_progress
+from railyard.pipeline.progress import DEFAULT_INTERVAL_S, INTERVAL_ENV, LIVE_POINTS, LearningCurve, ProgressReporter
+from railyard.pipeline.progress_file import MAX_PROGRESS_BYTES, known_fields, read_progress
 from railyard.run_layout import PROGRESS
 from railyard.storage import LocalStore
 from tests.conftest import REPO, example_spec, read_result, write_spec
@@ -96,11 +96,27 @@ def test_progress_json_has_the_documented_shape(tmp_path):
     reporter.report(100, 500, training=0.4, holdout=0.45, metric="rmse")
     document = read_progress(str(tmp_path))
     assert list(document) == ["step", "iteration", "total", "unit", "elapsed_s", "remaining_s", "metric", "training",
-                              "holdout", "updated_at"]
+                              "holdout", "updated_at", "points"]
     assert {k: v for k, v in document.items() if k != "updated_at"} == {
         "step": "train", "iteration": 100, "total": 500, "unit": "iteration", "elapsed_s": 4.0, "remaining_s": 16.0,
-        "metric": "rmse", "training": 0.4, "holdout": 0.45}
+        "metric": "rmse", "training": 0.4, "holdout": 0.45,
+        "points": [{"iteration": 100, "training": 0.4, "holdout": 0.45}]}  # the learning curve so far
     assert dt.datetime.fromisoformat(document["updated_at"]).tzinfo is not None
+
+
+def test_progress_json_holds_the_learning_curve_so_far_thinned(tmp_path):
+    clock = Clock()
+    reporter = ProgressReporter(LocalStore(tmp_path), clock=clock)
+    reporter.start_step()
+    for iteration in range(1, 2001):
+        clock.now += 0.01
+        reporter.report(iteration, 2000, training=1 / iteration, holdout=1.1 / iteration, metric="logloss")
+    document = read_progress(str(tmp_path))
+    points = document["points"]
+    assert len(points) <= LIVE_POINTS and points[0]["iteration"] == 1 and points[-1]["iteration"] == document["iteration"] > 1900
+    assert [p["iteration"] for p in points] == sorted(p["iteration"] for p in points)
+    hostile = {"points": [{"iteration": "x", "training": 1e400}] * 5000 + ["not a point"]}
+    assert known_fields(hostile)["points"] == [{"iteration": None, "training": None, "holdout": None}] * LIVE_POINTS
 
 
 def test_time_left_is_estimated_from_the_pace_after_the_first_iteration():
@@ -120,7 +136,7 @@ def test_reading_progress_is_bounded_and_keeps_only_known_fields(tmp_path):
     (tmp_path / PROGRESS).write_text(json.dumps({"iteration": "7", "total": 10, "holdout": True, "extra": [1] * 9}))
     assert read_progress(str(tmp_path)) == {"step": None, "iteration": None, "total": 10, "unit": None, "elapsed_s": None,
                                             "remaining_s": None, "metric": None, "training": None, "holdout": None,
-                                            "updated_at": None}
+                                            "updated_at": None, "points": []}
     (tmp_path / PROGRESS).write_text(json.dumps({"step": "train", "pad": "x" * MAX_PROGRESS_BYTES}))
     assert read_progress(str(tmp_path)) is None
     (tmp_path / PROGRESS).write_text("{not json")
@@ -132,7 +148,7 @@ def test_a_hostile_progress_file_reads_as_nothing_and_never_hangs(tmp_path):
     progress.write_text("[" * 50_000)  # under the size limit, too deep for the parser
     assert read_progress(str(tmp_path)) is None
     progress.write_text('{"iteration": 1' + "0" * 400 + ', "total": 1e400, "elapsed_s": NaN, "remaining_s": -Infinity}')
-    assert {k: v for k, v in read_progress(str(tmp_path)).items() if v is not None} == {}
+    assert {k: v for k, v in read_progress(str(tmp_path)).items() if v not in (None, [])} == {}
     progress.unlink()
     progress.symlink_to("/etc/passwd")
     assert read_progress(str(tmp_path)) is None

@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from railyard.pipeline.evaluate import evaluate
 from railyard.report.chart_data import MAX_POINTS, chart_data, write_charts
@@ -98,3 +99,13 @@ def test_charts_that_cannot_be_made_are_logged_and_the_run_goes_on(caplog):
         logger.removeHandler(caplog.handler)
     assert charts == {"version": 1, "kind": "binary_classification"}
     assert "no holdout charts" in caplog.text
+
+
+def test_a_three_class_run_gets_its_confusion_matrix_and_each_class_scores():
+    actual = pd.Series(["adelie"] * 5 + ["gentoo"] * 3 + ["chinstrap"] * 2, name="species")
+    predicted = np.array(["adelie"] * 4 + ["gentoo"] + ["gentoo"] * 3 + ["adelie", "chinstrap"])
+    charts = chart_data(evaluate(actual, predicted), actual, predicted)
+    assert charts["confusion"] == {"classes": ["adelie", "gentoo", "chinstrap"], "counts": [[4, 1, 0], [0, 3, 0], [1, 0, 1]]}
+    adelie, gentoo, chinstrap = charts["per_class"]
+    assert adelie == {"class": "adelie", "precision": 0.8, "recall": 0.8, "f1": pytest.approx(0.8), "support": 5}
+    assert (gentoo["precision"], gentoo["recall"]) == (0.75, 1.0) and (chinstrap["precision"], chinstrap["recall"]) == (1.0, 0.5)

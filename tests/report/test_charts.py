@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from railyard.pipeline.evaluate import HEADLINES, evaluate
-from railyard.report.chart_data import chart_data
+from railyard.report.chart_data import chart_data, training_history
 from railyard.report.charts import (
     HEADLINE_METRICS,
     compare_figures,
@@ -53,16 +53,24 @@ def test_a_binary_job_gets_its_curves_and_steps():
     assert series_names(figures[4].svg) == ["training", "holdout"]
 
 
-def test_a_regression_forecast_gets_the_series_with_its_interval():
+def test_a_regression_forecast_gets_the_series_with_its_interval_after_its_history():
     days = pd.Series(pd.date_range("2018-10-01", periods=92, freq="D"))
     actual = np.sin(np.arange(92) / 5) * 10 + 100
     scored = pd.DataFrame({"yhat": actual + 1, "yhat_lower": actual - 4, "yhat_upper": actual + 4})
-    charts = chart_data(evaluate(pd.Series(actual), scored["yhat"].to_numpy()), pd.Series(actual), scored["yhat"].to_numpy(), scored, days)
+    before = pd.Series(pd.date_range("2017-01-01", periods=638, freq="D"))
+    history = training_history(before, pd.Series(np.linspace(80, 100, 638)))
+    charts = chart_data(evaluate(pd.Series(actual), scored["yhat"].to_numpy()), pd.Series(actual, name="volume"),
+                        scored["yhat"].to_numpy(), scored, days, history)
     figures = job_figures(charts, None)
     assert [f.key for f in figures] == ["forecast", "predicted-vs-actual", "residuals"]
     forecast = ET.fromstring(figures[0].svg)
     assert forecast.find(".//svg:g[@class='band']/svg:polygon", NS) is not None
-    assert series_names(figures[0].svg) == ["actual", "forecast"]
+    assert series_names(figures[0].svg) == ["training history", "holdout actual", "forecast"]
+    texts = [t.text for t in forecast.iter("{http://www.w3.org/2000/svg}text")]
+    assert "volume" in texts  # the y axis is named after the label
+    assert "2018-01" in texts or "2018" in texts  # ticks on calendar boundaries
+    title = forecast.find("svg:title", NS).text
+    assert title == "Forecast after the training history (thinned: training 638 dates, 200 drawn)"
 
 
 def test_a_failed_job_still_shows_its_steps_from_result_json():

@@ -8,11 +8,13 @@ Browsers sign in once with their token (see routes/signin.py); every page
 shows only the jobs the principal may read, and the forms that change a job
 carry the session's CSRF token. Charts are inline SVG drawn on the server
 (railyard.report) from each job's small charts.json and result.json, read with
-a size limit; the pages run no script.
+a size limit; the pages run no script. A page that shows a queued or running job loads itself again every
+REFRESH_SECONDS (a meta refresh), with a running job's learning curve so far (its progress.json).
 """
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -65,6 +67,12 @@ MAX_OUTPUT_BYTES = 4 << 20  # the most a page reads of one chart or result file
 MAX_RETRAINS = 100  # the newest retrains a model page shows
 MAX_EXPLANATIONS = 20  # the newest explanations a training job's page lists
 READERS = 8  # result files a model page reads at once
+OUTPUT_LINKS = (("model artifact", "model_path"), ("scores", "evaluation_holdout_data_path"), ("labels", "evaluation_holdout_label_path"),
+                ("report", "report"))  # where a complete job's outputs lie, as its result names them
+MAX_PARAM_COLUMNS = 6  # the custom_params a job list shows as columns
+MAX_PARAM_CHARACTERS = 24
+REFRESH_SECONDS = 5  # how often a page showing a queued or running job loads itself again (no script runs)
+ACTIVE_STATES = (JobState.queued.value, JobState.running.value)
 
 
 def page(request: Request, principal, name: str, context: dict):
@@ -92,11 +100,53 @@ def job_list(
         jobs, following = service.list_jobs(session, where=where, limit=100, cursor=cursor)
     except (ValueError, TypeError):
         jobs, following = [], None
+    session.commit()  # no connection is held while result files are read
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        headlines = list(pool.map(lambda job: headline(finished_result(job)), jobs))
+    params = differing_params(jobs)
     return page(request, principal, "jobs.html", {
         "jobs": [summary_of(j) for j in jobs], "next_cursor": following, "states": STATES, "kinds": KINDS,
+        "headlines": headlines, "params": params, "param_values": [param_values(j, params) for j in jobs],
+        "refresh_seconds": REFRESH_SECONDS if not cursor and any(j.state in ACTIVE_STATES for j in jobs) else None,
         "filters": {"owner": owner or "", "model_name": model_name or "", "workflow": workflow or "", "state": state or "",
                     "kind": kind if kind in KINDS else ""},
     })
+
+
+def custom_params(job: Job) -> dict:
+    train = (job.spec or {}).get("train") if isinstance(job.spec, dict) else None
+    params = train.get("custom_params") if isinstance(train, dict) else None
+    return params if isinstance(params, dict) and job.kind == JobKind.training.value else {}
+
+
+def differing_params(jobs: list[Job]) -> list[str]:
+    """The custom_params that tell the listed training runs apart: those that two runs or more set, not all to the
+    same value (one model's parameters among another's are left out), in first-seen order, at most MAX_PARAM_COLUMNS."""
+    seen: dict[str, list[str]] = {}
+    for job in jobs:
+        for name, value in custom_params(job).items():
+            seen.setdefault(name, []).append(json.dumps(value, sort_keys=True))
+    return [name for name, shown in seen.items() if len(shown) > 1 and len(set(shown)) > 1][:MAX_PARAM_COLUMNS]
+
+
+def param_values(job: Job, names: list[str]) -> list[str]:
+    params = custom_params(job)
+    shown = [json.dumps(params[name]) if name in params else "" for name in names]
+    return [text if len(text) <= MAX_PARAM_CHARACTERS else text[:MAX_PARAM_CHARACTERS - 1] + "…" for text in shown]
+
+
+def confusion_view(charts: dict | None) -> dict | None:
+    """charts.json's confusion matrix as table rows: each cell's count and its shade (0-5: its share of the row)."""
+    confusion = (charts or {}).get("confusion")
+    if not isinstance(confusion, dict) or not isinstance(confusion.get("classes"), list) or not isinstance(confusion.get("counts"), list):
+        return None
+    classes, rows = [str(c) for c in confusion["classes"]], []
+    for name, counts in zip(classes, confusion["counts"]):
+        counts = [c if finite(c) else 0 for c in counts] if isinstance(counts, list) else []
+        total = sum(counts)
+        rows.append({"actual": name, "cells": [{"count": int(c), "heat": round(5 * c / total) if total else 0} for c in counts]})
+    per_class = [p for p in (charts or {}).get("per_class") or [] if isinstance(p, dict)]
+    return {"classes": classes, "rows": rows, "per_class": per_class}
 
 
 def output_json(location: str, name: str) -> dict | None:
@@ -167,11 +217,12 @@ def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
     source = importance_source(job, explanations)
     importance = output_json(source.output, IMPORTANCE_FILE) if source else None
     progress = read_progress(job.output) if job.state == JobState.running.value else None
+    live = {"learning_curve": progress} if progress and progress["points"] else None  # the curve so far
     return page(request, principal, "job.html", {
         "job": summary_of(job), "status": status_of(job),
         "result": result,
         "exception_info": body.get("exception_info") or job.exception_info,
-        "figures": shown(job_figures(charts, result or body.get("result"), importance)),
+        "figures": shown(job_figures(charts, result or body.get("result") or live, importance)),
         "importance_from": importance_caption(source, importance) if importance is not None and source is not job else None,
         "explanations": [{"job": summary_of(e), "data": (e.explanation or {}).get("data")} for e in explanations],
         "explanations_limit": MAX_EXPLANATIONS,
@@ -179,6 +230,10 @@ def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
         "steps": step_rows(result),
         "resumed": resumed_of(result or body.get("result")),
         "replay": replay_of(session, job, body),
+        "refresh_seconds": REFRESH_SECONDS if job.state in ACTIVE_STATES else None,
+        "spec": json.dumps(job.spec, indent=2, ensure_ascii=False) if job.spec else None,
+        "confusion": confusion_view(charts),
+        "outputs": {name: (result or {}).get(key) for name, key in OUTPUT_LINKS if isinstance((result or {}).get(key), str)},
     })
 
 
