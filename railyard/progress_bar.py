@@ -156,12 +156,17 @@ def follow(poll: Callable[[], tuple[str, list[str], dict | None]], finished: Col
            out: TextIO | None = None, line: ProgressLine | None = None, poll_seconds: float = 1.0) -> str:
     """Poll a job until its state is in `finished`; return that state.
 
-    `poll()` answers (state, lines to print to `out` (state changes), progress or None).
+    `poll()` answers (state, lines to print to `out` (state changes), progress or None). A job that completes
+    between two polls leaves its bar full: the last frame is the finished one.
     """
     line = line or ProgressLine()
+    last = None
     while True:
         state, lines, progress = poll()
+        last = progress or last
         if state in finished:
+            if state == "complete" and last and last.get("total") and last.get("iteration") is not None:
+                line.show({**last, "step": last.get("step"), "iteration": last["total"], "remaining_s": 0}, "running")
             line.close()
             for text in lines:
                 print(printable(text), file=out or sys.stdout, flush=True)

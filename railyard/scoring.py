@@ -8,7 +8,8 @@ needs --model-id. The artifact's sha256 is checked against that id before
 anything is loaded. The input is read batch by batch (only the model's
 feature columns and the kept columns) and each batch is scored and appended
 to the output parquet file, so memory follows --batch-rows, not the data's
-size. The output holds `score` and the kept columns, and records the model id
+size. The output holds `score`, the numeric columns the model's score comes
+with (a forecast's `yhat_lower` and `yhat_upper`) and the kept columns, and records the model id
 in its schema metadata (`railyard.model_id`). It appears only when complete.
 
 A model whose label was encoded speaks in the label's terms: with
@@ -81,21 +82,43 @@ def score_dataset(model_ref: str, data: str, output: str, *, batch_rows: int = 1
     if encoding is not None:
         metadata |= {LABEL_KEY: model.label.encode(), LABEL_ENCODING_KEY: json.dumps(encoding.as_dict()).encode()}
     class_names = encoding is not None and not encoding.binary
-    schema = pa.schema([pa.field("score", pa.string() if class_names else pa.float64()), *[dataset.schema.field(c) for c in keep]],
-                       metadata=metadata)
+    score_field = pa.field("score", pa.string() if class_names else pa.float64())
+    kept_fields = [dataset.schema.field(c) for c in keep]
     rows = batches = 0
+    writer = None
     with tempfile.TemporaryDirectory(prefix="railyard-predict-") as tmp:
         local = Path(tmp) / "scores.parquet"
-        with pq.ParquetWriter(local, schema) as writer:
+        try:
             for batch in scanner.to_batches():
                 if batch.num_rows == 0:
                     continue
-                scores = _score_column(model.score(batch.to_pandas()), class_names)
-                writer.write_table(pa.table([scores, *[batch.column(c) for c in keep]], schema=schema))
+                scored = model.score(batch.to_pandas())
+                beside = _beside_the_score(scored)
+                if writer is None:  # the first batch says which columns come with the score (a forecast's interval)
+                    names = [name for name in beside if name not in keep and name != "score"]
+                    schema = pa.schema([score_field, *[pa.field(name, pa.float64()) for name in names], *kept_fields],
+                                       metadata=metadata)
+                    writer = pq.ParquetWriter(local, schema)
+                columns = [_score_column(scored, class_names), *[beside.get(name, pa.nulls(batch.num_rows, pa.float64())) for name in names],
+                           *[batch.column(c) for c in keep]]
+                writer.write_table(pa.table(columns, schema=schema))
                 rows += batch.num_rows
                 batches += 1
+            if writer is None:
+                writer = pq.ParquetWriter(local, pa.schema([score_field, *kept_fields], metadata=metadata))
+        finally:
+            if writer is not None:
+                writer.close()
         destination = _publish(local, output)
     return ScoringReport(model.model_id, rows, batches, destination, score_meaning(model.label, encoding))
+
+
+def _beside_the_score(scored) -> dict[str, pa.Array]:
+    """The numeric columns a model's score comes with, after the first (a forecast's yhat_lower and yhat_upper)."""
+    if not isinstance(scored, pd.DataFrame):
+        return {}
+    return {str(name): pa.array(scored[name].to_numpy(dtype=np.float64)) for name in list(scored.columns)[1:]
+            if pd.api.types.is_numeric_dtype(scored[name])}
 
 
 def _score_column(scores, class_names: bool) -> pa.Array:

@@ -108,3 +108,17 @@ def test_follow_prints_state_changes_to_out_and_returns_the_final_state():
     assert out.getvalue().splitlines() == ["j queued", "j running", "j complete"]
     drawn = err.getvalue()
     assert "[" in drawn and "500/500 iterations" in drawn and drawn.endswith("\n")
+
+
+def test_a_job_that_completes_between_polls_leaves_its_bar_full():
+    """The last poll while it ran saw 1 of 200; the bar's last frame is the finished one, not 1/200."""
+    started = {**PROGRESS, "iteration": 1, "total": 200}
+    answers = iter([("running", ["j running"], started), ("complete", ["j complete"], None)])
+    out, err = io.StringIO(), io.StringIO()
+    assert follow(lambda: next(answers), ("complete", "failed"), out=out, line=ProgressLine(err, terminal=True), poll_seconds=0) == "complete"
+    last_frame = err.getvalue().rstrip("\n").split("\r")[-1]
+    assert "200/200 iterations" in last_frame and "1/200" not in last_frame
+    failed = iter([("running", [], started), ("failed", ["j failed"], None)])
+    err = io.StringIO()
+    follow(lambda: next(failed), ("complete", "failed"), out=io.StringIO(), line=ProgressLine(err, terminal=True), poll_seconds=0)
+    assert "200/200" not in err.getvalue()  # a failed job's bar stays where it stopped

@@ -105,9 +105,10 @@ def test_submit_wait_on_a_terminal_and_the_status_progress(tmp_path, charges_pat
         terminal = Terminal([sys.executable, "-m", "railyard.cli", "submit", spec_file(tmp_path, charges_path),
                              "--binary", "dev", "--wait"], {**service.env, "RAILYARD_URL": service.url})
         deadline = time.monotonic() + 120
-        while "\n" not in terminal.text() and time.monotonic() < deadline:
+        while terminal.text().count("\n") < 2 and time.monotonic() < deadline:  # the check's line, then the job id
             time.sleep(0.1)
-        job_id = terminal.text().splitlines()[0].strip()
+        checked, job_id = [line.strip() for line in terminal.text().splitlines()[:2]]
+        assert checked.startswith("checked against the data: ")  # submit checks the spec first, on stderr
         seen = None
         while time.monotonic() < deadline + 300:
             status = httpx.get(f"{service.url}/job/{job_id}/status", timeout=10).json()

@@ -212,7 +212,11 @@ def test_univariate_forecast_without_features(tmp_path, volumes_path):
     forecast = pd.read_csv(result["evaluation_holdout_data_path"], sep="\t")
     np.testing.assert_allclose(model.score(horizon)["yhat"].to_numpy(), forecast.yhat.to_numpy(), rtol=1e-6)
     score_dataset(str(output / "model" / model.model_id), str(volumes_path), str(tmp_path / "forecast.parquet"))
-    assert pq.read_table(tmp_path / "forecast.parquet").column("score").to_pylist()[-92:] == pytest.approx(forecast.yhat.tolist())
+    scored = pq.read_table(tmp_path / "forecast.parquet")
+    assert scored.column_names == ["score", "yhat_lower", "yhat_upper"]  # the forecast with its interval, as in scores.tsv
+    assert scored.column("score").to_pylist()[-92:] == pytest.approx(forecast.yhat.tolist())
+    frame = scored.to_pandas()  # Prophet samples its interval anew on each call: it brackets the forecast
+    assert ((frame.yhat_lower <= frame.score) & (frame.score <= frame.yhat_upper)).all()
 
 
 @pytest.mark.slow
