@@ -24,9 +24,11 @@ import importlib.util
 import pkgutil
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from railyard.errors import WorkflowNotFound
+from railyard.model.labels import PROBABILITY_PREFIX
 
 WORKFLOW_PACKAGE = "workflows"
 
@@ -149,6 +151,10 @@ def default_score(model: Any, features: pd.DataFrame):
             return probabilities
         if probabilities.shape[1] == 2:
             return probabilities[:, 1]
+        if hasattr(model, "classes_"):  # several classes: the predicted one, then each one's probability
+            predicted = pd.Series(np.asarray(model.predict(features)).reshape(-1), index=features.index, name="score")
+            each = pd.DataFrame(probabilities, index=features.index, columns=[f"{PROBABILITY_PREFIX}{c}" for c in model.classes_])
+            return pd.concat([predicted, each], axis=1)
     return model.predict(features)
 
 

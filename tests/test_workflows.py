@@ -234,6 +234,24 @@ def test_scores_carry_the_join_keys_back_to_the_input(tmp_path, charges_path):
     assert labels.has_fraud_dispute.astype(bool).tolist() == expected.has_fraud_dispute.tolist()
 
 
+@pytest.mark.slow
+def test_a_three_class_model_writes_each_class_probability_beside_its_prediction(tmp_path, charges_path):
+    spec = example_spec("logreg", charges_path)
+    spec["data"]["features"][0]["names"] = ["charge_amount", "card_brand", "countries_used_24h", "charge_type"]
+    spec["data"].pop("date_column")
+    spec["filters"] = [{"feature_name": "charge_type", "predicate": "NotIn", "feature_value": {"string_vals": ["phone"]}}]
+    spec["train"].update(classifier_features=["charge_amount", "card_brand", "countries_used_24h"], label="charge_type")
+    assert trainer.main(["--spec", str(write_spec(tmp_path, spec)), "--output", str(tmp_path / "run")]) == 0
+    result = read_result(tmp_path / "run")["result"]
+    assert result["metrics"]["kind"] == "multiclass_classification"
+    scores = pd.read_csv(tmp_path / "run" / "scores.tsv", sep="\t")
+    assert list(scores.columns) == ["score", "p_in_person", "p_online", "p_recurring"]
+    np.testing.assert_allclose(scores.iloc[:, 1:].sum(axis=1), 1.0, rtol=1e-6)
+    assert (scores.iloc[:, 1:].idxmax(axis=1).str.removeprefix("p_") == scores.score).mean() > 0.99  # the likeliest is predicted
+    score_dataset(str(tmp_path / "run" / "model" / result["model_id"]), str(charges_path), str(tmp_path / "scored.parquet"))
+    assert pq.read_table(tmp_path / "scored.parquet").column_names == ["score", "p_in_person", "p_online", "p_recurring"]
+
+
 @pytest.fixture(scope="module")
 def labelled_ways(tmp_path_factory, charges_path):
     """The sample charges with the fraud label four ways: booleans, 'yes'/'no', 2/1 and 'fraud'/'ok'."""
@@ -308,5 +326,6 @@ def test_multiclass_string_label_predicts_class_names(tmp_path, charges_path):
     assert result["label_encoding"] == {"classes": classes}
     model = railyard.load_model(result["model_id"], root=str(tmp_path))
     rows = pd.read_parquet(charges_path).head(500)
-    assert set(model.score(rows)) <= set(classes)
+    scored = model.score(rows)  # the predicted class, then each class's probability
+    assert set(scored["score"]) <= set(classes) and list(scored.columns) == ["score", *(f"p_{c}" for c in classes)]
     assert set(pd.read_csv(result["evaluation_holdout_label_path"], sep="\t")["charge_type"]) == set(classes)
