@@ -309,7 +309,7 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
         step.rows_out = len(scores)
         step.details = {"headline": evaluation.headline(metrics)}
         charts = chart_data(metrics, evaluated, scores, scored, holdout[spec.data.date_column] if spec.data.date_column else None,
-                            trained.history)
+                            trained.history, str(encoding.classes[0]) if encoding is not None and encoding.binary else None)
 
     with recorder.step("serialize") as step:
         artifact, model_id = build_artifact(

@@ -64,7 +64,7 @@ def _curve_indices(progress: np.ndarray) -> np.ndarray:
     return np.unique(np.r_[0, inner, last])
 
 
-def binary_charts(labels: np.ndarray, scores: np.ndarray, positive_label=1) -> dict:
+def binary_charts(labels: np.ndarray, scores: np.ndarray, positive_label=1, negative_label=None) -> dict:
     labels = np.asarray(labels).astype(bool)
     scores = np.asarray(scores, dtype=np.float64)
     kept = np.isfinite(scores)
@@ -101,6 +101,8 @@ def binary_charts(labels: np.ndarray, scores: np.ndarray, positive_label=1) -> d
                                       "average_precision": float(np.sum(np.diff(tpr) * precision[1:]))}
     charts["calibration"] = calibration(labels, scores)
     charts["score_histograms"] = score_histograms(labels, scores, positive_label)
+    if isinstance(negative_label, (bool, int, float, str)):
+        charts["score_histograms"]["negative_label"] = negative_label
     return charts
 
 
@@ -219,14 +221,15 @@ def multiclass_charts(labels: np.ndarray, predicted: np.ndarray) -> dict:
 
 
 def chart_data(metrics: dict, labels: pd.Series, scores: np.ndarray, scored=None, dates: pd.Series | None = None,
-               history: dict | None = None) -> dict:
+               history: dict | None = None, negative_label=None) -> dict:
     """The charts of one evaluated run; the steps are added when it is written. `history`: the training series
     before the holdout (training_history), for a forecast."""
     kind = metrics.get("kind")
     try:
         charts: dict = {"version": VERSION, "kind": kind}
         if kind == "binary_classification":
-            charts.update(binary_charts(labels.to_numpy(), scores, metrics.get("positive_label", 1)))
+            charts.update(binary_charts(labels.to_numpy(), scores, metrics.get("positive_label", 1),
+                                        0 if negative_label is None and "positive_label" not in metrics else negative_label))
         elif kind == "multiclass_classification":
             charts.update(multiclass_charts(labels.to_numpy(), scores))
         elif kind == "regression":

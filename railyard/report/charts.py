@@ -21,6 +21,10 @@ HEADLINE_METRICS = {"binary_classification": "roc_auc", "multiclass_classificati
 IMPORTANCE_LIST_KEYS = ("importance", "features")
 IMPORTANCE_FEATURE, IMPORTANCE_VALUES = "feature", ("mean_abs_contribution", "mean_abs")
 MAX_IMPORTANCE_BARS = 20
+# What an explanation method's contributions add up to (railyard.explain.contributions), for the chart's axis.
+CONTRIBUTION_UNITS = {"xgboost_pred_contribs": "the raw margin (log-odds for a classifier)",
+                      "shap_tree": "the model's raw output (log-odds for a boosted classifier)",
+                      "shap_permutation": "the score (a probability for a classifier)"}
 UNIT = Axis("")
 log = logging.getLogger(__name__)
 
@@ -118,7 +122,8 @@ def score_histogram_chart(charts: dict | None) -> str | None:
     if not isinstance(block, dict):
         return None
     shares = []
-    for key, name in (("negative", "other labels"), ("positive", f"label = {block.get('positive_label', 1)} (positive)")):
+    negative = f"label = {block['negative_label']}" if "negative_label" in block else "other labels"
+    for key, name in (("negative", negative), ("positive", f"label = {block.get('positive_label', 1)} (positive)")):
         counts = block.get(key) or []
         total = sum(c for c in counts if finite(c))
         shares.append((f"{name}, {number(total)} rows", [c / total if total and finite(c) else None for c in counts]))
@@ -223,7 +228,10 @@ def learning_curve_chart(runs: Mapping[str, dict | None]) -> str | None:
         for part in ("training", "holdout"):
             xy = [(p.get(unit, p.get("iteration", p.get("epoch"))), p.get(part)) for p in points]
             if any(finite(y) for _, y in xy):
-                series.append(Series(f"{name} {part}" if len(runs) > 1 else part, xy, len(series)))
+                if len(runs) > 1:  # the key's style for each run (A solid circles, B dashed squares): filled is training
+                    series.append(Series(f"{name} {part}", xy, list(runs).index(name), filled=part == "training"))
+                else:
+                    series.append(Series(part, xy, len(series)))
     metric, unit = " / ".join(sorted(metrics)), " / ".join(sorted(units))
     return line_chart(f"Learning curve ({metric})", series, x=Axis(unit.capitalize()), y=Axis(metric),
                       description=f"{metric} on the training and holdout sets at each {unit}.")
@@ -243,13 +251,18 @@ def importance_rows(document) -> list[tuple[str, float | None]]:
     return sorted(pairs, key=lambda pair: pair[1] if finite(pair[1]) else float("-inf"), reverse=True)
 
 
-def feature_importance_chart(rows: Sequence[tuple[str, float | None]]) -> str | None:
+def _method(importance) -> str | None:
+    return importance.get("method") if isinstance(importance, dict) and isinstance(importance.get("method"), str) else None
+
+
+def feature_importance_chart(rows: Sequence[tuple[str, float | None]], method: str | None = None) -> str | None:
     if not rows:
         return None
     shown = list(rows[:MAX_IMPORTANCE_BARS])
     more = f" (the top {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
-    return bar_chart(f"Feature importance{more}", shown, value=Axis("Mean |contribution|"),
-                     description="Mean absolute contribution of each feature to the score.")
+    unit = CONTRIBUTION_UNITS.get(method or "")
+    return bar_chart(f"Feature importance{more}", shown, value=Axis(f"Mean |contribution|, in {unit}" if unit else "Mean |contribution|"),
+                     description=f"Mean absolute contribution of each feature to {unit or 'the score'}.")
 
 
 def metric_history_chart(metric: str, retrains: Sequence[dict]) -> str | None:
@@ -269,7 +282,10 @@ def metric_history_chart(metric: str, retrains: Sequence[dict]) -> str | None:
     if others:
         series.append(Series("NOT SHIPPED", [(at[i], points[i]["value"]) for i in others], Style(style(1).colour, "", "circle"),
                              line=False, markers="all", filled=False, tips=[tip[i] for i in others]))
-    return line_chart(f"Holdout {metric} of each retrain", series, x=Axis("Trained", kind="time"), y=Axis(metric))
+    highest = max(max(r["value"] for r in points), 0.0)
+    lowest = min(min(r["value"] for r in points), 0.0)  # from zero: a change reads at its true size
+    return line_chart(f"Holdout {metric} of each retrain", series, x=Axis("Trained", kind="time"),
+                      y=Axis(metric, (lowest, highest * 1.05 or 1.0)))
 
 
 def drawn(charts: Sequence[tuple[str, Callable[[], str | None]]]) -> list[Figure]:
@@ -304,7 +320,8 @@ def job_figures(charts: dict | None, result: dict | None, importance=None) -> li
         ("predicted-vs-actual", lambda: predicted_vs_actual_chart(charts)),
         ("residuals", lambda: residual_histogram_chart(charts)),
         ("learning-curve", lambda: learning_curve_chart({"model": curve})),
-        ("feature-importance", lambda: feature_importance_chart(importance_rows(importance)) if importance is not None else None),
+        ("feature-importance", lambda: feature_importance_chart(importance_rows(importance), _method(importance))
+         if importance is not None else None),
         ("step-time", lambda: step_time_chart(steps())),
         ("step-memory", lambda: step_memory_chart(steps())),
     ])

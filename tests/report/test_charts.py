@@ -122,3 +122,41 @@ def test_metric_history_marks_shipped_and_not_shipped_retrains():
     assert len(groups["SHIPPED"].findall("svg:rect", NS)) == 1 and len(groups["NOT SHIPPED"].findall("svg:circle", NS)) == 3
     assert "job-2: roc_auc 0.72 SHIPPED" in groups["SHIPPED"].find("svg:rect/svg:title", NS).text
     assert metric_history_chart("roc_auc", [{"at": at, "value": None, "shipped": True, "job_id": "x"}]) is None
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text") if t.text]
+
+
+def test_the_score_histogram_names_the_negative_class():
+    rng = np.random.default_rng(3)
+    labels = pd.Series((rng.random(2_000) < 0.2).astype(np.int8))
+    scores = np.clip(rng.normal(0.2 + 0.3 * labels, 0.15), 0, 1)
+    charts = chart_data({**evaluate(labels, scores), "positive_label": "Yes"}, labels, scores, negative_label="No")
+    [histogram] = [f for f in job_figures(charts, None) if f.key == "score-histogram"]
+    names = series_names(histogram.svg)
+    assert names[0].startswith("label = No, ") and names[1].startswith("label = Yes (positive), ")
+    assert series_names(next(f for f in job_figures(binary_charts(), None) if f.key == "score-histogram").svg)[0].startswith("label = 0, ")
+
+
+def test_compared_learning_curves_follow_the_key_a_solid_circles_b_dashed_squares():
+    curve = {"metric": "logloss", "unit": "iteration", "points": [{"iteration": i, "training": 1 / i, "holdout": 1.2 / i} for i in range(1, 6)]}
+    svg = learning_curve_chart({"A": curve, "B": curve})
+    groups = {g.get("data-series"): g for g in ET.fromstring(svg).findall(".//svg:g[@class='series']", NS)}
+    dash = {name: g.find("svg:path", NS).get("stroke-dasharray") for name, g in groups.items()}
+    shapes = {name: {child.tag.split("}")[1] for child in g if not child.tag.endswith("path")} for name, g in groups.items()}
+    assert dash["A training"] == dash["A holdout"] != dash["B training"] == dash["B holdout"]
+    assert shapes["A training"] == shapes["A holdout"] != shapes["B training"] == shapes["B holdout"]
+
+
+def test_an_explanations_importance_names_its_unit():
+    rows = [("charge_amount", 0.4), ("charge_type", 0.1)]
+    assert any("log-odds" in text for text in svg_texts(feature_importance_chart(rows, "xgboost_pred_contribs")))
+    assert any("probability" in text for text in svg_texts(feature_importance_chart(rows, "shap_permutation")))
+
+
+def test_a_metric_over_time_starts_at_zero():
+    at = dt.datetime(2019, 3, 1, tzinfo=dt.timezone.utc)
+    svg = metric_history_chart("roc_auc", [{"at": at + dt.timedelta(days=d), "value": 0.74 + d / 1000, "shipped": d == 2, "job_id": str(d)}
+                                           for d in range(5)])
+    assert "0" in svg_texts(svg)  # the value axis has its zero: small changes are not drawn as large ones
