@@ -217,10 +217,16 @@ def test_files_a_hostile_trainer_wrote_leave_every_page_and_route_answering(app_
     for name in ("result.json", "charts.json"):
         (tmp_path / "outputs" / too_deep / name).write_text("[" * 50_000)
     running = stored_job(client, tmp_path, owner="alice", kind="training", minutes=4, result={}, state="running")
-    (tmp_path / "outputs" / running / "progress.json").write_text('{"iteration": 1' + "0" * 400 + ', "total": 10}')
+    (tmp_path / "outputs" / running / "progress.json").write_text(
+        '{"iteration": 1' + "0" * 400 + ', "total": 10, "points": [{"iteration": "x"}, 7, {"training": 1e308}]}')
+    many_classes = stored_job(client, tmp_path, owner="alice", kind="training", minutes=5,
+                              result={"kind": "training", "metrics": {"kind": "multiclass_classification", "accuracy": 0.5}})
+    (tmp_path / "outputs" / many_classes / "charts.json").write_text(json.dumps({
+        "confusion": {"classes": [HOSTILE_TEXT * 5] * 2_000, "counts": [[1, "x", None, -5, 2.5] * 10] * 2_000},
+        "per_class": [{"class": HOSTILE_TEXT, "precision": "high", "support": [1]}, 3]}))
 
-    jobs = (training, explanation, as_list, too_deep, running)
-    pages = [f"/ui/job/{j}" for j in jobs] + [f"/job/{j}/{route}" for j in jobs for route in ("status", "result")]
+    jobs = (training, explanation, as_list, too_deep, running, many_classes)
+    pages = ["/"] + [f"/ui/job/{j}" for j in jobs] + [f"/job/{j}/{route}" for j in jobs for route in ("status", "result")]
     pages += [f"/ui/compare?a={training}&b={j}" for j in jobs] + [f"/ui/model/{quote(FRAUD_MODEL)}"]
     for path in pages:
         response = client.get(path)
@@ -231,6 +237,10 @@ def test_files_a_hostile_trainer_wrote_leave_every_page_and_route_answering(app_
     assert "charge_amount" in importance_bars(page)
     assert client.get(f"/job/{as_list}/result").json()["result"] is None
     assert client.get(f"/job/{running}/status").json()["progress"]["iteration"] is None
+    page = client.get(f"/ui/job/{many_classes}").text
+    assert 'id="confusion-matrix"' in page, page[-3000:]
+    confusion = page.split('id="confusion-matrix"')[1].split("</table>")[0]
+    assert confusion.count("<tr>") <= 32 and "<script" not in confusion  # bounded, escaped
 
 
 def full_page_screenshot(driver, name: str, width: int = 1200) -> Path:

@@ -69,6 +69,7 @@ MAX_EXPLANATIONS = 20  # the newest explanations a training job's page lists
 READERS = 8  # result files a model page reads at once
 OUTPUT_LINKS = (("model artifact", "model_path"), ("scores", "evaluation_holdout_data_path"), ("labels", "evaluation_holdout_label_path"),
                 ("report", "report"))  # where a complete job's outputs lie, as its result names them
+MAX_CLASSES_SHOWN = 31  # a confusion matrix's rows and columns: charts.json's 30 classes and "(other)"
 MAX_PARAM_COLUMNS = 6  # the custom_params a job list shows as columns
 MAX_PARAM_CHARACTERS = 24
 REFRESH_SECONDS = 5  # how often a page showing a queued or running job loads itself again (no script runs)
@@ -140,12 +141,12 @@ def confusion_view(charts: dict | None) -> dict | None:
     confusion = (charts or {}).get("confusion")
     if not isinstance(confusion, dict) or not isinstance(confusion.get("classes"), list) or not isinstance(confusion.get("counts"), list):
         return None
-    classes, rows = [str(c) for c in confusion["classes"]], []
+    classes, rows = [str(c)[:MAX_PARAM_CHARACTERS * 4] for c in confusion["classes"][:MAX_CLASSES_SHOWN]], []
     for name, counts in zip(classes, confusion["counts"]):
-        counts = [c if finite(c) else 0 for c in counts] if isinstance(counts, list) else []
+        counts = [c if finite(c) and c >= 0 else 0 for c in counts[:MAX_CLASSES_SHOWN]] if isinstance(counts, list) else []
         total = sum(counts)
         rows.append({"actual": name, "cells": [{"count": int(c), "heat": round(5 * c / total) if total else 0} for c in counts]})
-    per_class = [p for p in (charts or {}).get("per_class") or [] if isinstance(p, dict)]
+    per_class = [p for p in ((charts or {}).get("per_class") or [])[:MAX_CLASSES_SHOWN] if isinstance(p, dict)]
     return {"classes": classes, "rows": rows, "per_class": per_class}
 
 
@@ -233,7 +234,7 @@ def job_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
         "refresh_seconds": REFRESH_SECONDS if job.state in ACTIVE_STATES else None,
         "spec": json.dumps(job.spec, indent=2, ensure_ascii=False) if job.spec else None,
         "confusion": confusion_view(charts),
-        "outputs": {name: (result or {}).get(key) for name, key in OUTPUT_LINKS if isinstance((result or {}).get(key), str)},
+        "outputs": {name: (result or {}).get(key)[:2048] for name, key in OUTPUT_LINKS if isinstance((result or {}).get(key), str)},
     })
 
 
