@@ -250,10 +250,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from railyard.client import ServiceError
+
     client = _client()
     spec = service_spec(args.spec)
     if not args.no_validate:  # a wrong column or an empty split fails here, before anything is queued
-        print(printable(describe_plan(client.validate(spec, args.binary, args.workflow_module))), file=sys.stderr, flush=True)
+        try:
+            print(printable(describe_plan(client.validate(spec, args.binary, args.workflow_module))), file=sys.stderr, flush=True)
+        except ServiceError as exc:
+            if exc.status not in (429, 503):
+                raise
+            # Every check slot is busy (a burst of submits): the job's own run checks the same before it trains.
+            print(printable(f"not checked against the data now ({exc}); queued, the run checks it first"), file=sys.stderr, flush=True)
     job_id = client.submit(spec, args.binary, args.workflow_module, idempotency_key=args.idempotency_key)
     print(printable(job_id), flush=True)
     return wait_for(client, job_id) if args.wait else 0
@@ -392,17 +400,21 @@ def cmd_action(args: argparse.Namespace) -> int:
 
 
 def trained_model(ref: str, expected_id: str | None) -> tuple[str, str | None]:
-    """--model as given when it is a model id or a path; else a job id, whose model the service names."""
+    """--model as given when it is a model id or a path; else a job id: the service's record of the job names the
+    model id the artifact must hash to (and --model-id, when given, must be that id)."""
     if ref.startswith("sha256.") or "/" in ref or Path(ref).exists():
         return ref, expected_id
     try:
         body = _client().result(ref)
     except RailyardError as exc:
         raise UserError(f"--model {ref}: not a model id (sha256.…), an artifact path or a job the service knows: {exc}") from None
-    result = body.get("result") or {}
-    if result.get("kind") != "training" or not result.get("model_path"):
-        raise UserError(f"--model {ref}: job {ref} is {body['status']['job_state']} and has no trained model")
-    return result["model_path"], result["model_id"]
+    result, status = body.get("result") or {}, body.get("status") or {}
+    model_id, path = status.get("model_id"), result.get("model_path")
+    if not (isinstance(model_id, str) and isinstance(path, str)) or result.get("kind") != "training":
+        raise UserError(f"--model {ref}: job {ref} is {status.get('job_state')} and has no trained model")
+    if expected_id is not None and expected_id != model_id:
+        raise UserError(f"--model-id {expected_id}: job {ref} trained model {model_id}")
+    return path, model_id
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

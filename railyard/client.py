@@ -14,10 +14,15 @@ import httpx
 from railyard.errors import RailyardError, UserError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+VALIDATE_SECONDS = 900  # a plan reads the data's schema and counts its rows; under --dev it may build the binary first
 
 
 class ServiceError(RailyardError):
-    """The service answered with an error."""
+    """The service answered with an error; `status` is its HTTP status."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
 
 
 def _segment(job_id: str) -> str:
@@ -55,7 +60,7 @@ class Client:
                 detail = response.text
             if isinstance(detail, list):
                 detail = "; ".join(_problem(d) for d in detail)
-            raise ServiceError(f"{response.status_code}: {detail}")
+            raise ServiceError(f"{response.status_code}: {detail}", response.status_code)
         return response
 
     def submit(self, spec: dict, binary: str, workflow_modules: list[str] = (), idempotency_key: str | None = None) -> str:
@@ -89,7 +94,7 @@ class Client:
     def validate(self, spec: dict, binary: str, workflow_modules: list[str] = ()) -> dict:
         """The spec checked against its data by the binary, without queueing: row counts (ValidateResponse)."""
         body = {"spec": spec, "binary": binary, "workflow_modules": list(workflow_modules)}
-        return self._request("POST", "/validate", json=body).json()
+        return self._request("POST", "/validate", json=body, timeout=VALIDATE_SECONDS).json()
 
     def status(self, job_id: str) -> dict:
         return self._request("GET", f"/job/{_segment(job_id)}/status").json()

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from railyard.errors import WorkflowNotFound
-from railyard.model.labels import PROBABILITY_PREFIX
 
 WORKFLOW_PACKAGE = "workflows"
 
@@ -151,11 +150,23 @@ def default_score(model: Any, features: pd.DataFrame):
             return probabilities
         if probabilities.shape[1] == 2:
             return probabilities[:, 1]
-        if hasattr(model, "classes_"):  # several classes: the predicted one, then each one's probability
-            predicted = pd.Series(np.asarray(model.predict(features)).reshape(-1), index=features.index, name="score")
-            each = pd.DataFrame(probabilities, index=features.index, columns=[f"{PROBABILITY_PREFIX}{c}" for c in model.classes_])
-            return pd.concat([predicted, each], axis=1)
     return model.predict(features)
+
+
+PROBABILITY_PREFIX = "p_"  # scores.tsv's column of one class's probability: p_<class>
+
+
+def class_probabilities(model: Any, features: pd.DataFrame, names=None) -> pd.DataFrame | None:
+    """Each class's probability as a column p_<class> of a multi-class model with `predict_proba` and `classes_`
+    (scikit-learn's, XGBoost's), `names[code]` naming an encoded label's classes; None for any other model."""
+    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        return None
+    probabilities = np.asarray(model.predict_proba(features))
+    classes = list(model.classes_)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(classes) or len(classes) < 3:
+        return None
+    shown = [names[int(c)] if names is not None else c for c in classes]
+    return pd.DataFrame(probabilities, columns=[f"{PROBABILITY_PREFIX}{c}" for c in shown])
 
 
 def overrides_score(workflow_cls: type[Workflow]) -> bool:

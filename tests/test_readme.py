@@ -67,3 +67,11 @@ def test_the_readme_trainer_command_trains_the_demo_spec(tmp_path, charges_path)
     assert trained.returncode == 0, trained.stderr
     assert "[railyard] complete: model sha256." in trained.stdout + trained.stderr
     assert list((tmp_path / "railyard-data" / "runs").glob("*/result.json"))
+
+
+def test_bin_entries_work_through_a_link_and_with_cdpath(tmp_path):
+    (tmp_path / "rt").symlink_to(REPO / "bin" / "railyard-train")
+    (tmp_path / "ry").symlink_to(REPO / "bin" / "railyard")
+    for link, program in (("rt", "railyard-train"), ("ry", "railyard")):
+        helped = run([str(tmp_path / link), "--help"], cwd=tmp_path, CDPATH=str(tmp_path))
+        assert helped.returncode == 0 and helped.stdout.startswith(f"usage: {program} "), helped.stderr

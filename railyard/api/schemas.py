@@ -153,6 +153,7 @@ class StatusResponse(BaseModel):
     workflow: str
     compute_resource: str
     workers: int = Field(default=1, description="how many workers train the model together (the spec's `workers`)")
+    model_id: str | None = Field(default=None, description="the model a complete training job made, as recorded when it ended")
     shipped: bool | None
     shipped_by: str | None
     shipped_at: dt.datetime | None

@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PROBABILITY_PREFIX = "p_"  # a multi-class score's column of one class's probability: p_<class>
-
 
 @dataclass(frozen=True)
 class LabelEncoding:
@@ -63,8 +61,7 @@ class LabelEncoding:
                 return scores
             decoded = scores.copy()
             decoded[decoded.columns[0]] = self.decode(scores.iloc[:, 0])
-            return decoded.rename(columns={f"{PROBABILITY_PREFIX}{code}": f"{PROBABILITY_PREFIX}{name}"
-                                           for code, name in enumerate(self.classes)})
+            return decoded
         return self.decode(scores) if _are_codes(scores) else scores
 
 

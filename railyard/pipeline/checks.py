@@ -138,7 +138,10 @@ def _dates_of(spec: TrainingSpec, table: pa.Table | None) -> str:
     if table is None or spec.holdout_sampling.sampling_function is not SamplingFunction.DATE_RANGE:
         return ""
     column = spec.holdout_sampling.date_range_sampling.date_column
-    span = pc.min_max(table.column(column))
+    try:
+        span = pc.min_max(table.column(column))
+    except (pa.ArrowException, KeyError):  # a dictionary-encoded date column, say: the message goes without its dates
+        return ""
     first, last = span["min"].as_py(), span["max"].as_py()
     if first is None:
         return ""

@@ -45,7 +45,7 @@ from railyard.pipeline.steps import StepRecorder
 from railyard.report.chart_data import chart_data, training_history, write_charts
 from railyard.spec import TrainingSpec
 from railyard.storage import Store
-from railyard.workflow import Workflow, overrides_score
+from railyard.workflow import Workflow, class_probabilities, overrides_score
 
 
 def _source_filters(spec: TrainingSpec, source_names: list[str]):
@@ -181,7 +181,8 @@ def _split_and_train(spec: TrainingSpec, workflow_cls: type[Workflow], store: St
         step.rows_in = len(training)
         try:
             with progress.train_step(checkpoints, exact=spec.checkpoints.exact):
-                model = workflow.train(training, holdout)
+                keys_only = [k for k in spec.data.join_keys if k not in columns]  # for scores.tsv, not for training
+                model = workflow.train(training, holdout.drop(columns=keys_only) if keys_only else holdout)
         except Exception as exc:
             raise TrainingError(f"{workflow_cls.__name__}.train failed: {type(exc).__name__}: {exc}") from exc
         if checkpoints is not None and checkpoints.loops == 0:
@@ -322,7 +323,12 @@ def run_pipeline(spec: TrainingSpec, workflow_cls: type[Workflow], store: Store,
             label_encoding=encoding.as_dict() if encoding else None,
         )
         model_path = serialize.write_model(store, artifact, model_id)
-        scores_path, labels_path = serialize.write_holdout(store, scored, labels_as_given, holdout[spec.data.join_keys])
+        written = scored
+        if metrics.get("kind") == "multiclass_classification" and not overrides_score(workflow_cls):
+            each = class_probabilities(model, holdout[scored_columns], encoding.classes if encoding is not None else None)
+            if each is not None:  # scores.tsv: the predicted class, then each class's probability
+                written = pd.concat([pd.Series(scores, name="score"), each], axis=1)
+        scores_path, labels_path = serialize.write_holdout(store, written, labels_as_given, holdout[spec.data.join_keys])
         metrics_path = serialize.write_metrics(store, metrics)
         step.rows_out = len(scores)
         step.details = {"artifact_bytes": len(artifact)}

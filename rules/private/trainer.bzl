@@ -103,9 +103,11 @@ def railyard_trainer(
     )
     if smoke_spec:
         smoke_data = dict(smoke_data or {})
-        beside = native.glob([smoke_spec.rpartition("/")[0] + "/smoke.parquet"]) if "/" in smoke_spec else []
-        if beside and "data_module" not in smoke_data:
-            smoke_data.setdefault("data_file", beside[0])
+        if type(smoke_spec) == "string" and not smoke_spec.startswith(("//", ":", "@")):  # a file of this package
+            folder = smoke_spec.rpartition("/")[0]
+            beside = native.glob([(folder + "/" if folder else "") + "smoke.parquet"])
+            if beside and "data_module" not in smoke_data:
+                smoke_data.setdefault("data_file", beside[0])
         railyard_trainer_test(
             name = name + "_test",
             trainer = ":" + name,

@@ -67,6 +67,10 @@ def test_publish_with_ci_token_then_submit_wait_then_result(tmp_path, charges_pa
         scored = railyard(service, "predict", "--model", job_id, "--data", str(charges_path), "--output", str(tmp_path / "s.parquet"))
         assert scored.returncode == 0, scored.stderr
         assert f"with {as_json['result']['model_id']} ->" in scored.stdout
+        other_id = "sha256." + "A" * 52
+        mismatch = railyard(service, "predict", "--model", job_id, "--model-id", other_id, "--data", str(charges_path),
+                            "--output", str(tmp_path / "m.parquet"))
+        assert mismatch.returncode == 2 and f"--model-id {other_id}: job {job_id} trained model sha256." in mismatch.stderr
         unknown = railyard(service, "predict", "--model", "no-such-job", "--data", str(charges_path), "--output", str(tmp_path / "x"))
         assert unknown.returncode == 2
         assert unknown.stderr.startswith("railyard predict: --model no-such-job: not a model id (sha256.…), an artifact path or a job")

@@ -9,7 +9,8 @@ shows only the jobs the principal may read, and the forms that change a job
 carry the session's CSRF token. Charts are inline SVG drawn on the server
 (railyard.report) from each job's small charts.json and result.json, read with
 a size limit; the pages run no script. A page that shows a queued or running job loads itself again every
-REFRESH_SECONDS (a meta refresh), with a running job's learning curve so far (its progress.json).
+REFRESH_SECONDS (the job list every LIST_REFRESH_SECONDS; a meta refresh), with a running job's learning curve so far
+(its progress.json).
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ READERS = 8  # result files a model page reads at once
 OUTPUT_LINKS = (("model artifact", "model_path"), ("scores", "evaluation_holdout_data_path"), ("labels", "evaluation_holdout_label_path"),
                 ("report", "report"))  # where a complete job's outputs lie, as its result names them
 MAX_CLASSES_SHOWN = 31  # a confusion matrix's rows and columns: charts.json's 30 classes and "(other)"
+MAX_CLASS_CHARACTERS = 100
 MAX_PARAM_COLUMNS = 6  # the custom_params a job list shows as columns
 MAX_PARAM_CHARACTERS = 24
 REFRESH_SECONDS = 5  # how often a page showing a queued or running job loads itself again (no script runs)
+LIST_REFRESH_SECONDS = 30  # the job list's: slower, as it reads every complete run's result and clears the filter boxes
 ACTIVE_STATES = (JobState.queued.value, JobState.running.value)
 
 
@@ -108,7 +111,7 @@ def job_list(
     return page(request, principal, "jobs.html", {
         "jobs": [summary_of(j) for j in jobs], "next_cursor": following, "states": STATES, "kinds": KINDS,
         "headlines": headlines, "params": params, "param_values": [param_values(j, params) for j in jobs],
-        "refresh_seconds": REFRESH_SECONDS if not cursor and any(j.state in ACTIVE_STATES for j in jobs) else None,
+        "refresh_seconds": LIST_REFRESH_SECONDS if not cursor and any(j.state in ACTIVE_STATES for j in jobs) else None,
         "filters": {"owner": owner or "", "model_name": model_name or "", "workflow": workflow or "", "state": state or "",
                     "kind": kind if kind in KINDS else ""},
     })
@@ -137,16 +140,20 @@ def param_values(job: Job, names: list[str]) -> list[str]:
 
 
 def confusion_view(charts: dict | None) -> dict | None:
-    """charts.json's confusion matrix as table rows: each cell's count and its shade (0-5: its share of the row)."""
+    """charts.json's confusion matrix as table rows: each cell's count and its shade (0-5: its share of the row); None
+    where it is absent or not of the documented shape."""
     confusion = (charts or {}).get("confusion")
     if not isinstance(confusion, dict) or not isinstance(confusion.get("classes"), list) or not isinstance(confusion.get("counts"), list):
         return None
-    classes, rows = [str(c)[:MAX_PARAM_CHARACTERS * 4] for c in confusion["classes"][:MAX_CLASSES_SHOWN]], []
+    classes, rows = [str(c)[:MAX_CLASS_CHARACTERS] for c in confusion["classes"][:MAX_CLASSES_SHOWN]], []
     for name, counts in zip(classes, confusion["counts"]):
-        counts = [c if finite(c) and c >= 0 else 0 for c in counts[:MAX_CLASSES_SHOWN]] if isinstance(counts, list) else []
+        counts = [int(c) if finite(c) and 0 <= c < 2**53 else 0 for c in counts[:MAX_CLASSES_SHOWN]] if isinstance(counts, list) else []
         total = sum(counts)
-        rows.append({"actual": name, "cells": [{"count": int(c), "heat": round(5 * c / total) if total else 0} for c in counts]})
-    per_class = [p for p in ((charts or {}).get("per_class") or [])[:MAX_CLASSES_SHOWN] if isinstance(p, dict)]
+        rows.append({"actual": name, "cells": [{"count": c, "heat": round(5 * c / total) if total else 0} for c in counts]})
+    listed = (charts or {}).get("per_class")
+    per_class = [{"class": str(p.get("class"))[:MAX_CLASS_CHARACTERS], **{k: p.get(k) if finite(p.get(k)) else None
+                                                                        for k in ("precision", "recall", "f1", "support")}}
+                 for p in (listed if isinstance(listed, list) else [])[:MAX_CLASSES_SHOWN] if isinstance(p, dict)]
     return {"classes": classes, "rows": rows, "per_class": per_class}
 
 

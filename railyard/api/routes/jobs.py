@@ -37,8 +37,8 @@ def status_of(job: Job) -> StatusResponse:
         job_id=job.id, log_file=output_file(job.output, LOG), transition=transitions[-1], transitions=transitions,
         job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
-        workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), shipped=job.shipped,
-        shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
+        workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), model_id=job.model_id,
+        shipped=job.shipped, shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
         data_fingerprint=job.data_fingerprint, attempts=job.attempts or [], replays_job_id=job.replays_job_id,
     )
 
