@@ -36,6 +36,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from railyard import artifacts
@@ -346,29 +347,36 @@ def cmd_logs(args: argparse.Namespace) -> int:
         time.sleep(1)
 
 
+def print_jobs(page: dict, as_json: bool, columns: list[tuple[str, int, Callable[[dict], str]]]) -> None:
+    """A page of /jobs as a table: each column's heading, width and value of a job (cut to the width), then the job
+    id, and the cursor of the next page; every string from the service without control characters."""
+    shown = [{k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in j.items()} for j in page["jobs"]]
+    rows = [" ".join(f"{heading:<{width}}" for heading, width, _ in columns) + " JOB"]
+    rows += [" ".join(f"{(value(j) or '')[:width]:<{width}}" for _, width, value in columns) + f" {j['job_id']}" for j in shown]
+    if page["next_cursor"]:
+        rows.append(f"(more: --cursor {page['next_cursor']})")
+    _print(page, as_json, "\n".join(rows))
+
+
+def moment(text: str | None) -> str:
+    return (text or "")[:19].replace("T", " ")
+
+
 def cmd_jobs(args: argparse.Namespace) -> int:
     page = _client().jobs(owner=args.owner, project=args.project, model_name=args.model_name, workflow=args.workflow,
                           state=args.state, limit=args.limit, cursor=args.cursor)
-    header = f"{'CREATED':<20} {'STATE':<10} {'KIND':<12} {'OWNER':<24} {'MODEL':<28} {'REASON':<20} JOB"
-    shown = [{k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in j.items()} for j in page["jobs"]]
-    rows = [f"{j['created_at'][:19].replace('T', ' '):<20} {j['job_state']:<10} {j.get('kind', 'training'):<12} {j['owner'][:24]:<24} "
-            f"{j['model_name'][:28]:<28} {(j['reason'] or '')[:20]:<20} {j['job_id']}" for j in shown]
-    if page["next_cursor"]:
-        rows.append(f"(more: --cursor {page['next_cursor']})")
-    _print(page, args.json, "\n".join([header, *rows]))
+    print_jobs(page, args.json, [("CREATED", 20, lambda j: moment(j["created_at"])), ("STATE", 10, lambda j: j["job_state"]),
+                                 ("KIND", 12, lambda j: j.get("kind", "training")), ("OWNER", 24, lambda j: j["owner"]),
+                                 ("MODEL", 28, lambda j: j["model_name"]), ("REASON", 20, lambda j: j["reason"])])
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     """The shipped models, newest job first: what a team serves today."""
     page = _client().jobs(shipped=True, owner=args.owner, model_name=args.model_name, limit=args.limit, cursor=args.cursor)
-    header = f"{'SHIPPED':<20} {'BY':<16} {'OWNER':<24} {'MODEL':<28} {'MODEL ID':<24} JOB"
-    shown = [{k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in j.items()} for j in page["jobs"]]
-    rows = [f"{(j['shipped_at'] or '')[:19].replace('T', ' '):<20} {(j['shipped_by'] or '')[:16]:<16} {j['owner'][:24]:<24} "
-            f"{j['model_name'][:28]:<28} {(j['model_id'] or '')[:24]:<24} {j['job_id']}" for j in shown]
-    if page["next_cursor"]:
-        rows.append(f"(more: --cursor {page['next_cursor']})")
-    _print(page, args.json, "\n".join([header, *rows]))
+    print_jobs(page, args.json, [("SHIPPED", 20, lambda j: moment(j["shipped_at"])), ("BY", 16, lambda j: j["shipped_by"]),
+                                 ("OWNER", 24, lambda j: j["owner"]), ("MODEL", 28, lambda j: j["model_name"]),
+                                 ("MODEL ID", 24, lambda j: j["model_id"])])
     return 0
 
 
