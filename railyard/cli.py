@@ -48,6 +48,7 @@ from railyard.states import JobState
 from railyard.launch.render import check_job_id, output_uri, render, to_yaml
 from railyard.launch.resources import LaunchConfig, load_config, quantity
 from railyard.printable import printable
+from railyard.report import run_table
 from railyard.progress_bar import follow
 from railyard.pipeline.progress_file import read_progress
 from railyard.spec import load_spec
@@ -185,6 +186,8 @@ def describe_status(status: dict) -> str:
         line += f": {status['reason']}"
     if status.get("message") and status["job_state"] == "failed":
         line += f": {status['message']}"
+    if status.get("activity"):
+        line += f" ({status['activity']})"
     return line
 
 
@@ -225,7 +228,7 @@ def wait_for(client, job_id: str) -> int:
         lines = [f"{job_id} {t['job_state']}" + (f": {t['reason']}" if t.get("reason") and t["job_state"] != "complete" else "")
                  for t in status["transitions"][seen:]]
         seen = len(status["transitions"])
-        return status["job_state"], lines, status.get("progress")
+        return status["job_state"], lines, status.get("progress") or ({"step": status["activity"]} if status.get("activity") else None)
 
     if follow(poll, FINISHED) == "failed" and status.get("message"):
         print(printable(f"{job_id} {status['message']}"), file=sys.stderr)
@@ -363,11 +366,25 @@ def moment(text: str | None) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    """The jobs, newest first, with what tells runs apart: the headline holdout metric and the custom_params
+    that the listed runs set to different values (railyard.report.run_table), as the dashboard shows them."""
     page = _client().jobs(owner=args.owner, project=args.project, model_name=args.model_name, workflow=args.workflow,
                           state=args.state, limit=args.limit, cursor=args.cursor)
+    params = run_table.differing_params([j.get("custom_params") or {} for j in page["jobs"]])
+
+    def metric(job: dict) -> str:
+        name, value = run_table.headline(job.get("metrics"))
+        return f"{name} {value:.4f}" if value is not None else ""
+
+    def param(name: str):
+        return lambda job: run_table.param_values(job.get("custom_params") or {}, [name])[0]
+
     print_jobs(page, args.json, [("CREATED", 20, lambda j: moment(j["created_at"])), ("STATE", 10, lambda j: j["job_state"]),
                                  ("KIND", 12, lambda j: j.get("kind", "training")), ("OWNER", 24, lambda j: j["owner"]),
-                                 ("MODEL", 28, lambda j: j["model_name"]), ("REASON", 20, lambda j: j["reason"])])
+                                 ("MODEL", 28, lambda j: j["model_name"]), ("METRIC", 18, metric),
+                                 *((name[:width], width, param(name)) for name in params
+                                   for width in [min(max(len(name), 8), run_table.MAX_PARAM_CHARACTERS)]),
+                                 ("REASON", 20, lambda j: j["reason"])])
     return 0
 
 

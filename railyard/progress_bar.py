@@ -49,7 +49,7 @@ def render(progress: dict | None, state: str, width: int | None = DEFAULT_WIDTH)
     """The job's line: with a bar of `width` columns at most (width None: no bar, no limit)."""
     progress = {k: printable(v, multiline=False) if isinstance(v, str) else v for k, v in (progress or {}).items()}
     state = printable(state, multiline=False)
-    label = progress.get("step") if state == "running" and progress.get("step") else state
+    label = progress.get("step") if state in ("queued", "running") and progress.get("step") else state
     iteration, total = progress.get("iteration"), progress.get("total")
     unit = f"{progress.get('unit') or 'iteration'}s"
     count = None

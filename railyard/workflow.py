@@ -12,8 +12,9 @@ A workflow that trains without features sets `requires_features = False`.
 
 Workflows are looked up by class name: first among classes already imported
 (for example through `--workflow-module`), then in the modules of the
-`workflows` package, whose sources are scanned so that only the module that
-defines the class is imported (a fraud trainer never imports torch).
+`workflows` package (its folders with or without an `__init__.py`), whose sources
+are scanned so that only the module that defines the class is imported (a fraud
+trainer never imports torch).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
 import pkgutil
 from typing import Any, ClassVar
 
@@ -181,20 +183,38 @@ def import_workflow_modules(modules: list[str]) -> None:
             raise WorkflowNotFound(f"--workflow-module {name}: cannot import it: {exc}") from exc
 
 
+def _package_modules(package) -> list[str]:
+    """Every module under the package: pkgutil's walk, and on disk also those in folders without an `__init__.py`
+    (namespace packages, which pkgutil does not enter), so a workflow folder needs none."""
+    names = {info.name for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")}
+    for root in package.__path__:
+        for folder, subfolders, files in os.walk(root):
+            subfolders[:] = sorted(d for d in subfolders if d.isidentifier())
+            parts = os.path.relpath(folder, root).split(os.sep)
+            prefix = ".".join([package.__name__, *(part for part in parts if part != ".")])
+            names.update(f"{prefix}.{file[:-3]}" if file != "__init__.py" else prefix
+                         for file in files if file.endswith(".py") and file[:-3].isidentifier())
+    names.discard(package.__name__)
+    return sorted(names)
+
+
 def _modules_defining(class_name: str) -> list[str]:
     try:
         package = importlib.import_module(WORKFLOW_PACKAGE)
     except ImportError:
         return []
     found = []
-    for info in pkgutil.walk_packages(package.__path__, prefix=f"{WORKFLOW_PACKAGE}."):
-        spec = importlib.util.find_spec(info.name)
-        source = spec.loader.get_source(info.name) if spec and spec.loader else None
+    for name in _package_modules(package):
+        try:
+            spec = importlib.util.find_spec(name)
+        except ImportError:
+            continue
+        source = spec.loader.get_source(name) if spec and spec.loader else None
         if not source or class_name not in source:
             continue
         tree = ast.parse(source)
         if any(isinstance(node, ast.ClassDef) and node.name == class_name for node in tree.body):
-            found.append(info.name)
+            found.append(name)
     return found
 
 

@@ -1,10 +1,9 @@
-"""The README's commands as written: the checkout's `bin/` entries from any directory, every command its code
-blocks show, and the trainer command it gives after `make demo`."""
+"""The README's commands as written: the checkout's `bin/` entries from any directory, and every command its code
+blocks show, with its flags. tests/test_first_hour.py runs them, from a fresh clone."""
 
 import os
 import re
 import shlex
-import shutil
 import subprocess
 
 import pytest
@@ -52,21 +51,6 @@ def test_bin_railyard_runs_from_any_directory_without_an_activated_environment(t
                  PATH="/usr/bin:/bin")
     assert minted.returncode == 0, minted.stderr
     assert minted.stdout.lstrip().startswith("{") and '"owner": "alice"' in minted.stdout
-
-
-@pytest.mark.slow
-def test_the_readme_trainer_command_trains_the_demo_spec(tmp_path, charges_path):
-    """`bin/railyard-train --spec workflows/fraud/spec.json`, as the README gives it after `make demo`."""
-    [command] = re.findall(r"`(bin/railyard-train [^`]+)`", README)[:1]
-    (tmp_path / "workflows" / "fraud").mkdir(parents=True)
-    shutil.copy(REPO / "workflows" / "fraud" / "spec.json", tmp_path / "workflows" / "fraud" / "spec.json")
-    (tmp_path / "sample-data").mkdir()
-    shutil.copy(charges_path, tmp_path / "sample-data" / "charges.parquet")
-    words = shlex.split(command)
-    trained = run([str(REPO / words[0]), *words[1:]], cwd=tmp_path, PATH="/usr/bin:/bin")
-    assert trained.returncode == 0, trained.stderr
-    assert "[railyard] complete: model sha256." in trained.stdout + trained.stderr
-    assert list((tmp_path / "railyard-data" / "runs").glob("*/result.json"))
 
 
 def test_bin_entries_work_through_a_link_and_with_cdpath(tmp_path):

@@ -67,6 +67,7 @@ from railyard.launch.job import (
     UnknownJob,
 )
 from railyard.launch.resources import LaunchConfig
+from railyard.report import run_table
 from railyard.result import read_result
 from railyard.spec import parse_spec
 
@@ -302,6 +303,8 @@ class Dispatcher:
                 and len(json.dumps(fingerprint)) <= MAX_FINGERPRINT_BYTES:
             job.data_fingerprint = fingerprint
         job.peak_memory_bytes, job.rows_loaded = sizing.measured(result)
+        if job.kind == JobKind.training.value and isinstance(result.get("result"), dict):
+            job.metrics = run_table.recorded_metrics(result["result"].get("metrics"))
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled.

@@ -157,6 +157,8 @@ class StatusResponse(BaseModel):
     shipped: bool | None
     shipped_by: str | None
     shipped_at: dt.datetime | None
+    activity: str | None = Field(default=None, description="What a queued job waits on, when the service knows: "
+                                 "`building //workflows:X` while a `--dev` service builds the job's Bazel target")
     kind: JobKind = Field(default=JobKind.training, description="training, or explanation (of the model in `explains`)")
     explains: Explains | None = None
     data_fingerprint: list[dict[str, Any]] | None = Field(
@@ -207,6 +209,9 @@ class JobSummary(BaseModel):
     shipped_by: str | None = None
     shipped_at: dt.datetime | None = None
     kind: JobKind = JobKind.training
+    metrics: dict[str, float | str] | None = Field(
+        default=None, description="A complete training job's holdout metrics and their `kind`, recorded when it ended")
+    custom_params: dict[str, Any] = Field(default_factory=dict, description="A training job's `train.custom_params`")
 
 
 class JobsPage(BaseModel):

@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path
 
 from railyard.binaries.zip_member import read_member
@@ -22,6 +24,14 @@ from railyard.launch.job import Binary
 
 DEV = "dev"
 REPO = Path(__file__).resolve().parent.parent.parent
+_building: Counter[str] = Counter()  # the targets this process is building now
+_building_lock = threading.Lock()
+
+
+def building(target: str) -> bool:
+    """Whether this process is building the Bazel target now (a --dev service, for a queued job's status)."""
+    with _building_lock:
+        return _building[target] > 0
 
 
 def build_target(target: str) -> Path:
@@ -29,7 +39,15 @@ def build_target(target: str) -> Path:
     package, _, name = target.removeprefix("//").partition(":")
     if not name:
         raise UserError(f"--binary {target}: expected a Bazel target such as //workflows:fraud_train")
-    build = subprocess.run(["bazel", "build", target], cwd=REPO, capture_output=True, text=True)
+    with _building_lock:
+        _building[target] += 1
+    try:
+        build = subprocess.run(["bazel", "build", target], cwd=REPO, capture_output=True, text=True)
+    except OSError as exc:
+        raise UserError(f"--binary {target}: cannot run bazel: {exc.strerror or exc} (make bazel installs it)") from None
+    finally:
+        with _building_lock:
+            _building[target] -= 1
     if build.returncode != 0:
         raise UserError(f"--binary {target}: bazel build failed:\n{build.stderr[-3000:]}")
     bazel_bin = subprocess.run(["bazel", "info", "bazel-bin"], cwd=REPO, capture_output=True, text=True, check=True)

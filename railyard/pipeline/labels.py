@@ -93,4 +93,15 @@ def encode_label(table: pa.Table, label: str, encoding: LabelEncoding) -> pa.Tab
     classes = pa.array(list(encoding.classes), type=value_type(column.type))
     code_type = pa.int8() if encoding.binary else pa.int32()
     codes = pa.chunked_array([_codes(chunk, classes).cast(code_type) for chunk in column.chunks], type=code_type)
-    return table.set_column(table.schema.get_field_index(label), label, codes)
+    encoded = table.set_column(table.schema.get_field_index(label), label, codes)
+    return encoded.replace_schema_metadata(_forget_pandas_type(table.schema.metadata, label))
+
+
+def _forget_pandas_type(metadata: dict | None, column: str) -> dict | None:
+    """The schema metadata without the column's pandas dtype: a file pandas wrote records its string label as `str`,
+    which `to_pandas` would otherwise give back to the codes ('0', '1')."""
+    if not metadata or b"pandas" not in metadata:
+        return metadata
+    pandas_metadata = json.loads(metadata[b"pandas"])
+    pandas_metadata["columns"] = [c for c in pandas_metadata.get("columns", []) if c.get("name") != column]
+    return {**metadata, b"pandas": json.dumps(pandas_metadata).encode()}

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from railyard.report.svg import REFERENCE, Axis, Band, Series, Style, bar_chart, finite, histogram_chart, line_chart, number, style
 
 # The first of each kind's headline metrics (railyard.pipeline.evaluate.HEADLINES): what a model page follows.
-HEADLINE_METRICS = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy", "regression": "rmse"}
 # importance.json's field names, in one place: {"importance": [{"feature": name, "mean_abs_contribution": value}, ...]}
 # (or the list alone); the first value field present is used.
 IMPORTANCE_LIST_KEYS = ("importance", "features")
@@ -103,18 +102,29 @@ def calibration_chart(runs: Mapping[str, dict | None]) -> str | None:
     series = [Series("perfectly calibrated", [(0, 0), (1, 1)], REFERENCE, markers="none")]
     for i, (name, cal) in enumerate(blocks.items()):
         edges, counts = cal.get("edges") or [], cal.get("counts") or []
-        points, tips = [], []
+        points, tips, labels = [], [], []
         for j, (predicted, observed) in enumerate(_pairs(cal.get("mean_predicted"), cal.get("observed_rate"))):
             count = counts[j] if j < len(counts) else None
-            if not count:
+            if not finite(count) or not count:
                 continue
             points.append((predicted, observed))
+            labels.append(_compact(count))
             low, high = (edges[j], edges[j + 1]) if j + 1 < len(edges) else (None, None)
             tips.append(f"scores {number(low)} to {number(high)}: {number(count)} rows, mean score {number(predicted, 3)}, "
                         f"observed rate {number(observed, 3)}")
-        series.append(Series(name, points, i, markers="all", tips=tips))
+        series.append(Series(name, points, i, markers="all", tips=tips, labels=labels if len(blocks) == 1 else None))
+    counts_shown = "each point's row count beside it" if len(blocks) == 1 else "hover a point for its row count"
     return line_chart("Calibration", series, x=Axis("Mean predicted score (10 bins)", (0, 1)), y=Axis("Observed positive rate", (0, 1)),
-                      description="For each bin of scores, the share of rows whose label is positive; hover a point for its row count.")
+                      description=f"For each bin of scores, the share of rows whose label is positive; {counts_shown}.")
+
+
+def _compact(count: float) -> str:
+    """A row count in at most five characters: 87, 1.2k, 45k, 3.1M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= scale:
+            value = count / scale
+            return f"{value:.1f}{suffix}" if value < 10 else f"{value:.0f}{suffix}"
+    return f"{count:.0f}"
 
 
 def score_histogram_chart(charts: dict | None) -> str | None:

@@ -47,6 +47,7 @@ class Series:
 
     markers: "all", "some" (at most MAX_MARKERS, evenly spread: enough to tell the shape) or "none".
     tips: a hover text per point (an SVG <title>, shown by every browser without script).
+    labels: a short text drawn beside each marker (a calibration bin's row count), or None.
     """
 
     name: str
@@ -56,6 +57,7 @@ class Series:
     markers: str = "some"
     filled: bool = True
     tips: Sequence[str] | None = None
+    labels: Sequence[str] | None = None
 
     @property
     def style(self) -> Style:
@@ -326,6 +328,9 @@ def _series_svg(series: Series, xs: _Scale, ys: _Scale) -> str:
             i, (px, py) = kept[k]
             tip = series.tips[i] if series.tips and i < len(series.tips) else None
             parts.append(_marker(look.marker, xs(px), ys(py), look, series.filled, tip))
+            if series.labels and i < len(series.labels):
+                parts.append(f'<text class="point-label" x="{_f(xs(px) + 6)}" y="{_f(ys(py) - 6)}" font-size="10" '
+                             f'{TEXT}>{text(series.labels[i])}</text>')
     return f'<g class="series" data-series="{text(series.name)}">{"".join(parts)}</g>'
 
 

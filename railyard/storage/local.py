@@ -92,8 +92,10 @@ class LocalStore(Store):
 
     def read_range(self, relpath: str, offset: int, length: int) -> bytes:
         check_range(offset, length)
-        try:  # non-blocking: a FIFO in a job's output reads as empty instead of holding the reader forever
-            with os.fdopen(os.open(self._path(relpath), os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        # Non-blocking: a FIFO in a job's output reads as empty instead of holding the reader forever. No link is
+        # followed at the last step: a job's outputs are its trainer's, which could plant one to the service's files.
+        try:
+            with os.fdopen(os.open(self._path(relpath), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW), "rb") as f:
                 f.seek(offset)
                 return f.read(length)
         except OSError as exc:

@@ -88,6 +88,18 @@ def test_publish_with_ci_token_then_submit_wait_then_result(tmp_path, charges_pa
         assert lines[-1] == f"reproduced: same model id {as_json['result']['model_id']}"
         assert json.loads(railyard(service, "status", replay_id, "--json").stdout)["replays_job_id"] == job_id
 
+        spec["train"]["custom_params"]["n_estimators"] = 20  # a third run, queued: what tells the runs apart
+        third = railyard(service, "submit", str(write_spec(tmp_path, spec)), "--binary", "fraud_train").stdout.split()[0]
+        header, *rows = railyard(service, "jobs").stdout.splitlines()
+        assert header.split() == ["CREATED", "STATE", "KIND", "OWNER", "MODEL", "METRIC", "n_estimators", "REASON", "JOB"]
+        by_job = {row.split()[-1]: row for row in rows}
+        roc_auc = as_json["result"]["metrics"]["roc_auc"]
+        assert f" roc_auc {roc_auc:.4f} " in by_job[job_id] and by_job[job_id].split()[-2] == "40"
+        assert by_job[third].split()[-2] == "20"
+        listed = {j["job_id"]: j for j in json.loads(railyard(service, "jobs", "--json").stdout)["jobs"]}
+        assert listed[job_id]["metrics"]["roc_auc"] == roc_auc and listed[job_id]["metrics"]["kind"] == "binary_classification"
+        assert listed[third]["custom_params"]["n_estimators"] == 20
+
         bad = railyard(service, "status", "no-such-job")
         assert bad.returncode == 1 and bad.stderr.strip() == "railyard status: 404: no job no-such-job"
     finally:

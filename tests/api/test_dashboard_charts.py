@@ -401,6 +401,10 @@ def test_an_explained_training_job_and_its_explanation_draw_the_importance(tmp_p
         assert bar_features(charts["feature-importance"]) == features and len(features) >= 2
         caption = browser.find_element(By.ID, "importance-source")
         assert "300 rows" in caption.text and result["method"] in caption.text
+        bars_font = [t for t in browser.find_elements(By.CSS_SELECTOR, "#chart-feature-importance svg text")
+                     if t.get_attribute("font-size") == "12"][0]  # the chart's bar names
+        assert [caption.value_of_css_property(p) for p in ("font-family", "font-size")] == \
+            [bars_font.value_of_css_property(p) for p in ("font-family", "font-size")]  # the caption reads as part of its card
         assert [row.get_attribute("data-job-id") for row in browser.find_elements(By.CSS_SELECTOR, "tr.explanation")] == [job_id]
         assert browser.find_elements(By.ID, "ship-button")  # a training job's model can be shipped
         full_page_screenshot(browser, "job-page-explained.png")

@@ -34,6 +34,19 @@ def test_string_label_with_positive_label_becomes_zero_one():
     assert flipped.classes == ("yes", "no") and codes(table, flipped) == [1, 0, 1, 0, 0]
 
 
+@pytest.mark.parametrize("positive, values", [("Yes", ["No", "Yes", "Yes"]), (None, ["a", "b", "c"])])
+def test_codes_of_a_label_pandas_wrote_as_strings_reach_the_workflow_as_numbers(tmp_path, positive, values):
+    """pandas records a string label's dtype in the file; the codes must not get it back ('0', '1') in to_pandas."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": values}).to_parquet(tmp_path / "own.parquet", index=False)
+    table = pq.read_table(tmp_path / "own.parquet")
+    encoded = encode_label(table, "y", label_encoding(spec_with(positive_label=positive), table.column("y"))).to_pandas()
+    assert encoded["y"].tolist() == ([0, 1, 1] if positive else [0, 1, 2]) and encoded["y"].dtype.kind == "i"
+    assert encoded["x"].tolist() == [1.0, 2.0, 3.0]
+
+
 def test_dictionary_encoded_strings_with_unused_dictionary_values():
     first = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), pa.array(["no", "yes", "maybe"]))
     second = pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int32()), pa.array(["yes", "no"]))

@@ -8,8 +8,8 @@ import pandas as pd
 
 from railyard.pipeline.evaluate import HEADLINES, evaluate
 from railyard.report.chart_data import chart_data, training_history
+from railyard.report.run_table import HEADLINE_METRICS
 from railyard.report.charts import (
-    HEADLINE_METRICS,
     compare_figures,
     feature_importance_chart,
     importance_rows,
@@ -51,6 +51,16 @@ def test_a_binary_job_gets_its_curves_and_steps():
         root = ET.fromstring(figure.svg)
         assert root.get("role") == "img" and root.find("svg:title", NS).text
     assert series_names(figures[4].svg) == ["training", "holdout"]
+
+
+def test_each_calibration_bin_shows_its_row_count_beside_it_on_one_run_and_on_hover_on_two():
+    charts = binary_charts()
+    counts = [c for c in charts["calibration"]["counts"] if c]
+    [calibration] = [f.svg for f in job_figures(charts, None) if f.key == "calibration"]
+    labels = [t.text for t in ET.fromstring(calibration).iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "point-label"]
+    assert labels == [f"{c / 1000:.1f}k" if c >= 1000 else str(c) for c in counts] and sum(counts) == 5_000
+    [compared] = [f.svg for f in compare_figures((charts, None), (binary_charts(1), None)) if f.key == "calibration"]
+    assert 'class="point-label"' not in compared and "hover a point for its row count" in compared
 
 
 def test_a_regression_forecast_gets_the_series_with_its_interval_after_its_history():

@@ -34,7 +34,8 @@ from railyard.errors import RailyardError
 from railyard.launch.job import JobKind
 from railyard.pipeline.progress_file import read_progress
 from railyard.report import CHARTS_FILE
-from railyard.report.charts import HEADLINE_METRICS, Figure, compare_figures, job_figures, metric_history_chart
+from railyard.report.charts import Figure, compare_figures, job_figures, metric_history_chart
+from railyard.report import run_table
 from railyard.report.spec_diff import compare_specs, shorten
 from railyard.report.svg import finite, number
 from railyard.result import parse_document
@@ -72,10 +73,8 @@ OUTPUT_LINKS = (("model artifact", "model_path"), ("scores", "evaluation_holdout
                 ("report", "report"))  # where a complete job's outputs lie, as its result names them
 MAX_CLASSES_SHOWN = 31  # a confusion matrix's rows and columns: charts.json's 30 classes and "(other)"
 MAX_CLASS_CHARACTERS = 100
-MAX_PARAM_COLUMNS = 6  # the custom_params a job list shows as columns
-MAX_PARAM_CHARACTERS = 24
 REFRESH_SECONDS = 5  # how often a page showing a queued or running job loads itself again (no script runs)
-LIST_REFRESH_SECONDS = 30  # the job list's: slower, as it reads every complete run's result and clears the filter boxes
+LIST_REFRESH_SECONDS = 30  # the job list's: slower, as a reload clears its filter boxes
 ACTIVE_STATES = (JobState.queued.value, JobState.running.value)
 
 
@@ -106,37 +105,23 @@ def job_list(
         jobs, following = [], None
     session.commit()  # no connection is held while result files are read
     with ThreadPoolExecutor(max_workers=READERS) as pool:
-        headlines = list(pool.map(lambda job: headline(finished_result(job)), jobs))
-    params = differing_params(jobs)
+        headlines = list(pool.map(lambda job: run_table.headline(recorded_metrics(job)), jobs))
+    listed = [summary_of(j) for j in jobs]
+    params = run_table.differing_params([j.custom_params for j in listed])
     return page(request, principal, "jobs.html", {
-        "jobs": [summary_of(j) for j in jobs], "next_cursor": following, "states": STATES, "kinds": KINDS,
-        "headlines": headlines, "params": params, "param_values": [param_values(j, params) for j in jobs],
+        "jobs": listed, "next_cursor": following, "states": STATES, "kinds": KINDS,
+        "headlines": headlines, "params": params, "param_values": [run_table.param_values(j.custom_params, params) for j in listed],
         "refresh_seconds": LIST_REFRESH_SECONDS if not cursor and any(j.state in ACTIVE_STATES for j in jobs) else None,
         "filters": {"owner": owner or "", "model_name": model_name or "", "workflow": workflow or "", "state": state or "",
                     "kind": kind if kind in KINDS else ""},
     })
 
 
-def custom_params(job: Job) -> dict:
-    train = (job.spec or {}).get("train") if isinstance(job.spec, dict) else None
-    params = train.get("custom_params") if isinstance(train, dict) else None
-    return params if isinstance(params, dict) and job.kind == JobKind.training.value else {}
-
-
-def differing_params(jobs: list[Job]) -> list[str]:
-    """The custom_params that tell the listed training runs apart: those that two runs or more set, not all to the
-    same value (one model's parameters among another's are left out), in first-seen order, at most MAX_PARAM_COLUMNS."""
-    seen: dict[str, list[str]] = {}
-    for job in jobs:
-        for name, value in custom_params(job).items():
-            seen.setdefault(name, []).append(json.dumps(value, sort_keys=True))
-    return [name for name, shown in seen.items() if len(shown) > 1 and len(set(shown)) > 1][:MAX_PARAM_COLUMNS]
-
-
-def param_values(job: Job, names: list[str]) -> list[str]:
-    params = custom_params(job)
-    shown = [json.dumps(params[name]) if name in params else "" for name in names]
-    return [text if len(text) <= MAX_PARAM_CHARACTERS else text[:MAX_PARAM_CHARACTERS - 1] + "…" for text in shown]
+def recorded_metrics(job: Job) -> dict | None:
+    """A job's metrics as recorded when it ended; for a complete job from before they were recorded, its result's."""
+    if job.metrics is not None or job.state != JobState.complete.value or job.kind != JobKind.training.value:
+        return job.metrics
+    return run_table.recorded_metrics(metrics_of(finished_result(job)))
 
 
 def confusion_view(charts: dict | None) -> dict | None:
@@ -274,12 +259,6 @@ def step_rows(result: dict | None) -> list[dict]:
     return rows
 
 
-def headline(result: dict | None) -> tuple[str | None, float | None]:
-    metrics = metrics_of(result)
-    name = HEADLINE_METRICS.get(metrics.get("kind"))
-    return name, metrics.get(name) if name else None
-
-
 @router.get("/ui/model/{model_name:path}", response_class=HTMLResponse)
 def model_page(request: Request, session: SessionDep, principal: PagePrincipalDep, model_name: str):
     """Every retrain (training job) of one model name the principal may read, newest first, with its headline
@@ -293,7 +272,7 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
         raise NotFound(f"no model {model_name}")
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         results = list(pool.map(finished_result, jobs))
-    metric = next((headline(r)[0] for r in results if headline(r)[0]), None)
+    metric = next((name for name, _ in (run_table.headline(metrics_of(r)) for r in results) if name), None)
     retrains, older_complete = [], None
     for job, result in reversed(list(zip(jobs, results))):  # oldest first, to link each to the one before it
         value = metrics_of(result).get(metric) if metric else None

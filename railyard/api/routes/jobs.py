@@ -20,8 +20,10 @@ from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse,
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
+from railyard.launch.binary import building
 from railyard.launch.job import LOG_PAGE_BYTES, JobKind
 from railyard.pipeline.progress_file import read_progress
+from railyard.report import run_table
 from railyard.result import read_result
 from railyard.run_layout import LOG, output_file
 from railyard.states import JobState
@@ -38,9 +40,16 @@ def status_of(job: Job) -> StatusResponse:
         job_state=job.state, reason=job.reason, message=job.message, git_commit=job.git_commit,
         binary_sha256=job.binary_sha256, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), model_id=job.model_id,
-        shipped=job.shipped, shipped_by=job.shipped_by, shipped_at=job.shipped_at, kind=job.kind, explains=explains_of(job),
-        data_fingerprint=job.data_fingerprint, attempts=job.attempts or [], replays_job_id=job.replays_job_id,
+        shipped=job.shipped, shipped_by=job.shipped_by, shipped_at=job.shipped_at, activity=activity_of(job), kind=job.kind,
+        explains=explains_of(job), data_fingerprint=job.data_fingerprint, attempts=job.attempts or [], replays_job_id=job.replays_job_id,
     )
+
+
+def activity_of(job: Job) -> str | None:
+    """What a queued job waits on that its state does not say: its --dev Bazel target being built."""
+    if job.state == JobState.queued.value and job.dispatched_at is None and building(job.binary):
+        return f"building {job.binary}"
+    return None
 
 
 def workers_of(job: Job) -> int:
@@ -68,7 +77,8 @@ def summary_of(job: Job) -> JobSummary:
         job_state=job.state, reason=job.reason, message=job.message, owner=job.owner, project=job.project, model_name=job.model_name,
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), model_id=job.model_id,
         shipped=job.shipped, shipped_by=job.shipped_by if job.shipped else None, shipped_at=job.shipped_at if job.shipped else None,
-        kind=job.kind,
+        kind=job.kind, metrics=job.metrics,
+        custom_params=run_table.custom_params_of(job.spec) if job.kind == JobKind.training.value else {},
     )
 
 

@@ -79,6 +79,8 @@ class Job(Base):
     # What a complete training run measured (its steps' highest peak, its load step's rows): railyard.api.sizing.
     peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
     rows_loaded: Mapped[int | None] = mapped_column(BigInteger)
+    # A complete training job's holdout metrics as its result gave them (railyard.report.run_table.recorded_metrics).
+    metrics: Mapped[dict | None] = mapped_column(JSON)
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 
