@@ -370,21 +370,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     that the listed runs set to different values (railyard.report.run_table), as the dashboard shows them."""
     page = _client().jobs(owner=args.owner, project=args.project, model_name=args.model_name, workflow=args.workflow,
                           state=args.state, limit=args.limit, cursor=args.cursor)
-    params = run_table.differing_params([j.get("custom_params") or {} for j in page["jobs"]])
-
-    def metric(job: dict) -> str:
-        name, value = run_table.headline(job.get("metrics"))
-        return f"{name} {value:.4f}" if value is not None else ""
-
-    def param(name: str):
-        return lambda job: run_table.param_values(job.get("custom_params") or {}, [name])[0]
-
+    listed = [j.get("custom_params") if isinstance(j.get("custom_params"), dict) else {} for j in page["jobs"]]
+    columns = []
+    for name in run_table.differing_params(listed):
+        values = {j["job_id"]: printable(value, multiline=False) for j, params in zip(page["jobs"], listed)
+                  for value in run_table.param_values(params, [name])}
+        heading = run_table.cut(printable(name, multiline=False))
+        columns.append((heading, max(len(heading), *map(len, values.values())), lambda j, values=values: values[j["job_id"]]))
     print_jobs(page, args.json, [("CREATED", 20, lambda j: moment(j["created_at"])), ("STATE", 10, lambda j: j["job_state"]),
                                  ("KIND", 12, lambda j: j.get("kind", "training")), ("OWNER", 24, lambda j: j["owner"]),
-                                 ("MODEL", 28, lambda j: j["model_name"]), ("METRIC", 18, metric),
-                                 *((name[:width], width, param(name)) for name in params
-                                   for width in [min(max(len(name), 8), run_table.MAX_PARAM_CHARACTERS)]),
-                                 ("REASON", 20, lambda j: j["reason"])])
+                                 ("MODEL", 28, lambda j: j["model_name"]), ("METRIC", 20, lambda j: run_table.metric_text(j.get("metrics"))),
+                                 *columns, ("REASON", 20, lambda j: j["reason"])])
     return 0
 
 

@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -183,36 +184,55 @@ def import_workflow_modules(modules: list[str]) -> None:
             raise WorkflowNotFound(f"--workflow-module {name}: cannot import it: {exc}") from exc
 
 
-def _package_modules(package) -> list[str]:
-    """Every module under the package: pkgutil's walk, and on disk also those in folders without an `__init__.py`
-    (namespace packages, which pkgutil does not enter), so a workflow folder needs none."""
-    names = {info.name for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")}
+def _package_sources(package) -> Iterator[tuple[str, Callable[[], str | None]]]:
+    """Every module under the package, with a way to read its source without importing anything: on disk, each
+    `.py` file, in folders with or without an `__init__.py` (namespace packages, which pkgutil does not enter);
+    elsewhere (a zip), pkgutil's walk."""
     for root in package.__path__:
+        if not os.path.isdir(root):
+            for info in pkgutil.walk_packages([root], prefix=f"{package.__name__}."):
+                yield info.name, lambda name=info.name: _source_by_spec(name)
+            continue
         for folder, subfolders, files in os.walk(root):
             subfolders[:] = sorted(d for d in subfolders if d.isidentifier())
-            parts = os.path.relpath(folder, root).split(os.sep)
-            prefix = ".".join([package.__name__, *(part for part in parts if part != ".")])
-            names.update(f"{prefix}.{file[:-3]}" if file != "__init__.py" else prefix
-                         for file in files if file.endswith(".py") and file[:-3].isidentifier())
-    names.discard(package.__name__)
-    return sorted(names)
+            parts = [part for part in os.path.relpath(folder, root).split(os.sep) if part != "."]
+            for file in sorted(f for f in files if f.endswith(".py") and f[:-3].isidentifier()):
+                name = ".".join([package.__name__, *parts, *([] if file == "__init__.py" else [file[:-3]])])
+                yield name, lambda path=os.path.join(folder, file): _read_text(path)
+
+
+def _source_by_spec(name: str) -> str | None:
+    try:
+        spec = importlib.util.find_spec(name)
+        return spec.loader.get_source(name) if spec and spec.loader else None
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _modules_defining(class_name: str) -> list[str]:
+    """The modules of the workflows package whose source defines the class at its top level; none is imported to
+    find them (a file that does not parse defines nothing)."""
     try:
         package = importlib.import_module(WORKFLOW_PACKAGE)
     except ImportError:
         return []
     found = []
-    for name in _package_modules(package):
-        try:
-            spec = importlib.util.find_spec(name)
-        except ImportError:
-            continue
-        source = spec.loader.get_source(name) if spec and spec.loader else None
+    for name, read in _package_sources(package):
+        source = read()
         if not source or class_name not in source:
             continue
-        tree = ast.parse(source)
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
         if any(isinstance(node, ast.ClassDef) and node.name == class_name for node in tree.body):
             found.append(name)
     return found

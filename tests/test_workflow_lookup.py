@@ -16,8 +16,11 @@ def test_a_workflow_in_a_folder_without_an_init_file_is_found(tmp_path, monkeypa
     (package / "other" / "heavy.py").write_text("raise ImportError('never imported: it defines no LookupChurnModel')\n")
     (package / "not-a-module").mkdir()
     (package / "not-a-module" / "x.py").write_text("class LookupChurnModel: pass\n")
+    (package / "side.py").write_text("raise ImportError('never imported: a module beside a folder of its name')\n")
+    (package / "side").mkdir()
+    (package / "side" / "notes.py").write_text("print 'LookupChurnModel, in a file that does not parse'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(workflow, "WORKFLOW_PACKAGE", "lookup_workflows")
     found = workflow.find_workflow("LookupChurnModel")
     assert found.__module__ == "lookup_workflows.churn.workflow" and issubclass(found, workflow.Workflow)
-    assert "lookup_workflows.other.heavy" not in sys.modules
+    assert not {"lookup_workflows.other.heavy", "lookup_workflows.side", "lookup_workflows.side.notes"} & set(sys.modules)

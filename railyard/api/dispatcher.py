@@ -76,6 +76,7 @@ ACTOR = "dispatcher"
 PURGE_SECONDS = 3600
 MAX_FINGERPRINT_BYTES = 1 << 20  # a fingerprint of more files than this holds is not recorded
 ACTIVE = (JobState.queued.value, JobState.running.value)
+BACKFILL_BATCH = 200  # the complete jobs of before metrics were recorded whose metrics one tick records
 
 
 def job_request(job: Job, binary: Binary) -> JobRequest:
@@ -110,6 +111,7 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self.lock = threading.Lock()  # following or dispatching one job, and cancelling one, one at a time
         self._last_purge = 0.0
+        self._metrics_backfilled = False
         self.binary_store = binary_store
         self.dev = dev
         self.max_attempts = max_attempts
@@ -147,6 +149,23 @@ class Dispatcher:
         for job_id in followed:
             self._follow_one(job_id)
         self._dispatch_queued()
+        if not self._metrics_backfilled:
+            self._backfill_metrics()
+
+    def _backfill_metrics(self) -> None:
+        """Record the metrics of BACKFILL_BATCH complete training jobs that ended before metrics were recorded on the
+        job (a service upgraded in place), from their result.json; each tick until none is left."""
+        with self.sessions() as session:
+            pending = [(job.id, job.output) for job in service.complete_without_metrics(session, limit=BACKFILL_BATCH)]
+            session.commit()  # no connection is held while result files are read
+        found = {job_id: run_table.metrics_of_result(read_result(output)) for job_id, output in pending}
+        with self.sessions() as session:
+            for job_id, metrics in found.items():
+                job = session.get(Job, job_id)
+                if job is not None:
+                    job.metrics = metrics
+            session.commit()
+        self._metrics_backfilled = len(pending) < BACKFILL_BATCH
 
     def _follow_one(self, job_id: str) -> None:
         """Follow one job in a transaction of its own, skipping it while another replica holds it."""
@@ -303,8 +322,8 @@ class Dispatcher:
                 and len(json.dumps(fingerprint)) <= MAX_FINGERPRINT_BYTES:
             job.data_fingerprint = fingerprint
         job.peak_memory_bytes, job.rows_loaded = sizing.measured(result)
-        if job.kind == JobKind.training.value and isinstance(result.get("result"), dict):
-            job.metrics = run_table.recorded_metrics(result["result"].get("metrics"))
+        if job.kind == JobKind.training.value and job.state == JobState.complete.value:
+            job.metrics = run_table.metrics_of_result(result)
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled.

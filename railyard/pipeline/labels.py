@@ -99,9 +99,16 @@ def encode_label(table: pa.Table, label: str, encoding: LabelEncoding) -> pa.Tab
 
 def _forget_pandas_type(metadata: dict | None, column: str) -> dict | None:
     """The schema metadata without the column's pandas dtype: a file pandas wrote records its string label as `str`,
-    which `to_pandas` would otherwise give back to the codes ('0', '1')."""
+    which `to_pandas` would otherwise give back to the codes ('0', '1'). A label pandas saved as the index, or
+    pandas metadata that does not parse, drops the pandas metadata whole: the label is then a column like any other."""
     if not metadata or b"pandas" not in metadata:
         return metadata
-    pandas_metadata = json.loads(metadata[b"pandas"])
-    pandas_metadata["columns"] = [c for c in pandas_metadata.get("columns", []) if c.get("name") != column]
-    return {**metadata, b"pandas": json.dumps(pandas_metadata).encode()}
+    rest = {key: value for key, value in metadata.items() if key != b"pandas"}
+    try:
+        pandas_metadata = json.loads(metadata[b"pandas"])
+        if column in pandas_metadata.get("index_columns", []):
+            return rest
+        pandas_metadata["columns"] = [c for c in pandas_metadata.get("columns", []) if c.get("name") != column]
+    except (ValueError, TypeError, AttributeError):
+        return rest
+    return {**rest, b"pandas": json.dumps(pandas_metadata).encode()}

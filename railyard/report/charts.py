@@ -119,12 +119,16 @@ def calibration_chart(runs: Mapping[str, dict | None]) -> str | None:
 
 
 def _compact(count: float) -> str:
-    """A row count in at most five characters: 87, 1.2k, 45k, 3.1M."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(count) >= scale:
-            value = count / scale
-            return f"{value:.1f}{suffix}" if value < 10 else f"{value:.0f}{suffix}"
-    return f"{count:.0f}"
+    """A row count in at most four characters and a unit: 87, 999, 1.0k, 9.9k, 10k, 999k, 1.0M, 3.1M."""
+    if round(abs(count)) < 1000:
+        return f"{count:.0f}"
+    for scale, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "G")):
+        value = count / scale
+        if round(abs(value), 1) < 10:
+            return f"{value:.1f}{suffix}"
+        if round(abs(value)) < 1000:
+            return f"{value:.0f}{suffix}"
+    return f"{count / 1e9:.0f}G"
 
 
 def score_histogram_chart(charts: dict | None) -> str | None:

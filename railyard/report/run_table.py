@@ -16,6 +16,8 @@ MAX_METRICS = 32  # the metrics recorded on a job
 MAX_NAME_CHARACTERS = 64
 MAX_PARAM_COLUMNS = 6
 MAX_PARAM_CHARACTERS = 24
+MAX_LISTED_PARAMS = 32  # the custom_params a job's summary carries: each at most MAX_LISTED_PARAM_BYTES of JSON
+MAX_LISTED_PARAM_BYTES = 256
 
 
 def recorded_metrics(metrics) -> dict | None:
@@ -25,10 +27,16 @@ def recorded_metrics(metrics) -> dict | None:
         return None
     kind = metrics.get("kind")
     kept = {"kind": kind} if isinstance(kind, str) and len(kind) <= MAX_NAME_CHARACTERS else {}
-    numbers = {name: float(value) for name, value in metrics.items()
+    numbers = {name: value if isinstance(value, int) else float(value) for name, value in metrics.items()
                if isinstance(name, str) and len(name) <= MAX_NAME_CHARACTERS and name != "kind"
                and finite(value)}
     return kept | dict(list(numbers.items())[:MAX_METRICS])
+
+
+def metrics_of_result(result: dict | None) -> dict:
+    """What a job's result.json gives to record on the job: its holdout metrics, or {} (read, and it gave none)."""
+    block = result.get("result") if isinstance(result, dict) else None
+    return (recorded_metrics(block.get("metrics")) if isinstance(block, dict) else None) or {}
 
 
 def headline(metrics: dict | None) -> tuple[str | None, float | None]:
@@ -40,10 +48,15 @@ def headline(metrics: dict | None) -> tuple[str | None, float | None]:
 
 
 def custom_params_of(spec) -> dict:
-    """A spec's train.custom_params, or {} where it has none."""
+    """A spec's train.custom_params as a list of runs shows them: at most MAX_LISTED_PARAMS, each name and value
+    short (at most MAX_LISTED_PARAM_BYTES of JSON); {} where it has none."""
     train = spec.get("train") if isinstance(spec, dict) else None
     params = train.get("custom_params") if isinstance(train, dict) else None
-    return params if isinstance(params, dict) else {}
+    if not isinstance(params, dict):
+        return {}
+    short = ((name, value) for name, value in params.items()
+             if len(name) <= MAX_NAME_CHARACTERS and len(json.dumps(value)) <= MAX_LISTED_PARAM_BYTES)
+    return dict(list(short)[:MAX_LISTED_PARAMS])
 
 
 def differing_params(listed: list[dict]) -> list[str]:
@@ -58,5 +71,15 @@ def differing_params(listed: list[dict]) -> list[str]:
 
 def param_values(params: dict, names: list[str]) -> list[str]:
     """One run's values of the `names` columns, as JSON cut to MAX_PARAM_CHARACTERS ("" where it sets none)."""
-    shown = [json.dumps(params[name]) if name in params else "" for name in names]
-    return [text if len(text) <= MAX_PARAM_CHARACTERS else text[:MAX_PARAM_CHARACTERS - 1] + "…" for text in shown]
+    return [cut(json.dumps(params[name]) if name in params else "") for name in names]
+
+
+def cut(text: str, longest: int = MAX_PARAM_CHARACTERS) -> str:
+    """The text, ending in "…" where it was longer than `longest` characters."""
+    return text if len(text) <= longest else text[:longest - 1] + "…"
+
+
+def metric_text(metrics: dict | None) -> str:
+    """The headline metric as a list shows it: "roc_auc 0.7499", "rmse 1.2e+20"; "" where there is none."""
+    name, value = headline(metrics)
+    return f"{name} {value:.4g}" if value is not None else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,14 @@ def private_dirs(path: str | Path) -> None:
             directory.mkdir(mode=DIR_MODE)
         except FileExistsError:
             pass  # made meanwhile by another writer
+
+
+def _opened_path(fd: int, path: Path) -> str:
+    """Where the open file really is: the kernel's word for it (/proc), else its path with every link resolved."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
 
 
 class LocalStore(Store):
@@ -91,15 +100,23 @@ class LocalStore(Store):
             raise StorageError(f"cannot read {self._path(relpath)}: {exc.strerror or exc}") from exc
 
     def read_range(self, relpath: str, offset: int, length: int) -> bytes:
+        """Only a plain file of its own inside the root is read: what is read here (a job's outputs) was written by a
+        trainer, which could plant a link (of the file, or of a folder above it) to the service's own files or another
+        job's, a hard link, or a FIFO that would hold the reader forever."""
         check_range(offset, length)
-        # Non-blocking: a FIFO in a job's output reads as empty instead of holding the reader forever. No link is
-        # followed at the last step: a job's outputs are its trainer's, which could plant one to the service's files.
+        path = self._path(relpath)
         try:
-            with os.fdopen(os.open(self._path(relpath), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW), "rb") as f:
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW), "rb") as f:
+                found = os.fstat(f.fileno())
+                if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1 or not self._inside(_opened_path(f.fileno(), path)):
+                    raise StorageError(f"cannot read {path}: not a plain file of its own under {self.root}")
                 f.seek(offset)
                 return f.read(length)
         except OSError as exc:
-            raise StorageError(f"cannot read {self._path(relpath)}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def _inside(self, real: str) -> bool:
+        return real.startswith(os.path.realpath(self.root) + os.sep)
 
     def exists(self, relpath: str) -> bool:
         return self._path(relpath).exists()

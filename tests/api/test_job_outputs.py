@@ -53,7 +53,7 @@ def test_another_owners_report_and_model_are_404_as_if_absent(app_factory, tmp_p
         assert client.get(f"/job/{job_id}/{route}").status_code == 401
 
 
-def test_files_a_trainer_linked_to_the_services_own_are_not_served(app_factory, tmp_path):
+def test_files_a_trainer_linked_to_the_services_own_or_another_jobs_are_not_served(app_factory, tmp_path):
     client = app_factory(dispatch=False, dev=True)
     job_id = complete_job(client, tmp_path)
     output = tmp_path / "outputs" / job_id
@@ -65,9 +65,16 @@ def test_files_a_trainer_linked_to_the_services_own_are_not_served(app_factory, 
     for route in ("report", "model"):
         answer = client.get(f"/job/{job_id}/{route}")
         assert answer.status_code == 404 and "service's own" not in answer.text
-    os.mkfifo(output / "report.html.fifo")
+    other = tmp_path / "outputs" / complete_job(client, tmp_path, owner="bob", minutes=1)
+    (output / "model" / MODEL_ID).unlink()
+    (output / "model").rmdir()
+    (output / "model").symlink_to(other / "model")  # a folder above the file: another owner's model
+    assert client.get(f"/job/{job_id}/model").status_code == 404
     (output / "report.html").unlink()
-    (output / "report.html.fifo").rename(output / "report.html")
+    os.link(other / "report.html", output / "report.html")  # a hard link to another job's report
+    assert client.get(f"/job/{job_id}/report").status_code == 404
+    (output / "report.html").unlink()
+    os.mkfifo(output / "report.html")
     assert client.get(f"/job/{job_id}/report").status_code == 404  # a FIFO is refused; it does not hold the reader
 
 

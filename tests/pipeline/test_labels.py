@@ -47,6 +47,18 @@ def test_codes_of_a_label_pandas_wrote_as_strings_reach_the_workflow_as_numbers(
     assert encoded["x"].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_a_label_pandas_saved_as_the_index_or_unreadable_pandas_metadata_leaves_the_label_a_column(tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["No", "Yes", "Yes"]}).set_index("y").to_parquet(tmp_path / "indexed.parquet")
+    table = pq.read_table(tmp_path / "indexed.parquet")
+    broken = table.replace_schema_metadata({b"pandas": b"{not json"})
+    for source in (table, broken):
+        encoded = encode_label(source, "y", label_encoding(spec_with(positive_label="Yes"), source.column("y"))).to_pandas()
+        assert encoded["y"].tolist() == [0, 1, 1] and encoded["x"].tolist() == [1.0, 2.0, 3.0]
+
+
 def test_dictionary_encoded_strings_with_unused_dictionary_values():
     first = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), pa.array(["no", "yes", "maybe"]))
     second = pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int32()), pa.array(["yes", "no"]))

@@ -170,3 +170,10 @@ def test_a_metric_over_time_starts_at_zero():
     svg = metric_history_chart("roc_auc", [{"at": at + dt.timedelta(days=d), "value": 0.74 + d / 1000, "shipped": d == 2, "job_id": str(d)}
                                            for d in range(5)])
     assert "0" in svg_texts(svg)  # the value axis has its zero: small changes are not drawn as large ones
+
+
+def test_a_bins_row_count_is_short():
+    from railyard.report.charts import _compact
+
+    counts = (87, 999, 999.6, 9_949, 9_999, 999_499, 999_999, 3_100_000, 5e12)
+    assert [_compact(c) for c in counts] == ["87", "999", "1.0k", "9.9k", "10k", "999k", "1.0M", "3.1M", "5000G"]

@@ -64,8 +64,12 @@ def test_the_cli_prints_no_escapes_from_names_or_logs(service, charges_path, tmp
     with sqlite3.connect(service.db, timeout=30) as db:  # a job stored before names were checked
         db.execute("UPDATE jobs SET model_name = ? WHERE id = ?", (f"fraud{ESCAPES} model", job_id))
 
+    spec["train"]["custom_params"] = {"n_estimators": 5, f"note{ESCAPES}": f"2{ESCAPES}"}  # a column of `railyard jobs`
+    assert post(service, "/train", {"spec": spec, "binary": "fraud_train"}, ALICE).status_code == 202
+
     answers = {command: railyard(service, *command.split(), job_id) for command in ("status", "result", "logs")}
     answers["jobs"] = railyard(service, "jobs", "--owner", "fraud-team")
+    assert len(answers["jobs"].stdout.splitlines()) == 3  # the heading and two runs: no line broken by a name
     answers["submit"] = railyard(service, "submit", str(write_spec(tmp_path, named)), "--binary", "fraud_train")
     for command, answer in answers.items():
         assert shows_no_controls(answer.stdout + answer.stderr), f"railyard {command} printed a control character"

@@ -103,25 +103,16 @@ def job_list(
         jobs, following = service.list_jobs(session, where=where, limit=100, cursor=cursor)
     except (ValueError, TypeError):
         jobs, following = [], None
-    session.commit()  # no connection is held while result files are read
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        headlines = list(pool.map(lambda job: run_table.headline(recorded_metrics(job)), jobs))
+    session.commit()
     listed = [summary_of(j) for j in jobs]
     params = run_table.differing_params([j.custom_params for j in listed])
     return page(request, principal, "jobs.html", {
         "jobs": listed, "next_cursor": following, "states": STATES, "kinds": KINDS,
-        "headlines": headlines, "params": params, "param_values": [run_table.param_values(j.custom_params, params) for j in listed],
+        "headlines": [run_table.headline(j.metrics) for j in listed], "params": params, "param_values": [run_table.param_values(j.custom_params, params) for j in listed],
         "refresh_seconds": LIST_REFRESH_SECONDS if not cursor and any(j.state in ACTIVE_STATES for j in jobs) else None,
         "filters": {"owner": owner or "", "model_name": model_name or "", "workflow": workflow or "", "state": state or "",
                     "kind": kind if kind in KINDS else ""},
     })
-
-
-def recorded_metrics(job: Job) -> dict | None:
-    """A job's metrics as recorded when it ended; for a complete job from before they were recorded, its result's."""
-    if job.metrics is not None or job.state != JobState.complete.value or job.kind != JobKind.training.value:
-        return job.metrics
-    return run_table.recorded_metrics(metrics_of(finished_result(job)))
 
 
 def confusion_view(charts: dict | None) -> dict | None:

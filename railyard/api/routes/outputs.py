@@ -24,7 +24,7 @@ from railyard.states import JobState
 from railyard.storage import open_store
 
 router = APIRouter(tags=["jobs"])
-MAX_REPORT_BYTES = 16 << 20
+MAX_REPORT_BYTES = 4 << 20  # as much as a page reads of one output file (routes/dashboard.py)
 MODEL_CHUNK_BYTES = 1 << 20
 REPORT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 NOT_FOUND = {404: {"description": "No such job, or it has no such file"}}

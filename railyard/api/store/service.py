@@ -158,6 +158,13 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
     return jobs[:limit], following
 
 
+def complete_without_metrics(session: Session, *, limit: int) -> list[Job]:
+    """Complete training jobs whose metrics were never recorded on them (they ended before the service recorded
+    metrics), oldest first."""
+    return list(session.scalars(select(Job).where(Job.state == JobState.complete.value, Job.kind == JobKind.training.value,
+                                                  Job.metrics.is_(None)).order_by(Job.created_at).limit(limit)))
+
+
 def jobs_in_states(session: Session, *, states: tuple[str, ...]) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.state.in_(states)).order_by(Job.created_at)))
 
