@@ -214,6 +214,22 @@ class JobSummary(BaseModel):
     custom_params: dict[str, Any] = Field(default_factory=dict, description="A training job's `train.custom_params`")
 
 
+class ShipEventOut(BaseModel):
+    id: int
+    model_name: str
+    owner: str
+    job_id: str
+    model_id: str | None
+    action: str = Field(description="ship or unship")
+    actor: str = Field(description="who shipped or unshipped it")
+    at: dt.datetime
+
+
+class ShipHistory(BaseModel):
+    events: list[ShipEventOut]
+    next_before: int | None = Field(description="pass back as `before` for the older events; null when there are none")
+
+
 class JobsPage(BaseModel):
     jobs: list[JobSummary]
     next_cursor: str | None

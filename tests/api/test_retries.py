@@ -55,6 +55,7 @@ def service(app_factory, monkeypatch):
     return app_factory(dev=True, max_attempts=3)
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the production store; retries are not the store's
 def test_a_killed_job_is_started_again_resumes_and_shows_its_attempts(service, charges_path, tmp_path):
     request = fraud_body(charges_path)
     job_id = service.post("/train", json=request).json()["job_id"]

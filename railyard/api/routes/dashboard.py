@@ -29,6 +29,7 @@ from railyard.api.deps import JobPageDep, PagePrincipalDep, PartsDep, PrincipalD
 from railyard.api.problems import NotFound
 from railyard.api.routes.jobs import ACTIONS, change, replay_of, result_file, status_of, summary_of
 from railyard.api.store import service
+from railyard.api.schemas import ShipEventOut
 from railyard.api.store.models import Job
 from railyard.errors import RailyardError
 from railyard.launch.job import JobKind
@@ -73,6 +74,7 @@ OUTPUT_LINKS = (("model artifact", "model_path"), ("scores", "evaluation_holdout
                 ("report", "report"))  # where a complete job's outputs lie, as its result names them
 MAX_CLASSES_SHOWN = 31  # a confusion matrix's rows and columns: charts.json's 30 classes and "(other)"
 MAX_CLASS_CHARACTERS = 100
+MAX_SHIP_EVENTS = 50  # the newest ships and unships a model page lists (GET /models/{name}/history has them all)
 REFRESH_SECONDS = 5  # how often a page showing a queued or running job loads itself again (no script runs)
 LIST_REFRESH_SECONDS = 30  # the job list's: slower, as a reload clears its filter boxes
 ACTIVE_STATES = (JobState.queued.value, JobState.running.value)
@@ -255,9 +257,12 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
     """Every retrain (training job) of one model name the principal may read, newest first, with its headline
     metric over time."""
     jobs: list[Job] = []
+    events = []
     if len(model_name) <= 512:
         where = service.JobFilter(model_name=model_name, owners=principal.owners, kind=JobKind.training.value)
         jobs, _ = service.list_jobs(session, where=where, limit=MAX_RETRAINS)
+        events = [ShipEventOut.model_validate(e, from_attributes=True)
+                  for e in service.ship_history(session, model_name=model_name, owners=principal.owners, limit=MAX_SHIP_EVENTS)]
     session.commit()  # no connection is held while result files are read
     if not jobs:
         raise NotFound(f"no model {model_name}")
@@ -276,6 +281,7 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
                                              "job_id": r["job"].job_id} for r in retrains]) if metric else None
     return page(request, principal, "model.html", {
         "model_name": model_name, "metric": metric, "retrains": retrains, "limit": MAX_RETRAINS,
+        "ship_events": events, "ship_events_limit": MAX_SHIP_EVENTS,
         "figures": shown([Figure("metric-history", history)] if history else []),
     })
 

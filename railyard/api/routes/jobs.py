@@ -176,7 +176,7 @@ def change(action: str, job: Job, session: Session, principal: Principal, dispat
         raise Conflict(f"job {job.id} is {job.state}; only a complete job can be shipped")
     if shipped and job.kind != JobKind.training.value:
         raise Conflict(f"job {job.id} is an explanation; only a training job's model can be shipped")
-    job.shipped, job.shipped_by, job.shipped_at = shipped, principal.owner, utcnow()
+    service.record_ship(session, job=job, action=action, actor=principal.owner)
     session.commit()
     return status_of(job)
 

@@ -100,6 +100,23 @@ class Transition(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ShipEvent(Base):
+    """One ship or unship of a job's model, kept for good: who, when, which job of which model."""
+
+    __tablename__ = "ship_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(512))
+    owner: Mapped[str] = mapped_column(String(256))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    model_id: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))  # "ship" or "unship"
+    actor: Mapped[str] = mapped_column(String(256))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_ship_events_model_at", "model_name", "at"),)
+
+
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, bindparam, func, insert, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, joinedload
 
-from railyard.api.store.models import IdempotencyKey, Job, Transition, utcnow
+from railyard.api.store.models import IdempotencyKey, Job, ShipEvent, Transition, utcnow
 from railyard.launch.job import JobKind
 from railyard.states import JobState
 
@@ -156,6 +156,24 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
     jobs = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
     following = encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
     return jobs[:limit], following
+
+
+def record_ship(session: Session, *, job: Job, action: str, actor: str) -> None:
+    """Ship or unship the job's model, and keep the event in its model's history."""
+    job.shipped, job.shipped_by, job.shipped_at = action == "ship", actor, utcnow()
+    session.add(ShipEvent(model_name=job.model_name, owner=job.owner, job_id=job.id, model_id=job.model_id, action=action,
+                          actor=actor, at=job.shipped_at))
+
+
+def ship_history(session: Session, *, model_name: str, owners: tuple[str, ...] | None, limit: int,
+                 before: int | None = None) -> list[ShipEvent]:
+    """The model's ships and unships of the jobs the reader may see, newest first, those before event `before`."""
+    query = select(ShipEvent).where(ShipEvent.model_name == model_name)
+    if owners is not None:
+        query = query.where(ShipEvent.owner.in_(owners))
+    if before is not None:
+        query = query.where(ShipEvent.id < before)
+    return list(session.scalars(query.order_by(ShipEvent.id.desc()).limit(limit)))
 
 
 def complete_without_metrics(session: Session, *, limit: int) -> list[Job]:
