@@ -45,7 +45,7 @@ test-deps:
 	tools/install_test_deps.sh
 
 test: $(STAMP) bazel test-deps
-	RAILYARD_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
+	RAILYARD_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q --durations=25
 	$(BAZEL) test //...
 
 test-fast: $(STAMP)
