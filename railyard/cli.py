@@ -10,6 +10,7 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
     railyard submit-explain --model MODEL_ID_OR_JOB_ID --data PATH_OR_URI [--rows N] [--key COL]... [--wait]
     railyard replay ID [--wait]                                   (the same binary and spec again; reproduced?)
     railyard status|result|cancel|ship|unship ID
+    railyard ship-policy MODEL_NAME [--metric M --direction D --min-gain G]
     railyard status|logs|cancel ID --backend local|kubernetes    (a launched job, without the service)
     railyard logs ID [--follow]
     railyard jobs [--owner O] [--state S] ...
@@ -415,8 +416,23 @@ def cmd_action(args: argparse.Namespace) -> int:
         status = executor.status(args.job_id)
         _print({"job_id": args.job_id, "job_state": status.state.value}, args.json, f"{args.job_id} {status.describe()}")
         return 0
-    status = _client().action(args.job_id, args.command)
+    status = _client().action(args.job_id, args.command, getattr(args, "override_reason", None))
     _print(status, args.json, describe_status(status) + (" (shipped)" if status.get("shipped") else ""))
+    return 0
+
+
+def cmd_ship_policy(args: argparse.Namespace) -> int:
+    """Show the model's ship policy, or set it when --metric is given."""
+    policy = None
+    if args.metric:
+        policy = {"metric": args.metric, "direction": args.direction, "min_gain": args.min_gain,
+                  "same_holdout": not args.any_holdout, "owner_may_override": args.owner_may_override}
+    answer = _client().ship_policy(args.model_name, policy, args.owner)
+    better = "higher" if answer["direction"] == "maximize" else "lower"
+    _print(answer, args.json, f"{answer['owner']}'s {answer['model_name']}: a challenger ships when its {answer['metric']} is "
+                              f"{better} than the champion's by at least {answer['min_gain']:g}"
+                              + (", judged on the champion's holdout" if answer["same_holdout"] else "")
+                              + ("; its owners may override" if answer["owner_may_override"] else "; only an admin may override"))
     return 0
 
 
@@ -562,6 +578,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--follow", action="store_true")
         else:
             sub.add_argument("--json", action="store_true")
+        if name == "ship":
+            sub.add_argument("--override-reason", help="ship even where the model's ship policy refuses, for this reason")
         if name in ("status", "cancel", "logs"):
             sub.add_argument("--backend", choices=["local", "kubernetes"],
                              help="a job started by `railyard launch`: ask its executor, not the service")
@@ -584,6 +602,15 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch-rows", type=int, help="rows explained and written at once (default 10,000)")
     explain.add_argument("--output", help="output directory or s3:// prefix (default: <artifact root>/runs/<job-id>)")
     explain.add_argument("--job-id", help="job id (default: a new UUID4)")
+    policy = commands.add_parser("ship-policy", help="show or set (with --metric) how a model's challengers are judged before they ship")
+    policy.add_argument("model_name")
+    policy.add_argument("--metric", help="the holdout metric to compare, e.g. roc_auc")
+    policy.add_argument("--direction", choices=["maximize", "minimize"], default="maximize")
+    policy.add_argument("--min-gain", type=float, default=0.0, help="how much better the challenger must be")
+    policy.add_argument("--any-holdout", action="store_true", help="judge a challenger even on another holdout than the champion's")
+    policy.add_argument("--owner-may-override", action="store_true", help="the model's owners, not only admins, may ship past it")
+    policy.add_argument("--owner", help="the model's owner (default: you)")
+    policy.add_argument("--json", action="store_true")
     models = commands.add_parser("models", help="list the shipped models, newest first")
     for flag in ("owner", "model-name", "cursor"):
         models.add_argument(f"--{flag}")
@@ -598,7 +625,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "validate": cmd_validate, "submit-explain": cmd_submit_explain, "replay": cmd_replay, "status": cmd_status,
-            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "models": cmd_models, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action}
+            "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "models": cmd_models, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action,
+            "ship-policy": cmd_ship_policy}
 
 
 def main(argv: list[str] | None = None) -> int:

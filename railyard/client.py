@@ -109,5 +109,13 @@ class Client:
     def jobs(self, **filters) -> dict:
         return self._request("GET", "/jobs", params={k: v for k, v in filters.items() if v is not None}).json()
 
-    def action(self, job_id: str, verb: str) -> dict:
-        return self._request("POST", f"/job/{_segment(job_id)}/{verb}").json()
+    def action(self, job_id: str, verb: str, override_reason: str | None = None) -> dict:
+        body = {"json": {"override_reason": override_reason}} if override_reason is not None else {}
+        return self._request("POST", f"/job/{_segment(job_id)}/{verb}", **body).json()
+
+    def ship_policy(self, model_name: str, policy: dict | None = None, owner: str | None = None) -> dict:
+        """The ship policy of the model (`owner`'s, default the caller's); with `policy`, set it first."""
+        path = f"/models/{quote(model_name, safe='')}/ship-policy"
+        if policy is not None:
+            return self._request("PUT", path, json={**policy, "owner": owner}).json()
+        return self._request("GET", path, params={"owner": owner} if owner else {}).json()

@@ -6,6 +6,8 @@
     explain a model                                it may read the training job that made the model, and
                                                    the data to explain lies under its data_prefixes
     publish a trainer binary                       principals with `publish: true`, and admins
+    set a model's ship policy                      its owner is the principal or one of its teams; admins: any
+    ship past the ship gate (an override)          admins; the model's owners where its policy allows it
     list jobs, the dashboard                       only jobs the principal may read
 
 A job the principal may not read is answered as if it did not exist.
@@ -16,7 +18,7 @@ from __future__ import annotations
 from railyard.api.auth import Principal
 from railyard.api.data_access import check_data_access, check_paths, prefixes_of
 from railyard.api.problems import Forbidden, NotFound
-from railyard.api.store.models import Job
+from railyard.api.store.models import Job, ShipPolicy
 from railyard.spec import TrainingSpec
 
 
@@ -49,3 +51,14 @@ def authorize_explanation(principal: Principal, training: Job | None, named: str
 def authorize_publish(principal: Principal) -> None:
     if not (principal.publish or principal.admin):
         raise Forbidden(f"{principal.owner} may not publish binaries; that needs `publish: true` in the tokens file")
+
+
+def authorize_ship_policy(principal: Principal, owner: str) -> None:
+    if not principal.may_act_as(owner):
+        raise Forbidden(f"{principal.owner} may not set the ship policy of models owned by {owner}")
+
+
+def authorize_override(principal: Principal, policy: ShipPolicy) -> None:
+    if not (principal.unrestricted or (policy.owner_may_override and principal.may_act_as(policy.owner))):
+        raise Forbidden(f"{principal.owner} may not ship past the ship policy of {policy.model_name}: that needs an admin"
+                        + ("" if policy.owner_may_override else ", or a policy with owner_may_override"))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from railyard.api.data_access import BadDataPath, resolve
+from railyard.api.ship_gate import MAX_REASON_CHARS, Direction
 from railyard.launch.job import JobKind
 from railyard.model.artifact import is_model_id
 from railyard.spec import ComputeResource, TrainingSpec
@@ -220,9 +221,40 @@ class ShipEventOut(BaseModel):
     owner: str
     job_id: str
     model_id: str | None
-    action: str = Field(description="ship or unship")
-    actor: str = Field(description="who shipped or unshipped it")
+    action: str = Field(description="ship, unship, or refused: a ship the model's ship policy refused")
+    actor: str = Field(description="who shipped, unshipped or tried to ship it")
     at: dt.datetime
+    verdict: str | None = Field(default=None, description="the ship gate's verdict, where the model has a ship policy")
+    override_reason: str | None = Field(default=None, description="why it was shipped past the ship gate")
+
+
+class ShipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    override_reason: str | None = Field(default=None, min_length=1, max_length=MAX_REASON_CHARS,
+                                        description="ship even where the ship gate refuses, for this reason (an admin, "
+                                                    "or the owner where the policy allows it)")
+
+
+class ShipPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    owner: str | None = Field(default=None, max_length=256, description="the model's owner (default: the caller)")
+    metric: str = Field(min_length=1, max_length=64, description="a holdout metric the jobs record, e.g. roc_auc")
+    direction: Direction
+    min_gain: float = Field(default=0.0, ge=0.0, allow_inf_nan=False, description="how much better a challenger must be")
+    same_holdout: bool = Field(default=True, description="refuse a challenger not judged on the champion's holdout")
+    owner_may_override: bool = Field(default=False, description="the model's owners, not only admins, may ship past it")
+
+
+class ShipPolicyOut(BaseModel):
+    owner: str
+    model_name: str
+    metric: str
+    direction: Direction
+    min_gain: float
+    same_holdout: bool
+    owner_may_override: bool
+    set_by: str
+    set_at: dt.datetime
 
 
 class ShipHistory(BaseModel):

@@ -29,7 +29,7 @@ def test_every_ship_and_unship_is_kept_with_who_and_when(app_factory, tmp_path, 
 
     model_page = client.get(f"/ui/model/{quote(FRAUD_MODEL)}", headers=ALICE).text
     rows = model_page.split('id="ship-history"')[1].split("</table>")[0]
-    assert rows.count('class="ship-event"') == 3 and rows.index(f'data-job-id="{first}"') < rows.index(f'data-job-id="{second}"')
+    assert rows.count('class="ship-event ') == 3 and rows.index(f'data-job-id="{first}"') < rows.index(f'data-job-id="{second}"')
 
     assert client.get(HISTORY, headers=BOB).json() == {"events": [], "next_before": None}  # another owner's jobs
     assert client.get(f"/models/{'x' * 600}/history", headers=ALICE).json()["events"] == []

@@ -29,7 +29,7 @@ from railyard.api.deps import JobPageDep, PagePrincipalDep, PartsDep, PrincipalD
 from railyard.api.problems import NotFound
 from railyard.api.routes.jobs import ACTIONS, change, replay_of, result_file, status_of, summary_of
 from railyard.api.store import service
-from railyard.api.schemas import ShipEventOut
+from railyard.api.schemas import ShipEventOut, ShipPolicyOut
 from railyard.api.store.models import Job
 from railyard.errors import RailyardError
 from railyard.launch.job import JobKind
@@ -257,12 +257,15 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
     """Every retrain (training job) of one model name the principal may read, newest first, with its headline
     metric over time."""
     jobs: list[Job] = []
-    events = []
+    events, policies = [], []
     if len(model_name) <= 512:
         where = service.JobFilter(model_name=model_name, owners=principal.owners, kind=JobKind.training.value)
         jobs, _ = service.list_jobs(session, where=where, limit=MAX_RETRAINS)
         events = [ShipEventOut.model_validate(e, from_attributes=True)
                   for e in service.ship_history(session, model_name=model_name, owners=principal.owners, limit=MAX_SHIP_EVENTS)]
+        owners = sorted({job.owner for job in jobs})
+        policies = [ShipPolicyOut.model_validate(p, from_attributes=True) for p in
+                    (service.ship_policy(session, owner=o, model_name=model_name) for o in owners) if p is not None]
     session.commit()  # no connection is held while result files are read
     if not jobs:
         raise NotFound(f"no model {model_name}")
@@ -281,7 +284,7 @@ def model_page(request: Request, session: SessionDep, principal: PagePrincipalDe
                                              "job_id": r["job"].job_id} for r in retrains]) if metric else None
     return page(request, principal, "model.html", {
         "model_name": model_name, "metric": metric, "retrains": retrains, "limit": MAX_RETRAINS,
-        "ship_events": events, "ship_events_limit": MAX_SHIP_EVENTS,
+        "ship_events": events, "ship_events_limit": MAX_SHIP_EVENTS, "ship_policies": policies,
         "figures": shown([Figure("metric-history", history)] if history else []),
     })
 

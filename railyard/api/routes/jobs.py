@@ -1,4 +1,4 @@
-"""Job status, result, logs and listing; cancel, ship and unship."""
+"""Job status, result, logs and listing; cancel, ship (through the ship gate) and unship."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from railyard.api.auth import Principal
 from railyard.api.deps import JobDep, PartsDep, PrincipalDep, SessionDep
 from railyard.api.dispatcher import Dispatcher
-from railyard.api import replays
-from railyard.api.problems import Conflict, Unprocessable
-from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse, StatusResponse, TransitionOut
+from railyard.api import access, replays, ship_gate
+from railyard.api.problems import Conflict, Forbidden, Unprocessable
+from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse, ShipRequest, StatusResponse, TransitionOut
 from railyard.api.store import service
 from railyard.api.store.models import Job, utcnow
 from railyard.errors import RailyardError
@@ -163,7 +163,8 @@ def list_jobs(
     return JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following)
 
 
-def change(action: str, job: Job, session: Session, principal: Principal, dispatcher: Dispatcher) -> StatusResponse:
+def change(action: str, job: Job, session: Session, principal: Principal, dispatcher: Dispatcher,
+           override_reason: str | None = None) -> StatusResponse:
     """Cancel, ship or unship a job the principal may reach; the API's buttons and the dashboard's call this."""
     if action == "cancel":
         session.rollback()  # give the connection back while the dispatcher cancels
@@ -171,12 +172,34 @@ def change(action: str, job: Job, session: Session, principal: Principal, dispat
         session.refresh(job)
         session.commit()  # the connection goes back before the response is written
         return status_of(job)
-    shipped = action == "ship"
-    if shipped and job.state != JobState.complete.value:
-        raise Conflict(f"job {job.id} is {job.state}; only a complete job can be shipped")
-    if shipped and job.kind != JobKind.training.value:
-        raise Conflict(f"job {job.id} is an explanation; only a training job's model can be shipped")
+    if action == "ship":
+        return ship_job(job, session, principal, override_reason)
     service.record_ship(session, job=job, action=action, actor=principal.owner)
+    session.commit()
+    return status_of(job)
+
+
+def ship_job(job: Job, session: Session, principal: Principal, override_reason: str | None) -> StatusResponse:
+    """Ship the job's model through its ship gate; a refusal is kept in the model's history before the 409."""
+    if job.state != JobState.complete.value:
+        raise Conflict(f"job {job.id} is {job.state}; only a complete job can be shipped")
+    if job.kind != JobKind.training.value:
+        raise Conflict(f"job {job.id} is an explanation; only a training job's model can be shipped")
+    service.hold_model_ships(session, owner=job.owner, model_name=job.model_name)
+    policy = service.ship_policy(session, owner=job.owner, model_name=job.model_name)
+    verdict = ship_gate.judge(policy, job, service.champion(session, owner=job.owner, model_name=job.model_name)) if policy else None
+    if verdict is not None and not verdict.allowed:
+        try:
+            if override_reason is None:
+                raise Conflict(f"the ship policy of {job.model_name} refuses job {job.id}: {verdict.text}")
+            access.authorize_override(principal, policy)
+        except (Conflict, Forbidden):
+            service.record_ship(session, job=job, action=ship_gate.ShipAction.refused.value, actor=principal.owner,
+                                verdict=verdict.text, override_reason=override_reason)
+            session.commit()
+            raise
+    service.record_ship(session, job=job, action=ship_gate.ShipAction.ship.value, actor=principal.owner,
+                        verdict=verdict.text if verdict else None, override_reason=override_reason)
     session.commit()
     return status_of(job)
 
@@ -190,10 +213,14 @@ def cancel(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: Par
     return change("cancel", job, session, principal, parts.dispatcher)
 
 
-@router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={**NOT_FOUND, 409: {"description": "Not complete"}})
-def ship(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep) -> StatusResponse:
-    """Mark the job's model SHIPPED, recording who and when."""
-    return change("ship", job, session, principal, parts.dispatcher)
+@router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={
+    **NOT_FOUND, 403: {"description": "An override by whom the policy does not allow"},
+    409: {"description": "Not complete, or refused by the model's ship policy (the detail names the metric, both values "
+                         "and the champion's job)"}})
+def ship(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep, body: ShipRequest | None = None) -> StatusResponse:
+    """Mark the job's model SHIPPED, recording who and when, once its model's ship gate allows it (or an
+    `override_reason` from whom may give one)."""
+    return change("ship", job, session, principal, parts.dispatcher, body.override_reason if body else None)
 
 
 @router.post("/job/{job_id}/unship", response_model=StatusResponse, responses=NOT_FOUND)

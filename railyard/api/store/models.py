@@ -1,10 +1,11 @@
-"""Tables: jobs of both kinds, their append-only state transitions, idempotency keys, published binaries, browser sessions."""
+"""Tables: jobs of both kinds, their append-only state transitions, idempotency keys, published binaries, browser sessions,
+ships with their verdicts and the ship policies that judge them."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -101,7 +102,8 @@ class Transition(Base):
 
 
 class ShipEvent(Base):
-    """One ship or unship of a job's model, kept for good: who, when, which job of which model."""
+    """One ship, unship or refused ship of a job's model, kept for good: who, when, which job of which model, and
+    the ship gate's verdict and any override's reason."""
 
     __tablename__ = "ship_events"
 
@@ -110,11 +112,29 @@ class ShipEvent(Base):
     owner: Mapped[str] = mapped_column(String(256))
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     model_id: Mapped[str | None] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(16))  # "ship" or "unship"
+    action: Mapped[str] = mapped_column(String(16))  # railyard.api.ship_gate.ShipAction
     actor: Mapped[str] = mapped_column(String(256))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verdict: Mapped[str | None] = mapped_column(Text)  # the ship gate's, where the model has a ship policy
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_ship_events_model_at", "model_name", "at"),)
+    __table_args__ = (Index("ix_ship_events_model_id", "model_name", "id"),)
+
+
+class ShipPolicy(Base):
+    """How an owner's model judges a challenger against its shipped champion (railyard.api.ship_gate)."""
+
+    __tablename__ = "ship_policies"
+
+    owner: Mapped[str] = mapped_column(String(256), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))  # "maximize" or "minimize"
+    min_gain: Mapped[float] = mapped_column(Float)
+    same_holdout: Mapped[bool] = mapped_column(Boolean)
+    owner_may_override: Mapped[bool] = mapped_column(Boolean)
+    set_by: Mapped[str] = mapped_column(String(256))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class IdempotencyKey(Base):

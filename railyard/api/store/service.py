@@ -11,7 +11,7 @@ from sqlalchemy import Integer, bindparam, func, insert, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, joinedload
 
-from railyard.api.store.models import IdempotencyKey, Job, ShipEvent, Transition, utcnow
+from railyard.api.store.models import IdempotencyKey, Job, ShipEvent, ShipPolicy, Transition, utcnow
 from railyard.launch.job import JobKind
 from railyard.states import JobState
 
@@ -158,11 +158,42 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
     return jobs[:limit], following
 
 
-def record_ship(session: Session, *, job: Job, action: str, actor: str) -> None:
-    """Ship or unship the job's model, and keep the event in its model's history."""
-    job.shipped, job.shipped_by, job.shipped_at = action == "ship", actor, utcnow()
+def record_ship(session: Session, *, job: Job, action: str, actor: str, verdict: str | None = None,
+                override_reason: str | None = None) -> None:
+    """Ship or unship the job's model, or refuse to ship it (railyard.api.ship_gate.ShipAction), and keep the
+    event in its model's history."""
+    now = utcnow()
+    if action != "refused":
+        job.shipped, job.shipped_by, job.shipped_at = action == "ship", actor, now
     session.add(ShipEvent(model_name=job.model_name, owner=job.owner, job_id=job.id, model_id=job.model_id, action=action,
-                          actor=actor, at=job.shipped_at))
+                          actor=actor, at=now, verdict=verdict, override_reason=override_reason))
+
+
+SHIP_LOCKS = 0x53484950  # "SHIP": the PostgreSQL advisory locks of one model's ships, one per (owner, model name)
+
+
+def hold_model_ships(session: Session, *, owner: str, model_name: str) -> None:
+    """On PostgreSQL, hold the ships of `owner`'s model until this session's transaction ends, so that two
+    challengers are judged one after the other against the champion; SQLite writers are one at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:locks, hashtext(:key))"),
+                        {"locks": SHIP_LOCKS, "key": f"{owner}\n{model_name}"})
+
+
+def ship_policy(session: Session, *, owner: str, model_name: str) -> ShipPolicy | None:
+    return session.get(ShipPolicy, (owner, model_name))
+
+
+def set_ship_policy(session: Session, *, policy: ShipPolicy) -> ShipPolicy:
+    """Create or replace the policy of its (owner, model name)."""
+    return session.merge(policy)
+
+
+def champion(session: Session, *, owner: str, model_name: str) -> Job | None:
+    """The owner's most recently shipped training job of the model that is still shipped."""
+    query = select(Job).where(Job.owner == owner, Job.model_name == model_name, Job.shipped.is_(True),
+                              Job.kind == JobKind.training.value)
+    return session.scalars(query.order_by(Job.shipped_at.desc(), Job.id.desc()).limit(1)).first()
 
 
 def ship_history(session: Session, *, model_name: str, owners: tuple[str, ...] | None, limit: int,
