@@ -11,6 +11,8 @@ The service and its clients ($RAILYARD_URL, $RAILYARD_TOKEN):
     railyard replay ID [--wait]                                   (the same binary and spec again; reproduced?)
     railyard status|result|cancel|ship|unship ID
     railyard ship-policy MODEL_NAME [--metric M --direction D --min-gain G]
+    railyard sweep --spec BASE --space SPACE --binary NAME --metric M --direction D --trials N [--parallel P] [--wait]
+    railyard sweeps [SWEEP_ID [--cancel]]
     railyard status|logs|cancel ID --backend local|kubernetes    (a launched job, without the service)
     railyard logs ID [--follow]
     railyard jobs [--owner O] [--state S] ...
@@ -51,6 +53,7 @@ from railyard.launch.resources import LaunchConfig, load_config, quantity
 from railyard.printable import printable
 from railyard.report import run_table
 from railyard.progress_bar import follow
+from railyard.sweep import commands as sweep_commands
 from railyard.pipeline.progress_file import read_progress
 from railyard.spec import load_spec
 
@@ -602,6 +605,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch-rows", type=int, help="rows explained and written at once (default 10,000)")
     explain.add_argument("--output", help="output directory or s3:// prefix (default: <artifact root>/runs/<job-id>)")
     explain.add_argument("--job-id", help="job id (default: a new UUID4)")
+    sweep_commands.add_parsers(commands)
     policy = commands.add_parser("ship-policy", help="show or set (with --metric) how a model's challengers are judged before they ship")
     policy.add_argument("model_name")
     policy.add_argument("--metric", help="the holdout metric to compare, e.g. roc_auc")
@@ -626,7 +630,8 @@ def parser() -> argparse.ArgumentParser:
 
 HANDLERS = {"render": cmd_render, "launch": cmd_launch, "serve": cmd_serve, "publish": cmd_publish, "token": cmd_token, "submit": cmd_submit, "validate": cmd_validate, "submit-explain": cmd_submit_explain, "replay": cmd_replay, "status": cmd_status,
             "result": cmd_result, "logs": cmd_logs, "predict": cmd_predict, "explain": cmd_explain, "jobs": cmd_jobs, "models": cmd_models, "cancel": cmd_action, "ship": cmd_action, "unship": cmd_action,
-            "ship-policy": cmd_ship_policy}
+            "ship-policy": cmd_ship_policy, "sweep": lambda args: sweep_commands.cmd_sweep(args, _client(), service_spec(args.spec)),
+            "sweeps": lambda args: sweep_commands.cmd_sweeps(args, _client())}
 
 
 def main(argv: list[str] | None = None) -> int:

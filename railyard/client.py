@@ -113,6 +113,20 @@ class Client:
         body = {"json": {"override_reason": override_reason}} if override_reason is not None else {}
         return self._request("POST", f"/job/{_segment(job_id)}/{verb}", **body).json()
 
+    def sweep(self, body: dict, dry_run: bool = False) -> dict:
+        """Start a sweep (SweepRequest), or with `dry_run` only check it; the sweep, or its plan."""
+        return self._request("POST", "/sweeps", json=body, params={"dry_run": "true"} if dry_run else {},
+                             timeout=VALIDATE_SECONDS).json()
+
+    def get_sweep(self, sweep_id: str) -> dict:
+        return self._request("GET", f"/sweeps/{_segment(sweep_id)}").json()
+
+    def sweeps(self, **filters) -> dict:
+        return self._request("GET", "/sweeps", params={k: v for k, v in filters.items() if v is not None}).json()
+
+    def cancel_sweep(self, sweep_id: str) -> dict:
+        return self._request("POST", f"/sweeps/{_segment(sweep_id)}/cancel").json()
+
     def ship_policy(self, model_name: str, policy: dict | None = None, owner: str | None = None) -> dict:
         """The ship policy of the model (`owner`'s, default the caller's); with `policy`, set it first."""
         path = f"/models/{quote(model_name, safe='')}/ship-policy"

@@ -1,7 +1,9 @@
 """The states of a job and which may follow which, and why one failed: the one place they are spelled.
 
-    queued ──► running ──► complete | failed | cancelled
+    queued ──► running ──► complete | failed | cancelled | pruned
        └──────────────────► failed | cancelled (and complete, when a fast job's running was never seen)
+
+`pruned` is a sweep's trial that its pruner stopped early (railyard.api.sweeps): finished, not failed.
 
 A finished state is final: nothing follows it. A failed job's reason is a `FailureReason` wherever the
 platform tells it (an executor, the dispatcher), or the type of the trainer's own exception when the
@@ -19,6 +21,7 @@ class JobState(str, enum.Enum):
     complete = "complete"
     failed = "failed"
     cancelled = "cancelled"
+    pruned = "pruned"
 
     @property
     def finished(self) -> bool:
@@ -47,9 +50,9 @@ class FailureReason(enum.StrEnum):
     Cancelled = "Cancelled"  # its user cancelled it
 
 
-FINISHED = frozenset({JobState.complete, JobState.failed, JobState.cancelled})
+FINISHED = frozenset({JobState.complete, JobState.failed, JobState.cancelled, JobState.pruned})
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.queued: frozenset({JobState.running, *FINISHED}),
+    JobState.queued: frozenset({JobState.running, *FINISHED - {JobState.pruned}}),
     JobState.running: FINISHED,
     **{state: frozenset() for state in FINISHED},
 }

@@ -23,9 +23,10 @@ from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
 from railyard.api.point_work import PointWork, threads_for
 from railyard.api.problems import problem_response
-from railyard.api.routes import binaries, dashboard, docs, explain, health, jobs, models, outputs, replay, signin, train
+from railyard.api.routes import binaries, dashboard, docs, explain, health, jobs, models, outputs, replay, signin, sweeps, train
 from railyard.api.settings import Settings
 from railyard.api.store.db import WalCheckpoints, hold_single_replica, make_engine, migrate, session_factory, write_lock
+from railyard.api.sweeps import SweepDriver
 from railyard.api.throttle import FailureThrottle
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     limits = fair_share.Limits(settings.concurrency, settings.max_running_per_owner, settings.owner_weights)
     dispatcher = Dispatcher(sessions, executor, limits, metrics, settings.poll_seconds,
                             binary_store=binary_store, dev=settings.dev, max_attempts=settings.max_attempts, config=config)
+    dispatcher.sweeps = SweepDriver(sessions, executor, engine.url.render_as_string(hide_password=False), dispatcher.stop_job,
+                                    settings.max_queued_per_owner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -133,6 +136,6 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SignInRequired, sign_in_first)
     app.add_exception_handler(RailyardError, problem_response)
-    for module in (train, explain, replay, binaries, jobs, outputs, models, health, dashboard, signin, docs):
+    for module in (train, explain, replay, sweeps, binaries, jobs, outputs, models, health, dashboard, signin, docs):
         app.include_router(module.router)
     return app

@@ -4,7 +4,8 @@ Each tick it (1) asks the executor about every dispatched, unfinished job and
 records new states, with the model id and provenance from result.json when a
 job ends; (2) dispatches queued jobs while each compute resource has fewer
 running jobs than its concurrency limit, taken fairly across owners
-(fair_share.py: round-robin, fewest running first, within per-owner caps).
+(fair_share.py: round-robin, fewest running first, within per-owner caps),
+after driving the running sweeps (sweeps.py: their trials are told, pruned and asked for).
 
 Restarts are safe, `kill -9` included: a job's dispatch is recorded after the
 executor has it, and before dispatching the executor is asked whether it
@@ -51,6 +52,7 @@ from railyard.api.metrics import Metrics
 from railyard.api.store import service
 from railyard.api.store.browser_sessions import forget_expired_sessions
 from railyard.api.store.models import Job, utcnow
+from railyard.api.sweeps import SweepDriver
 from railyard.binaries.store import BinaryStore
 from railyard.errors import RailyardError, UserError
 from railyard.launch import binary as binaries
@@ -115,6 +117,7 @@ class Dispatcher:
         self.binary_store = binary_store
         self.dev = dev
         self.max_attempts = max_attempts
+        self.sweeps: SweepDriver | None = None  # set by create_app
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="railyard-dispatcher", daemon=True)
@@ -184,6 +187,8 @@ class Dispatcher:
         with self.sessions() as turn:
             if not service.take_dispatch_turn(turn):
                 return
+            if self.sweeps is not None:
+                self.sweeps.drive()  # its new trials are dispatched in this turn
             with self.sessions() as session:
                 active = service.jobs_in_states(session, states=ACTIVE)
                 session.commit()  # no connection held while binaries are found
@@ -326,7 +331,11 @@ class Dispatcher:
             job.metrics = run_table.metrics_of_result(result)
 
     def cancel(self, job_id: str, actor: str) -> None:
-        """Stop a job wherever it is; its state becomes cancelled.
+        """Stop a job wherever it is; its state becomes cancelled."""
+        self.stop_job(job_id, actor)
+
+    def stop_job(self, job_id: str, actor: str, *, state: JobState = JobState.cancelled, message: str | None = None) -> None:
+        """Stop a job wherever it is, ending it in `state`: cancelled by its user, or pruned by its sweep.
 
         The state is recorded under the lock (so no tick dispatches the job meanwhile) with a session of
         its own; the executor is told afterwards, outside the lock, since stopping a process may take a while.
@@ -336,7 +345,9 @@ class Dispatcher:
             if job is None or JobState(job.state).finished:
                 return
             dispatched = job.dispatched_at is not None
-            service.transition(session, job=job, state=JobState.cancelled.value, reason=FailureReason.Cancelled, actor=actor)
+            reason = FailureReason.Cancelled if state == JobState.cancelled else None
+            if not service.transition(session, job=job, state=state.value, reason=reason, message=message, actor=actor):
+                return
             self.metrics.finished(job)
             session.commit()
         if dispatched:

@@ -16,9 +16,25 @@ from railyard.api.auth import Principal
 from railyard.api.metrics import Metrics
 from railyard.api.problems import Conflict, TooManyRequests
 from railyard.api.store import service
-from railyard.api.store.models import Job
+from railyard.api.store.models import Job, utcnow
+from railyard.spec import TrainingSpec
+from railyard.states import JobState
 
 RETRY_AFTER = "30"  # seconds before a refused submit is worth trying again
+
+
+def training_job(spec: TrainingSpec, *, job_id: str, submitted_by: str, binary: str, binary_sha256: str | None,
+                 git_commit: str | None, workflow_modules: list[str], output: str, data_prefixes: list | None,
+                 sweep_id: str | None = None, trial_number: int | None = None) -> Job:
+    """A new queued training job of `spec`: what POST /train and a sweep's trials queue alike."""
+    return Job(
+        id=job_id, created_at=utcnow(), state=JobState.queued.value, submitted_by=submitted_by,
+        owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
+        model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
+        compute_resource=spec.compute_resource.value, spec=spec.model_dump(mode="json", exclude_none=True),
+        spec_hash=spec.spec_hash(), binary=binary, binary_sha256=binary_sha256, git_commit=git_commit,
+        workflow_modules=workflow_modules, output=output, data_prefixes=data_prefixes, sweep_id=sweep_id, trial_number=trial_number,
+    )
 
 
 def earlier_answer(session: Session, key: str, principal: str, request_hash: str) -> JSONResponse | None:

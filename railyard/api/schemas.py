@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from railyard.api.data_access import BadDataPath, resolve
 from railyard.api.ship_gate import MAX_REASON_CHARS, Direction
+from railyard.sweep.study import Pruner, Sampler
 from railyard.launch.job import JobKind
 from railyard.model.artifact import is_model_id
 from railyard.spec import ComputeResource, TrainingSpec
@@ -30,6 +31,7 @@ class TrainResponse(BaseModel):
 
 
 MAX_EXPLAIN_ROWS = 1_000_000
+MAX_TRIALS, MAX_PARALLEL = 10_000, 64  # of one sweep
 KeyColumn = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
 
 
@@ -288,3 +290,62 @@ class BinaryOut(BaseModel):
 
 class BinariesPage(BaseModel):
     binaries: list[BinaryOut]
+
+
+class SweepRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: TrainingSpec = Field(description="The base spec; each trial sets the space's paths in it.")
+    space: dict[str, Any] = Field(description='Spec paths mapped to distributions: {"train.custom_params.max_depth": {"int": [2, 8]}, '
+                                              '"train.custom_params.learning_rate": {"float": [0.01, 0.3], "log": true}, ...}')
+    binary: str = Field(min_length=1, max_length=1024, description="A published binary, as POST /train takes it")
+    workflow_modules: list[str] = Field(default_factory=list, max_length=20)
+    metric: str = Field(min_length=1, max_length=64, description="The holdout metric the trials are judged by, e.g. roc_auc")
+    direction: Direction
+    trials: int = Field(ge=1, le=MAX_TRIALS, description="How many trials to run at most (a grid: at most its size)")
+    parallel: int = Field(default=1, ge=1, le=MAX_PARALLEL, description="How many trials run at once")
+    pruner: Pruner = Field(default=Pruner.median, description="median, halving (successive halving), hyperband or none")
+    sampler: Sampler = Field(default=Sampler.tpe, description="tpe, random or grid")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class SweepPlan(BaseModel):
+    """A dry run's answer: the space as understood, and how many trials would run."""
+    paths: list[str]
+    trials: int
+    extremes_checked: int = Field(description="specs checked: each path at each end of its range, or each of its values")
+
+
+class Trial(BaseModel):
+    number: int
+    job_id: str
+    job_state: str
+    message: str | None
+    value: float | None = Field(description="the sweep's metric on the holdout, once complete")
+    values: dict[str, Any] = Field(description="the trial's value at each path of the space")
+
+
+class SweepOut(BaseModel):
+    sweep_id: str
+    state: str
+    message: str | None
+    owner: str
+    submitted_by: str
+    model_name: str
+    binary: str
+    metric: str
+    direction: Direction
+    trials: int
+    parallel: int
+    sampler: str
+    pruner: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    counts: dict[str, int] = Field(description="the trials asked so far, by job state")
+    best: Trial | None = Field(default=None, description="the complete trial with the best value so far")
+    trial_jobs: list[Trial] = Field(default_factory=list, description="every trial asked so far, by number")
+
+
+class SweepsPage(BaseModel):
+    sweeps: list[SweepOut]
+    next_cursor: str | None

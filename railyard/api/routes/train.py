@@ -22,17 +22,16 @@ from railyard.api.data_access import prefixes_of
 from railyard.api.auth import Principal
 from railyard.api.deps import Parts, PartsDep, PrincipalDep, SessionDep, point_work
 from railyard.api.problems import Unprocessable
-from railyard.api.queueing import earlier_answer, queue
+from railyard.api.queueing import earlier_answer, queue, training_job
 from railyard.api.schemas import SizingOut, TrainRequest, TrainResponse, ValidateResponse
 from railyard.api.sizing import RUNS, size
 from railyard.api.store import service
-from railyard.api.store.models import Job, utcnow
+from railyard.api.store.models import Job
 from railyard.api.trainer_binaries import ChosenBinary, choose, trainer_command
 from railyard.binaries.store import BinaryStore
 from railyard.errors import UserError
 from railyard.launch.job import Executor
 from railyard.spec import TrainingSpec
-from railyard.states import JobState
 
 router = APIRouter(tags=["training"])
 SPEC_ERRORS = {422: {"description": "The spec is invalid, with the JSON path of every bad field"}}
@@ -122,13 +121,8 @@ def queue_job(body: TrainRequest, session: Session, principal: Principal, parts:
 
     job_id = str(uuid.uuid4())
     output = executor.output_uri(job_id)
-    job = Job(
-        id=job_id, created_at=utcnow(), state=JobState.queued.value, submitted_by=principal.owner,
-        owner=spec.metadata.owner, project=spec.metadata.project, trainer=spec.metadata.trainer,
-        model_name=spec.metadata.model_name, workflow=spec.train.workflow_name,
-        compute_resource=spec.compute_resource.value, spec=spec.model_dump(mode="json", exclude_none=True),
-        spec_hash=spec.spec_hash(), binary=chosen.reference, binary_sha256=chosen.sha256, git_commit=chosen.git_commit,
-        workflow_modules=body.workflow_modules, output=output, data_prefixes=prefixes_of(principal),
-    )
+    job = training_job(spec, job_id=job_id, submitted_by=principal.owner, binary=chosen.reference, binary_sha256=chosen.sha256,
+                       git_commit=chosen.git_commit, workflow_modules=body.workflow_modules, output=output,
+                       data_prefixes=prefixes_of(principal))
     return queue(session, parts.write_lock, job, TrainResponse(job_id=job_id).model_dump(), principal, parts.metrics, idempotency_key,
                  request_hash, settings.max_queued_per_owner)

@@ -1,5 +1,5 @@
-"""Tables: jobs of both kinds, their append-only state transitions, idempotency keys, published binaries, browser sessions,
-ships with their verdicts and the ship policies that judge them."""
+"""Tables: jobs of both kinds, their append-only state transitions, sweeps, idempotency keys, published binaries,
+browser sessions, ships with their verdicts and the ship policies that judge them."""
 
 from __future__ import annotations
 
@@ -82,12 +82,16 @@ class Job(Base):
     rows_loaded: Mapped[int | None] = mapped_column(BigInteger)
     # A complete training job's holdout metrics as its result gave them (railyard.report.run_table.recorded_metrics).
     metrics: Mapped[dict | None] = mapped_column(JSON)
+    # A sweep's trial: its sweep, and its number there (the Optuna trial's); (sweep_id, trial_number) is unique.
+    sweep_id: Mapped[str | None] = mapped_column(String(64))
+    trial_number: Mapped[int | None] = mapped_column(Integer)
 
     transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 
     # (state, created_at) serves every lookup by state; (owner, state) every lookup by owner, and counts an owner's
     # queued jobs from the index alone on every submit (the queued-jobs cap).
-    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"), Index("ix_jobs_owner_state", "owner", "state"))
+    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"), Index("ix_jobs_owner_state", "owner", "state"),
+                      Index("ix_jobs_sweep_trial", "sweep_id", "trial_number", unique=True))
 
 
 class Transition(Base):
@@ -135,6 +139,38 @@ class ShipPolicy(Base):
     owner_may_override: Mapped[bool] = mapped_column(Boolean)
     set_by: Mapped[str] = mapped_column(String(256))
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Sweep(Base):
+    """A base spec, a search space, an objective, a trial budget, a parallelism and a pruner: its trials are
+    ordinary jobs (railyard.api.sweeps), its Optuna study lives beside these tables (railyard.sweep.study)."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))  # railyard.api.sweeps.SweepState
+    message: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(String(256), index=True)
+    model_name: Mapped[str] = mapped_column(String(512))
+    spec: Mapped[dict] = mapped_column(JSON)  # the base spec, before a trial's values
+    space: Mapped[dict] = mapped_column(JSON)
+    binary: Mapped[str] = mapped_column(String(1024))
+    binary_sha256: Mapped[str | None] = mapped_column(String(64))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    workflow_modules: Mapped[list] = mapped_column(JSON, default=list)
+    data_prefixes: Mapped[list | None] = mapped_column(JSON)
+    metric: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    trials: Mapped[int] = mapped_column(Integer)
+    parallel: Mapped[int] = mapped_column(Integer)
+    sampler: Mapped[str] = mapped_column(String(16))
+    pruner: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer)
+    best_job_id: Mapped[str | None] = mapped_column(String(64))
+    best_value: Mapped[float | None] = mapped_column(Float)
 
 
 class IdempotencyKey(Base):
