@@ -145,7 +145,8 @@ class SweepDriver:
             result = read_result(job.output) or {}
             curve = (result.get("result") or {}).get("learning_curve") if isinstance(result.get("result"), dict) else None
             if isinstance(curve, dict) and isinstance(curve.get("points"), list):
-                studies.report_curve(study, number, curve["points"], studies.curve_sign(curve.get("metric"), sweep.direction))
+                studies.report_curve(study, number, curve["points"], studies.curve_sign(curve.get("metric"), sweep.direction),
+                                     curve.get("total") if isinstance(curve.get("total"), (int, float)) else None)
             value = (job.metrics or {}).get(sweep.metric)
             if isinstance(value, (int, float)):
                 study.tell(number, float(value))
@@ -161,9 +162,10 @@ class SweepDriver:
             if not progress or not progress["points"]:
                 return
             sign = studies.curve_sign(progress.get("metric"), sweep.direction)
-            reached = studies.report_curve(study, number, progress["points"], sign)
-            if reached is not None and studies.should_prune(study, number):
-                total = f" of {int(progress['total'])}" if progress.get("total") else ""
+            total = progress.get("total")
+            reached = studies.report_curve(study, number, progress["points"], sign, total)
+            if reached is not None and (total is None or reached < total) and studies.should_prune(study, number):
+                total = f" of {int(total)}" if total else ""
                 self.stop(job.id, ACTOR, state=JobState.pruned,
                           message=f"pruned at round {reached}{total}: its holdout {progress.get('metric') or 'loss'} "
                                   f"was worse than the sweep's other trials at that round")

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from railyard.sweep.space import grid
 
 SCHEMA = "railyard_optuna"
+CURVE_STEPS = 50  # the points of a learning curve the pruner is given, evenly over its rounds
 LOWER_IS_BETTER = ("loss", "error", "rmse", "mae", "mape", "mse", "rmsle", "deviance", "poisson", "gamma", "tweedie", "cox", "mphe")
 
 optuna.logging.set_verbosity(logging.WARNING)
@@ -95,19 +96,23 @@ def curve_sign(curve_metric: str | None, direction: str) -> float:
     return -1.0 if lower == (direction == "maximize") else 1.0
 
 
-def report_curve(study: optuna.Study, trial_number: int, points: list[dict], sign: float) -> int | None:
-    """Report the curve's holdout points the trial has not reported yet, as intermediate values by round; the last
-    round reported, or None when the curve has no new point."""
+def report_curve(study: optuna.Study, trial_number: int, points: list[dict], sign: float, total: float | None) -> int | None:
+    """Report the curve's holdout points the trial has not reported yet as intermediate values, at most one per
+    stretch of total/CURVE_STEPS rounds, at the stretch's first round: trials of the same length report the same
+    steps however their curves were thinned, so the pruner compares them round for round. The last round
+    reported, or None when the curve has no new point."""
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == trial_number)
-    live = optuna.trial.Trial(study, trial._trial_id)
+    live = optuna.trial.Trial(study, trial._trial_id)  # the running trial, by its storage id (Optuna's own handle)
+    stretch = max(1, int(total) // CURVE_STEPS) if total else 1
     reported = max(trial.intermediate_values, default=-1)
     last = None
     for point in points:
-        step, value = point.get("iteration"), point.get("holdout")
-        if step is None or value is None or int(step) <= reported:
+        round_, value = point.get("iteration"), point.get("holdout")
+        step = int(round_) // stretch * stretch if round_ is not None else None
+        if step is None or value is None or step <= reported:
             continue
-        live.report(sign * float(value), int(step))
-        reported = last = int(step)
+        live.report(sign * float(value), step)
+        reported, last = step, int(round_)
     return last
 
 

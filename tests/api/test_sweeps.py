@@ -60,3 +60,24 @@ def test_an_eight_trial_sweep_at_parallelism_two_names_its_best_trial(app_factor
     assert spec["status"]["job_state"] == "complete"
     listed = client.get("/sweeps").json()["sweeps"]
     assert [s["sweep_id"] for s in listed] == [sweep_id] and listed[0]["best"]["job_id"] == best["job_id"]
+
+
+def test_a_planted_bad_region_gets_a_trial_pruned_before_its_last_round(app_factory, charges_path, monkeypatch):
+    monkeypatch.setenv("RAILYARD_PROGRESS_SECONDS", "0.1")  # the learning curve the pruner reads, every tenth of a second
+    client = app_factory(dev=True)
+    # Above 4,000 no tree can split (the training rows' hessians sum to less): a model that learns nothing.
+    space = {"train.custom_params.min_child_weight": {"float": [0.1, 1e7], "log": True}}
+    body = sweep_body(charges_path, trials=8, parallel=2, space=space, rounds=1000, sampler="random", pruner="median", seed=2)
+    sweep_id = client.post("/sweeps", json=body).json()["sweep_id"]
+    sweep = wait_for_sweep(client, sweep_id)
+    assert sweep["state"] == "complete", sweep
+    pruned = [t for t in sweep["trial_jobs"] if t["job_state"] == "pruned"]
+    weight = lambda t: t["values"]["train.custom_params.min_child_weight"]  # noqa: E731
+    assert [t for t in pruned if weight(t) > 4000], [(weight(t), t["job_state"], t["value"]) for t in sweep["trial_jobs"]]
+    for trial in pruned:
+        reached = int(trial["message"].split("pruned at round ")[1].split(" ")[0])
+        assert 0 < reached < 1000 and "of 1000" in trial["message"], trial["message"]
+        assert client.get(f"/job/{trial['job_id']}/status").json()["reason"] is None  # its own finished state, not a failure
+    best = sweep["best"]
+    assert weight(best) < 4000 and best["value"] > 0.6 and best["job_id"] not in {t["job_id"] for t in pruned}
+    assert sweep["counts"]["pruned"] == len(pruned) and f"{len(pruned)} pruned" in sweep["message"]
