@@ -4,12 +4,17 @@ bad region before its last round; a sweep goes on after the service restarts, ru
 
 from __future__ import annotations
 
+import os
 import time
 
+import httpx
+import optuna
 import pytest
 
 from tests.api.conftest import ALICE, BOB
-from tests.conftest import example_spec
+from tests.api.service import Service
+from tests.api.test_dispatcher_fair_share import finish, service, submit  # noqa: F401 - the scripted-executor fixture
+from tests.conftest import REPO, example_spec
 
 pytestmark = pytest.mark.slow
 FINISHED = ("complete", "failed", "cancelled")
@@ -26,14 +31,15 @@ def sweep_body(charges_path, *, trials: int, parallel: int, space: dict, rounds:
             "direction": "maximize", "trials": trials, "parallel": parallel, **options}
 
 
-def wait_for_sweep(client, sweep_id: str, headers: dict | None = None, timeout: float = 600, until=None) -> dict:
+def wait_for_sweep(client, sweep: str, headers: dict | None = None, timeout: float = 600, until=None) -> dict:
+    """Poll GET /sweeps/{id} (`sweep` is the id, or the URL for httpx) until `until` holds, by default its end."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        sweep = client.get(f"/sweeps/{sweep_id}", headers=headers).json()
-        if (until or (lambda s: s["state"] in FINISHED))(sweep):
-            return sweep
+        sweep_state = client.get(sweep if "/" in sweep else f"/sweeps/{sweep}", headers=headers).json()
+        if (until or (lambda s: s["state"] in FINISHED))(sweep_state):
+            return sweep_state
         time.sleep(0.3)
-    raise AssertionError(f"sweep {sweep_id} never got there: {sweep}")
+    raise AssertionError(f"sweep {sweep} never got there: {sweep_state}")
 
 
 def test_an_eight_trial_sweep_at_parallelism_two_names_its_best_trial(app_factory, charges_path):
@@ -81,3 +87,60 @@ def test_a_planted_bad_region_gets_a_trial_pruned_before_its_last_round(app_fact
     best = sweep["best"]
     assert weight(best) < 4000 and best["value"] > 0.6 and best["job_id"] not in {t["job_id"] for t in pruned}
     assert sweep["counts"]["pruned"] == len(pruned) and f"{len(pruned)} pruned" in sweep["message"]
+
+
+def test_a_sweep_goes_on_after_kill_9_and_runs_no_trial_twice(tmp_path, charges_path):
+    env = {"PYTHONPATH": f"{REPO / 'tests' / 'outside'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "RAILYARD_TEST_COUNTER": str(tmp_path / "started")}
+    spec = example_spec("fraud", charges_path)
+    spec["train"].update(workflow_name="CountingSlowModel", custom_params={"seconds": 1.5})
+    body = {"spec": spec, "space": {"train.custom_params.max_depth": {"int": [1, 6]}}, "binary": "dev", "workflow_modules": ["team_models"],
+            "metric": "roc_auc", "direction": "maximize", "trials": 6, "parallel": 2, "sampler": "grid", "pruner": "none"}
+    service = Service(tmp_path / "svc", env).start()
+    try:
+        sweep_id = httpx.post(f"{service.url}/sweeps", json=body).json()["sweep_id"]
+        wait_for_sweep(httpx, f"{service.url}/sweeps/{sweep_id}", until=lambda s: s["counts"].get("complete", 0) >= 1
+                       and s["counts"].get("running", 0) >= 1)
+        service.kill()  # mid-way: trials done, running and not yet asked
+
+        service = Service(tmp_path / "svc", env).start()
+        sweep = wait_for_sweep(httpx, f"{service.url}/sweeps/{sweep_id}")
+        assert sweep["state"] == "complete", sweep
+        trials = sweep["trial_jobs"]
+        assert sorted(t["values"]["train.custom_params.max_depth"] for t in trials) == [1, 2, 3, 4, 5, 6]  # the grid, once each
+        assert all(t["job_state"] == "complete" for t in trials) and [t["number"] for t in trials] == list(range(6))
+        assert (tmp_path / "started").read_text().count("started") == 6  # each trial trained exactly once
+    finally:
+        service.stop()
+
+
+def test_a_trial_asked_but_never_queued_gets_its_job_from_the_values_optuna_kept(app_factory, charges_path):
+    client = app_factory(dispatch=False, dev=True)
+    space = {"train.custom_params.max_depth": {"int": [2, 9]}}
+    sweep = client.post("/sweeps", json=sweep_body(charges_path, trials=3, parallel=2, space=space, sampler="random")).json()
+    driver = client.app.state.parts.dispatcher.sweeps
+    study = optuna.load_study(study_name=f"railyard-sweep-{sweep['sweep_id']}", storage=driver.storage)
+    orphan = study.ask({"train.custom_params.max_depth": optuna.distributions.IntDistribution(2, 9)})  # the service died here
+
+    driver.drive()
+    driver.drive()
+    trials = client.get(f"/sweeps/{sweep['sweep_id']}").json()["trial_jobs"]
+    assert [t["number"] for t in trials] == [0, 1]  # the orphan's job, then one more: parallel 2
+    assert trials[0]["values"] == {"train.custom_params.max_depth": orphan.params["train.custom_params.max_depth"]}
+    assert client.get(f"/job/{trials[0]['job_id']}/status").json()["job_state"] == "queued"
+
+
+def test_a_sweeps_trials_wait_their_turn_behind_another_owners_job(service, charges_path):
+    """Trials are the owner's ordinary jobs: with one slot, another owner's job runs right after the trial running,
+    however many trials the sweep has queued."""
+    client, executor, dispatcher = service(concurrency={"CPU": 1})
+    body = sweep_body(charges_path, trials=40, parallel=4, space={"train.custom_params.max_depth": {"int": [1, 9]}}, sampler="random")
+    sweep_id = client.post("/sweeps", json=body).json()["sweep_id"]
+    dispatcher.tick()  # four trials queued, the first dispatched
+    carol = submit(client, charges_path, "carol")
+    for _ in range(3):
+        finish(executor, dispatcher, executor.order)
+    trials = {t["job_id"]: t["number"] for t in client.get(f"/sweeps/{sweep_id}").json()["trial_jobs"]}
+    assert [trials.get(job_id, job_id) for job_id in executor.order] == [0, carol, 1, 2]
+    assert client.get(f"/job/{carol}/status").json()["job_state"] == "complete"
+    assert client.get(f"/sweeps/{sweep_id}").json()["counts"] == {"complete": 2, "queued": 4}  # parallel 4: never more

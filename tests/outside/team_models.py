@@ -48,14 +48,15 @@ class MemoryHungryModel(Workflow):
 
 
 class CountingSlowModel(Workflow):
-    """Notes each start in $RAILYARD_TEST_COUNTER, waits custom_params["seconds"], then fits a small tree."""
+    """Notes each start in $RAILYARD_TEST_COUNTER, waits custom_params["seconds"], then fits a small tree
+    (custom_params["max_depth"], default 3)."""
 
     def train(self, training_dataframe, holdout_dataframe):
         with open(os.environ["RAILYARD_TEST_COUNTER"], "a") as counter:
             counter.write("started\n")
         time.sleep(self.custom_params.get("seconds", 5))
         X = _codes(training_dataframe[self.classifier_features])
-        return DecisionTreeClassifier(max_depth=3).fit(X, training_dataframe[self.classifier_label])
+        return DecisionTreeClassifier(max_depth=self.custom_params.get("max_depth", 3)).fit(X, training_dataframe[self.classifier_label])
 
     def score(self, model, features):
         return model.predict_proba(_codes(features))[:, 1]
