@@ -11,7 +11,6 @@ import httpx
 import optuna
 import pytest
 
-from tests.api.conftest import ALICE, BOB
 from tests.api.service import Service
 from tests.api.test_dispatcher_fair_share import finish, service, submit  # noqa: F401 - the scripted-executor fixture
 from tests.conftest import REPO, example_spec
@@ -96,22 +95,22 @@ def test_a_sweep_goes_on_after_kill_9_and_runs_no_trial_twice(tmp_path, charges_
     spec["train"].update(workflow_name="CountingSlowModel", custom_params={"seconds": 1.5})
     body = {"spec": spec, "space": {"train.custom_params.max_depth": {"int": [1, 6]}}, "binary": "dev", "workflow_modules": ["team_models"],
             "metric": "roc_auc", "direction": "maximize", "trials": 6, "parallel": 2, "sampler": "grid", "pruner": "none"}
-    service = Service(tmp_path / "svc", env).start()
+    server = Service(tmp_path / "svc", env).start()
     try:
-        sweep_id = httpx.post(f"{service.url}/sweeps", json=body).json()["sweep_id"]
-        wait_for_sweep(httpx, f"{service.url}/sweeps/{sweep_id}", until=lambda s: s["counts"].get("complete", 0) >= 1
+        sweep_id = httpx.post(f"{server.url}/sweeps", json=body).json()["sweep_id"]
+        wait_for_sweep(httpx, f"{server.url}/sweeps/{sweep_id}", until=lambda s: s["counts"].get("complete", 0) >= 1
                        and s["counts"].get("running", 0) >= 1)
-        service.kill()  # mid-way: trials done, running and not yet asked
+        server.kill()  # mid-way: trials done, running and not yet asked
 
-        service = Service(tmp_path / "svc", env).start()
-        sweep = wait_for_sweep(httpx, f"{service.url}/sweeps/{sweep_id}")
+        server = Service(tmp_path / "svc", env).start()
+        sweep = wait_for_sweep(httpx, f"{server.url}/sweeps/{sweep_id}")
         assert sweep["state"] == "complete", sweep
         trials = sweep["trial_jobs"]
         assert sorted(t["values"]["train.custom_params.max_depth"] for t in trials) == [1, 2, 3, 4, 5, 6]  # the grid, once each
         assert all(t["job_state"] == "complete" for t in trials) and [t["number"] for t in trials] == list(range(6))
         assert (tmp_path / "started").read_text().count("started") == 6  # each trial trained exactly once
     finally:
-        service.stop()
+        server.stop()
 
 
 def test_a_trial_asked_but_never_queued_gets_its_job_from_the_values_optuna_kept(app_factory, charges_path):
