@@ -23,7 +23,8 @@ from railyard.api.metrics import Metrics
 from railyard.api.planning import Planner
 from railyard.api.point_work import PointWork, threads_for
 from railyard.api.problems import problem_response
-from railyard.api.routes import binaries, dashboard, docs, explain, health, jobs, models, outputs, replay, signin, sweeps, train
+from railyard.api.routes import (binaries, dashboard, docs, explain, health, jobs, models, outputs, replay, signin, sweep_page,
+                                 sweeps, train)
 from railyard.api.settings import Settings
 from railyard.api.store.db import WalCheckpoints, hold_single_replica, make_engine, migrate, session_factory, write_lock
 from railyard.api.sweeps import SweepDriver
@@ -136,6 +137,6 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SignInRequired, sign_in_first)
     app.add_exception_handler(RailyardError, problem_response)
-    for module in (train, explain, replay, sweeps, binaries, jobs, outputs, models, health, dashboard, signin, docs):
+    for module in (train, explain, replay, sweeps, binaries, jobs, outputs, models, health, dashboard, sweep_page, signin, docs):
         app.include_router(module.router)
     return app

@@ -63,7 +63,7 @@ def duration(seconds: float | None) -> str:
 templates.env.filters["duration"] = duration
 templates.env.filters["number"] = number
 templates.env.filters["shorten"] = shorten
-STATES = ("queued", "running", "complete", "failed", "cancelled")
+STATES = tuple(state.value for state in JobState)
 KINDS = tuple(kind.value for kind in JobKind)
 IMPORTANCE_FILE = "importance.json"  # an explanation's feature importance
 MAX_OUTPUT_BYTES = 4 << 20  # the most a page reads of one chart or result file
@@ -303,8 +303,14 @@ def metric_rows(a: dict | None, b: dict | None) -> list[dict]:
 
 @router.get("/ui/compare", response_class=HTMLResponse)
 def compare_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
-                 a: Annotated[str, Query(max_length=64)], b: Annotated[str, Query(max_length=64)]):
-    """Two jobs side by side: metrics, their curves overlaid (A and B drawn differently), and how their specs differ."""
+                 a: Annotated[str | None, Query(max_length=64)] = None, b: Annotated[str | None, Query(max_length=64)] = None,
+                 job: Annotated[list[str], Query(description="up to 500 jobs (routes/compare_many.py)")] = ()):
+    """Two jobs side by side (`a` and `b`): metrics, their curves overlaid (A and B drawn differently), and how their
+    specs differ; or many (`job`, repeated), as routes/compare_many.py draws them."""
+    if job or a is None or b is None:
+        from railyard.api.routes import compare_many  # it draws with this module's readers
+
+        return compare_many.render(request, session, principal, [j for j in job if len(j) <= 64] + [x for x in (a, b) if x])
     job_a, job_b = job_or_404(session, a, principal), job_or_404(session, b, principal)
     result_a, result_b = finished_result(job_a), finished_result(job_b)
     charts_a = output_json(job_a.output, CHARTS_FILE) if result_a else None
