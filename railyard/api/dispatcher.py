@@ -167,6 +167,7 @@ class Dispatcher:
                 job = session.get(Job, job_id)
                 if job is not None:
                     job.metrics = metrics
+                    service.index_metrics(session, job=job)
             session.commit()
         self._metrics_backfilled = len(pending) < BACKFILL_BATCH
 
@@ -279,7 +280,7 @@ class Dispatcher:
         if status.exception_info:
             job.exception_info = status.exception_info
         if status.state.finished:
-            self._record_result(job, result)
+            self._record_result(session, job, result)
             self.metrics.finished(job)
 
     def _retry(self, job: Job, status: JobStatus, result: dict | None, known: bool, compute_resource: str | None = None) -> bool:
@@ -307,7 +308,7 @@ class Dispatcher:
         log.info("job %s: %s; attempt %d of %d starts", job.id, status.describe(), len(job.attempts) + 1, self.max_attempts)
         return True
 
-    def _record_result(self, job: Job, result: dict | None) -> None:
+    def _record_result(self, session: Session, job: Job, result: dict | None) -> None:
         """What result.json adds to the job's record; a field of the wrong type (a trainer's bug), or a data
         fingerprint over MAX_FINGERPRINT_BYTES of JSON, is left out."""
         if not isinstance(result, dict):
@@ -329,6 +330,7 @@ class Dispatcher:
         job.peak_memory_bytes, job.rows_loaded = sizing.measured(result)
         if job.kind == JobKind.training.value and job.state == JobState.complete.value:
             job.metrics = run_table.metrics_of_result(result)
+            service.index_metrics(session, job=job)
 
     def cancel(self, job_id: str, actor: str) -> None:
         """Stop a job wherever it is; its state becomes cancelled."""

@@ -215,6 +215,8 @@ class JobSummary(BaseModel):
     metrics: dict[str, float | str] | None = Field(
         default=None, description="A complete training job's holdout metrics and their `kind`, recorded when it ended")
     custom_params: dict[str, Any] = Field(default_factory=dict, description="A training job's `train.custom_params`")
+    sweep_id: str | None = Field(default=None, description="A sweep's trial: its sweep")
+    trial_number: int | None = Field(default=None, description="A sweep's trial: its number there")
 
 
 class ShipEventOut(BaseModel):

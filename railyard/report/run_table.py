@@ -12,6 +12,8 @@ import json
 from railyard.report.svg import finite
 
 HEADLINE_METRICS = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy", "regression": "rmse"}
+# Words of a metric's name that say it falls as a model improves (a loss, an error); every other metric rises.
+LOWER_IS_BETTER = ("loss", "error", "rmse", "mae", "mape", "mse", "rmsle", "deviance", "poisson", "gamma", "tweedie", "cox", "mphe", "brier")
 MAX_METRICS = 32  # the metrics recorded on a job
 MAX_NAME_CHARACTERS = 64
 MAX_PARAM_COLUMNS = 6
@@ -37,6 +39,11 @@ def metrics_of_result(result: dict | None) -> dict:
     """What a job's result.json gives to record on the job: its holdout metrics, or {} (read, and it gave none)."""
     block = result.get("result") if isinstance(result, dict) else None
     return (recorded_metrics(block.get("metrics")) if isinstance(block, dict) else None) or {}
+
+
+def lower_is_better(metric: str | None) -> bool:
+    """Whether a metric (or a learning curve's, None: a loss) falls as a model improves."""
+    return metric is None or any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 def headline(metrics: dict | None) -> tuple[str | None, float | None]:

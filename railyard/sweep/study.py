@@ -18,11 +18,11 @@ import optuna
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from railyard.report.run_table import lower_is_better
 from railyard.sweep.space import grid
 
 SCHEMA = "railyard_optuna"
 CURVE_STEPS = 50  # the points of a learning curve the pruner is given, evenly over its rounds
-LOWER_IS_BETTER = ("loss", "error", "rmse", "mae", "mape", "mse", "rmsle", "deviance", "poisson", "gamma", "tweedie", "cox", "mphe")
 
 optuna.logging.set_verbosity(logging.WARNING)
 
@@ -92,8 +92,7 @@ def load(storage, sweep_id: str, *, sampler: str, pruner: str, space: dict, seed
 def curve_sign(curve_metric: str | None, direction: str) -> float:
     """What a learning curve's values are multiplied by to be scored in the study's direction: -1 where the curve
     falls as the model improves (a loss) in a study that maximizes, or the other way round."""
-    lower = curve_metric is None or any(word in curve_metric.lower() for word in LOWER_IS_BETTER)
-    return -1.0 if lower == (direction == "maximize") else 1.0
+    return -1.0 if lower_is_better(curve_metric) == (direction == "maximize") else 1.0
 
 
 def report_curve(study: optuna.Study, trial_number: int, points: list[dict], sign: float, total: float | None) -> int | None:

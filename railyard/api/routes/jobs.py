@@ -79,6 +79,7 @@ def summary_of(job: Job) -> JobSummary:
         shipped=job.shipped, shipped_by=job.shipped_by if job.shipped else None, shipped_at=job.shipped_at if job.shipped else None,
         kind=job.kind, metrics=job.metrics,
         custom_params=run_table.custom_params_of(job.spec) if job.kind == JobKind.training.value else {},
+        sweep_id=job.sweep_id, trial_number=job.trial_number,
     )
 
 
@@ -149,13 +150,19 @@ def list_jobs(
     shipped: Annotated[bool | None, Query(description="true: only jobs whose model is shipped")] = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
+    sweep_id: Annotated[str | None, Query(max_length=64, description="only the trials of this sweep")] = None,
+    model_name_contains: Annotated[str | None, Query(min_length=1, max_length=512, description="model names with this substring")] = None,
+    sort: Annotated[str, Query(pattern=r"^(created|metric:[A-Za-z0-9_.@-]{1,64})$", description=(
+        "created: newest first; metric:NAME: by that holdout metric, best first (lowest first for a loss or error), "
+        "only the complete training jobs that recorded it"))] = "created",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobsPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """Newest first, or by a metric; pass `next_cursor` back as `cursor` for the next page."""
     created_after, created_before = in_utc("created_after", created_after), in_utc("created_before", created_before)
     where = service.JobFilter(owner, project, model_name, workflow, state.value if state else None, created_after, created_before, owners=principal.owners,
-                              kind=kind.value if kind else None, shipped=shipped)
+                              kind=kind.value if kind else None, shipped=shipped, sweep_id=sweep_id, model_name_contains=model_name_contains,
+                              metric=sort.removeprefix("metric:") if sort != "created" else None)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):

@@ -46,7 +46,7 @@ class Job(Base):
     owner: Mapped[str] = mapped_column(String(256))
     project: Mapped[str] = mapped_column(String(256), default="", index=True)
     trainer: Mapped[str] = mapped_column(String(256), default="")
-    model_name: Mapped[str] = mapped_column(String(512), index=True)
+    model_name: Mapped[str] = mapped_column(String(512))
     workflow: Mapped[str] = mapped_column(String(256), index=True)
     compute_resource: Mapped[str] = mapped_column(String(32))
     spec: Mapped[dict] = mapped_column(JSON)
@@ -90,8 +90,10 @@ class Job(Base):
 
     # (state, created_at) serves every lookup by state; (owner, state) every lookup by owner, and counts an owner's
     # queued jobs from the index alone on every submit (the queued-jobs cap).
+    # (model_name, created_at) and (owner, created_at) serve a list of one model's or one owner's jobs, newest first.
     __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"), Index("ix_jobs_owner_state", "owner", "state"),
-                      Index("ix_jobs_sweep_trial", "sweep_id", "trial_number", unique=True))
+                      Index("ix_jobs_sweep_trial", "sweep_id", "trial_number", unique=True),
+                      Index("ix_jobs_model_created", "model_name", "created_at"), Index("ix_jobs_owner_created", "owner", "created_at"))
 
 
 class Transition(Base):
@@ -139,6 +141,33 @@ class ShipPolicy(Base):
     owner_may_override: Mapped[bool] = mapped_column(Boolean)
     set_by: Mapped[str] = mapped_column(String(256))
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobMetric(Base):
+    """One holdout metric of a complete training job, beside the job's columns that lists filter by: what a list
+    sorted by a metric reads, from an index, at any number of jobs (railyard.api.store.service.list_jobs)."""
+
+    __tablename__ = "job_metrics"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    owner: Mapped[str] = mapped_column(String(256))
+    model_name: Mapped[str] = mapped_column(String(512))
+    sweep_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_job_metrics_value", "name", "value", "job_id"),
+                      Index("ix_job_metrics_owner_value", "name", "owner", "value", "job_id"),
+                      Index("ix_job_metrics_model_value", "name", "model_name", "value", "job_id"),
+                      Index("ix_job_metrics_sweep_value", "name", "sweep_id", "value", "job_id"))
+
+
+class ModelName(Base):
+    """Every model name a job was ever submitted with: a search by substring scans these, not the jobs."""
+
+    __tablename__ = "model_names"
+
+    model_name: Mapped[str] = mapped_column(String(512), primary_key=True)
 
 
 class Sweep(Base):

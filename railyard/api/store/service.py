@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, bindparam, func, insert, select, text
+from sqlalchemy import Integer, bindparam, delete, event, func, insert, select, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
-from railyard.api.store.models import IdempotencyKey, Job, ShipEvent, ShipPolicy, Transition, utcnow
+from railyard.api.store.models import IdempotencyKey, Job, JobMetric, ModelName, ShipEvent, ShipPolicy, Transition, utcnow
+from railyard.report.run_table import lower_is_better
 from railyard.launch.job import JobKind
 from railyard.states import JobState
 
@@ -23,12 +27,45 @@ _COLUMNS = tuple(attribute.key for attribute in sa_inspect(Job).column_attrs)
 _INSERT_JOB, _INSERT_TRANSITION = insert(Job.__table__), insert(Transition.__table__)
 
 
+_KNOWN_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> model names recorded in its model_names
+MAX_KNOWN_NAMES = 100_000  # of one engine: the newest
+
+
 def create_job(session: Session, *, job: Job, actor: str | None) -> None:
     """Record a new job and its first transition in the session's transaction: two INSERTs, without the unit of
-    work's bookkeeping (every submit makes one). `job` itself stays out of the session; `get_job` reads it back."""
+    work's bookkeeping (every submit makes one), and its model name once. `job` itself stays out of the session;
+    `get_job` reads it back."""
     given, connection = job.__dict__, session.connection()  # Core statements: the ORM's execute adds nothing here
     connection.execute(_INSERT_JOB, {key: given[key] for key in _COLUMNS if key in given})
     connection.execute(_INSERT_TRANSITION, {"job_id": job.id, "state": job.state, "actor": actor, "at": job.created_at})
+    known = _KNOWN_NAMES.setdefault(connection.engine, {})
+    if job.model_name not in known:
+        dialect = connection.dialect.name
+        insert_name = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(ModelName).on_conflict_do_nothing()
+        connection.execute(insert_name, {"model_name": job.model_name})
+        session.info.setdefault("new_model_names", []).append((known, job.model_name))  # known once committed
+
+
+@event.listens_for(Session, "after_commit")
+def _names_committed(session: Session) -> None:
+    for known, name in session.info.pop("new_model_names", ()):
+        known[name] = None
+        if len(known) > MAX_KNOWN_NAMES:
+            del known[next(iter(known))]
+
+
+@event.listens_for(Session, "after_rollback")
+def _names_rolled_back(session: Session) -> None:
+    session.info.pop("new_model_names", None)
+
+
+def index_metrics(session: Session, *, job: Job) -> None:
+    """Record the job's metrics (job.metrics, as recorded) in job_metrics, each a row a sorted list reads."""
+    session.execute(delete(JobMetric).where(JobMetric.job_id == job.id))
+    rows = [{"job_id": job.id, "name": name, "value": float(value), "owner": job.owner, "model_name": job.model_name,
+             "sweep_id": job.sweep_id} for name, value in (job.metrics or {}).items() if name != "kind" and isinstance(value, (int, float))]
+    if rows:
+        session.execute(insert(JobMetric), rows)
 
 
 def get_job(session: Session, *, job_id: str) -> Job | None:
@@ -111,6 +148,12 @@ class JobFilter:
     owners: tuple[str, ...] | None = None  # the owners the reader may see; None: all
     kind: str | None = None
     shipped: bool | None = None
+    sweep_id: str | None = None
+    model_name_contains: str | None = None
+    metric: str | None = None  # sorted by this metric, best first; None: newest first
+
+
+MAX_MATCHED_NAMES = 1000  # the model names a search by substring lists jobs of
 
 
 def encode_cursor(job: Job) -> str:
@@ -135,27 +178,64 @@ def utc(moment: dt.datetime) -> dt.datetime:
         raise ValueError(f"{moment.isoformat()} is outside the calendar in UTC") from None
 
 
+def encode_metric_cursor(value: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(["metric", value, job_id]).encode()).decode().rstrip("=")
+
+
+def decode_metric_cursor(cursor: str) -> tuple[float, str]:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    tag, value, job_id = json.loads(base64.urlsafe_b64decode(padded))
+    if tag != "metric" or not isinstance(value, (int, float)) or not isinstance(job_id, str):
+        raise ValueError("not a cursor")
+    return float(value), job_id
+
+
 def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None = None) -> tuple[list[Job], str | None]:
-    """Newest first; the cursor names the last job of the previous page."""
-    query = select(Job)
-    for column in ("owner", "project", "model_name", "workflow", "state", "kind"):
-        value = getattr(where, column)
-        if value is not None:
-            query = query.where(getattr(Job, column) == value)
-    if where.shipped is not None:  # a job never shipped has NULL, one unshipped False
-        query = query.where(Job.shipped.is_(True) if where.shipped else Job.shipped.is_not(True))
-    if where.owners is not None:
-        query = query.where(Job.owner.in_(where.owners))
-    if where.created_after:
-        query = query.where(Job.created_at >= where.created_after)
-    if where.created_before:
-        query = query.where(Job.created_at < where.created_before)
+    """Newest first, or by a metric best first (only jobs that recorded it); the cursor names the last job of the
+    previous page. A metric sort reads job_metrics' index of the filter it has (owner, model name or sweep)."""
+    if where.metric is not None:
+        return _list_by_metric(session, where, limit, cursor)
+    query = _filtered(select(Job), where)
     if cursor:
         created, job_id = decode_cursor(cursor)
         query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id < job_id)))
     jobs = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
     following = encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
     return jobs[:limit], following
+
+
+def _filtered(query, where: JobFilter, columns=None):
+    """The query with every filter of `where`; `columns` (job_metrics') take the filters they have."""
+    for column in ("owner", "project", "model_name", "workflow", "state", "kind", "sweep_id"):
+        value = getattr(where, column)
+        if value is not None:
+            query = query.where(getattr(columns if columns is not None and hasattr(columns, column) else Job, column) == value)
+    if where.shipped is not None:  # a job never shipped has NULL, one unshipped False
+        query = query.where(Job.shipped.is_(True) if where.shipped else Job.shipped.is_not(True))
+    if where.owners is not None:
+        query = query.where((columns if columns is not None else Job).owner.in_(where.owners))
+    if where.created_after:
+        query = query.where(Job.created_at >= where.created_after)
+    if where.created_before:
+        query = query.where(Job.created_at < where.created_before)
+    if where.model_name_contains:
+        names = select(ModelName.model_name).where(ModelName.model_name.contains(where.model_name_contains, autoescape=True))
+        query = query.where((columns if columns is not None else Job).model_name.in_(names.limit(MAX_MATCHED_NAMES).scalar_subquery()))
+    return query
+
+
+def _list_by_metric(session: Session, where: JobFilter, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
+    ascending = lower_is_better(where.metric)
+    query = _filtered(select(Job, JobMetric.value).join(JobMetric, JobMetric.job_id == Job.id).where(JobMetric.name == where.metric),
+                      where, JobMetric)
+    if cursor:
+        value, job_id = decode_metric_cursor(cursor)
+        beyond = JobMetric.value > value if ascending else JobMetric.value < value
+        query = query.where(beyond | ((JobMetric.value == value) & (JobMetric.job_id < job_id)))
+    order = JobMetric.value.asc() if ascending else JobMetric.value.desc()
+    rows = session.execute(query.order_by(order, JobMetric.job_id.desc()).limit(limit + 1)).all()
+    following = encode_metric_cursor(rows[limit - 1][1], rows[limit - 1][0].id) if len(rows) > limit else None
+    return [job for job, _ in rows[:limit]], following
 
 
 def record_ship(session: Session, *, job: Job, action: str, actor: str, verdict: str | None = None,
