@@ -19,6 +19,7 @@ by a metric, is timed beside Railyard's `GET /jobs?sort=metric:roc_auc`.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import sqlite3
@@ -174,6 +175,8 @@ def measure_railyard(db: str, requests: int, work: Path) -> dict:
     }
     figures = {}
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        gc.collect()
+        gc.freeze()  # as `railyard serve` does once the service is built
         for name, (path, headers) in kinds.items():
             client.get(path(), headers=headers)
             samples = []

@@ -1,5 +1,5 @@
 """The dashboard: server-rendered HTML of the job list (like the talk's "Railyard in action"), job pages with
-their charts, a model's retrains and two jobs side by side.
+their charts, a model's retrains and two jobs side by side (many jobs: compare_many.py; a sweep: sweep_page.py).
 
 A training job's page draws its feature importance from the newest complete explanation of its model
 the principal may read; an explanation job's page draws its own.
@@ -8,7 +8,7 @@ Browsers sign in once with their token (see routes/signin.py); every page
 shows only the jobs the principal may read, and the forms that change a job
 carry the session's CSRF token. Charts are inline SVG drawn on the server
 (railyard.report) from each job's small charts.json and result.json, read with
-a size limit; the pages run no script. A page that shows a queued or running job loads itself again every
+a size limit; these pages run no script. A page that shows a queued or running job loads itself again every
 REFRESH_SECONDS (the job list every LIST_REFRESH_SECONDS; a meta refresh), with a running job's learning curve so far
 (its progress.json).
 """

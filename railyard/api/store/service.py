@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 import json
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Integer, bindparam, delete, event, func, insert, select, text
 from sqlalchemy import inspect as sa_inspect
@@ -192,16 +192,45 @@ def decode_metric_cursor(cursor: str) -> tuple[float, str]:
 
 def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None = None) -> tuple[list[Job], str | None]:
     """Newest first, or by a metric best first (only jobs that recorded it); the cursor names the last job of the
-    previous page. A metric sort reads job_metrics' index of the filter it has (owner, model name or sweep)."""
+    previous page.
+
+    Each page is read from an index in its order: jobs (owner, created_at), (model_name, created_at), … and
+    job_metrics (name, owner, value), (name, model_name, value), …. A reader of a few owners (a person and its
+    teams), or a substring that names few models, is read as that many such pages, one per owner or model,
+    merged here: an index serves `owner = X` in order, never `owner IN (X, Y)`.
+    """
+    if where.model_name_contains is not None and where.model_name is None:
+        pattern = ModelName.model_name.contains(where.model_name_contains, autoescape=True)
+        names = list(session.scalars(select(ModelName.model_name).where(pattern).limit(FEW + 1)))
+        if len(names) <= FEW:
+            return _merged(session, [replace(where, model_name=name, model_name_contains=None) for name in names], limit, cursor)
+    if where.owners is not None and where.owner is None and len(where.owners) <= FEW:
+        return _merged(session, [replace(where, owner=owner, owners=None) for owner in where.owners], limit, cursor)
+    return _merged(session, [where], limit, cursor)
+
+
+FEW = 8  # owners of a reader, or models of a substring, read one index range each
+
+
+def _merged(session: Session, filters: list[JobFilter], limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
+    rows = sorted((row for where in filters for row in _page(session, where, limit + 1, cursor)), key=lambda r: r[0], reverse=True)
+    following = None
+    if len(rows) > limit:
+        key, job = rows[limit - 1]
+        following = encode_metric_cursor(key[0] * key[2], job.id) if filters[0].metric is not None else encode_cursor(job)
+    return [job for _, job in rows[:limit]], following
+
+
+def _page(session: Session, where: JobFilter, limit: int, cursor: str | None) -> list[tuple[tuple, Job]]:
+    """At most `limit` jobs of one filter in its order, each with a key that sorts them, descending, in that order."""
     if where.metric is not None:
-        return _list_by_metric(session, where, limit, cursor)
+        return _page_by_metric(session, where, limit, cursor)
     query = _filtered(select(Job), where)
     if cursor:
         created, job_id = decode_cursor(cursor)
         query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id < job_id)))
-    jobs = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
-    following = encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
-    return jobs[:limit], following
+    jobs = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit))
+    return [((job.created_at, job.id), job) for job in jobs]
 
 
 def _filtered(query, where: JobFilter, columns=None):
@@ -224,18 +253,17 @@ def _filtered(query, where: JobFilter, columns=None):
     return query
 
 
-def _list_by_metric(session: Session, where: JobFilter, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
-    ascending = lower_is_better(where.metric)
+def _page_by_metric(session: Session, where: JobFilter, limit: int, cursor: str | None) -> list[tuple[tuple, Job]]:
+    sign = -1.0 if lower_is_better(where.metric) else 1.0  # the key sorts descending: a loss's values are negated
     query = _filtered(select(Job, JobMetric.value).join(JobMetric, JobMetric.job_id == Job.id).where(JobMetric.name == where.metric),
                       where, JobMetric)
     if cursor:
         value, job_id = decode_metric_cursor(cursor)
-        beyond = JobMetric.value > value if ascending else JobMetric.value < value
+        beyond = JobMetric.value > value if sign < 0 else JobMetric.value < value
         query = query.where(beyond | ((JobMetric.value == value) & (JobMetric.job_id < job_id)))
-    order = JobMetric.value.asc() if ascending else JobMetric.value.desc()
-    rows = session.execute(query.order_by(order, JobMetric.job_id.desc()).limit(limit + 1)).all()
-    following = encode_metric_cursor(rows[limit - 1][1], rows[limit - 1][0].id) if len(rows) > limit else None
-    return [job for job, _ in rows[:limit]], following
+    order = JobMetric.value.asc() if sign < 0 else JobMetric.value.desc()
+    rows = session.execute(query.order_by(order, JobMetric.job_id.desc()).limit(limit)).all()
+    return [((sign * value, job.id, sign), job) for job, value in rows]
 
 
 def record_ship(session: Session, *, job: Job, action: str, actor: str, verdict: str | None = None,
