@@ -6,20 +6,22 @@ jobs, on SQLite and on PostgreSQL, beside MLflow's search_runs ordered by a metr
 
 Each store is filled in bulk with SQL, as a long-lived service would hold it: jobs created over a year by 1,000
 owners, 10,000 model names, 90% complete with a roc_auc, 1% the trials of 1,000 sweeps; indexes are built after
-the rows, then ANALYZE. A filled SQLite store is kept in .cache/store-scale and used again. Every request goes
-through the service's whole ASGI stack in this process (routing, authentication as an admin or as a team member,
-the query, the response), with its parameters drawn at random; the figures are the p50 and p99 of each kind.
+the rows, then ANALYZE. A filled SQLite store is kept in .cache/store-scale and used again. Each store is served by
+`railyard serve --no-dispatch --auth-tokens FILE`, and every request is one HTTP request on a keep-alive
+connection from this process (a bearer token of an admin or of a team member), its parameters drawn at random;
+the figures are the p50 and p99 of each kind.
 
 MLflow (bench/mlflow-requirements.txt, in its own virtualenv as for bench.api_vs_mlflow) gets the same number of
 runs in one experiment, each with a roc_auc metric and a param, written in bulk into its own SQLite schema; its
-`MlflowClient.search_runs(order_by=["metrics.roc_auc DESC"], max_results=50)`, the first page of the runs ordered
-by a metric, is timed beside Railyard's `GET /jobs?sort=metric:roc_auc`.
+first page of the runs ordered by a metric, 50 runs, is timed beside Railyard's `GET /jobs?sort=metric:roc_auc`: over
+HTTP from `mlflow server` (`POST /api/2.0/mlflow/runs/search`, as Railyard is measured), and in-process
+(`MlflowClient.search_runs(order_by=["metrics.roc_auc DESC"], max_results=50)` on its SQLite store, no HTTP: what
+MLflow's fastest path costs).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import sqlite3
@@ -31,9 +33,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 
-from bench.api_vs_mlflow import REPO, ensure_mlflow
+from bench.api_vs_mlflow import REPO, ensure_mlflow, free_port, start, stop, wait_until_up
 from bench.replicas import Postgres
 
 CACHE = REPO / ".cache" / "store-scale"
@@ -132,19 +135,13 @@ def percentiles(samples: list[float]) -> dict:
             "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1)}
 
 
-def measure_railyard(db: str, requests: int, work: Path) -> dict:
-    from fastapi.testclient import TestClient
-
-    from railyard.api.app import create_app
-    from railyard.api.settings import Settings
-
+def measure_railyard(db: str, count: int, requests: int, work: Path, only: str = "") -> dict:
     tokens = work / "tokens.yaml"
     tokens.write_text("admin-token-0123456789: {owner: root, admin: true}\nmember-token-0123456789: {owner: ana, teams: [team-7]}\n")
-    settings = Settings(db=db, artifacts=str(work / "runs"), jobs_dir=str(work / "jobs"), binaries_dir=str(work / "binaries"),
-                        dispatch=False, auth_tokens=str(tokens))
     admin, member = ({"Authorization": f"Bearer {who}-token-0123456789"} for who in ("admin", "member"))
     rng = random.Random(7)
     owner = lambda: f"team-{rng.randrange(OWNERS)}"  # noqa: E731
+    sweep = lambda: f"sweep-{rng.randrange(min(SWEEPS, count // 100))}"  # noqa: E731  as COLUMNS numbers them
     def model() -> str:
         number = rng.randrange(MODELS)
         return f"{WORDS[number % 5]}-model-{number}"  # as MODEL names them
@@ -161,23 +158,30 @@ def measure_railyard(db: str, requests: int, work: Path) -> dict:
         "jobs: owner": (lambda: f"/jobs?owner={owner()}", admin),
         "jobs: state failed": (lambda: "/jobs?state=failed", admin),
         "jobs: model name": (lambda: f"/jobs?model_name={model()}", admin),
-        "jobs: sweep": (lambda: f"/jobs?sweep_id=sweep-{rng.randrange(SWEEPS)}", admin),
+        "jobs: sweep": (lambda: f"/jobs?sweep_id={sweep()}", admin),
         "jobs: a week": (lambda: f"/jobs?{week()}", admin),
         "jobs: by roc_auc": (lambda: "/jobs?sort=metric:roc_auc", admin),
         "jobs: owner by roc_auc": (lambda: f"/jobs?owner={owner()}&sort=metric:roc_auc", admin),
         "jobs: model by roc_auc": (lambda: f"/jobs?model_name={model()}&sort=metric:roc_auc", admin),
-        "jobs: sweep by roc_auc": (lambda: f"/jobs?sweep_id=sweep-{rng.randrange(SWEEPS)}&sort=metric:roc_auc", admin),
+        "jobs: sweep by roc_auc": (lambda: f"/jobs?sweep_id={sweep()}&sort=metric:roc_auc", admin),
         "jobs: a team member's by roc_auc": (lambda: "/jobs?sort=metric:roc_auc", member),
         "jobs: model name contains": (lambda: f"/jobs?model_name_contains={model()[1:]}", admin),
         "dashboard: first page": (lambda: "/", admin),
         "model page": (lambda: f"/ui/model/{model()}", admin),
-        "sweep page": (lambda: f"/ui/sweep/sweep-{rng.randrange(SWEEPS)}", admin),
+        "sweep page": (lambda: f"/ui/sweep/{sweep()}", admin),
     }
     figures = {}
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
-        gc.collect()
-        gc.freeze()  # as `railyard serve` does once the service is built
+    port = free_port()
+    server = start([sys.executable, "-m", "railyard.cli", "serve", "--no-dispatch", "--port", str(port), "--db", db, "--auth-tokens",
+                    str(tokens), "--artifacts", str(work / "runs"), "--jobs-dir", str(work / "jobs")], work / "service.log",
+                   {"RAILYARD_ARTIFACTS": str(work)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/healthz", server, work / "service.log")
+        client = httpx.Client(base_url=base, timeout=60)
         for name, (path, headers) in kinds.items():
+            if only and only not in name:
+                continue
             client.get(path(), headers=headers)
             samples = []
             for _ in range(requests):
@@ -188,6 +192,8 @@ def measure_railyard(db: str, requests: int, work: Path) -> dict:
                 assert answer.status_code == 200, (url, answer.status_code, answer.text[:300])
             figures[name] = percentiles(samples)
             print(f"    {name:36} p50 {figures[name]['p50_ms']:7.1f} ms   p99 {figures[name]['p99_ms']:7.1f} ms", flush=True)
+    finally:
+        stop(server)
     return figures
 
 
@@ -200,6 +206,7 @@ MLFLOW_SCRIPT = textwrap.dedent('''
     experiment = client.create_experiment("bench") if client.get_experiment_by_name("bench") is None else client.get_experiment_by_name("bench").experiment_id
     connection = sqlite3.connect(db)
     have = connection.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert have <= count, f"{db} holds {have} runs, more than {count}"
     if have < count:
         started = time.monotonic()
         connection.execute("PRAGMA synchronous=OFF")
@@ -235,11 +242,35 @@ MLFLOW_SCRIPT = textwrap.dedent('''
 
 
 def measure_mlflow(count: int, repeats: int) -> dict:
+    """MLflow's first page of runs ordered by roc_auc: over HTTP from `mlflow server` (as Railyard is measured), and
+    in-process (MlflowClient on the SQLite store: its fastest path)."""
     python = ensure_mlflow().parent / "python"
     CACHE.mkdir(parents=True, exist_ok=True)
-    db = CACHE / "mlflow.db"  # grows to each size in turn
+    db = CACHE / f"mlflow-{count}.db"
     answer = subprocess.run([str(python), "-c", MLFLOW_SCRIPT, str(db), str(count), str(repeats)], capture_output=True, text=True, check=True)
-    return json.loads(answer.stdout.strip().splitlines()[-1])
+    figures = {"in_process": json.loads(answer.stdout.strip().splitlines()[-1])}
+    with tempfile.TemporaryDirectory() as work:
+        port = free_port()
+        server = start([str(ensure_mlflow()), "server", "--backend-store-uri", f"sqlite:///{db}", "--default-artifact-root",
+                        str(Path(work) / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], Path(work) / "mlflow.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/health", server, Path(work) / "mlflow.log")
+            client = httpx.Client(base_url=base, timeout=600)
+            experiment = client.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "bench"}).json()["experiment"]["experiment_id"]
+            body = {"experiment_ids": [experiment], "order_by": ["metrics.roc_auc DESC"], "max_results": 50}
+            samples = []
+            for _ in range(repeats + 1):
+                started = time.perf_counter()
+                page = client.post("/api/2.0/mlflow/runs/search", json=body)
+                samples.append(time.perf_counter() - started)
+                assert page.status_code == 200 and len(page.json()["runs"]) == 50, page.text[:300]
+            samples = samples[1:]  # the first warms the server
+            figures["http"] = {"p50_ms": round(statistics.median(samples) * 1000, 1), "max_ms": round(max(samples) * 1000, 1),
+                               "repeats": repeats}
+        finally:
+            stop(server)
+    return figures
 
 
 def main() -> None:
@@ -249,6 +280,7 @@ def main() -> None:
     parser.add_argument("--mlflow-sizes", default="10000,100000,1000000")
     parser.add_argument("--requests", type=int, default=100, help="of each kind, per store")
     parser.add_argument("--mlflow-repeats", type=int, default=5)
+    parser.add_argument("--only", default="", help="measure only the kinds of request whose name has this text")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     report: dict = {"railyard": {}, "mlflow": {}}
@@ -269,13 +301,15 @@ def main() -> None:
                         fill(engine, count)
                         engine.dispose()
                         print(f"  filled PostgreSQL with {count:,} jobs in {time.monotonic() - started:.0f} s", flush=True)
-                    report["railyard"][f"{database} {count}"] = measure_railyard(db, args.requests, Path(work))
+                    report["railyard"][f"{database} {count}"] = measure_railyard(db, count, args.requests, Path(work), args.only)
         for count in [int(s) for s in args.mlflow_sizes.split(",") if s]:
             figures = measure_mlflow(count, args.mlflow_repeats)
             report["mlflow"][str(count)] = figures
             ours = report["railyard"].get(f"sqlite {count}", {}).get("jobs: by roc_auc")
-            ratio = f", Railyard's p50 {ours['p50_ms']} ms: {figures['p50_ms'] / ours['p50_ms']:.0f}× faster" if ours else ""
-            print(f"MLflow search_runs ordered by roc_auc, {count:,} runs: p50 {figures['p50_ms']} ms, max {figures['max_ms']} ms{ratio}", flush=True)
+            for way, figure in figures.items():
+                ratio = f"; Railyard's GET /jobs?sort=metric:roc_auc p50 {ours['p50_ms']} ms: {figure['p50_ms'] / ours['p50_ms']:.0f}× faster" if ours else ""
+                print(f"MLflow search_runs ordered by roc_auc ({way}), {count:,} runs: p50 {figure['p50_ms']} ms, max {figure['max_ms']} ms{ratio}",
+                      flush=True)
     finally:
         if postgres is not None:
             postgres.stop()

@@ -174,6 +174,8 @@ class StatusResponse(BaseModel):
         default_factory=list, description="The runs of the job's trainer before the current one that the infrastructure "
         "ended (pre-empted, killed, lost) and the service started again; each later run resumed from the checkpoints.")
     replays_job_id: str | None = Field(default=None, description="A replay: the training job it runs again (POST /job/{id}/replay)")
+    sweep_id: str | None = Field(default=None, description="A sweep's trial: its sweep")
+    trial_number: int | None = Field(default=None, description="A sweep's trial: its number there")
 
 
 class Replay(BaseModel):

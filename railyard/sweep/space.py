@@ -127,10 +127,17 @@ def apply(spec: dict, values: dict[str, Any]) -> dict:
 
 
 def extremes(space: dict[str, od.BaseDistribution]) -> list[tuple[str, Any]]:
-    """Each path's values at the ends of its range, or each of its choices: what a dry run tries in the spec."""
+    """What a sweep's check tries in the spec, path by path: the ends of each range; each choice of a top-level
+    field (which the executor must admit); of a custom param's choices, the first, the last and the longest (the
+    spec bounds custom_params' size): at most five values a path."""
     found = []
     for path, dist in space.items():
-        values = dist.choices if isinstance(dist, od.CategoricalDistribution) else (dist.low, dist.high)
+        if not isinstance(dist, od.CategoricalDistribution):
+            values = [dist.low, dist.high]
+        elif path in TOP_LEVEL:
+            values = list(dist.choices)
+        else:
+            values = list(dict.fromkeys([dist.choices[0], dist.choices[-1], max(dist.choices, key=lambda c: len(json.dumps(c)))]))
         found += [(path, value) for value in values]
     return found
 

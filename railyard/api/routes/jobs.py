@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ def status_of(job: Job) -> StatusResponse:
         workflow=job.workflow, compute_resource=job.compute_resource, workers=workers_of(job), model_id=job.model_id,
         shipped=job.shipped, shipped_by=job.shipped_by, shipped_at=job.shipped_at, activity=activity_of(job), kind=job.kind,
         explains=explains_of(job), data_fingerprint=job.data_fingerprint, attempts=job.attempts or [], replays_job_id=job.replays_job_id,
+        sweep_id=job.sweep_id, trial_number=job.trial_number,
     )
 
 
@@ -167,7 +168,8 @@ def list_jobs(
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
     except (ValueError, TypeError):
         raise Unprocessable("not a cursor this service issued", loc=("query", "cursor")) from None
-    return JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following)
+    # Serialized once, here: a page is built from validated summaries, which FastAPI would validate and encode again.
+    return Response(JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following).model_dump_json(), media_type="application/json")
 
 
 def change(action: str, job: Job, session: Session, principal: Principal, dispatcher: Dispatcher,

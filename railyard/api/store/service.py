@@ -192,7 +192,7 @@ def decode_metric_cursor(cursor: str) -> tuple[float, str]:
 
 def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None = None) -> tuple[list[Job], str | None]:
     """Newest first, or by a metric best first (only jobs that recorded it); the cursor names the last job of the
-    previous page.
+    previous page. Each job is a row of the LISTED columns, read as a Job's attributes are.
 
     Each page is read from an index in its order: jobs (owner, created_at), (model_name, created_at), … and
     job_metrics (name, owner, value), (name, model_name, value), …. A reader of a few owners (a person and its
@@ -201,15 +201,15 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
     """
     if where.model_name_contains is not None and where.model_name is None:
         pattern = ModelName.model_name.contains(where.model_name_contains, autoescape=True)
-        names = list(session.scalars(select(ModelName.model_name).where(pattern).limit(FEW + 1)))
-        if len(names) <= FEW:
+        names = list(session.scalars(select(ModelName.model_name).where(pattern).limit(FEW_MODELS + 1)))
+        if len(names) <= FEW_MODELS:
             return _merged(session, [replace(where, model_name=name, model_name_contains=None) for name in names], limit, cursor)
-    if where.owners is not None and where.owner is None and len(where.owners) <= FEW:
+    if where.owners is not None and where.owner is None and len(where.owners) <= FEW_OWNERS:
         return _merged(session, [replace(where, owner=owner, owners=None) for owner in where.owners], limit, cursor)
     return _merged(session, [where], limit, cursor)
 
 
-FEW = 8  # owners of a reader, or models of a substring, read one index range each
+FEW_OWNERS, FEW_MODELS = 8, 32  # a reader's owners, or the models a substring names, up to these: one index range each
 
 
 def _merged(session: Session, filters: list[JobFilter], limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
@@ -221,15 +221,23 @@ def _merged(session: Session, filters: list[JobFilter], limit: int, cursor: str 
     return [job for _, job in rows[:limit]], following
 
 
+# What a list shows of a job, read as plain rows (no ORM identity map, no transitions): routes/jobs.summary_of's
+# fields and what the dashboard reads of each listed job (its output, for a model page's result files).
+LISTED = tuple(getattr(Job, name) for name in (
+    "id", "created_at", "finished_at", "started_at", "state", "reason", "message", "owner", "project", "model_name", "workflow",
+    "compute_resource", "model_id", "shipped", "shipped_by", "shipped_at", "kind", "metrics", "spec", "sweep_id", "trial_number",
+    "output"))
+
+
 def _page(session: Session, where: JobFilter, limit: int, cursor: str | None) -> list[tuple[tuple, Job]]:
     """At most `limit` jobs of one filter in its order, each with a key that sorts them, descending, in that order."""
     if where.metric is not None:
         return _page_by_metric(session, where, limit, cursor)
-    query = _filtered(select(Job), where)
+    query = _filtered(select(*LISTED), where)
     if cursor:
         created, job_id = decode_cursor(cursor)
         query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id < job_id)))
-    jobs = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit))
+    jobs = session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit))
     return [((job.created_at, job.id), job) for job in jobs]
 
 
@@ -255,15 +263,15 @@ def _filtered(query, where: JobFilter, columns=None):
 
 def _page_by_metric(session: Session, where: JobFilter, limit: int, cursor: str | None) -> list[tuple[tuple, Job]]:
     sign = -1.0 if lower_is_better(where.metric) else 1.0  # the key sorts descending: a loss's values are negated
-    query = _filtered(select(Job, JobMetric.value).join(JobMetric, JobMetric.job_id == Job.id).where(JobMetric.name == where.metric),
-                      where, JobMetric)
+    query = _filtered(select(*LISTED, JobMetric.value.label("sorted_by")).join(JobMetric, JobMetric.job_id == Job.id)
+                      .where(JobMetric.name == where.metric), where, JobMetric)
     if cursor:
         value, job_id = decode_metric_cursor(cursor)
         beyond = JobMetric.value > value if sign < 0 else JobMetric.value < value
         query = query.where(beyond | ((JobMetric.value == value) & (JobMetric.job_id < job_id)))
     order = JobMetric.value.asc() if sign < 0 else JobMetric.value.desc()
     rows = session.execute(query.order_by(order, JobMetric.job_id.desc()).limit(limit)).all()
-    return [((sign * value, job.id, sign), job) for job, value in rows]
+    return [((sign * row.sorted_by, row.id, sign), row) for row in rows]
 
 
 def record_ship(session: Session, *, job: Job, action: str, actor: str, verdict: str | None = None,
