@@ -58,6 +58,7 @@ bench: $(STAMP) bazel
 	$(BIN)/python -m bench.checkpoint --subsample 0.8
 	$(BIN)/python -m bench.packaging
 	$(BIN)/python -m bench.api_vs_mlflow
+	$(BIN)/python -m bench.store_scale
 	$(BIN)/python -m bench.api_request_profile
 	$(BIN)/python -m bench.kube_follow
 	$(BIN)/python -m bench.replicas

@@ -6,7 +6,8 @@
     explain a model                                it may read the training job that made the model, and
                                                    the data to explain lies under its data_prefixes
     publish a trainer binary                       principals with `publish: true`, and admins
-    set a model's ship policy                      its owner is the principal or one of its teams; admins: any
+    set a model's ship policy                      its owner is the principal or one of its teams; admins: any;
+                                                   owner_may_override: admins only
     ship past the ship gate (an override)          admins; the model's owners where its policy allows it
     list jobs, the dashboard                       only jobs the principal may read
 
@@ -53,9 +54,11 @@ def authorize_publish(principal: Principal) -> None:
         raise Forbidden(f"{principal.owner} may not publish binaries; that needs `publish: true` in the tokens file")
 
 
-def authorize_ship_policy(principal: Principal, owner: str) -> None:
+def authorize_ship_policy(principal: Principal, owner: str, owner_may_override: bool) -> None:
     if not principal.may_act_as(owner):
         raise Forbidden(f"{principal.owner} may not set the ship policy of models owned by {owner}")
+    if owner_may_override and not principal.unrestricted:
+        raise Forbidden("only an admin may let a model's owners ship past its ship policy (owner_may_override)")
 
 
 def authorize_override(principal: Principal, policy: ShipPolicy) -> None:

@@ -69,7 +69,7 @@ class Principal:
     @property
     def owners(self) -> tuple[str, ...] | None:
         """The job owners this principal may see, or None for all of them."""
-        return None if self.unrestricted else (self.owner, *self.teams)
+        return None if self.unrestricted else tuple(dict.fromkeys((self.owner, *self.teams)))
 
 
 ANONYMOUS = Principal(owner="anonymous", anonymous=True, publish=True)

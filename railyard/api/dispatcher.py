@@ -336,8 +336,9 @@ class Dispatcher:
         """Stop a job wherever it is; its state becomes cancelled."""
         self.stop_job(job_id, actor)
 
-    def stop_job(self, job_id: str, actor: str, *, state: JobState = JobState.cancelled, message: str | None = None) -> None:
-        """Stop a job wherever it is, ending it in `state`: cancelled by its user, or pruned by its sweep.
+    def stop_job(self, job_id: str, actor: str, *, state: JobState = JobState.cancelled, message: str | None = None) -> bool:
+        """Stop a job wherever it is, ending it in `state`: cancelled by its user, or pruned by its sweep; False
+        when it had ended already.
 
         The state is recorded under the lock (so no tick dispatches the job meanwhile) with a session of
         its own; the executor is told afterwards, outside the lock, since stopping a process may take a while.
@@ -345,11 +346,11 @@ class Dispatcher:
         with self.lock, self.sessions() as session:
             job = service.lock_job(session, job_id=job_id)  # waits for a replica following it right now
             if job is None or JobState(job.state).finished:
-                return
+                return False
             dispatched = job.dispatched_at is not None
             reason = FailureReason.Cancelled if state == JobState.cancelled else None
             if not service.transition(session, job=job, state=state.value, reason=reason, message=message, actor=actor):
-                return
+                return False
             self.metrics.finished(job)
             session.commit()
         if dispatched:
@@ -357,3 +358,4 @@ class Dispatcher:
                 self.executor.cancel(job_id)
             except UnknownJob:
                 pass  # nothing of it runs there
+        return True

@@ -32,7 +32,7 @@ from railyard.api.store import service
 from railyard.api.store.models import Job, Sweep, utcnow
 from railyard.errors import RailyardError
 from railyard.launch.job import Executor
-from railyard.pipeline.progress_file import read_progress
+from railyard.pipeline.progress_file import known_fields, read_progress
 from railyard.result import read_result
 from railyard.spec import parse_spec
 from railyard.states import JobState
@@ -61,9 +61,18 @@ def trial_values(sweep: Sweep, job: Job) -> dict:
     return found
 
 
+def told(study: optuna.Study, number: int, value: float | None = None, state: TrialState | None = None) -> None:
+    """Tell the study how a trial ended. A grid sampler stops its study when the last point is told, which outside
+    optimize() raises after the trial is stored: the sweep ends as its trials do."""
+    try:
+        study.tell(number, value, state=state)
+    except RuntimeError as exc:
+        log.debug("study of trial %d: %s", number, exc)
+
+
 class SweepDriver:
     def __init__(self, sessions: sessionmaker[Session], executor: Executor, database_url: str,
-                 stop: Callable[..., None], max_queued: int):
+                 stop: Callable[..., bool], max_queued: int):
         self.sessions = sessions
         self.executor = executor
         self.database_url = database_url
@@ -76,7 +85,7 @@ class SweepDriver:
 
     def drive(self) -> None:
         with self.sessions() as session:
-            running = list(session.scalars(select(Sweep.id).where(Sweep.state == SweepState.running.value)))
+            running = list(session.scalars(select(Sweep.id).where(Sweep.state == SweepState.running.value).order_by(Sweep.created_at)))
             session.commit()
         for sweep_id in running:
             try:
@@ -85,21 +94,26 @@ class SweepDriver:
                 log.exception("sweep %s: driving it failed", sweep_id)
 
     def _drive(self, sweep_id: str) -> None:
-        with self.sessions() as session:
-            sweep = session.get(Sweep, sweep_id)
-            jobs = {job.trial_number: job for job in session.scalars(select(Job).where(Job.sweep_id == sweep_id))}
-            session.expunge_all()
-            session.commit()
+        sweep = self._sweep(sweep_id)
         space = spaces.parse_space(sweep.space)
         study = studies.load(self.storage, sweep.id, sampler=sweep.sampler, pruner=sweep.pruner, space=space, seed=sweep.seed, asked=0)
-        trials = study.get_trials(deepcopy=False)
-        for trial in trials:
-            if trial.state == TrialState.RUNNING:
-                job = jobs.get(trial.number)
-                if job is None:
-                    self._queue_trial(sweep, trial.number, trial.params)
-                else:
-                    self._judge(sweep, study, trial.number, job)
+        running = {trial.number: trial for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        with self.sessions() as session:  # only the trials still running in the study, as rows of what judging reads
+            judged = select(Job.trial_number, Job.id, Job.state, Job.metrics, Job.output)
+            jobs = {row.trial_number: row for row in session.execute(
+                judged.where(Job.sweep_id == sweep_id, Job.trial_number.in_(list(running))))}
+            session.commit()
+        for number, trial in running.items():
+            job = jobs.get(number)
+            if job is None and not self._queue_trial(sweep, number, trial.params):
+                told(study, number, state=TrialState.FAIL)
+            elif job is not None:
+                try:
+                    self._judge(sweep, study, number, job)
+                except (RailyardError, ValueError, TypeError, OverflowError) as exc:  # a trial's files a trainer wrote wrong
+                    log.warning("sweep %s: trial %d (job %s) not judged: %s", sweep.id, number, job.id, exc)
+                    if JobState(job.state).finished:
+                        told(study, number, state=TrialState.FAIL)
         trials = study.get_trials(deepcopy=False)
         budget = min(sweep.trials, spaces.grid_size(space)) if sweep.sampler == studies.Sampler.grid.value else sweep.trials
         active = sum(t.state == TrialState.RUNNING for t in trials)
@@ -109,11 +123,18 @@ class SweepDriver:
             trial = study.ask()
             values = spaces.suggest(trial, space)
             if not self._queue_trial(sweep, trial.number, values):
-                study.tell(trial.number, state=TrialState.FAIL)
+                told(study, trial.number, state=TrialState.FAIL)
             active, asked = active + 1, asked + 1
         self._record_best(sweep, study)
         if asked >= budget and not any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
             self._finish(sweep, study)
+
+    def _sweep(self, sweep_id: str) -> Sweep:
+        with self.sessions() as session:
+            sweep = session.get(Sweep, sweep_id)
+            session.expunge(sweep)
+            session.commit()
+        return sweep
 
     def _owner_has_room(self, owner: str) -> bool:
         with self.sessions() as session:
@@ -143,20 +164,20 @@ class SweepDriver:
         state = JobState(job.state)
         if state == JobState.complete:
             result = read_result(job.output) or {}
-            curve = (result.get("result") or {}).get("learning_curve") if isinstance(result.get("result"), dict) else None
-            if isinstance(curve, dict) and isinstance(curve.get("points"), list):
-                studies.report_curve(study, number, curve["points"], studies.curve_sign(curve.get("metric"), sweep.direction),
-                                     curve.get("total") if isinstance(curve.get("total"), (int, float)) else None)
+            block = result.get("result") if isinstance(result.get("result"), dict) else {}
+            curve = known_fields(block["learning_curve"]) if isinstance(block.get("learning_curve"), dict) else None
+            if curve and curve["points"]:  # only finite numbers, as a progress file is read
+                studies.report_curve(study, number, curve["points"], studies.curve_sign(curve["metric"], sweep.direction), curve["total"])
             value = (job.metrics or {}).get(sweep.metric)
             if isinstance(value, (int, float)):
-                study.tell(number, float(value))
+                told(study, number, float(value))
             else:
                 log.warning("sweep %s: trial %d (job %s) recorded no %s", sweep.id, number, job.id, sweep.metric)
-                study.tell(number, state=TrialState.FAIL)
+                told(study, number, state=TrialState.FAIL)
         elif state == JobState.pruned:
-            study.tell(number, state=TrialState.PRUNED)
+            told(study, number, state=TrialState.PRUNED)
         elif state.finished:
-            study.tell(number, state=TrialState.FAIL)
+            told(study, number, state=TrialState.FAIL)
         elif state == JobState.running:
             progress = read_progress(job.output)
             if not progress or not progress["points"]:
@@ -166,10 +187,11 @@ class SweepDriver:
             reached = studies.report_curve(study, number, progress["points"], sign, total)
             if reached is not None and (total is None or reached < total) and studies.should_prune(study, number):
                 total = f" of {int(total)}" if total else ""
-                self.stop(job.id, ACTOR, state=JobState.pruned,
-                          message=f"pruned at round {reached}{total}: its holdout {progress.get('metric') or 'loss'} "
-                                  f"was worse than the sweep's other trials at that round")
-                study.tell(number, state=TrialState.PRUNED)
+                stopped = self.stop(job.id, ACTOR, state=JobState.pruned,
+                                    message=f"pruned at round {reached}{total}: its holdout {progress.get('metric') or 'loss'} "
+                                            f"was worse than the sweep's other trials at that round")
+                if stopped:  # else it ended meanwhile, and is told as it ended next tick
+                    told(study, number, state=TrialState.PRUNED)
 
     def _record_best(self, sweep: Sweep, study: optuna.Study) -> None:
         try:

@@ -85,12 +85,17 @@ def _shown(value) -> str:
 
 def _axis_scale(values: list):
     """A function from an axis's value to its position in [0, 1]; None for a value the axis cannot place."""
-    numbers = [v for v in values if finite(v)]
+    numbers = [float(v) for v in values if finite(v)]
     if numbers and len(numbers) == len([v for v in values if v is not None]):
         low, high = min(numbers), max(numbers)
-        return lambda v: (0.5 if high == low else (v - low) / (high - low)) if finite(v) else None
-    order = list(dict.fromkeys(str(v) for v in values if v is not None))
-    return lambda v: None if v is None else (0.5 if len(order) == 1 else order.index(str(v)) / (len(order) - 1))
+        span = high - low  # inf when the values span more than a float holds: each then at its rank
+        if not math.isfinite(span):
+            distinct = sorted(set(numbers))
+            ranks = {value: index / max(1, len(distinct) - 1) for index, value in enumerate(distinct)}
+            return lambda v: ranks[float(v)] if finite(v) else None
+        return lambda v: (0.5 if span == 0 else (v - low) / span) if finite(v) else None
+    order = {value: index for index, value in enumerate(dict.fromkeys(str(v) for v in values if v is not None))}
+    return lambda v: None if v is None else (0.5 if len(order) == 1 else order[str(v)] / (len(order) - 1))
 
 
 def curves(title: str, runs: list[dict], *, x: str, y: str, x_title: str, y_title: str, dashed_holdout: bool = False) -> dict:

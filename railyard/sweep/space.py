@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 from typing import Any
 
 import optuna.distributions as od
@@ -43,7 +44,7 @@ def where(loc: tuple) -> str:
 
 
 def _number(value, kinds: tuple) -> bool:
-    return isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, kinds) and not isinstance(value, bool) and abs(value) <= sys.float_info.max and math.isfinite(value)
 
 
 def _range(path: str, kind: str, body: dict) -> od.BaseDistribution:
@@ -69,8 +70,8 @@ def _choices(path: str, body: dict) -> od.CategoricalDistribution:
     for index, choice in enumerate(choices):
         if not (choice is None or isinstance(choice, (bool, str)) or _number(choice, (int, float))):
             raise SpaceError((path, "categorical", index), "expected a string, number, true, false or null")
-    if len({json.dumps(c) for c in choices}) < len(choices):
-        raise SpaceError((path, "categorical"), "a value is listed twice")
+    if any(choice in choices[:index] for index, choice in enumerate(choices)):  # Optuna finds a choice by ==: 1, 1.0 and true are one
+        raise SpaceError((path, "categorical"), "a value is listed twice (1, 1.0 and true are the same value)")
     return od.CategoricalDistribution(choices)
 
 
@@ -88,6 +89,9 @@ def parse_space(document: Any) -> dict[str, od.BaseDistribution]:
     space = {}
     for path, body in document.items():
         _check_path(path)
+        inside = next((other for other in document if isinstance(other, str) and other.startswith(path + ".")), None)
+        if inside is not None:
+            raise SpaceError((path,), f"{inside} lies inside it: a path and a path under it would set one value twice")
         kinds = [kind for kind in KINDS if isinstance(body, dict) and kind in body]
         if len(kinds) != 1:
             raise SpaceError((path,), 'expected one of {"int": [low, high]}, {"float": [low, high]}, {"categorical": [...]}')

@@ -113,9 +113,9 @@ def test_the_sweep_page_draws_best_so_far_and_parallel_coordinates_sorts_and_shi
         policy = {"metric": "roc_auc", "direction": "maximize", "min_gain": 0.5}
         model = sweep["model_name"]
         assert httpx.put(f"{service.url}/models/{model}/ship-policy", json=policy | {"owner": sweep["owner"]}).status_code == 200
-        httpx.post(f"{service.url}/job/{sweep['best']['job_id']}/unship")
         worse = min(sweep["trial_jobs"], key=lambda t: t["value"])
-        assert httpx.post(f"{service.url}/job/{worse['job_id']}/ship").status_code == 200  # the first champion under the policy
+        rollback = httpx.post(f"{service.url}/job/{worse['job_id']}/ship", json={"override_reason": "the laptop's one user"})
+        assert rollback.status_code == 200  # the champion now: the best must beat it by 0.5, which no model does
         browser.get(f"{service.url}/ui/sweep/{sweep_id}")
         submit_and_wait(browser, "#ship-best button")
         verdict = browser.find_element(By.ID, "ship-verdict").text
@@ -124,17 +124,17 @@ def test_the_sweep_page_draws_best_so_far_and_parallel_coordinates_sorts_and_shi
         service.stop()
 
 
-def fabricated_jobs(db: str, outputs, count: int) -> list[str]:
+def fabricated_jobs(db: str, outputs, count: int, start: int = 0) -> list[str]:
     """`count` complete training jobs of one model written straight to the service's database, each with a result
     (holdout metrics and a learning curve of 200 rounds) and charts.json (a ROC curve of 200 points)."""
     sessions = sessionmaker(make_engine(db), expire_on_commit=False)
     at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     ids = []
-    for index in range(count):
+    for index in range(start, start + count):
         job_id = f"job-{index:04d}"
         output = outputs / job_id
         output.mkdir(parents=True)
-        skill = 0.6 + 0.3 * index / count
+        skill = 0.6 + 0.3 * (index - start) / count
         curve = {"metric": "logloss", "unit": "iteration", "total": 200,
                  "points": [{"iteration": i, "training": 0.69 - skill * i / 400, "holdout": 0.69 - skill * i / 450} for i in range(1, 201)]}
         roc = {"fpr": [i / 199 for i in range(200)], "tpr": [min(1.0, (i / 199) ** (1 - skill)) for i in range(200)]}

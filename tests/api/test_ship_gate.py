@@ -55,18 +55,21 @@ def test_the_gate_refuses_a_worse_model_accepts_a_better_one_and_keeps_an_overri
     override = ship(client, worse, ADMIN, reason="rollback while the feed is fixed")
     assert override.status_code == 200 and override.json()["shipped"] is True
 
-    assert client.post(f"/job/{worse}/unship", headers=ALICE).status_code == 200  # the champion again: 0.90
+    assert client.post(f"/job/{worse}/unship", headers=ALICE).status_code == 200  # an unship lowers no bar: still 0.85 to beat
+    assert ship(client, slightly, ALICE).status_code == 200  # 0.905 beats the last champion, 0.85
+    assert client.post(f"/job/{slightly}/unship", headers=ALICE).status_code == 200
     accepted = ship(client, better, ALICE)
     assert accepted.status_code == 200, accepted.text
 
     events = client.get(f"/models/{MODEL}/history", headers=ALICE).json()["events"]
     assert [(e["job_id"], e["action"]) for e in reversed(events)] == [
-        (champion, "ship"), (worse, "refused"), (slightly, "refused"), (worse, "refused"), (worse, "ship"), (worse, "unship"), (better, "ship")]
+        (champion, "ship"), (worse, "refused"), (slightly, "refused"), (worse, "refused"), (worse, "ship"), (worse, "unship"),
+        (slightly, "ship"), (slightly, "unship"), (better, "ship")]
     kept = {(e["job_id"], e["action"], e["actor"]): e for e in events}
     assert kept[(worse, "ship", "root")]["override_reason"] == "rollback while the feed is fixed"
     assert "does not beat" in kept[(worse, "ship", "root")]["verdict"]
     assert kept[(worse, "refused", "alice")]["verdict"]
-    assert "beats the champion's 0.9 " in kept[(better, "ship", "alice")]["verdict"]
+    assert f"beats the champion's 0.905 (job {slightly})" in kept[(better, "ship", "alice")]["verdict"]
 
     page = client.get(f"/ui/model/{MODEL}", headers=ALICE).text
     assert "rollback while the feed is fixed" in page and 'class="ship-policy"' in page and page.count("ship-refused") == 3 and "judged on the champion's holdout" in page
@@ -82,6 +85,8 @@ def test_only_the_model_owners_or_an_admin_set_its_policy_and_an_owner_overrides
         assert answer.status_code == 422, (bad, answer.text)
     assert client.put("/models/bad%0Aname/ship-policy", headers=ALICE, json=POLICY).status_code in (404, 422)
 
+    loosened = client.put(f"/models/{MODEL}/ship-policy", headers=ALICE, json=POLICY | {"owner_may_override": True})
+    assert loosened.status_code == 403 and "only an admin" in loosened.json()["detail"]  # owners may not let themselves past
     set_by_admin = client.put(f"/models/{MODEL}/ship-policy", headers=ADMIN, json=POLICY | {"owner_may_override": True})
     assert set_by_admin.status_code == 200 and set_by_admin.json()["set_by"] == "root"
     assert client.get(f"/models/{MODEL}/ship-policy?owner=fraud-team", headers=ALICE).json()["owner_may_override"] is True

@@ -35,6 +35,10 @@ def alice_body(charges_path, **overrides) -> dict:
     ({"train.custom_params.booster": {"categorical": [[1]]}}, ["body", "space", "train.custom_params.booster", "categorical", 0], "a string"),
     ({"compute_resource": {"categorical": ["CPU", "HUGE"]}}, ["body", "space", "compute_resource"], "'HUGE' does not make a valid spec"),
     ({"train.custom_params..x": {"int": [1, 2]}}, ["body", "space", "train.custom_params..x"], "dot-separated names"),
+    ({"train.custom_params.d": {"int": [0, 10**400]}}, ["body", "space", "train.custom_params.d", "int"], "two integers"),
+    ({"train.custom_params.b": {"categorical": [1, True]}}, ["body", "space", "train.custom_params.b", "categorical"], "listed twice"),
+    ({"train.custom_params.a": {"int": [1, 2]}, "train.custom_params.a.b": {"int": [1, 2]}}, ["body", "space", "train.custom_params.a"],
+     "lies inside it"),
 ])
 def test_a_bad_space_is_refused_naming_where(client, charges_path, space, loc, words):
     answer = client.post("/sweeps", json=alice_body(charges_path, space=space), headers=ALICE)
@@ -49,6 +53,9 @@ def test_a_grid_needs_listed_values_and_its_size_caps_the_trials(client, charges
     plan = client.post("/sweeps?dry_run=true", json=alice_body(charges_path, sampler="grid", trials=100), headers=ALICE)
     assert plan.status_code == 200 and plan.json() == {"paths": ["train.custom_params.max_depth"], "trials": 7, "extremes_checked": 2}
     assert client.get("/sweeps", headers=ALICE).json()["sweeps"] == []  # a dry run starts nothing
+    huge = {f"train.custom_params.p{i}": {"int": [0, 998]} for i in range(3)}  # 10⁹ points Optuna would hold in memory
+    answer = client.post("/sweeps", json=alice_body(charges_path, space=huge, sampler="grid", trials=1), headers=ALICE)
+    assert answer.status_code == 422 and "a grid of 997,002,999 points" in answer.json()["detail"][0]["msg"]
 
 
 def test_only_the_owners_principals_start_see_and_cancel_a_sweep(client, charges_path):
@@ -69,3 +76,14 @@ def test_only_the_owners_principals_start_see_and_cancel_a_sweep(client, charges
     assert [t["job_state"] for t in cancelled["trial_jobs"]] == ["cancelled", "cancelled"]
     client.app.state.parts.dispatcher.sweeps.drive()
     assert len(client.get(f"/sweeps/{sweep_id}", headers=ALICE).json()["trial_jobs"]) == 2  # no trial asked after
+
+
+def test_an_owner_runs_at_most_twenty_sweeps_at_once(client, charges_path):
+    for _ in range(20):
+        assert client.post("/sweeps", json=alice_body(charges_path), headers=ALICE).status_code == 202
+    refused = client.post("/sweeps", json=alice_body(charges_path), headers=ALICE)
+    assert refused.status_code == 429 and "20 running sweeps" in refused.json()["detail"] and refused.headers["Retry-After"] == "60"
+    assert client.post("/sweeps?dry_run=true", json=alice_body(charges_path), headers=ALICE).status_code == 200  # a check still answers
+    first = client.get("/sweeps?limit=1", headers=ALICE).json()["sweeps"][0]["sweep_id"]
+    client.post(f"/sweeps/{first}/cancel", headers=ALICE)
+    assert client.post("/sweeps", json=alice_body(charges_path), headers=ALICE).status_code == 202

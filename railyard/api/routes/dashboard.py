@@ -327,5 +327,5 @@ def compare_page(request: Request, session: SessionDep, principal: PagePrincipal
 def job_action(action: str, session: SessionDep, principal: PrincipalDep, job: JobPageDep, parts: PartsDep):
     """The job page's buttons: cancel, ship, unship (the CSRF token was checked with the principal)."""
     if action in ACTIONS:
-        change(action, job, session, principal, parts.dispatcher)
+        change(action, job, session, principal, parts)
     return RedirectResponse(f"/ui/job/{job.id}", status_code=303)

@@ -12,8 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from railyard.api.auth import Principal
-from railyard.api.deps import JobDep, PartsDep, PrincipalDep, SessionDep
-from railyard.api.dispatcher import Dispatcher
+from railyard.api.deps import JobDep, Parts, PartsDep, PrincipalDep, SessionDep
 from railyard.api import access, replays, ship_gate
 from railyard.api.problems import Conflict, Forbidden, Unprocessable
 from railyard.api.schemas import Explains, JobsPage, JobSummary, ResultResponse, ShipRequest, StatusResponse, TransitionOut
@@ -166,34 +165,40 @@ def list_jobs(
                               metric=sort.removeprefix("metric:") if sort != "created" else None)
     try:
         jobs, following = service.list_jobs(session, where=where, limit=limit, cursor=cursor)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise Unprocessable("not a cursor this service issued", loc=("query", "cursor")) from None
     # Serialized once, here: a page is built from validated summaries, which FastAPI would validate and encode again.
     return Response(JobsPage(jobs=[summary_of(j) for j in jobs], next_cursor=following).model_dump_json(), media_type="application/json")
 
 
-def change(action: str, job: Job, session: Session, principal: Principal, dispatcher: Dispatcher,
+def change(action: str, job: Job, session: Session, principal: Principal, parts: Parts,
            override_reason: str | None = None) -> StatusResponse:
     """Cancel, ship or unship a job the principal may reach; the API's buttons and the dashboard's call this."""
     if action == "cancel":
         session.rollback()  # give the connection back while the dispatcher cancels
-        dispatcher.cancel(job.id, principal.owner)
+        parts.dispatcher.cancel(job.id, principal.owner)
         session.refresh(job)
         session.commit()  # the connection goes back before the response is written
         return status_of(job)
     if action == "ship":
-        return ship_job(job, session, principal, override_reason)
+        return ship_job(job, session, principal, override_reason, parts.write_lock)
     service.record_ship(session, job=job, action=action, actor=principal.owner)
     session.commit()
     return status_of(job)
 
 
-def ship_job(job: Job, session: Session, principal: Principal, override_reason: str | None) -> StatusResponse:
-    """Ship the job's model through its ship gate; a refusal is kept in the model's history before the 409."""
+def ship_job(job: Job, session: Session, principal: Principal, override_reason: str | None, write_lock) -> StatusResponse:
+    """Ship the job's model through its ship gate; a refusal is kept in the model's history before the 409. Two
+    ships of one model are judged one after the other (PostgreSQL: a lock per model; SQLite: its one writer)."""
     if job.state != JobState.complete.value:
         raise Conflict(f"job {job.id} is {job.state}; only a complete job can be shipped")
     if job.kind != JobKind.training.value:
         raise Conflict(f"job {job.id} is an explanation; only a training job's model can be shipped")
+    with write_lock:
+        return _judged_ship(job, session, principal, override_reason)
+
+
+def _judged_ship(job: Job, session: Session, principal: Principal, override_reason: str | None) -> StatusResponse:
     service.hold_model_ships(session, owner=job.owner, model_name=job.model_name)
     policy = service.ship_policy(session, owner=job.owner, model_name=job.model_name)
     verdict = ship_gate.judge(policy, job, service.champion(session, owner=job.owner, model_name=job.model_name)) if policy else None
@@ -219,7 +224,7 @@ ACTIONS = ("cancel", "ship", "unship")
 @router.post("/job/{job_id}/cancel", response_model=StatusResponse, responses=NOT_FOUND)
 def cancel(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep) -> StatusResponse:
     """Stop the job wherever it is; its state becomes cancelled."""
-    return change("cancel", job, session, principal, parts.dispatcher)
+    return change("cancel", job, session, principal, parts)
 
 
 @router.post("/job/{job_id}/ship", response_model=StatusResponse, responses={
@@ -229,10 +234,10 @@ def cancel(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: Par
 def ship(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep, body: ShipRequest | None = None) -> StatusResponse:
     """Mark the job's model SHIPPED, recording who and when, once its model's ship gate allows it (or an
     `override_reason` from whom may give one)."""
-    return change("ship", job, session, principal, parts.dispatcher, body.override_reason if body else None)
+    return change("ship", job, session, principal, parts, body.override_reason if body else None)
 
 
 @router.post("/job/{job_id}/unship", response_model=StatusResponse, responses=NOT_FOUND)
 def unship(session: SessionDep, principal: PrincipalDep, job: JobDep, parts: PartsDep) -> StatusResponse:
     """Mark the job's model NOT SHIPPED, recording who and when."""
-    return change("unship", job, session, principal, parts.dispatcher)
+    return change("unship", job, session, principal, parts)

@@ -47,7 +47,7 @@ def set_ship_policy(session: SessionDep, principal: PrincipalDep, model_name: st
     if not 0 < len(model_name) <= MAX_MODEL_NAME or not model_name.isprintable():
         raise Unprocessable(f"a model name is 1 to {MAX_MODEL_NAME} printable characters", loc=("path", "model_name"))
     owner = body.owner or principal.owner
-    access.authorize_ship_policy(principal, owner)
+    access.authorize_ship_policy(principal, owner, body.owner_may_override)
     policy = service.set_ship_policy(session, policy=ShipPolicy(
         owner=owner, model_name=model_name, metric=body.metric, direction=body.direction.value, min_gain=body.min_gain,
         same_holdout=body.same_holdout, owner_may_override=body.owner_may_override, set_by=principal.owner, set_at=utcnow()))

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import select
 
-from railyard.api.deps import PagePrincipalDep, PrincipalDep, SessionDep
+from railyard.api.deps import PagePrincipalDep, PartsDep, PrincipalDep, SessionDep
 from railyard.api.problems import Conflict, Forbidden
 from railyard.api.routes.dashboard import READERS, finished_result, page
 from railyard.api.routes.jobs import ship_job
@@ -27,6 +27,7 @@ from railyard.states import JobState
 
 router = APIRouter(include_in_schema=False)
 MAX_CURVES = 200  # trials whose learning curves the page overlays: the newest
+MAX_DRAWN = 1000  # trials the best-so-far and parallel coordinates draw: the newest (the table lists every one)
 
 
 def embedded(spec: dict) -> Markup:
@@ -43,11 +44,12 @@ def trial_curve(job: Job) -> list[dict]:
 def render(request: Request, session, principal, sweep_id: str, verdict: str | None = None, status_code: int = 200):
     sweep = readable_sweep(session, principal, sweep_id)
     out = sweep_out(session, sweep)
-    jobs = list(session.scalars(select(Job).where(Job.sweep_id == sweep.id).order_by(Job.trial_number.desc()).limit(MAX_CURVES)))
+    curve_columns = select(Job.trial_number, Job.state, Job.output)  # what trial_curve reads, as plain rows
+    jobs = session.execute(curve_columns.where(Job.sweep_id == sweep.id).order_by(Job.trial_number.desc()).limit(MAX_CURVES)).all()
     session.commit()  # no connection is held while output files are read
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         curves = list(pool.map(trial_curve, [j for j in jobs if j.state != JobState.queued.value]))
-    trials = [{"number": t.number, "value": t.value, "state": t.job_state, "values": t.values} for t in out.trial_jobs]
+    trials = [{"number": t.number, "value": t.value, "state": t.job_state, "values": t.values} for t in out.trial_jobs[-MAX_DRAWN:]]
     runs = [{"label": f"trial {job.trial_number}", "points": points}
             for job, points in zip([j for j in jobs if j.state != JobState.queued.value], curves) if points]
     charts = []
@@ -71,14 +73,14 @@ def sweep_page(request: Request, session: SessionDep, principal: PagePrincipalDe
 
 
 @router.post("/ui/sweep/{sweep_id}/ship-best")
-def ship_best(request: Request, session: SessionDep, principal: PrincipalDep, sweep_id: str):
+def ship_best(request: Request, session: SessionDep, principal: PrincipalDep, parts: PartsDep, sweep_id: str):
     """Ship the best trial's model through its ship gate; a refusal is shown on the page (409) with its verdict."""
     sweep = readable_sweep(session, principal, sweep_id)
     best = session.get(Job, sweep.best_job_id) if sweep.best_job_id else None
     if best is None:
         return render(request, session, principal, sweep_id, "no trial has completed yet", 409)
     try:
-        ship_job(best, session, principal, None)
+        ship_job(best, session, principal, None, parts.write_lock)
     except (Conflict, Forbidden) as exc:
         session.rollback()
         return render(request, session, principal, sweep_id, str(exc), exc.status)

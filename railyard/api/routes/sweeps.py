@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from railyard.api import access
 from railyard.api.data_access import prefixes_of
 from railyard.api.deps import PartsDep, PrincipalDep, SessionDep
-from railyard.api.problems import NotFound, Unprocessable
+from railyard.api.problems import NotFound, TooManyRequests, Unprocessable
 from railyard.api.routes.train import ACCESS_ERRORS, SPEC_ERRORS, admitted
-from railyard.api.schemas import SweepOut, SweepPlan, SweepRequest, SweepsPage, Trial
+from railyard.api.schemas import MAX_TRIALS, SweepOut, SweepPlan, SweepRequest, SweepsPage, Trial
 from railyard.api.store import service
 from railyard.api.store.models import Job, Sweep, utcnow
 from railyard.api.sweeps import SweepState, trial_values
@@ -32,6 +32,8 @@ from railyard.sweep import study as studies
 
 router = APIRouter(tags=["sweeps"])
 NOT_FOUND = {404: {"description": "No such sweep"}}
+MAX_GRID = MAX_TRIALS  # points of a grid search: Optuna holds every one in memory
+MAX_RUNNING_SWEEPS = 20  # of one owner: each is driven every dispatcher tick
 
 
 def checked_space(body: SweepRequest, executor) -> tuple[dict, int, int]:
@@ -40,6 +42,8 @@ def checked_space(body: SweepRequest, executor) -> tuple[dict, int, int]:
     try:
         space = spaces.parse_space(body.space)
         budget = min(body.trials, spaces.grid_size(space)) if body.sampler == studies.Sampler.grid else body.trials
+        if body.sampler == studies.Sampler.grid and spaces.grid_size(space) > MAX_GRID:
+            raise spaces.SpaceError((), f"a grid of {spaces.grid_size(space):,} points; at most {MAX_GRID:,}")
     except spaces.SpaceError as exc:
         raise Unprocessable(exc.reason, loc=("body", "space", *exc.loc)) from None
     base = body.spec.model_dump(mode="json", exclude_none=True)
@@ -60,6 +64,11 @@ def create_sweep(body: SweepRequest, session: SessionDep, principal: PrincipalDe
     admitted(parts.executor, body.spec)
     space, budget, checked = checked_space(body, parts.executor)
     chosen = choose(session, parts.binary_store, body.binary, body.workflow_modules, dev=parts.settings.dev)
+    running = session.scalar(select(func.count()).select_from(Sweep).where(Sweep.owner == body.spec.metadata.owner,
+                                                                      Sweep.state == SweepState.running.value))
+    if not dry_run and running >= MAX_RUNNING_SWEEPS:
+        raise TooManyRequests(f"{body.spec.metadata.owner} has {running} running sweeps, the most one owner may have; "
+                              "start more as they end", headers={"Retry-After": "60"})
     if dry_run:
         return JSONResponse(SweepPlan(paths=list(space), trials=budget, extremes_checked=checked).model_dump(), status_code=200)
     sweep = Sweep(id=str(uuid.uuid4()), created_at=utcnow(), state=SweepState.running.value, submitted_by=principal.owner,
@@ -91,7 +100,8 @@ def sweep_out(session: Session, sweep: Sweep, *, with_trials: bool = True) -> Sw
     counts = dict(session.execute(select(Job.state, func.count()).where(Job.sweep_id == sweep.id).group_by(Job.state)).all())
     trial_jobs, best = [], None
     if with_trials:
-        jobs = session.scalars(select(Job).where(Job.sweep_id == sweep.id).order_by(Job.trial_number)).all()
+        trial_columns = select(Job.trial_number, Job.id, Job.state, Job.message, Job.metrics, Job.spec)  # plain rows, no transitions
+        jobs = session.execute(trial_columns.where(Job.sweep_id == sweep.id).order_by(Job.trial_number)).all()
         trial_jobs = [trial_of(sweep, job) for job in jobs]
         best = next((t for t in trial_jobs if t.job_id == sweep.best_job_id), None)
     elif sweep.best_job_id:

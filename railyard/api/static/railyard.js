@@ -8,9 +8,9 @@
 
 async function drawCharts() {
   for (const data of document.querySelectorAll("script.vega-lite")) {
-    const spec = JSON.parse(data.textContent);
     const target = document.getElementById(data.dataset.target);
     try {
+      const spec = JSON.parse(data.textContent);
       await vegaEmbed(target, spec, {
         ast: true, expr: vegaInterpreter.expressionInterpreter, actions: false, defaultStyle: false,
         renderer: (spec.usermeta || {}).renderer || "svg", tooltip: {disableDefaultStyle: true},

@@ -257,7 +257,8 @@ def _filtered(query, where: JobFilter, columns=None):
         query = query.where(Job.created_at < where.created_before)
     if where.model_name_contains:
         names = select(ModelName.model_name).where(ModelName.model_name.contains(where.model_name_contains, autoescape=True))
-        query = query.where((columns if columns is not None else Job).model_name.in_(names.limit(MAX_MATCHED_NAMES).scalar_subquery()))
+        matched = names.order_by(ModelName.model_name).limit(MAX_MATCHED_NAMES).scalar_subquery()
+        query = query.where((columns if columns is not None else Job).model_name.in_(matched))
     return query
 
 
@@ -306,10 +307,11 @@ def set_ship_policy(session: Session, *, policy: ShipPolicy) -> ShipPolicy:
 
 
 def champion(session: Session, *, owner: str, model_name: str) -> Job | None:
-    """The owner's most recently shipped training job of the model that is still shipped."""
-    query = select(Job).where(Job.owner == owner, Job.model_name == model_name, Job.shipped.is_(True),
-                              Job.kind == JobKind.training.value)
-    return session.scalars(query.order_by(Job.shipped_at.desc(), Job.id.desc()).limit(1)).first()
+    """The job of the owner's model shipped last, unshipped since or not: an unship does not lower the bar a
+    challenger must pass (shipping the job before it again, a rollback, is judged too, or overridden)."""
+    last = select(ShipEvent.job_id).where(ShipEvent.model_name == model_name, ShipEvent.owner == owner, ShipEvent.action == "ship")
+    job_id = session.scalar(last.order_by(ShipEvent.id.desc()).limit(1))
+    return session.get(Job, job_id) if job_id else None
 
 
 def ship_history(session: Session, *, model_name: str, owners: tuple[str, ...] | None, limit: int,
