@@ -4,7 +4,10 @@ bad region before its last round; a sweep goes on after the service restarts, ru
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -97,8 +100,34 @@ def test_a_sweep_goes_on_after_kill_9_and_runs_no_trial_twice(tmp_path, charges_
         assert sorted(t["values"]["train.custom_params.max_depth"] for t in trials) == [1, 2, 3, 4, 5, 6]  # the grid, once each
         assert all(t["job_state"] == "complete" for t in trials) and [t["number"] for t in trials] == list(range(6))
         assert (tmp_path / "started").read_text().count("started") == 6  # each trial trained exactly once
+
+        listed = railyard(server, "sweeps")
+        assert listed.returncode == 0 and sweep_id in listed.stdout and "6/6 trials done (6 complete" in listed.stdout
+        shown = railyard(server, "sweeps", sweep_id)
+        assert f"best: trial {sweep['best']['number']}, job {sweep['best']['job_id']}, max_depth=" in shown.stdout, shown.stdout
+        policy = railyard(server, "ship-policy", spec["metadata"]["model_name"], "--metric", "roc_auc", "--direction", "maximize",
+                          "--min-gain", "0.01", "--owner", spec["metadata"]["owner"])
+        assert policy.returncode == 0 and "a challenger ships when its roc_auc is higher than the champion's by at least 0.01" in policy.stdout
+        worst = min(trials, key=lambda t: t["value"])
+        assert railyard(server, "ship", sweep["best"]["job_id"]).returncode == 0  # the first champion
+        refused = railyard(server, "ship", worst["job_id"])
+        assert refused.returncode == 1 and "409: the ship policy of" in refused.stderr and sweep["best"]["job_id"] in refused.stderr
+        assert railyard(server, "ship", worst["job_id"], "--override-reason", "a test of the gate").returncode == 0
+        space_file = tmp_path / "space.json"
+        space_file.write_text(json.dumps(body["space"]))
+        spec_file = tmp_path / "spec.json"
+        spec_file.write_text(json.dumps(spec))
+        checked = railyard(server, "sweep", "--spec", str(spec_file), "--space", str(space_file), "--binary", "dev", "--workflow-module",
+                           "team_models", "--metric", "roc_auc", "--direction", "maximize", "--trials", "3", "--dry-run")
+        assert checked.returncode == 0 and "checked 2 specs of the space (train.custom_params.max_depth); 3 trials would run" in checked.stdout
     finally:
         server.stop()
+
+
+def railyard(server: Service, *args: str) -> subprocess.CompletedProcess:
+    """The `railyard` command against the service."""
+    return subprocess.run([sys.executable, "-m", "railyard.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**server.env, "RAILYARD_URL": server.url})
 
 
 def test_a_trial_asked_but_never_queued_gets_its_job_from_the_values_optuna_kept(app_factory, charges_path):
