@@ -41,9 +41,10 @@ def checked_space(body: SweepRequest, executor) -> tuple[dict, int, int]:
     otherwise."""
     try:
         space = spaces.parse_space(body.space)
-        budget = min(body.trials, spaces.grid_size(space)) if body.sampler == studies.Sampler.grid else body.trials
-        if body.sampler == studies.Sampler.grid and spaces.grid_size(space) > MAX_GRID:
-            raise spaces.SpaceError((), f"a grid of {spaces.grid_size(space):,} points; at most {MAX_GRID:,}")
+        points = spaces.grid_size(space) if body.sampler == studies.Sampler.grid else None
+        if points is not None and points > MAX_GRID:
+            raise spaces.SpaceError((), f"a grid of {points:,} points; at most {MAX_GRID:,}")
+        budget = min(body.trials, points) if points is not None else body.trials
     except spaces.SpaceError as exc:
         raise Unprocessable(exc.reason, loc=("body", "space", *exc.loc)) from None
     base = body.spec.model_dump(mode="json", exclude_none=True)
